@@ -1,0 +1,1 @@
+"""Duban's HTTP service: the Flask app, the command line, the schema migrations."""

@@ -1,0 +1,118 @@
+"""The ``duban`` command line: init, serve, deploy, audit verify."""
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from werkzeug.security import generate_password_hash
+
+from engine.config import REPO_ROOT, load_config
+from engine.errors import EngineError
+
+BPMN_DIR = REPO_ROOT / "bpmn"
+
+
+def _engine():
+    from api.app import build_engine
+
+    return build_engine(load_config())
+
+
+@click.group()
+def main():
+    """督办 Duban — BPMN workflow engine service for supervision work."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def init():
+    """Create or upgrade the schema, deploy bpmn/, create admin from $DUBAN_ADMIN_PASSWORD."""
+    from api import schema
+
+    engine = _engine()
+    schema.upgrade(engine.db)
+    click.echo(f"schema ready: {engine.db.engine.url.render_as_string(hide_password=True)}")
+    deploy_directory(engine, BPMN_DIR)
+    password = os.environ.get("DUBAN_ADMIN_PASSWORD")
+    if password:
+        ensure_admin(engine, password)
+        click.echo("user admin ready")
+    engine.close()
+
+
+def deploy_directory(engine, directory):
+    """Deploy every DMN then every BPMN file of ``directory`` (decisions first: processes use them)."""
+    files = sorted(Path(directory).glob("*.dmn")) + sorted(Path(directory).glob("*.bpmn"))
+    for path in files:
+        definition, created = engine.deploy(path.read_bytes(), actor="system")
+        state = "deployed" if created else "unchanged"
+        click.echo(f"{path.name}: {definition.key} v{definition.version} ({state})")
+
+
+def ensure_admin(engine, password):
+    from api.models import User
+
+    with engine.db.write() as session:
+        user = session.get(User, "admin")
+        if user is None:
+            session.add(User(username="admin", password_hash=generate_password_hash(password),
+                             display_name="系统管理员", department=None, roles=["admin"],
+                             created_at=engine.clock.now()))
+        else:
+            user.password_hash = generate_password_hash(password)
+        engine.audit.append(session, "user_admin_ensured", actor="system", data={"username": "admin"})
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def deploy(file):
+    """Deploy one BPMN or DMN file."""
+    engine = _engine()
+    try:
+        definition, created = engine.deploy(file.read_bytes(), actor="cli")
+    except EngineError as err:
+        click.echo(f"{file}: {err.message}", err=True)
+        sys.exit(2)
+    click.echo(f"{definition.key} v{definition.version} ({'deployed' if created else 'unchanged'})")
+
+
+@main.command()
+def serve():
+    """Serve HTTP with waitress; in the embedded default also fire timers in-process."""
+    import waitress
+
+    from api.app import create_app
+    from api.scheduler import start_scheduler
+
+    config = load_config()
+    app = create_app(config)
+    engine = app.extensions["duban"]
+    scheduler = start_scheduler(engine) if config["scheduler"]["in_process"] else None
+    server = config["server"]
+    click.echo(f"serving on http://{server['host']}:{server['port']}")
+    try:
+        waitress.serve(app, host=server["host"], port=int(server["port"]),
+                       threads=int(server.get("threads", 8)), ident="duban")
+    finally:
+        if scheduler:
+            scheduler.shutdown(wait=False)
+
+
+@main.group()
+def audit():
+    """The audit log."""
+
+
+@audit.command("verify")
+def audit_verify():
+    """Walk the hash chain; exit 1 and name the first bad record if it is broken."""
+    engine = _engine()
+    result = engine.verify_audit(progress=lambda n: click.echo(f"  {n} records checked", err=True))
+    if result["ok"]:
+        click.echo(f"audit chain intact: {result['count']} records")
+    else:
+        click.echo(f"audit chain BROKEN at seq {result['seq']}: {result['reason']}")
+        sys.exit(1)
+
+

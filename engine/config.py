@@ -1,0 +1,63 @@
+"""Configuration: ``config.toml`` at the repo root, or the file named by ``DUBAN_CONFIG``.
+
+Loaded once per process and passed down as a plain dict. ``DUBAN_DATABASE_URL`` overrides
+``[database] url``. Missing keys take the defaults below, so a partial file is valid.
+"""
+import copy
+import os
+import tomllib
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "database": {"url": "sqlite:///var/duban.db"},
+    "server": {"host": "127.0.0.1", "port": 5000, "threads": 8},
+    "clock": {"mode": "system", "start": None},
+    "calendar": {
+        "timezone": "Asia/Shanghai",
+        "office_open": "09:00",
+        "office_close": "18:00",
+        "warning_working_days": 1,
+        "extra_holidays": [],
+        "extra_working_days": [],
+    },
+    "scripts": {"timeout_seconds": 2.0},
+    "scheduler": {"in_process": True, "interval_seconds": 5},
+    "limits": {"max_body_bytes": 1048576},
+}
+
+
+def _merge(base, override):
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_config(path=None, overrides=None):
+    """Return the effective configuration dict.
+
+    ``path`` defaults to ``$DUBAN_CONFIG`` or ``config.toml`` at the repo root; ``overrides``
+    (a nested dict) wins over the file, and ``$DUBAN_DATABASE_URL`` wins over both for the URL.
+    A relative SQLite path is resolved against the repo root so every process agrees.
+    """
+    config = copy.deepcopy(DEFAULTS)
+    path = Path(path or os.environ.get("DUBAN_CONFIG") or REPO_ROOT / "config.toml")
+    if path.exists():
+        with open(path, "rb") as fh:
+            _merge(config, tomllib.load(fh))
+    _merge(config, overrides or {})
+    if os.environ.get("DUBAN_DATABASE_URL"):
+        config["database"]["url"] = os.environ["DUBAN_DATABASE_URL"]
+    config["database"]["url"] = _absolute_sqlite(config["database"]["url"])
+    return config
+
+
+def _absolute_sqlite(url):
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(REPO_ROOT / url[len(prefix):])
+    return url

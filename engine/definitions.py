@@ -1,0 +1,265 @@
+"""Process definitions: validate, deploy, version per key, and the parsed-spec cache.
+
+Deploying checks, before anything is stored: well-formed XML; the BPMN XSD (SpiffWorkflow's
+validator); that every sequence flow joins existing nodes and no node dangles; that every
+script, condition, timer and task-property expression passes the sandbox; that each
+``formSchema`` is a valid JSON Schema. Any failure raises :class:`InvalidDefinition` naming the
+element and line, and nothing is deployed. Identical bytes deployed again return the
+existing version. A BPMN version is parsed with the DMN decisions current when it was
+deployed, and keeps them.
+"""
+import hashlib
+import json
+import threading
+
+import jsonschema
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import InvalidDefinition, NotFound, ScriptRejected
+from engine.models import Definition
+from engine.scripting import compile_script
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/",
+                  "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+# Task properties the engine evaluates as expressions over the task's data.
+EXPRESSION_PROPERTIES = ("candidateRole", "candidateDepartment", "assignee", "dueDate")
+_NO_INCOMING = {"startEvent", "boundaryEvent"}
+_NO_OUTGOING = {"endEvent"}
+_FLOW_NODES = {"startEvent", "endEvent", "task", "userTask", "manualTask", "scriptTask",
+               "serviceTask", "businessRuleTask", "sendTask", "receiveTask", "callActivity",
+               "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+               "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent",
+               "boundaryEvent"}
+
+
+def _fail(message, element=None, line=None):
+    details = {"element": element, "line": line}
+    where = " ".join(part for part in (
+        f"element '{element}'" if element else "", f"line {line}" if line else "") if part)
+    raise InvalidDefinition(f"{message} ({where})" if where else message, details=details)
+
+
+def parse_xml(source):
+    try:
+        return etree.fromstring(source, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as err:
+        _fail(f"malformed XML: {err.msg}", line=err.lineno)
+
+
+def _local(tag):
+    return etree.QName(tag).localname if isinstance(tag, str) else None
+
+
+def lint_bpmn(root):
+    """Structural and expression checks the XSD and SpiffWorkflow's parser do not make."""
+    for process in root.iterfind("bpmn:process", NS):
+        _lint_container(process)
+    for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
+                          f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
+                          f"{{{BPMN_NS}}}timeCycle"):
+        mode = "exec" if _local(node.tag) == "script" else "eval"
+        _lint_expression(node.text or "", mode, node)
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        _lint_property(prop)
+
+
+def _owner_id(node):
+    while node is not None and node.get("id") is None:
+        node = node.getparent()
+    return node.get("id") if node is not None else None
+
+
+def _lint_expression(text, mode, node):
+    if not text.strip():
+        _fail("empty expression", _owner_id(node), node.sourceline)
+    try:
+        compile_script(text.strip(), mode)
+    except ScriptRejected as err:
+        _fail(err.message, _owner_id(node), node.sourceline)
+
+
+def _lint_property(prop):
+    name, value = prop.get("name"), prop.get("value") or ""
+    if name in EXPRESSION_PROPERTIES:
+        _lint_expression(value, "eval", prop)
+    elif name == "formSchema":
+        try:
+            jsonschema.Draft202012Validator.check_schema(json.loads(value))
+        except (ValueError, jsonschema.SchemaError) as err:
+            _fail(f"formSchema is not a valid JSON Schema: {str(err).splitlines()[0]}",
+                  _owner_id(prop), prop.sourceline)
+
+
+def _lint_container(container):
+    nodes = {child.get("id"): child for child in container if _local(child.tag) in _FLOW_NODES}
+    flows = [child for child in container if _local(child.tag) == "sequenceFlow"]
+    incoming, outgoing = set(), set()
+    for flow in flows:
+        for attr, seen in (("sourceRef", outgoing), ("targetRef", incoming)):
+            ref = flow.get(attr)
+            if ref not in nodes:
+                _fail(f"sequence flow {attr} '{ref}' is not a node of this process",
+                      flow.get("id"), flow.sourceline)
+            seen.add(ref)
+    for node_id, node in nodes.items():
+        kind = _local(node.tag)
+        if kind not in _NO_INCOMING and node_id not in incoming:
+            _fail(f"{kind} has no incoming sequence flow", node_id, node.sourceline)
+        if kind not in _NO_OUTGOING and node_id not in outgoing:
+            _fail(f"{kind} has no outgoing sequence flow (dangling)", node_id, node.sourceline)
+        if kind == "subProcess":
+            _lint_container(node)
+
+
+def executable_process_id(root):
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "false") == "true"] or processes
+    if not executable:
+        _fail("no bpmn:process in the document")
+    return executable[0].get("id"), executable[0].get("name")
+
+
+def _dmn_decision(root):
+    for ns in DMN_NAMESPACES:
+        decision = root.find(f"{{{ns}}}decision")
+        if decision is not None:
+            return decision.get("id"), decision.get("name")
+    _fail("DMN document has no decision")
+
+
+def _kind(root):
+    namespace = etree.QName(root).namespace
+    if _local(root.tag) == "definitions" and namespace == BPMN_NS:
+        return "bpmn"
+    if _local(root.tag) == "definitions" and namespace in DMN_NAMESPACES:
+        return "dmn"
+    _fail(f"not a BPMN or DMN document (root element {root.tag})", line=root.sourceline)
+
+
+def build_parser(source, kind, dmn_sources=()):
+    """Parse with SpiffWorkflow; its errors become InvalidDefinition naming element and line."""
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        for dmn in dmn_sources:
+            parser.add_dmn_str(dmn.encode() if isinstance(dmn, str) else dmn)
+        if kind == "bpmn":
+            parser.add_bpmn_str(source)
+        else:
+            parser.add_dmn_str(source)
+    except ValidationException as err:
+        _fail(str(err).split("\n")[0], getattr(err, "id", None) or None,
+              getattr(err, "line_number", None) or None)
+    return parser
+
+
+class DefinitionStore:
+    """Deploy and look up definitions; caches parsed specs per definition id (immutable)."""
+
+    def __init__(self, db, clock, audit):
+        self.db, self.clock, self.audit = db, clock, audit
+        self._specs = {}
+        self._lock = threading.Lock()
+
+    # -- deploy ---------------------------------------------------------------------------
+    def deploy(self, source, actor=None):
+        """Validate and store ``source`` (bytes). Returns ``(definition, created)``."""
+        if isinstance(source, str):
+            source = source.encode("utf-8")
+        root = parse_xml(source)
+        kind = _kind(root)
+        with self.db.read() as session:
+            dmn = self._latest_dmn(session) if kind == "bpmn" else []
+        if kind == "bpmn":
+            lint_bpmn(root)
+            key, name = executable_process_id(root)
+            spec_parts = self._spiff_spec(build_parser(source, kind, [d.source for d in dmn]), key)
+        else:
+            key, name = _dmn_decision(root)
+            build_parser(source, kind)
+            spec_parts = None
+        digest = hashlib.sha256(source).hexdigest()
+        for _ in range(3):  # a concurrent deploy of the same key may take our version number
+            try:
+                return self._store(key, name, kind, digest, source, dmn, spec_parts, actor)
+            except IntegrityError:
+                continue
+        raise InvalidDefinition(f"could not allocate a version for {key!r}; retry")
+
+    def _store(self, key, name, kind, digest, source, dmn, spec_parts, actor):
+        with self.db.write() as session:
+            existing = session.scalar(select(Definition).where(
+                Definition.key == key, Definition.sha256 == digest))
+            if existing:
+                return existing, False
+            latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == key))
+            definition = Definition(
+                key=key, version=(latest or 0) + 1, kind=kind, name=name, sha256=digest,
+                source=source.decode("utf-8"), dmn_ids=[d.id for d in dmn],
+                deployed_at=self.clock.now(), deployed_by=actor)
+            session.add(definition)
+            session.flush()
+            self.audit.append(session, actor=actor, kind="definition_deployed", data={
+                "key": key, "version": definition.version, "kind": kind, "sha256": digest})
+        if spec_parts:
+            with self._lock:
+                self._specs[definition.id] = spec_parts
+        return definition, True
+
+    @staticmethod
+    def _spiff_spec(parser, key):
+        try:
+            return parser.get_spec(key), parser.get_subprocess_specs(key)
+        except (ValidationException, SpiffWorkflowException) as err:
+            _fail(str(err).split("\n")[0], getattr(err, "id", None) or key,
+                  getattr(err, "line_number", None) or None)
+
+    def _latest_dmn(self, session):
+        latest = (select(Definition.key, func.max(Definition.version).label("v"))
+                  .where(Definition.kind == "dmn").group_by(Definition.key).subquery())
+        return list(session.scalars(select(Definition).join(
+            latest, (Definition.key == latest.c.key) & (Definition.version == latest.c.v))))
+
+    # -- look up --------------------------------------------------------------------------
+    def get(self, session, key, version=None):
+        query = select(Definition).where(Definition.key == key)
+        query = (query.where(Definition.version == version) if version is not None
+                 else query.order_by(Definition.version.desc()).limit(1))
+        definition = session.scalar(query)
+        if definition is None:
+            raise NotFound(f"no definition {key!r}" + (f" version {version}" if version else ""))
+        return definition
+
+    def by_id(self, session, definition_id):
+        definition = session.get(Definition, definition_id)
+        if definition is None:
+            raise NotFound(f"no definition with id {definition_id}")
+        return definition
+
+    def spec(self, definition):
+        """``(spec, subprocess_specs)`` of a BPMN definition, parsed once per process."""
+        parts = self._specs.get(definition.id)
+        if parts is None:
+            with self.db.read() as session:
+                dmn = [session.get(Definition, i).source for i in definition.dmn_ids]
+            parser = build_parser(definition.source.encode("utf-8"), "bpmn", dmn)
+            parts = self._spiff_spec(parser, definition.key)
+            with self._lock:
+                self._specs[definition.id] = parts
+        return parts
+
+    def task_spec(self, definition, task_key):
+        spec, subprocess_specs = self.spec(definition)
+        for process in (spec, *subprocess_specs.values()):
+            for task_spec in process.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) == task_key:
+                    return task_spec
+        raise NotFound(f"definition {definition.key} v{definition.version} has no task {task_key!r}")

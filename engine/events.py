@@ -1,0 +1,17 @@
+"""Events the unit of work hands to the registry's listeners, inside its write transaction."""
+import dataclasses
+import datetime as dt
+from typing import Any
+
+
+@dataclasses.dataclass
+class Event:
+    name: str
+    session: Any            # the open write session: listeners write through it
+    instance: Any           # engine.models.Instance, as saved by this unit of work
+    actor: Any              # engine.actor.Actor
+    at: dt.datetime
+    engine: Any             # engine.runtime.Engine: clock, calendar, definitions
+    task_key: str | None = None
+    task_id: str | None = None
+    data: dict = dataclasses.field(default_factory=dict)

@@ -1,0 +1,68 @@
+"""Task forms: the JSON Schema in a user task's ``formSchema`` property, checked on completion.
+
+A task without a schema accepts any JSON object. Keys named ``typename`` are refused anywhere
+in the data: SpiffWorkflow's serializer would take such a dict for an encoded object and fail
+to load the instance again (spiff-arena #1712).
+"""
+import functools
+import json
+
+import jsonschema
+
+from engine.errors import FormInvalid
+
+_FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+
+
+def form_schema(task_spec):
+    text = task_spec.extensions.get("properties", {}).get("formSchema")
+    return _parse(text) if text else None
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(text):
+    return json.loads(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _validator(text):
+    return jsonschema.Draft202012Validator(_parse(text), format_checker=_FORMAT_CHECKER)
+
+
+def validate(task_spec, data):
+    """Raise :class:`FormInvalid` with one detail per problem; return ``data`` when valid."""
+    if not isinstance(data, dict):
+        raise FormInvalid("task data must be a JSON object",
+                          details=[{"field": "", "message": "expected an object"}])
+    problems = [{"field": path, "message": "the key 'typename' is reserved"}
+                for path in _typename_paths(data, "")]
+    text = task_spec.extensions.get("properties", {}).get("formSchema")
+    if text:
+        for error in sorted(_validator(text).iter_errors(data), key=lambda e: list(e.path)):
+            problems.append({"field": _field(error), "message": error.message})
+    if problems:
+        raise FormInvalid(f"{len(problems)} field problem(s) in the form", details=problems)
+    return data
+
+
+def _field(error):
+    """The field's path; for a missing required property, the property's own path."""
+    path = [str(p) for p in error.path]
+    if error.validator == "required":
+        missing = [name for name in error.validator_value
+                   if isinstance(error.instance, dict) and name not in error.instance
+                   and repr(name) in error.message]
+        path += missing[:1]
+    return "/".join(path)
+
+
+def _typename_paths(value, path):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}/{key}" if path else str(key)
+            if key == "typename":
+                yield here
+            yield from _typename_paths(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _typename_paths(item, f"{path}/{index}" if path else str(index))

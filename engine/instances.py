@@ -1,0 +1,91 @@
+"""Process instances: start, read, cancel, deliver messages."""
+import json
+
+from sqlalchemy import func, select
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.forms import _typename_paths
+from engine.models import HumanTask, Instance
+
+STATUSES = ("running", "completed", "cancelled", "error")
+
+
+def _check_variables(variables, reserved):
+    if not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object",
+                           details=[{"field": "variables", "message": "expected an object"}])
+    problems = [{"field": f"variables/{path}", "message": "the key 'typename' is reserved"}
+                for path in _typename_paths(variables, "")]
+    problems += [{"field": f"variables/{name}", "message": "this name is a script function"}
+                 for name in sorted(set(variables) & reserved)]
+    try:
+        json.dumps(variables)
+    except (TypeError, ValueError) as err:
+        problems.append({"field": "variables", "message": f"not JSON-serialisable: {err}"})
+    if problems:
+        raise InvalidInput("invalid start variables", details=problems)
+
+
+class Instances:
+    def __init__(self, runtime):
+        self.rt = runtime
+
+    def start(self, key, variables, actor, version=None, business_key=None):
+        """Start the latest (or given) version of ``key`` and run it until it waits."""
+        variables = variables or {}
+        _check_variables(variables, set(self.rt.script_functions()))
+        with self.rt.db.read() as session:
+            definition = self.rt.definitions.get(session, key, version)
+        if definition.kind != "bpmn":
+            raise InvalidInput(f"{key!r} is a decision table, not a process")
+        return self.rt.uow.start(definition, variables, actor, business_key).instance
+
+    def get(self, instance_id):
+        with self.rt.db.read() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"no instance {instance_id}")
+            return instance
+
+    def open_tasks(self, session, instance_ids):
+        rows = session.scalars(select(HumanTask).where(
+            HumanTask.instance_id.in_(instance_ids), HumanTask.state == "open")
+            .order_by(HumanTask.created_at))
+        tasks = {}
+        for row in rows:
+            tasks.setdefault(row.instance_id, []).append(row)
+        return tasks
+
+    def list(self, definition=None, status=None, business_key=None, limit=50, offset=0):
+        query = select(Instance)
+        if definition:
+            query = query.where(Instance.definition_key == definition)
+        if status:
+            query = query.where(Instance.status == status)
+        if business_key:
+            query = query.where(Instance.business_key == business_key)
+        with self.rt.db.read() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = list(session.scalars(query.order_by(Instance.started_at.desc(), Instance.id)
+                                        .limit(limit).offset(offset)))
+        return rows, total
+
+    def cancel(self, instance_id, reason, actor):
+        def action(ctx):
+            ctx.workflow.cancel()
+            ctx.status = "cancelled"
+            ctx.audit("instance_cancelled", reason=reason)
+            ctx.emit("instance_cancelled", data={"reason": reason})
+        return self.rt.uow.run(instance_id, action, actor, allow_status=("running", "error")).instance
+
+    def send_message(self, instance_id, name, payload, actor):
+        """Deliver message ``name``; Conflict when the instance is not waiting for it."""
+        def action(ctx):
+            waiting = {event.name for event in ctx.workflow.waiting_events()}
+            if name not in waiting:
+                raise Conflict(f"instance is not waiting for message {name!r}")
+            ctx.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+            ctx.audit("message_received", name=name)
+        return self.rt.uow.run(instance_id, action, actor).instance

@@ -1,0 +1,142 @@
+"""The engine's tables (SQLAlchemy 2). Domain and API modules add theirs to the same ``Base``.
+
+Projection tables (``human_task``, ``timer``) are what queries read; the serialized workflow
+in ``instance.state`` is read only inside a unit of work (DESIGN invariant 3).
+"""
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UTC = dt.timezone.utc
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware in Python, stored as naive UTC so SQLite and PostgreSQL agree."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict: sa.JSON, list: sa.JSON}
+
+
+class Definition(Base):
+    """One deployed version of a process (BPMN) or decision (DMN); its source stored once."""
+
+    __tablename__ = "definition"
+    __table_args__ = (sa.UniqueConstraint("key", "version"), sa.UniqueConstraint("key", "sha256"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200))
+    version: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(10))  # bpmn | dmn
+    name: Mapped[str | None] = mapped_column(sa.String(400))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(sa.Text)
+    dmn_ids: Mapped[list] = mapped_column(default=list)  # DMN definition ids parsed with it
+    deployed_at: Mapped[dt.datetime]
+    deployed_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class Instance(Base):
+    __tablename__ = "instance"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(sa.ForeignKey("definition.id"))
+    definition_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    definition_version: Mapped[int]
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)  # running|completed|cancelled|error
+    state: Mapped[str] = mapped_column(sa.Text)  # instance-only SpiffWorkflow JSON
+    variables: Mapped[dict] = mapped_column(default=dict)  # start variables, for listing
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    error_task: Mapped[str | None] = mapped_column(sa.String(200))
+    started_by: Mapped[str | None] = mapped_column(sa.String(100))
+    started_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)  # optimistic concurrency counter
+
+
+class HumanTask(Base):
+    """One row per user task reached: open, completed or cancelled (the inbox projection)."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        sa.Index("ix_human_task_inbox_dept", "state", "candidate_department", "due_at"),
+        sa.Index("ix_human_task_inbox_assignee", "state", "assignee", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(sa.ForeignKey("instance.id"), index=True)
+    definition_id: Mapped[int] = mapped_column(sa.ForeignKey("definition.id"))
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    key: Mapped[str] = mapped_column(sa.String(200))
+    title: Mapped[str | None] = mapped_column(sa.String(400))
+    lane: Mapped[str | None] = mapped_column(sa.String(200))
+    candidate_role: Mapped[str | None] = mapped_column(sa.String(50))
+    candidate_department: Mapped[str | None] = mapped_column(sa.String(100))
+    candidate_user: Mapped[str | None] = mapped_column(sa.String(100))  # from the diagram
+    assignee: Mapped[str | None] = mapped_column(sa.String(100))  # claimed or assigned
+    started_by: Mapped[str | None] = mapped_column(sa.String(100))
+    state: Mapped[str] = mapped_column(sa.String(20))  # open | completed | cancelled
+    created_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    data: Mapped[dict | None] = mapped_column()
+
+
+class Timer(Base):
+    """One row per waiting BPMN timer; written with the instance in the same transaction."""
+
+    __tablename__ = "timer"
+    __table_args__ = (sa.Index("ix_timer_due", "state", "fire_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(sa.ForeignKey("instance.id"), index=True)
+    task_key: Mapped[str] = mapped_column(sa.String(200))
+    fire_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(sa.String(20))  # waiting | fired | cancelled
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_until: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AuditRecord(Base):
+    """Append-only; ``hash`` = sha256(previous hash + canonical record) (DESIGN invariant 9)."""
+
+    __tablename__ = "audit"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str | None] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(100))
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    data: Mapped[dict] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHead(Base):
+    """A single row holding the chain's tip; locked while a transaction appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(sa.String(64))

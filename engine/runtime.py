@@ -1,0 +1,75 @@
+"""The engine's composition root: wires the database, clock, calendar, registry and commands.
+
+A thin facade, not a god object: each concern lives in its own module (``definitions``,
+``instances``, ``tasks``, ``timers``, ``unit_of_work``, ``audit``); :class:`Engine` only
+holds them and offers the calls the API and the domain use.
+"""
+import datetime as dt
+
+from engine import audit as audit_module
+from engine.audit import AuditLog
+from engine.calendar import BusinessCalendar
+from engine.clock import install_spiff_clock, make_clock, parse_moment as _moment
+from engine.db import Database
+from engine.definitions import DefinitionStore
+from engine.instances import Instances
+from engine.registry import Registry
+from engine.scripting import make_script_engine
+from engine.tasks import Tasks
+from engine.timers import Timers
+from engine.unit_of_work import UnitOfWork
+
+
+class Engine:
+    def __init__(self, config, registry=None, clock=None, db=None):
+        install_spiff_clock()
+        self.config = config
+        self.registry = registry or Registry()
+        self.clock = clock or make_clock(config["clock"])
+        self.calendar = BusinessCalendar.from_config(config["calendar"])
+        self.db = db or Database(config["database"]["url"])
+        self.audit = AuditLog(self.clock)
+        self.definitions = DefinitionStore(self.db, self.clock, self.audit)
+        self.uow = UnitOfWork(self)
+        self.instances = Instances(self)
+        self.tasks = Tasks(self)
+        self.timers = Timers(self)
+        self._functions = None
+
+    # -- scripts ----------------------------------------------------------------------------
+    def script_functions(self):
+        """Functions BPMN expressions may call: time and calendar, then the registry's."""
+        if self._functions is None:
+            functions = self.builtin_functions()
+            functions.update(self.registry.script_functions(self))
+            self._functions = functions
+        return self._functions
+
+    def builtin_functions(self):
+        cal, clock = self.calendar, self.clock
+
+        def iso(moment):
+            return cal.local(moment).isoformat()
+
+        return {
+            "now": lambda: iso(clock.now()),
+            "add_working_days": lambda start, n: iso(cal.add_working_days(_moment(start), int(n))),
+            "working_day_end": lambda start, n: iso(cal.working_day_end(_moment(start), int(n))),
+            "last_working_day_start": lambda due: iso(cal.last_working_day_start(_moment(due))),
+            "is_working_day": lambda day: cal.is_working_day(dt.date.fromisoformat(str(day)[:10])),
+        }
+
+    def script_engine(self):
+        return make_script_engine(self.script_functions(), self.registry.services,
+                                  float(self.config["scripts"]["timeout_seconds"]))
+
+    # -- convenience --------------------------------------------------------------------------
+    def deploy(self, source, actor=None):
+        return self.definitions.deploy(source, actor)
+
+    def verify_audit(self, progress=None):
+        with self.db.read() as session:
+            return audit_module.verify(session, progress=progress)
+
+    def close(self):
+        self.db.dispose()

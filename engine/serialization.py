@@ -1,0 +1,50 @@
+"""Instance-only serialization: the spec is stored once per definition version (invariant 4).
+
+SpiffWorkflow's serializer embeds the whole spec in every instance's JSON; this converter
+leaves it out and takes the (cached) spec back at load time. The format is otherwise
+SpiffWorkflow 3.2.0's own (serializer_version 1.5), so its migrations still apply.
+"""
+import json
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+
+class _InstanceOnlyConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["spec_name"] = workflow.spec.name
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(SPIFF_CONFIG)
+_config[BpmnWorkflow] = _InstanceOnlyConverter
+_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+
+
+def dump(workflow):
+    """The instance's state as a JSON string, without its spec."""
+    return _serializer.serialize_json(workflow)
+
+
+def load(state, spec, subprocess_specs, script_engine):
+    """Rebuild a workflow from :func:`dump` output; attaches ``script_engine`` (never the default)."""
+    dct = json.loads(state, cls=_serializer.json_decoder_cls)
+    _serializer.migrate(dct)
+    workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = script_engine
+    return workflow

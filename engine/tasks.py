@@ -1,0 +1,141 @@
+"""Human tasks: who may work them, the inbox, claim / unclaim / assign, and completion.
+
+SpiffWorkflow's ``task.run()`` has no guard of its own: completing checks, in order, that the
+task exists (404), that it is the caller's (403: admin; else the assignee, else the
+diagram's candidate user, else role and department; a task with no routing belongs to the
+instance's starter), that it is still open (409), and its form (400). Then the unit of work
+re-checks READY and manual on the loaded workflow, which turns a concurrent completion into
+a 409 as well.
+"""
+import uuid
+
+from sqlalchemy import and_, func, or_, select, update
+
+from SpiffWorkflow.util.task import TaskState
+
+from engine import forms
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.models import HumanTask
+
+ASSIGNING_ROLES = ("supervisor", "leader", "admin")
+
+
+def may_work(actor, task):
+    if actor.is_admin:
+        return True
+    owner = task.assignee or task.candidate_user
+    if owner:
+        return owner == actor.username
+    if not task.candidate_role and not task.candidate_department:
+        return actor.username == task.started_by
+    return ((not task.candidate_role or task.candidate_role in actor.roles)
+            and (not task.candidate_department or task.candidate_department == actor.department))
+
+
+def workable_by(actor):
+    """SQL twin of :func:`may_work` for open tasks (keep the two in step)."""
+    if actor.is_admin:
+        return HumanTask.state == "open"
+    me = actor.username
+    routed = or_(HumanTask.candidate_role.is_not(None), HumanTask.candidate_department.is_not(None))
+    by_group = and_(routed,
+                    or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(actor.roles)),
+                    or_(HumanTask.candidate_department.is_(None),
+                        HumanTask.candidate_department == actor.department))
+    unrouted = and_(HumanTask.candidate_role.is_(None), HumanTask.candidate_department.is_(None),
+                    HumanTask.started_by == me)
+    return and_(HumanTask.state == "open", or_(
+        HumanTask.assignee == me,
+        and_(HumanTask.assignee.is_(None), HumanTask.candidate_user == me),
+        and_(HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None), or_(by_group, unrouted))))
+
+
+class Tasks:
+    def __init__(self, runtime):
+        self.rt = runtime
+
+    def get(self, task_id):
+        with self.rt.db.read() as session:
+            task = session.get(HumanTask, str(task_id))
+            if task is None:
+                raise NotFound(f"no task {task_id}")
+            return task
+
+    def visible(self, actor, task):
+        """A task is visible to whoever may work it, and to admins, after it closed too."""
+        return may_work(actor, task)
+
+    def form(self, task):
+        with self.rt.db.read() as session:
+            definition = self.rt.definitions.by_id(session, task.definition_id)
+        return forms.form_schema(self.rt.definitions.task_spec(definition, task.key))
+
+    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
+        query = select(HumanTask).where(workable_by(actor))
+        if instance_id:
+            query = query.where(HumanTask.instance_id == instance_id)
+        if business_key:
+            query = query.where(HumanTask.business_key == business_key)
+        with self.rt.db.read() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = list(session.scalars(query.order_by(
+                HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+                .limit(limit).offset(offset)))
+        return rows, total
+
+    def complete(self, task_id, data, actor):
+        """Complete an open task with ``data``; returns ``(task_row, newly_opened_rows)``."""
+        task = self.get(task_id)
+        if not may_work(actor, task):
+            raise Forbidden(f"task {task_id} is not yours to complete")
+        if task.state != "open":
+            raise Conflict(f"task {task_id} is already {task.state}")
+        with self.rt.db.read() as session:
+            definition = self.rt.definitions.by_id(session, task.definition_id)
+        forms.validate(self.rt.definitions.task_spec(definition, task.key), data)
+
+        def action(ctx):
+            spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
+            if spiff_task is None or not spiff_task.task_spec.manual or spiff_task.state != TaskState.READY:
+                raise Conflict(f"task {task_id} is no longer open")
+            spiff_task.set_data(**data)
+            spiff_task.run()
+            ctx.completed[task.id] = data
+            ctx.audit("task_completed", task=task.key, task_id=task.id, data=data)
+            ctx.emit("task_completed", task.key, task.id, data)
+
+        ctx = self.rt.uow.run(task.instance_id, action, actor)
+        return self.get(task_id), ctx.opened
+
+    # -- ownership --------------------------------------------------------------------------
+    def claim(self, task_id, actor):
+        task = self.get(task_id)
+        if not may_work(actor, task):
+            raise Forbidden(f"task {task_id} is not yours to claim")
+        return self._set_assignee(task, actor.username, actor, "task_claimed",
+                                  HumanTask.assignee.is_(None) | (HumanTask.assignee == actor.username))
+
+    def unclaim(self, task_id, actor):
+        task = self.get(task_id)
+        if task.assignee != actor.username and not actor.has_any(*ASSIGNING_ROLES):
+            raise Forbidden(f"task {task_id} is not claimed by you")
+        return self._set_assignee(task, None, actor, "task_unclaimed", HumanTask.assignee == task.assignee)
+
+    def assign(self, task_id, username, actor):
+        if not actor.has_any(*ASSIGNING_ROLES):
+            raise Forbidden("only supervisors, leaders and admins assign tasks")
+        task = self.get(task_id)
+        return self._set_assignee(task, username, actor, "task_assigned", HumanTask.assignee == task.assignee
+                                  if task.assignee else HumanTask.assignee.is_(None))
+
+    def _set_assignee(self, task, username, actor, kind, guard):
+        """Change the assignee if the task is still open and unchanged; 409 otherwise."""
+        with self.rt.db.write() as session:
+            result = session.execute(update(HumanTask).where(
+                HumanTask.id == task.id, HumanTask.state == "open", guard).values(assignee=username))
+            if result.rowcount != 1:
+                raise Conflict(f"task {task.id} is closed or was claimed by someone else")
+            self.rt.audit.append(session, kind, actor=actor.username, instance_id=task.instance_id,
+                                 business_key=task.business_key,
+                                 data={"task": task.key, "task_id": task.id, "assignee": username})
+        return self.get(task.id)

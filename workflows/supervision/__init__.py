@@ -1,0 +1,24 @@
+"""The supervision loop (督查督办): items, routing, deadlines, listeners.
+
+``register(registry)`` plugs the domain into an engine registry before the engine is built.
+"""
+from engine.clock import parse_moment
+from workflows.supervision import deadlines, items, routing
+
+
+def _functions(engine):
+    calendar = engine.calendar
+
+    def report_due(start, previous=None):
+        due = deadlines.report_due(calendar, parse_moment(start),
+                                   parse_moment(previous) if previous else None)
+        return calendar.local(due).isoformat()
+
+    return {"report_due": report_due}
+
+
+def register(registry):
+    routing.register(registry)
+    items.register(registry)
+    registry.functions(_functions)
+    return registry

@@ -1,0 +1,76 @@
+"""Supervision items (督办事项), their plans and progress reports: the domain's projection.
+
+Written by the engine listeners in the same transaction as the instance they follow, so an
+item never disagrees with its process. Read by lists and reports without loading workflows.
+"""
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.models import Base
+
+
+class Item(Base):
+    __tablename__ = "item"
+    __table_args__ = (sa.UniqueConstraint("year", "seq"),
+                      sa.Index("ix_item_list", "status", "department"))
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # = instance business key
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)      # DB-2026-0007
+    year: Mapped[int]
+    seq: Mapped[int]
+    title: Mapped[str] = mapped_column(sa.String(400))
+    basis: Mapped[str | None] = mapped_column(sa.String(100))
+    department: Mapped[str] = mapped_column(sa.String(100))
+    co_departments: Mapped[list] = mapped_column(default=list)
+    leader: Mapped[str] = mapped_column(sa.String(100))
+    deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
+    requirements: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")  # open|closed|cancelled
+    light: Mapped[str] = mapped_column(sa.String(10), default="green")
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    created_by: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    rating: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class ItemPlan(Base):
+    """One submitted work plan; a returned plan stays, with its leader's comment."""
+
+    __tablename__ = "item_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36))
+    owner: Mapped[str] = mapped_column(sa.String(100))
+    milestones: Mapped[list]
+    measures: Mapped[str] = mapped_column(sa.Text)
+    expected_result: Mapped[str] = mapped_column(sa.Text)
+    submitted_by: Mapped[str] = mapped_column(sa.String(100))
+    submitted_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(sa.String(20), default="submitted")  # submitted|approved|returned|filed
+    decision_comment: Mapped[str | None] = mapped_column(sa.Text)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(100))
+    filed_at: Mapped[dt.datetime | None]
+
+
+class ItemReport(Base):
+    """One progress report (进度反馈), and the recheck (复查) result when one followed it."""
+
+    __tablename__ = "item_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    task_id: Mapped[str] = mapped_column(sa.String(36))
+    department: Mapped[str] = mapped_column(sa.String(100))
+    progress: Mapped[int]
+    summary: Mapped[str] = mapped_column(sa.Text)
+    done: Mapped[bool]
+    completion_report: Mapped[str | None] = mapped_column(sa.Text)
+    due_at: Mapped[dt.datetime | None]
+    submitted_by: Mapped[str] = mapped_column(sa.String(100))
+    submitted_at: Mapped[dt.datetime]
+    recheck_passed: Mapped[bool | None]
+    recheck_findings: Mapped[str | None] = mapped_column(sa.Text)
