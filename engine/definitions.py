@@ -8,6 +8,7 @@ element and line, and nothing is deployed. Identical bytes deployed again return
 existing version. A BPMN version is parsed with the DMN decisions current when it was
 deployed, and keeps them.
 """
+import copy
 import hashlib
 import json
 import threading
@@ -145,6 +146,15 @@ def _kind(root):
     _fail(f"not a BPMN or DMN document (root element {root.tag})", line=root.sourceline)
 
 
+def check_schema(root):
+    """The BPMN XSD (with SpiffWorkflow's extensions), before our own structural checks."""
+    try:
+        VALIDATOR.validate(copy.deepcopy(root))
+    except ValidationException as err:
+        _fail(f"BPMN schema: {str(err).splitlines()[0]}", getattr(err, "id", None) or None,
+              getattr(err, "line_number", None) or None)
+
+
 def build_parser(source, kind, dmn_sources=()):
     """Parse with SpiffWorkflow; its errors become InvalidDefinition naming element and line."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -179,6 +189,7 @@ class DefinitionStore:
         with self.db.read() as session:
             dmn = self._latest_dmn(session) if kind == "bpmn" else []
         if kind == "bpmn":
+            check_schema(root)
             lint_bpmn(root)
             key, name = executable_process_id(root)
             spec_parts = self._spiff_spec(build_parser(source, kind, [d.source for d in dmn]), key)

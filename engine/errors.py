@@ -53,6 +53,6 @@ class ScriptTimeout(Exception):
     """A BPMN script or expression ran past the configured time limit.
 
     An ``Exception`` (not ``BaseException``) on purpose: SpiffWorkflow then marks the task
-    ERROR, and the engine records the instance as in error. A script that swallows it with a
-    bare ``except`` is interrupted again at its next line.
+    ERROR, and the engine records the instance as in error. Scripts cannot catch it: the
+    sandbox refuses catch-all handlers and ``finally``.
     """

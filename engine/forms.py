@@ -53,6 +53,9 @@ def _field(error):
                    if isinstance(error.instance, dict) and name not in error.instance
                    and repr(name) in error.message]
         path += missing[:1]
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        path += sorted(name for name in error.instance if name not in known)[:1]
     return "/".join(path)
 
 

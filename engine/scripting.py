@@ -10,6 +10,7 @@ until it returns; ``range`` is therefore capped to a bounded size.
 SpiffWorkflow's deserializer gives back its default, unsandboxed engine: the unit of work
 attaches :func:`make_script_engine` after every load.
 """
+import ast
 import json
 import operator
 import sys
@@ -48,6 +49,40 @@ def _restricted_globals(functions):
             "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y), **functions}
 
 
+# Names refused outright, so a deploy fails at once instead of the instance at run time.
+_FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "open", "globals", "locals", "vars",
+                              "__import__", "input", "breakpoint", "getattr", "setattr",
+                              "delattr", "type", "memoryview", "help", "dir"})
+
+
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def _catches_all(handler):
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(kind is None or (isinstance(kind, ast.Name) and kind.id in _CATCH_ALL) for kind in kinds)
+
+
+def _precheck(tree):
+    """Refuse what the sandbox cannot police at run time.
+
+    Catch-all handlers and ``finally`` blocks are refused because Python switches tracing off
+    once the time limit's exception is raised: code that caught it could loop forever.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and _catches_all(node):
+            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: catch-all "
+                                 "'except' is not allowed; name the exceptions to handle")
+        if isinstance(node, ast.Try) and node.finalbody:
+            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: "
+                                 "'finally' is not allowed in scripts")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: imports are not allowed")
+        if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
+            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: "
+                                 f"'{node.id}' is not available to scripts")
+
+
 _compiled = {}
 _compiled_lock = threading.Lock()
 
@@ -58,6 +93,7 @@ def compile_script(source, mode="exec"):
     code = _compiled.get(key)
     if code is None:
         try:
+            _precheck(ast.parse(source, mode=mode))
             code = compile_restricted(source, "<string>", mode)
         except SyntaxError as err:  # RestrictedPython reports policy violations as SyntaxError
             raise ScriptRejected(f"script rejected by the sandbox: {err}") from None
@@ -67,7 +103,11 @@ def compile_script(source, mode="exec"):
 
 
 class _Deadline:
-    """Raise ScriptTimeout in this thread at the first Python line run after ``seconds``."""
+    """Raise ScriptTimeout in this thread at the first Python line run after ``seconds``.
+
+    Relies on :func:`_precheck`: Python unsets a trace function that raised, so the exception
+    must not be catchable by the script.
+    """
 
     def __init__(self, seconds):
         self.seconds = seconds

@@ -1,0 +1,112 @@
+"""Fixtures: engines on real SQLite files and on the real PostgreSQL server.
+
+PostgreSQL is not optional: the suite fails (never skips) when 127.0.0.1:5432 is down, with
+the command that starts it. ``DUBAN_TEST_PG`` overrides the server URL (without database).
+"""
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from api import schema
+from api.app import build_engine
+from engine.actor import Actor
+from engine.config import load_config
+from engine.db import Database
+from engine.models import Base
+
+REPO = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+START = "2026-11-23T09:00:00+08:00"  # a Monday
+
+SECRETARY = Actor("sec", frozenset({"secretariat"}), "office")
+STAFF = Actor("zhang", frozenset({"staff"}), "d1")
+OTHER_STAFF = Actor("wang", frozenset({"staff"}), "d2")
+LEADER = Actor("boss", frozenset({"leader"}), "office")
+DESIGNER = Actor("ada", frozenset({"designer"}), "office")
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    name = f"duban_test_{os.getpid()}"
+    admin = sa.create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as err:
+        pytest.fail(f"PostgreSQL is required at {PG_SERVER} ({err.orig}); start it with "
+                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+    url = f"{PG_SERVER}/{name}"
+    db = Database(url)
+    schema.upgrade(db)
+    db.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def _reset_postgres(url):
+    """Empty every table (keeping the migrated schema) and restore the audit chain's genesis."""
+    db = Database(url)
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with db.write() as session:
+        session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        session.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
+                        {"h": "0" * 64})
+    db.dispose()
+
+
+def make_config(url, **overrides):
+    base = {"database": {"url": url}, "clock": {"mode": "simulated", "start": START},
+            "scripts": {"timeout_seconds": 1.0}}
+    for section, values in overrides.items():
+        base.setdefault(section, {}).update(values)
+    return load_config(os.devnull, base)
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """A fresh, migrated database: SQLite by default, PostgreSQL when parametrized so."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        _reset_postgres(url)
+        return url
+    url = f"sqlite:///{tmp_path / 'duban.db'}"
+    db = Database(url)
+    schema.upgrade(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def engine_factory(database_url):
+    """Build engines on the test database (several = several processes sharing it)."""
+    engines = []
+
+    def factory(**overrides):
+        engine = build_engine(make_config(database_url, **overrides))
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def engine(engine_factory):
+    return engine_factory()
+
+
+@pytest.fixture
+def supervision(engine):
+    """The engine with the shipped supervision process deployed."""
+    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes(), actor="designer")
+    return engine
+
+
+BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)

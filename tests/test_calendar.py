@@ -1,0 +1,99 @@
+"""Working days across the 2026 National Day holiday, 调休 weekends, and years with no data."""
+import datetime as dt
+import logging
+
+import pytest
+
+from engine.calendar import BusinessCalendar
+from tests.conftest import SECRETARY
+from tests.helpers import new_item, open_task
+from tests.conftest import STAFF
+from workflows.supervision.deadlines import report_due
+
+CN = dt.timezone(dt.timedelta(hours=8))
+
+
+def at(text):
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def cal():
+    return BusinessCalendar()
+
+
+def test_national_day_2026(cal):
+    # Oct 1–7 off; Sep 30 (Wed) and Oct 8 (Thu) are working days.
+    assert not any(cal.is_working_day(dt.date(2026, 10, d)) for d in range(1, 8))
+    assert cal.working_day_end(at("2026-09-30T10:00:00+08:00"), 2) == at("2026-10-09T18:00:00+08:00")
+
+
+def test_adjusted_working_weekends_count(cal):
+    assert cal.is_working_day(dt.date(2026, 10, 10))   # Saturday, 调休
+    assert cal.is_working_day(dt.date(2026, 9, 20))    # Sunday, 调休
+    assert not cal.is_working_day(dt.date(2026, 10, 11))
+    assert cal.working_day_end(at("2026-10-09T15:00:00+08:00"), 2) == at("2026-10-12T18:00:00+08:00")
+    assert cal.working_day_end(at("2026-09-18T09:30:00+08:00"), 1) == at("2026-09-20T18:00:00+08:00")
+
+
+def test_add_working_days_keeps_time_of_day(cal):
+    assert cal.add_working_days(at("2026-11-27T16:30:00+08:00"), 1) == at("2026-11-30T16:30:00+08:00")
+    assert cal.add_working_days(at("2026-11-28T10:00:00+08:00"), 1) == at("2026-11-30T10:00:00+08:00")
+
+
+def test_a_year_without_data_counts_weekends_only_and_warns(cal, caplog):
+    with caplog.at_level(logging.WARNING, logger="engine.calendar"):
+        due = cal.working_day_end(at("2027-10-01T10:00:00+08:00"), 2)  # Fri → Tue
+    assert due == at("2027-10-05T18:00:00+08:00")
+    assert cal.year_status(2027) == "weekends_only"
+    assert "no holiday schedule for 2027" in caplog.text
+
+
+def test_configured_overrides_fill_a_new_year(cal):
+    configured = BusinessCalendar(extra_holidays=["2027-10-01", "2027-10-04", "2027-10-05"],
+                                  extra_working_days=["2027-09-26"])
+    assert configured.year_status(2027) == "configured"
+    assert configured.is_working_day(dt.date(2027, 9, 26))  # a Sunday made working
+    assert configured.working_day_end(at("2027-09-30T10:00:00+08:00"), 2) == at("2027-10-07T18:00:00+08:00")
+
+
+def test_last_working_day_start(cal):
+    assert cal.last_working_day_start(at("2026-10-09T18:00:00+08:00")) == at("2026-10-09T09:00:00+08:00")
+    assert cal.last_working_day_start(at("2026-10-04T18:00:00+08:00")) == at("2026-09-30T09:00:00+08:00")
+
+
+@pytest.mark.parametrize("start, expected", [
+    ("2026-11-23T09:00:00+08:00", "2026-11-27T12:00:00+08:00"),  # Monday → this Friday
+    ("2026-11-26T14:00:00+08:00", "2026-12-04T12:00:00+08:00"),  # Thu afternoon: < 1 working day
+    ("2026-11-26T11:00:00+08:00", "2026-11-27T12:00:00+08:00"),  # Thu morning: just over a day
+    ("2026-09-28T09:00:00+08:00", "2026-09-30T12:00:00+08:00"),  # Fri Oct 2 off → Wed Sep 30
+    ("2026-09-30T10:00:00+08:00", "2026-10-09T12:00:00+08:00"),  # across the holiday
+    ("2027-03-05T09:00:00+08:00", "2027-03-12T12:00:00+08:00"),  # a year without data
+])
+def test_report_due(cal, start, expected):
+    assert report_due(cal, at(start)) == at(expected)
+
+
+def test_report_due_counts_from_the_previous_due_time(cal):
+    previous = at("2026-11-27T12:00:00+08:00")
+    assert report_due(cal, at("2026-11-24T10:00:00+08:00"), previous) == at("2026-12-04T12:00:00+08:00")
+
+
+def test_plan_due_in_the_process_across_national_day(engine_factory):
+    from tests.conftest import REPO
+
+    engine = engine_factory(clock={"start": "2026-09-30T10:00:00+08:00"})
+    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes())
+    item = new_item(engine, SECRETARY)
+    task = open_task(engine, STAFF, "draft_plan", item.id)
+    assert task.due_at == at("2026-10-09T18:00:00+08:00")
+
+
+def test_plan_due_in_2027_does_not_crash(engine_factory):
+    from tests.conftest import REPO
+
+    engine = engine_factory(clock={"start": "2027-06-10T10:00:00+08:00"})
+    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes())
+    item = new_item(engine, SECRETARY)
+    assert item.code == "DB-2027-0001"
+    assert open_task(engine, STAFF, "draft_plan", item.id).due_at == at("2027-06-14T18:00:00+08:00")

@@ -1,0 +1,109 @@
+"""The command line and the served app, as separate processes over real HTTP."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DUBAN = str(Path(sys.executable).parent / "duban")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(tmp_path, url, port):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n[server]\nhost = "127.0.0.1"\nport = {port}\n'
+                    '[scheduler]\ninterval_seconds = 1\n', encoding="utf-8")
+    return path
+
+
+def run(args, config, **env):
+    environment = {**os.environ, "DUBAN_CONFIG": str(config), **env}
+    environment.pop("DUBAN_DATABASE_URL", None)
+    return subprocess.run([DUBAN, *args], env=environment, capture_output=True, text=True, timeout=120)
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.fixture
+def serve(tmp_path):
+    processes = []
+
+    def start(config):
+        process = subprocess.Popen([DUBAN, "serve"], env={**os.environ, "DUBAN_CONFIG": str(config)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_for(url, deadline=30):
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return get(url)
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+def test_init_deploys_and_is_idempotent(tmp_path):
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'duban.db'}", free_port())
+    first = run(["init"], config, DUBAN_ADMIN_PASSWORD="s3cret")
+    assert first.returncode == 0, first.stderr
+    assert "supervision v1 (deployed)" in first.stdout and "user admin ready" in first.stdout
+    second = run(["init"], config)
+    assert second.returncode == 0 and "supervision v1 (unchanged)" in second.stdout
+    verify = run(["audit", "verify"], config)
+    assert verify.returncode == 0 and "audit chain intact" in verify.stdout
+
+
+def test_deploy_command_reports_errors(tmp_path):
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'duban.db'}", free_port())
+    assert run(["init"], config).returncode == 0
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text("<bpmn:definitions", encoding="utf-8")
+    result = run(["deploy", str(bad)], config)
+    assert result.returncode == 2 and "malformed XML" in result.stderr
+    good = run(["deploy", str(REPO / "bpmn" / "supervision.bpmn")], config)
+    assert good.returncode == 0 and "supervision v1 (unchanged)" in good.stdout
+
+
+def test_serve_answers_healthz(tmp_path, serve):
+    port = free_port()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'duban.db'}", port)
+    assert run(["init"], config).returncode == 0
+    serve(config)
+    assert wait_for(f"http://127.0.0.1:{port}/healthz") == (200, {"ok": True, "database": "ok"})
+
+
+def test_healthz_is_503_when_the_database_is_down(tmp_path, serve):
+    port = free_port()
+    config = write_config(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none", port)
+    config.write_text(config.read_text() + "in_process = false\n", encoding="utf-8")
+    serve(config)
+    status, body = wait_for(f"http://127.0.0.1:{port}/healthz")
+    assert status == 503 and body["ok"] is False

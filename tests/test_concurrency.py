@@ -1,0 +1,78 @@
+"""Two people complete one task at the same moment: one wins, the other gets a conflict."""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.errors import Conflict, StaleInstance
+from engine.models import AuditRecord, HumanTask, Instance
+from engine.actor import Actor
+from tests.conftest import BOTH_DATABASES, SECRETARY, STAFF
+from tests.helpers import PLAN, new_item, open_task
+
+COLLEAGUE = Actor("li", frozenset({"staff"}), "d1")
+
+
+def _race(engine, task_id, actors):
+    barrier = threading.Barrier(len(actors))
+    outcomes = {}
+
+    def attempt(actor):
+        barrier.wait()
+        try:
+            engine.tasks.complete(task_id, PLAN, actor)
+            outcomes[actor.username] = "ok"
+        except Conflict as err:
+            outcomes[actor.username] = type(err).__name__
+    threads = [threading.Thread(target=attempt, args=(actor,)) for actor in actors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@BOTH_DATABASES
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_completions_one_wins(supervision, round_):
+    engine = supervision
+    item = new_item(engine, SECRETARY)
+    task = open_task(engine, STAFF, "draft_plan", item.id)
+    outcomes = _race(engine, task.id, [STAFF, COLLEAGUE])
+    assert sorted(outcomes.values()).count("ok") == 1, outcomes
+    assert set(outcomes.values()) - {"ok"} <= {"Conflict", "StaleInstance"}
+
+    with engine.db.read() as session:
+        row = session.get(HumanTask, task.id)
+        approvals = session.scalar(select(func.count()).select_from(HumanTask).where(
+            HumanTask.business_key == item.id, HumanTask.key == "approve_plan"))
+        completions = session.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.business_key == item.id, AuditRecord.kind == "task_completed"))
+        instance = session.get(Instance, item.instance_id)
+    winner = next(name for name, outcome in outcomes.items() if outcome == "ok")
+    assert row.state == "completed" and row.completed_by == winner
+    assert approvals == 1 and completions == 1
+    assert instance.status == "running" and instance.version == 2
+    assert engine.verify_audit()["ok"]
+
+
+@BOTH_DATABASES
+def test_stale_save_is_refused_and_changes_nothing(supervision, monkeypatch):
+    """Deterministic race: another command saves between our load and our save."""
+    engine = supervision
+    item = new_item(engine, SECRETARY)
+    task = open_task(engine, STAFF, "draft_plan", item.id)
+    real_write = engine.uow._write
+
+    def write_after_a_rival(ctx, new):
+        monkeypatch.setattr(engine.uow, "_write", real_write)
+        engine.tasks.complete(task.id, PLAN, COLLEAGUE)  # the rival wins
+        real_write(ctx, new)
+    monkeypatch.setattr(engine.uow, "_write", write_after_a_rival)
+    with pytest.raises(StaleInstance):
+        engine.tasks.complete(task.id, PLAN, STAFF)
+    with engine.db.read() as session:
+        row = session.get(HumanTask, task.id)
+        completions = session.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.kind == "task_completed"))
+    assert row.completed_by == "li" and completions == 1
