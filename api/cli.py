@@ -23,6 +23,8 @@ def _engine():
 def main():
     """督办 Duban — BPMN workflow engine service for supervision work."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()

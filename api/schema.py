@@ -19,5 +19,5 @@ def upgrade(db):
     config = alembic_config(db.url)
     with db.write_engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
         connection.commit()
