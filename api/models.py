@@ -36,3 +36,13 @@ class Token(Base):
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class TaskComment(Base):
+    __tablename__ = "task_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(sa.ForeignKey("human_task.id"), index=True)
+    author: Mapped[str] = mapped_column(sa.String(100))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime]

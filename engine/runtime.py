@@ -67,6 +67,12 @@ class Engine:
     def deploy(self, source, actor=None):
         return self.definitions.deploy(source, actor)
 
+    def advance_clock(self, to=None, seconds=None):
+        """Move the simulated clock forward and fire every timer due by then; returns now."""
+        now = self.clock.advance(seconds=seconds, to=to)
+        self.timers.fire_due()
+        return now
+
     def verify_audit(self, progress=None):
         with self.db.read() as session:
             return audit_module.verify(session, progress=progress)

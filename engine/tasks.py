@@ -61,14 +61,16 @@ class Tasks:
                 raise NotFound(f"no task {task_id}")
             return task
 
-    def visible(self, actor, task):
-        """A task is visible to whoever may work it, and to admins, after it closed too."""
-        return may_work(actor, task)
-
-    def form(self, task):
+    def task_spec(self, task):
+        """The SpiffWorkflow spec of a task row (from the cached definition, not the instance)."""
         with self.rt.db.read() as session:
             definition = self.rt.definitions.by_id(session, task.definition_id)
-        return forms.form_schema(self.rt.definitions.task_spec(definition, task.key))
+        return self.rt.definitions.task_spec(definition, task.key)
+
+    def count_overdue(self, actor, now):
+        with self.rt.db.read() as session:
+            return session.scalar(select(func.count()).select_from(HumanTask).where(
+                workable_by(actor), HumanTask.due_at < now))
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
         query = select(HumanTask).where(workable_by(actor))
@@ -90,9 +92,7 @@ class Tasks:
             raise Forbidden(f"task {task_id} is not yours to complete")
         if task.state != "open":
             raise Conflict(f"task {task_id} is already {task.state}")
-        with self.rt.db.read() as session:
-            definition = self.rt.definitions.by_id(session, task.definition_id)
-        forms.validate(self.rt.definitions.task_spec(definition, task.key), data)
+        forms.validate(self.task_spec(task), data)
 
         def action(ctx):
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))

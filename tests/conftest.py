@@ -110,3 +110,14 @@ def supervision(engine):
 
 
 BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def server(supervision):
+    """The API on a real HTTP server over the test database, organisation seeded, processes deployed."""
+    from tests.api_client import Server
+
+    supervision.deploy((REPO / "bpmn" / "plan_change.bpmn").read_bytes(), actor="designer")
+    running = Server(supervision).seed()
+    yield running
+    running.stop()

@@ -3,7 +3,7 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import deadlines, items, routing
+from workflows.supervision import deadlines, items, plan_changes, routing
 
 
 def _functions(engine):
@@ -20,5 +20,6 @@ def _functions(engine):
 def register(registry):
     routing.register(registry)
     items.register(registry)
+    plan_changes.register(registry)
     registry.functions(_functions)
     return registry

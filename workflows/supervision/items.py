@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
-from workflows.supervision.models import Item, ItemPlan, ItemReport
+from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
 
 PROCESS_KEY = "supervision"
 BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public_complaint", "other")
@@ -85,6 +85,11 @@ def on_instance_started(event):
         requirements=data.get("requirements"), status="open", light="green",
         instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at))
     session.flush()
+    departments = {data["department"]: "lead"}
+    for code in data.get("co_departments") or []:
+        departments.setdefault(code, "co")
+    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role)
+                    for code, role in departments.items())
 
 
 def on_task_completed(event):

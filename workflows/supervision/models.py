@@ -36,6 +36,16 @@ class Item(Base):
     rating: Mapped[str | None] = mapped_column(sa.String(20))
 
 
+class ItemDepartment(Base):
+    """Which departments take part in an item: the lead (主办) and co-departments (协办)."""
+
+    __tablename__ = "item_department"
+
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(sa.String(10))  # lead | co
+
+
 class ItemPlan(Base):
     """One submitted work plan; a returned plan stays, with its leader's comment."""
 
@@ -50,7 +60,8 @@ class ItemPlan(Base):
     expected_result: Mapped[str] = mapped_column(sa.Text)
     submitted_by: Mapped[str] = mapped_column(sa.String(100))
     submitted_at: Mapped[dt.datetime]
-    state: Mapped[str] = mapped_column(sa.String(20), default="submitted")  # submitted|approved|returned|filed
+    state: Mapped[str] = mapped_column(sa.String(20), default="submitted")  # submitted|approved|returned|filed|changed
+    change_reason: Mapped[str | None] = mapped_column(sa.Text)  # set on a plan adopted by a 计划调整
     decision_comment: Mapped[str | None] = mapped_column(sa.Text)
     decided_by: Mapped[str | None] = mapped_column(sa.String(100))
     filed_at: Mapped[dt.datetime | None]

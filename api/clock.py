@@ -1,0 +1,69 @@
+"""The clock: read it; in simulated mode, advance it (firing every timer due by then)."""
+import datetime as dt
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import DateTime, Integer, String
+from apiflask.validators import Range
+from flask import current_app
+
+from api.auth import require_roles, token_auth
+from api.errors import abort
+
+bp = APIBlueprint("clock", __name__, url_prefix="/api/v1", tag="Clock")
+
+
+class ClockOut(Schema):
+    now = String(required=True)
+    mode = String(required=True)
+
+
+class AdvanceIn(Schema):
+    to = DateTime()
+    seconds = Integer(validate=Range(0, 10 * 366 * 86400))
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def _simulated():
+    rt = engine()
+    if rt.clock.mode != "simulated":
+        abort(404, "not_found", "the clock is only exposed in simulated mode")
+    return rt
+
+
+def _out(rt):
+    return {"now": rt.calendar.local(rt.clock.now()).isoformat(), "mode": rt.clock.mode}
+
+
+@bp.get("/clock")
+@bp.auth_required(token_auth)
+@bp.output(ClockOut)
+@bp.doc(summary="The simulated clock (404 in system mode)", responses=[404])
+def read():
+    return _out(_simulated())
+
+
+@bp.post("/clock/advance")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.input(AdvanceIn, arg_name="body")
+@bp.output(ClockOut)
+@bp.doc(summary="Advance the simulated clock; every timer due by then fires, in due order",
+        responses=[400, 403, 404])
+def advance(body):
+    rt = _simulated()
+    if ("to" in body) == ("seconds" in body):
+        abort(400, "invalid_input", "give exactly one of 'to' and 'seconds'",
+              [{"field": "to", "message": "exactly one of to / seconds"}])
+    target = body.get("to")
+    if target is not None and target.tzinfo is None:
+        abort(400, "invalid_input", "'to' needs a UTC offset", [{"field": "to", "message": "no offset"}])
+    now = rt.clock.now()
+    target = target or now + dt.timedelta(seconds=body["seconds"])
+    if target < now:
+        abort(400, "invalid_input", f"the clock cannot go back from {now.isoformat()}",
+              [{"field": "to", "message": "before the current time"}])
+    rt.advance_clock(to=target)
+    return _out(rt)

@@ -1,0 +1,117 @@
+"""Process definitions (designers deploy; everyone may read)."""
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Integer, List, Nested, String
+from flask import Response, current_app, request
+from sqlalchemy import func, select
+
+from api.auth import current_actor, require_roles, token_auth
+from api.errors import abort
+from engine.models import Definition
+
+bp = APIBlueprint("definitions", __name__, url_prefix="/api/v1", tag="Definitions")
+XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
+
+
+class DeployedOut(Schema):
+    key = String(required=True)
+    version = Integer(required=True)
+    id = Integer(required=True)
+    kind = String(required=True)
+    created = String(required=True)
+
+
+class DefinitionOut(Schema):
+    id = Integer(required=True)
+    key = String(required=True)
+    version = Integer(required=True)
+    kind = String(required=True)
+    name = String(allow_none=True)
+    sha256 = String(required=True)
+    deployed_at = String(required=True)
+    deployed_by = String(allow_none=True)
+
+
+class DefinitionPage(Schema):
+    items = List(Nested(DefinitionOut), required=True)
+    total = Integer(required=True)
+
+
+class VersionQuery(Schema):
+    version = Integer()
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def definition_out(row):
+    return {"id": row.id, "key": row.key, "version": row.version, "kind": row.kind, "name": row.name,
+            "sha256": row.sha256, "deployed_at": row.deployed_at.isoformat(), "deployed_by": row.deployed_by}
+
+
+def _uploaded_source():
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            abort(400, "invalid_input", "multipart upload needs a field named 'file'",
+                  [{"field": "file", "message": "missing"}])
+        return upload.read()
+    if request.mimetype not in XML_TYPES:
+        abort(415, "unsupported_media_type",
+              "send the BPMN/DMN XML as application/xml, or as multipart field 'file'")
+    return request.get_data()
+
+
+@bp.post("/definitions")
+@bp.auth_required(token_auth)
+@require_roles("designer")
+@bp.output(DeployedOut, status_code=201)
+@bp.doc(summary="Deploy a BPMN or DMN document (XML body, or multipart field 'file')",
+        description="Invalid XML, or BPMN the engine cannot run, answers 400 naming the element "
+                    "and line; nothing is deployed. The same bytes again return the existing version.",
+        responses=[400, 403, 413, 415])
+def deploy():
+    source = _uploaded_source()
+    if not source.strip():
+        abort(400, "invalid_input", "the document is empty")
+    definition, created = engine().deploy(source, actor=current_actor().username)
+    body = {"key": definition.key, "version": definition.version, "id": definition.id,
+            "kind": definition.kind, "created": "true" if created else "false"}
+    return body, 201 if created else 200
+
+
+@bp.get("/definitions")
+@bp.auth_required(token_auth)
+@bp.output(DefinitionPage)
+@bp.doc(summary="The latest version of each definition key")
+def latest():
+    latest_versions = (select(Definition.key, func.max(Definition.version).label("v"))
+                       .group_by(Definition.key).subquery())
+    with engine().db.read() as session:
+        rows = list(session.scalars(select(Definition).join(
+            latest_versions, (Definition.key == latest_versions.c.key)
+            & (Definition.version == latest_versions.c.v)).order_by(Definition.key)))
+    return {"items": [definition_out(r) for r in rows], "total": len(rows)}
+
+
+@bp.get("/definitions/<key>")
+@bp.auth_required(token_auth)
+@bp.output(DefinitionPage)
+@bp.doc(summary="Every version of one definition, newest first", responses=[404])
+def versions(key):
+    with engine().db.read() as session:
+        rows = list(session.scalars(select(Definition).where(Definition.key == key)
+                                    .order_by(Definition.version.desc())))
+    if not rows:
+        abort(404, "not_found", f"no definition {key!r}")
+    return {"items": [definition_out(r) for r in rows], "total": len(rows)}
+
+
+@bp.get("/definitions/<key>/xml")
+@bp.auth_required(token_auth)
+@bp.input(VersionQuery, location="query", arg_name="query")
+@bp.doc(summary="The XML of a version (latest by default)", responses=[404])
+def xml(key, query):
+    with engine().db.read() as session:
+        definition = engine().definitions.get(session, key, query.get("version"))
+    return Response(definition.source, mimetype="application/xml")

@@ -1,0 +1,73 @@
+"""One error shape for every failure: ``{"error": {"code", "message", "details"}}``.
+
+Engine errors carry their own code and status; HTTP errors raised by Flask, APIFlask and
+webargs (validation, 401, 404, 405, 413) are mapped here, so a client never sees HTML.
+"""
+from apiflask import HTTPError, Schema
+from apiflask.fields import Dict, Nested, Raw, String
+
+from engine.errors import EngineError
+
+_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+          429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
+
+
+class ErrorBody(Schema):
+    code = String(required=True)
+    message = String(required=True)
+    details = Raw(allow_none=True)
+
+
+class ErrorOut(Schema):
+    error = Nested(ErrorBody, required=True)
+
+
+class ApiError(HTTPError):
+    """An HTTPError with our snake_case code."""
+
+    def __init__(self, status, code, message, details=None):
+        super().__init__(status, message, detail=details)
+        self.code = code
+
+
+def abort(status, code, message, details=None):
+    raise ApiError(status, code, message, details)
+
+
+def _field_details(detail):
+    """webargs' ``{"json": {"field": ["msg"]}}`` → ``[{"field", "message"}]``."""
+    problems = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}/{key}" if path else str(key))
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            problems.extend({"field": path, "message": message} for message in value)
+        else:
+            problems.append({"field": path, "message": str(value)})
+    for location, fields in (detail or {}).items():
+        walk(fields, "" if location in ("json", "query", "form", "files") else location)
+    return problems
+
+
+def error_body(error):
+    """The APIFlask error processor: every HTTPError → our shape."""
+    code = getattr(error, "code", None) or _CODES.get(error.status_code, "error")
+    details = error.detail
+    if error.status_code == 400 and code == "invalid_input" and isinstance(details, dict):
+        details = _field_details(details) or None
+    message = error.message
+    if error.status_code == 400 and code == "invalid_input" and message == "Validation error":
+        message = "the request is invalid: see details"
+    body = {"error": {"code": code, "message": message, "details": details or None}}
+    return body, error.status_code, error.headers
+
+
+def register(app):
+    app.error_processor(error_body)
+
+    @app.errorhandler(EngineError)
+    def engine_error(err):
+        return error_body(ApiError(err.status, err.code, err.message, err.details))

@@ -1,0 +1,140 @@
+"""Process instances of any deployed process: start, list, read, message, cancel."""
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf
+from flask import current_app
+
+from api.auth import current_actor, require_roles, token_auth
+from api.errors import abort
+from api.present import Presenter, instance as instance_out
+from api.schemas import Page, TaskOut
+from engine.instances import STATUSES
+
+bp = APIBlueprint("instances", __name__, url_prefix="/api/v1", tag="Instances")
+STARTERS = ("secretariat", "designer", "admin")
+READERS = ("secretariat", "designer", "admin", "supervisor")
+
+
+class StartIn(Schema):
+    definition = String(required=True, validate=Length(1, 200))
+    version = Integer()
+    business_key = String(validate=Length(1, 200))
+    variables = Dict(load_default=dict)
+
+
+class StartedOut(Schema):
+    id = String(required=True)
+    definition = String(required=True)
+    version = Integer(required=True)
+    status = String(required=True)
+
+
+class InstanceOut(Schema):
+    id = String(required=True)
+    definition = String(required=True)
+    version = Integer(required=True)
+    business_key = String(allow_none=True)
+    status = String(required=True)
+    variables = Dict(required=True)
+    open_tasks = List(Nested(TaskOut), required=True)
+    started_at = String(required=True)
+    ended_at = String(allow_none=True)
+    started_by = String(allow_none=True)
+    error = String(allow_none=True)
+    error_task = String(allow_none=True)
+
+
+class InstancePage(Schema):
+    items = List(Nested(InstanceOut), required=True)
+    total = Integer(required=True)
+
+
+class InstanceQuery(Page):
+    definition = String(validate=Length(1, 200))
+    status = String(validate=OneOf(STATUSES))
+    business_key = String(validate=Length(1, 200))
+
+
+class MessageIn(Schema):
+    name = String(required=True, validate=Length(1, 200))
+    payload = Dict(load_default=dict)
+
+
+class CancelIn(Schema):
+    reason = String(required=True, validate=Length(1, 2000))
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def _readable(row):
+    actor = current_actor()
+    if not (actor.is_admin or actor.has_any(*READERS) or row.started_by == actor.username):
+        abort(403, "forbidden", "you may not read this instance")
+
+
+def _out(row):
+    rt = engine()
+    with rt.db.read() as session:
+        tasks = rt.instances.open_tasks(session, [row.id]).get(row.id, [])
+    return instance_out(row, tasks, Presenter(rt))
+
+
+@bp.post("/instances")
+@bp.auth_required(token_auth)
+@require_roles(*STARTERS)
+@bp.input(StartIn, arg_name="body")
+@bp.output(StartedOut, status_code=201)
+@bp.doc(summary="Start a process instance; it runs until it waits", responses=[400, 403, 404])
+def start(body):
+    row = engine().instances.start(body["definition"], body["variables"], current_actor(),
+                                   version=body.get("version"), business_key=body.get("business_key"))
+    return {"id": row.id, "definition": row.definition_key, "version": row.definition_version,
+            "status": row.status}
+
+
+@bp.get("/instances")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.input(InstanceQuery, location="query", arg_name="query")
+@bp.output(InstancePage)
+@bp.doc(summary="Instances, newest first", responses=[403])
+def list_instances(query):
+    rt = engine()
+    rows, total = rt.instances.list(query.get("definition"), query.get("status"),
+                                    query.get("business_key"), query["limit"], query["offset"])
+    with rt.db.read() as session:
+        tasks = rt.instances.open_tasks(session, [r.id for r in rows])
+    presenter = Presenter(rt)
+    return {"items": [instance_out(r, tasks.get(r.id, []), presenter) for r in rows], "total": total}
+
+
+@bp.get("/instances/<instance_id>")
+@bp.auth_required(token_auth)
+@bp.output(InstanceOut)
+@bp.doc(summary="One instance with its open tasks", responses=[403, 404])
+def get_instance(instance_id):
+    row = engine().instances.get(instance_id)
+    _readable(row)
+    return _out(row)
+
+
+@bp.post("/instances/<instance_id>/messages")
+@bp.auth_required(token_auth)
+@require_roles(*STARTERS)
+@bp.input(MessageIn, arg_name="body")
+@bp.output(InstanceOut)
+@bp.doc(summary="Deliver a message; 409 when the instance is not waiting for it", responses=[400, 403, 404, 409])
+def message(instance_id, body):
+    return _out(engine().instances.send_message(instance_id, body["name"], body["payload"], current_actor()))
+
+
+@bp.post("/instances/<instance_id>/cancel")
+@bp.auth_required(token_auth)
+@require_roles(*STARTERS)
+@bp.input(CancelIn, arg_name="body")
+@bp.output(InstanceOut)
+@bp.doc(summary="Cancel an instance with a reason", responses=[400, 403, 404, 409])
+def cancel(instance_id, body):
+    return _out(engine().instances.cancel(instance_id, body["reason"], current_actor()))

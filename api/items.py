@@ -1,0 +1,119 @@
+"""Supervision items (督办事项): register and dispatch, list, detail, plan changes."""
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import List, Nested, String
+from apiflask.validators import Length
+from flask import current_app
+
+from api.auth import current_actor, require_roles, token_auth
+from api.errors import abort
+from api.models import Department, User
+from api.present import Presenter, audit, plan, report
+from api.schemas import ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, Milestone
+from workflows.supervision import plan_changes, queries
+from workflows.supervision.items import create_item, get_item
+
+bp = APIBlueprint("items", __name__, url_prefix="/api/v1", tag="Items")
+
+
+class PlanChangeIn(Schema):
+    reason = String(required=True, validate=Length(1, 2000))
+    milestones = List(Nested(Milestone), required=True, validate=Length(1, 100))
+
+
+class PlanChangeOut(Schema):
+    item_id = String(required=True)
+    instance_id = String(required=True)
+    status = String(required=True)
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def _check_references(body):
+    """Departments must exist; the leader must be an active user with role leader."""
+    problems = []
+    with engine().db.read() as session:
+        for field, code in [("department", body["department"])] + [
+                (f"co_departments/{i}", c) for i, c in enumerate(body["co_departments"])]:
+            if session.get(Department, code) is None:
+                problems.append({"field": field, "message": f"unknown department {code!r}"})
+        leader = session.get(User, body["leader"])
+        if leader is None or not leader.active or "leader" not in (leader.roles or []):
+            problems.append({"field": "leader", "message": f"{body['leader']!r} is not a leader"})
+    if body["department"] in body["co_departments"]:
+        problems.append({"field": "co_departments", "message": "the lead department cannot co-handle"})
+    if problems:
+        abort(400, "invalid_input", "the item refers to unknown departments or users", problems)
+
+
+def visible_item(item_id):
+    rt = engine()
+    item = get_item(rt, item_id)
+    with rt.db.read() as session:
+        if not queries.may_see(session, current_actor(), item):
+            abort(403, "forbidden", f"item {item.code} is not in your scope")
+    return item
+
+
+@bp.post("/items")
+@bp.auth_required(token_auth)
+@require_roles("secretariat")
+@bp.input(ItemIn, arg_name="body")
+@bp.output(ItemCreated, status_code=201)
+@bp.doc(summary="Register and dispatch an item (立项交办): starts the latest supervision process",
+        responses=[400, 403])
+def create(body):
+    _check_references(body)
+    data = {**body, "deadline": body["deadline"].isoformat()}
+    item = create_item(engine(), data, current_actor())
+    return {"id": item.id, "code": item.code, "instance_id": item.instance_id, "status": item.status}
+
+
+@bp.get("/items")
+@bp.auth_required(token_auth)
+@bp.input(ItemQuery, location="query", arg_name="query")
+@bp.output(ItemPage)
+@bp.doc(summary="Items in the caller's scope, newest first; filter by status, department, light")
+def list_items(query):
+    rt = engine()
+    presenter = Presenter(rt)
+    with rt.db.read() as session:
+        rows, total = queries.list_items(
+            session, current_actor(), rt.calendar, presenter.now, query.get("status"),
+            query.get("department"), query.get("light"), query.get("overdue"), query.get("q"),
+            query["limit"], query["offset"])
+        tasks = queries.open_tasks_by_item(session, [r.id for r in rows])
+    return {"items": [presenter.item(r, tasks.get(r.id, [])) for r in rows], "total": total}
+
+
+@bp.get("/items/<item_id>")
+@bp.auth_required(token_auth)
+@bp.output(ItemDetailOut)
+@bp.doc(summary="One item with its open tasks, plans, reports and timeline", responses=[403, 404])
+def get(item_id):
+    item = visible_item(item_id)
+    rt = engine()
+    presenter = Presenter(rt)
+    with rt.db.read() as session:
+        tasks = queries.open_tasks_by_item(session, [item.id]).get(item.id, [])
+        plans = queries.plans(session, item.id)
+        body = presenter.item(item, tasks)
+        adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
+        body.update(plan=plan((adopted or plans)[-1]) if plans else None, plans=[plan(p) for p in plans],
+                    reports=[report(r) for r in queries.reports(session, item.id)],
+                    timeline=[audit(r) for r in queries.timeline(session, item.id)])
+    return body
+
+
+@bp.post("/items/<item_id>/plan-change")
+@bp.auth_required(token_auth)
+@bp.input(PlanChangeIn, arg_name="body")
+@bp.output(PlanChangeOut, status_code=202)
+@bp.doc(summary="Request a plan change (计划调整); effective when the leader approves",
+        responses=[400, 403, 404, 409])
+def plan_change(item_id, body):
+    item = visible_item(item_id)
+    instance = plan_changes.request_change(engine(), item, body["reason"], body["milestones"],
+                                           current_actor())
+    return {"item_id": item.id, "instance_id": instance.id, "status": "pending"}

@@ -1,0 +1,68 @@
+"""Rows → the contract's JSON shapes (one place, so every endpoint answers alike)."""
+from workflows.supervision import lights
+
+
+def iso(value):
+    return value.isoformat() if value is not None else None
+
+
+class Presenter:
+    """Bound to one request's clock reading, so every light in a response agrees."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.now, self.warning_limit = lights.thresholds(engine.calendar, engine.clock.now())
+
+    def light(self, task):
+        return lights.light(task.due_at, self.now, self.warning_limit) if task.state == "open" else "green"
+
+    def task(self, row):
+        return {
+            "id": row.id, "key": row.key, "title": row.title, "item_id": row.business_key,
+            "instance_id": row.instance_id, "lane": row.lane,
+            "assignee": row.assignee or row.candidate_user,
+            "candidate_department": row.candidate_department, "candidate_role": row.candidate_role,
+            "state": row.state, "created_at": iso(row.created_at), "due_at": iso(row.due_at),
+            "light": self.light(row), "completed_at": iso(row.completed_at),
+            "completed_by": row.completed_by,
+        }
+
+    def item(self, item, open_tasks=()):
+        tasks = [self.task(t) for t in open_tasks]
+        return {
+            "id": item.id, "code": item.code, "title": item.title, "basis": item.basis,
+            "department": item.department, "co_departments": list(item.co_departments or []),
+            "leader": item.leader, "deadline": iso(item.deadline), "requirements": item.requirements,
+            "status": item.status, "light": lights.worst(t["light"] for t in tasks),
+            "instance_id": item.instance_id, "created_at": iso(item.created_at),
+            "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
+            "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
+        }
+
+
+def audit(record):
+    return {"seq": record.seq, "at": iso(record.at), "actor": record.actor, "kind": record.kind,
+            "item_id": record.business_key, "instance_id": record.instance_id,
+            "data": record.data or {}, "hash": record.hash}
+
+
+def plan(row):
+    return {"id": row.id, "owner": row.owner, "milestones": row.milestones, "measures": row.measures,
+            "expected_result": row.expected_result, "state": row.state, "submitted_by": row.submitted_by,
+            "submitted_at": iso(row.submitted_at), "decision_comment": row.decision_comment,
+            "decided_by": row.decided_by, "filed_at": iso(row.filed_at)}
+
+
+def report(row):
+    return {"id": row.id, "department": row.department, "progress": row.progress, "summary": row.summary,
+            "done": row.done, "completion_report": row.completion_report, "due_at": iso(row.due_at),
+            "submitted_by": row.submitted_by, "submitted_at": iso(row.submitted_at),
+            "recheck_passed": row.recheck_passed, "recheck_findings": row.recheck_findings}
+
+
+def instance(row, open_tasks, presenter):
+    return {"id": row.id, "definition": row.definition_key, "version": row.definition_version,
+            "business_key": row.business_key, "status": row.status, "variables": row.variables or {},
+            "open_tasks": [presenter.task(t) for t in open_tasks], "started_at": iso(row.started_at),
+            "ended_at": iso(row.ended_at), "started_by": row.started_by, "error": row.error,
+            "error_task": row.error_task}

@@ -1,0 +1,188 @@
+"""Request and response schemas, declared once: they validate input and publish OpenAPI."""
+from apiflask import Schema
+from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, OneOf, Range
+
+LIGHTS = ("green", "yellow", "red")
+
+
+class Page(Schema):
+    limit = Integer(load_default=50, validate=Range(1, 500))
+    offset = Integer(load_default=0, validate=Range(0, 10_000_000))
+
+
+class TaskOut(Schema):
+    id = String(required=True)
+    key = String(required=True)
+    title = String(allow_none=True)
+    item_id = String(allow_none=True)
+    instance_id = String(required=True)
+    definition = String(allow_none=True)
+    lane = String(allow_none=True)
+    assignee = String(allow_none=True)
+    candidate_department = String(allow_none=True)
+    candidate_role = String(allow_none=True)
+    state = String(required=True)
+    created_at = String(required=True)
+    due_at = String(allow_none=True)
+    light = String(required=True)
+    completed_at = String(allow_none=True)
+    completed_by = String(allow_none=True)
+
+
+class TaskDetailOut(TaskOut):
+    form = Dict(allow_none=True)
+    data = Dict(allow_none=True)
+    documentation = String(allow_none=True)
+
+
+class TaskPage(Schema):
+    items = List(Nested(TaskOut), required=True)
+    total = Integer(required=True)
+    overdue = Integer()
+
+
+class AuditOut(Schema):
+    seq = Integer(required=True)
+    at = String(required=True)
+    actor = String(allow_none=True)
+    kind = String(required=True)
+    item_id = String(allow_none=True)
+    instance_id = String(allow_none=True)
+    data = Dict(required=True)
+    hash = String(required=True)
+
+
+class AuditPage(Schema):
+    items = List(Nested(AuditOut), required=True)
+    total = Integer(required=True)
+
+
+class Milestone(Schema):
+    date = Date(required=True)
+    target = String(required=True, validate=Length(1, 1000))
+
+
+class PlanOut(Schema):
+    id = Integer(required=True)
+    owner = String(required=True)
+    milestones = List(Dict(), required=True)
+    measures = String(required=True)
+    expected_result = String(required=True)
+    state = String(required=True)
+    submitted_by = String(required=True)
+    submitted_at = String(required=True)
+    decision_comment = String(allow_none=True)
+    decided_by = String(allow_none=True)
+    filed_at = String(allow_none=True)
+
+
+class ReportOut(Schema):
+    id = Integer(required=True)
+    department = String(required=True)
+    progress = Integer(required=True)
+    summary = String(required=True)
+    done = Boolean(required=True)
+    completion_report = String(allow_none=True)
+    due_at = String(allow_none=True)
+    submitted_by = String(required=True)
+    submitted_at = String(required=True)
+    recheck_passed = Boolean(allow_none=True)
+    recheck_findings = String(allow_none=True)
+
+
+class ItemIn(Schema):
+    title = String(required=True, validate=Length(1, 400))
+    basis = String(load_default="other", validate=Length(0, 100))
+    department = String(required=True, validate=Length(1, 100))
+    co_departments = List(String(validate=Length(1, 100)), load_default=list)
+    leader = String(required=True, validate=Length(1, 100))
+    deadline = Date(required=True)
+    requirements = String(load_default="", validate=Length(0, 10000))
+
+
+class ItemOut(Schema):
+    id = String(required=True)
+    code = String(required=True)
+    title = String(required=True)
+    basis = String(allow_none=True)
+    department = String(required=True)
+    co_departments = List(String(), required=True)
+    leader = String(required=True)
+    deadline = String(allow_none=True)
+    requirements = String(allow_none=True)
+    status = String(required=True)
+    light = String(required=True)
+    instance_id = String(allow_none=True)
+    created_at = String(required=True)
+    created_by = String(allow_none=True)
+    closed_at = String(allow_none=True)
+    rating = String(allow_none=True)
+    current_step = String(allow_none=True)
+    open_tasks = List(Nested(TaskOut))
+
+
+class ItemDetailOut(ItemOut):
+    plan = Nested(PlanOut, allow_none=True)
+    plans = List(Nested(PlanOut))
+    reports = List(Nested(ReportOut))
+    timeline = List(Nested(AuditOut))
+
+
+class ItemPage(Schema):
+    items = List(Nested(ItemOut), required=True)
+    total = Integer(required=True)
+
+
+class ItemQuery(Page):
+    status = String(validate=OneOf(("open", "closed", "cancelled")))
+    department = String(validate=Length(1, 100))
+    light = String(validate=OneOf(LIGHTS))
+    overdue = Boolean()
+    q = String(validate=Length(1, 200))
+
+
+class ItemCreated(Schema):
+    id = String(required=True)
+    code = String(required=True)
+    instance_id = String(required=True)
+    status = String(required=True)
+
+
+class Anything(Schema):
+    """A free JSON object (process variables, form data)."""
+
+    class Meta:
+        unknown = "include"
+
+
+class CompleteIn(Schema):
+    data = Dict(load_default=dict)
+
+
+class CompleteOut(Schema):
+    task = Nested(TaskOut, required=True)
+    next_tasks = List(Nested(TaskOut), required=True)
+
+
+class AssignIn(Schema):
+    username = String(required=True, validate=Length(1, 100))
+
+
+class CommentIn(Schema):
+    body = String(required=True, validate=Length(1, 5000))
+
+
+class CommentOut(Schema):
+    id = Integer(required=True)
+    task_id = String(required=True)
+    author = String(required=True)
+    body = String(required=True)
+    created_at = String(required=True)
+
+
+class CommentPage(Schema):
+    items = List(Nested(CommentOut), required=True)
+    total = Integer(required=True)
+
+

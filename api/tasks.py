@@ -1,0 +1,149 @@
+"""Tasks: the caller's inbox, task details with form, claim / unclaim / assign, complete, comments."""
+from apiflask import APIBlueprint
+from apiflask.fields import String
+from apiflask.validators import Length
+from flask import current_app
+from sqlalchemy import func, select
+
+from api.auth import current_actor, token_auth
+from api.errors import abort
+from api.models import TaskComment, User
+from api.present import Presenter, iso
+from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut,
+                         Page, TaskDetailOut, TaskOut, TaskPage)
+from engine import forms
+from engine.tasks import may_work
+
+bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
+OVERSEERS = ("admin", "supervisor")
+
+
+class InboxQuery(Page):
+    item_id = String(validate=Length(1, 200))
+    instance_id = String(validate=Length(1, 200))
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def visible_task(task_id):
+    """The task if the caller may see it: whoever may work it, supervisors and admins; else 404/403."""
+    task = engine().tasks.get(task_id)
+    actor = current_actor()
+    if not (may_work(actor, task) or actor.has_any(*OVERSEERS)):
+        abort(403, "forbidden", f"task {task_id} is not yours")
+    return task
+
+
+@bp.get("/tasks")
+@bp.auth_required(token_auth)
+@bp.input(InboxQuery, location="query", arg_name="query")
+@bp.output(TaskPage)
+@bp.doc(summary="The caller's inbox: open tasks assigned to or claimable by the caller, by due time")
+def inbox(query):
+    rt, actor = engine(), current_actor()
+    rows, total = rt.tasks.inbox(actor, instance_id=query.get("instance_id"),
+                                 business_key=query.get("item_id"),
+                                 limit=query["limit"], offset=query["offset"])
+    presenter = Presenter(rt)
+    return {"items": [presenter.task(r) for r in rows], "total": total,
+            "overdue": rt.tasks.count_overdue(actor, presenter.now)}
+
+
+@bp.get("/tasks/<task_id>")
+@bp.auth_required(token_auth)
+@bp.output(TaskDetailOut)
+@bp.doc(summary="A task with its form (JSON Schema) and data", responses=[403, 404])
+def get_task(task_id):
+    task = visible_task(task_id)
+    rt = engine()
+    body = Presenter(rt).task(task)
+    spec = rt.tasks.task_spec(task)
+    body.update(form=forms.form_schema(spec), data=task.data, documentation=spec.documentation)
+    return body
+
+
+@bp.post("/tasks/<task_id>/complete")
+@bp.auth_required(token_auth)
+@bp.input(CompleteIn, arg_name="body")
+@bp.output(CompleteOut)
+@bp.doc(summary="Complete a task with its form data", responses=[400, 403, 404, 409])
+def complete(task_id, body):
+    rt = engine()
+    row, opened = rt.tasks.complete(task_id, body["data"], current_actor())
+    presenter = Presenter(rt)
+    return {"task": presenter.task(row), "next_tasks": [presenter.task(t) for t in opened]}
+
+
+@bp.post("/tasks/<task_id>/claim")
+@bp.auth_required(token_auth)
+@bp.output(TaskOut)
+@bp.doc(summary="Claim a task: it becomes the caller's", responses=[403, 404, 409])
+def claim(task_id):
+    rt = engine()
+    return Presenter(rt).task(rt.tasks.claim(task_id, current_actor()))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@bp.auth_required(token_auth)
+@bp.output(TaskOut)
+@bp.doc(summary="Give a claimed task back to its candidates", responses=[403, 404, 409])
+def unclaim(task_id):
+    rt = engine()
+    return Presenter(rt).task(rt.tasks.unclaim(task_id, current_actor()))
+
+
+@bp.post("/tasks/<task_id>/assign")
+@bp.auth_required(token_auth)
+@bp.input(AssignIn, arg_name="body")
+@bp.output(TaskOut)
+@bp.doc(summary="Assign a task to a user (supervisor, leader or admin)", responses=[400, 403, 404, 409])
+def assign(task_id, body):
+    rt, actor = engine(), current_actor()
+    with rt.db.read() as session:
+        user = session.get(User, body["username"])
+    if user is None or not user.active:
+        abort(400, "invalid_input", f"no active user {body['username']!r}",
+              [{"field": "username", "message": "unknown user"}])
+    return Presenter(rt).task(rt.tasks.assign(task_id, body["username"], actor))
+
+
+@bp.get("/tasks/<task_id>/comments")
+@bp.auth_required(token_auth)
+@bp.input(Page, location="query", arg_name="page")
+@bp.output(CommentPage)
+@bp.doc(summary="Comments on a task, oldest first", responses=[403, 404])
+def comments(task_id, page):
+    visible_task(task_id)
+    with engine().db.read() as session:
+        query = select(TaskComment).where(TaskComment.task_id == task_id)
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.scalars(query.order_by(TaskComment.id).limit(page["limit"]).offset(page["offset"]))
+        return {"items": [comment_out(r) for r in rows], "total": total}
+
+
+@bp.post("/tasks/<task_id>/comments")
+@bp.auth_required(token_auth)
+@bp.input(CommentIn, arg_name="body")
+@bp.output(CommentOut, status_code=201)
+@bp.doc(summary="Comment on a task", responses=[400, 403, 404])
+def add_comment(task_id, body):
+    task = visible_task(task_id)
+    rt, actor = engine(), current_actor()
+    with rt.db.write() as session:
+        comment = TaskComment(task_id=task.id, author=actor.username, body=body["body"],
+                              created_at=rt.clock.now())
+        session.add(comment)
+        session.flush()
+        rt.audit.append(session, "task_commented", actor=actor.username, instance_id=task.instance_id,
+                        business_key=task.business_key, data={"task": task.key, "task_id": task.id,
+                                                              "comment": body["body"]})
+        return comment_out(comment)
+
+
+def comment_out(row):
+    return {"id": row.id, "task_id": row.task_id, "author": row.author, "body": row.body,
+            "created_at": iso(row.created_at)}
+
+

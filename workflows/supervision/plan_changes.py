@@ -1,0 +1,58 @@
+"""Plan changes (计划调整): requested by the lead department, effective when the leader approves.
+
+A request starts a short ``plan_change`` process (its own instance, correlated to the item by
+business key) whose ``approve_plan_change`` task goes to the item's leader. On approval the
+listener adopts a new plan version — the current plan with the new milestones — in the
+same transaction as the approval. Keeping it a separate instance keeps the item's own
+instance small and lets a change be requested at any step.
+"""
+import datetime as dt
+
+from sqlalchemy import select
+
+from engine.errors import Conflict, Forbidden, InvalidInput
+from workflows.supervision.models import ItemPlan
+
+PROCESS_KEY = "plan_change"
+
+
+def request_change(engine, item, reason, milestones, actor):
+    """Start the approval; returns the plan_change instance."""
+    if "staff" not in actor.roles or actor.department != item.department:
+        raise Forbidden("only staff of the lead department may request a plan change")
+    if item.status != "open":
+        raise Conflict(f"item {item.code} is {item.status}")
+    with engine.db.read() as session:
+        current = session.scalar(select(ItemPlan).where(ItemPlan.item_id == item.id)
+                                 .order_by(ItemPlan.id.desc()).limit(1))
+    if current is None or current.state == "returned":
+        raise Conflict("the item has no plan to change yet; submit the work plan first")
+    if not milestones:
+        raise InvalidInput("a plan change needs at least one milestone",
+                           details=[{"field": "milestones", "message": "at least one"}])
+    variables = {"item_id": item.id, "leader": item.leader, "department": item.department,
+                 "reason": reason, "milestones": [
+                     {"date": m["date"].isoformat() if isinstance(m["date"], dt.date) else m["date"],
+                      "target": m["target"]} for m in milestones],
+                 "requested_by": actor.username, "base_plan_id": current.id}
+    return engine.instances.start(PROCESS_KEY, variables, actor, business_key=item.id)
+
+
+def on_task_completed(event):
+    if event.instance.definition_key != PROCESS_KEY or event.task_key != "approve_plan_change":
+        return
+    request = event.instance.variables
+    session = event.session
+    if not event.data.get("approved"):
+        return
+    base = session.get(ItemPlan, request["base_plan_id"])
+    session.add(ItemPlan(
+        item_id=base.item_id, task_id=event.task_id, owner=base.owner, milestones=request["milestones"],
+        measures=base.measures, expected_result=base.expected_result,
+        submitted_by=request["requested_by"], submitted_at=event.at, state="changed",
+        change_reason=request["reason"], decision_comment=event.data.get("comment"),
+        decided_by=event.actor.username))
+
+
+def register(registry):
+    registry.on("task_completed")(on_task_completed)

@@ -1,0 +1,71 @@
+"""Read-side queries over the supervision projection (items, plans, reports): no workflow loads."""
+from sqlalchemy import func, or_, select
+
+from engine.models import AuditRecord, HumanTask
+from workflows.supervision import lights
+from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
+
+OVERSEERS = ("admin", "secretariat", "supervisor")
+
+
+def scope(query, actor):
+    """Limit an Item query to what ``actor`` may see: overseers all, leaders theirs, staff their department's."""
+    if actor.is_admin or actor.has_any(*OVERSEERS):
+        return query
+    conditions = []
+    if "leader" in actor.roles:
+        conditions.append(Item.leader == actor.username)
+    if actor.department:
+        conditions.append(Item.id.in_(select(ItemDepartment.item_id).where(
+            ItemDepartment.department == actor.department)))
+    return query.where(or_(*conditions)) if conditions else query.where(False)
+
+
+def may_see(session, actor, item):
+    return session.scalar(scope(select(func.count()).select_from(Item).where(Item.id == item.id), actor)) == 1
+
+
+def list_items(session, actor, calendar, now, status=None, department=None, light=None,
+               overdue=None, q=None, limit=50, offset=0):
+    query = scope(select(Item), actor)
+    if status:
+        query = query.where(Item.status == status)
+    if department:
+        query = query.where(Item.id.in_(select(ItemDepartment.item_id).where(
+            ItemDepartment.department == department)))
+    now, warning_limit = lights.thresholds(calendar, now)
+    if light:
+        query = query.where(lights.item_light_filter(Item.id, light, now, warning_limit))
+    if overdue is not None:
+        red = lights.item_light_filter(Item.id, "red", now, warning_limit)
+        query = query.where(red if overdue else ~red)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(or_(Item.title.like(pattern), Item.code.like(pattern)))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(session.scalars(query.order_by(Item.created_at.desc(), Item.code.desc())
+                                .limit(limit).offset(offset)))
+    return rows, total
+
+
+def open_tasks_by_item(session, item_ids):
+    tasks = {}
+    for row in session.scalars(select(HumanTask).where(
+            HumanTask.business_key.in_(item_ids), HumanTask.state == "open")
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
+        tasks.setdefault(row.business_key, []).append(row)
+    return tasks
+
+
+def plans(session, item_id):
+    return list(session.scalars(select(ItemPlan).where(ItemPlan.item_id == item_id).order_by(ItemPlan.id)))
+
+
+def reports(session, item_id):
+    return list(session.scalars(select(ItemReport).where(ItemReport.item_id == item_id)
+                                .order_by(ItemReport.id)))
+
+
+def timeline(session, item_id, limit=500):
+    return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == item_id)
+                                .order_by(AuditRecord.seq).limit(limit)))
