@@ -13,6 +13,8 @@ from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteI
                          Page, TaskDetailOut, TaskOut, TaskPage)
 from engine import forms
 from engine.tasks import may_work
+from workflows.supervision import queries
+from workflows.supervision.models import Item
 
 bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
 OVERSEERS = ("admin", "supervisor")
@@ -27,13 +29,34 @@ def engine():
     return current_app.extensions["duban"]
 
 
+def _item(task):
+    if not task.business_key:
+        return None
+    with engine().db.read() as session:
+        return session.get(Item, task.business_key)
+
+
+def _sees_item(actor, item):
+    with engine().db.read() as session:
+        return item is not None and queries.may_see(session, actor, item)
+
+
 def visible_task(task_id):
-    """The task if the caller may see it: whoever may work it, supervisors and admins; else 404/403."""
+    """The task if the caller may see it: whoever may work it, supervisors and admins, and
+    whoever may see its item (its departments, its leader, the secretariat); else 403."""
     task = engine().tasks.get(task_id)
     actor = current_actor()
-    if not (may_work(actor, task) or actor.has_any(*OVERSEERS)):
+    if not (may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_item(actor, _item(task))):
         abort(403, "forbidden", f"task {task_id} is not yours")
     return task
+
+
+def may_override(actor, task):
+    """Supervisors and admins may reassign any task; a leader only the tasks of items they lead."""
+    if actor.is_admin or "supervisor" in actor.roles:
+        return True
+    item = _item(task)
+    return "leader" in actor.roles and item is not None and item.leader == actor.username
 
 
 @bp.get("/tasks")
@@ -90,8 +113,9 @@ def claim(task_id):
 @bp.output(TaskOut)
 @bp.doc(summary="Give a claimed task back to its candidates", responses=[403, 404, 409])
 def unclaim(task_id):
-    rt = engine()
-    return Presenter(rt).task(rt.tasks.unclaim(task_id, current_actor()))
+    rt, actor = engine(), current_actor()
+    task = rt.tasks.get(task_id)
+    return Presenter(rt).task(rt.tasks.unclaim(task_id, actor, override=may_override(actor, task)))
 
 
 @bp.post("/tasks/<task_id>/assign")
@@ -101,6 +125,8 @@ def unclaim(task_id):
 @bp.doc(summary="Assign a task to a user (supervisor, leader or admin)", responses=[400, 403, 404, 409])
 def assign(task_id, body):
     rt, actor = engine(), current_actor()
+    if not may_override(actor, visible_task(task_id)):
+        abort(403, "forbidden", "only supervisors, admins and the item's leader assign this task")
     with rt.db.read() as session:
         user = session.get(User, body["username"])
     if user is None or not user.active:

@@ -50,6 +50,11 @@ def workable_by(actor):
         and_(HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None), or_(by_group, unrouted))))
 
 
+def _unchanged(task):
+    """Guard for an assignee change: nobody changed the assignee since we read it."""
+    return HumanTask.assignee == task.assignee if task.assignee else HumanTask.assignee.is_(None)
+
+
 class Tasks:
     def __init__(self, runtime):
         self.rt = runtime
@@ -115,18 +120,21 @@ class Tasks:
         return self._set_assignee(task, actor.username, actor, "task_claimed",
                                   HumanTask.assignee.is_(None) | (HumanTask.assignee == actor.username))
 
-    def unclaim(self, task_id, actor):
+    def unclaim(self, task_id, actor, override=False):
+        """Give the task back to its candidates: its assignee may, or anyone the caller's
+        layer grants ``override`` (supervisors, the item's leader)."""
         task = self.get(task_id)
-        if task.assignee != actor.username and not actor.has_any(*ASSIGNING_ROLES):
+        if task.assignee != actor.username and not (override or actor.is_admin):
             raise Forbidden(f"task {task_id} is not claimed by you")
-        return self._set_assignee(task, None, actor, "task_unclaimed", HumanTask.assignee == task.assignee)
+        return self._set_assignee(task, None, actor, "task_unclaimed", _unchanged(task))
 
     def assign(self, task_id, username, actor):
+        """Give the task to ``username``. The caller's layer checks who may assign what; the
+        engine only insists on an assigning role."""
         if not actor.has_any(*ASSIGNING_ROLES):
             raise Forbidden("only supervisors, leaders and admins assign tasks")
         task = self.get(task_id)
-        return self._set_assignee(task, username, actor, "task_assigned", HumanTask.assignee == task.assignee
-                                  if task.assignee else HumanTask.assignee.is_(None))
+        return self._set_assignee(task, username, actor, "task_assigned", _unchanged(task))
 
     def _set_assignee(self, task, username, actor, kind, guard):
         """Change the assignee if the task is still open and unchanged; 409 otherwise."""

@@ -1,0 +1,104 @@
+"""Every endpoint × every role → the expected status; and no leaks of other departments' work.
+
+Roles run in a fixed order (callers that may act come last), so the few state-changing
+checks (claim, unclaim) are deterministic.
+"""
+import pytest
+
+from tests.conftest import BOTH_DATABASES
+from tests.helpers import ITEM
+
+ROLES = ["anonymous", "wang", "boss2", "sup", "ada", "sec", "boss", "zhang", "admin"]
+MILESTONES = [{"date": "2026-12-10", "target": "x"}]
+
+# (method, path, body, expected per role in ROLES order). {item}, {task}, {instance} are filled in.
+MATRIX = [
+    ("GET", "/api/v1/me", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/departments", {"code": "", "name": ""}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET", "/api/v1/departments", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/users", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET", "/api/v1/users", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("POST", "/api/v1/definitions", "<x/>", [401, 403, 403, 403, 400, 403, 403, 403, 400]),
+    ("GET", "/api/v1/definitions", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/definitions/supervision", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/definitions/supervision/xml", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
+    ("GET", "/api/v1/instances", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
+    ("GET", "/api/v1/instances/{instance}", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
+    ("POST", "/api/v1/instances/{instance}/messages", {"name": "x"}, [401, 403, 403, 403, 409, 409, 403, 403, 409]),
+    ("POST", "/api/v1/instances/{instance}/cancel", {}, [401, 403, 403, 403, 400, 400, 403, 403, 400]),
+    ("POST", "/api/v1/items", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("GET", "/api/v1/items", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/items/{item}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("POST", "/api/v1/items/{item}/plan-change", {"reason": "r", "milestones": MILESTONES},
+     [401, 403, 403, 403, 403, 403, 403, 409, 403]),
+    ("GET", "/api/v1/tasks", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/tasks/{task}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("POST", "/api/v1/tasks/{task}/complete", {"data": {}}, [401, 403, 403, 403, 403, 403, 403, 400, 400]),
+    ("POST", "/api/v1/tasks/{task}/assign", {"username": "nobody"}, [401, 403, 403, 400, 403, 403, 400, 403, 400]),
+    ("GET", "/api/v1/tasks/{task}/comments", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("POST", "/api/v1/tasks/{task}/comments", {"body": "x"}, [401, 403, 403, 201, 403, 201, 201, 201, 201]),
+    ("POST", "/api/v1/tasks/{task}/claim", None, [401, 403, 403, 403, 403, 403, 403, 200, 409]),
+    ("POST", "/api/v1/tasks/{task}/unclaim", None, [401, 403, 403, 200, 403, 403, 200, 403, 200]),
+    ("GET", "/api/v1/audit", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/audit/verify", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/clock", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/clock/advance", {"seconds": 0}, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("GET", "/healthz", None, [200] * 9),
+    ("GET", "/api/v1/openapi.json", None, [200] * 9),
+]
+
+
+@pytest.fixture
+def world(server):
+    clients = {role: server.anonymous() if role == "anonymous" else server.login(role) for role in ROLES}
+    item = clients["sec"].post("/api/v1/items", {**ITEM, "co_departments": []}).json()
+    task = clients["zhang"].get("/api/v1/tasks", params={"item_id": item["id"]}).json()["items"][0]
+    return clients, {"item": item["id"], "task": task["id"], "instance": item["instance_id"]}
+
+
+def _call(client, method, path, body):
+    if isinstance(body, str):
+        return client.request(method, path, data=body.encode(), headers={"Content-Type": "application/xml"})
+    return client.request(method, path, json=body)
+
+
+@BOTH_DATABASES
+def test_authorization_matrix(world):
+    clients, ids = world
+    mismatches = []
+    for method, path, body, expected in MATRIX:
+        url = path.format(**ids)
+        for role, want in zip(ROLES, expected):
+            response = _call(clients[role], method, url, body)
+            if response.status_code != want:
+                mismatches.append(f"{method} {path} as {role}: {response.status_code} (want {want}) "
+                                  f"{response.text[:120]}")
+            if response.status_code >= 400 and "json" in response.headers.get("Content-Type", ""):
+                error = response.json()["error"]
+                assert set(error) == {"code", "message", "details"} and error["code"]
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_every_contract_path_is_in_the_matrix(server):
+    spec = server.anonymous().get("/api/v1/openapi.json").json()
+    tested = {(m, p.split("?")[0]) for m, p, _, _ in MATRIX}
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
+                "{instance_id}", "{instance}").replace("{key}", "supervision")
+            if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
+                    and path != "/api/v1/auth/revoke":
+                pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
+
+
+@BOTH_DATABASES
+def test_no_leaks_of_other_departments_work(world):
+    clients, ids = world
+    wang, boss2, ada = clients["wang"], clients["boss2"], clients["ada"]
+    for client in (wang, boss2, ada):
+        assert client.get("/api/v1/tasks").json() == {"items": [], "total": 0, "overdue": 0}
+        assert client.get("/api/v1/items").json() == {"items": [], "total": 0}
+    assert clients["zhang"].get("/api/v1/items").json()["total"] == 1
+    assert clients["boss"].get("/api/v1/items").json()["total"] == 1
+    assert clients["sup"].get("/api/v1/items").json()["total"] == 1
