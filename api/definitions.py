@@ -1,6 +1,7 @@
 """Process definitions (designers deploy; everyone may read)."""
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Nested, String
+from apiflask.validators import Range
 from flask import Response, current_app, request
 from sqlalchemy import func, select
 
@@ -37,7 +38,7 @@ class DefinitionPage(Schema):
 
 
 class VersionQuery(Schema):
-    version = Integer()
+    version = Integer(validate=Range(1, 2_147_483_647))
 
 
 def engine():

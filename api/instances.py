@@ -1,7 +1,7 @@
 """Process instances of any deployed process: start, list, read, message, cancel."""
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Range
 from flask import current_app
 
 from api.auth import current_actor, require_roles, token_auth
@@ -17,7 +17,7 @@ READERS = ("secretariat", "designer", "admin", "supervisor")
 
 class StartIn(Schema):
     definition = String(required=True, validate=Length(1, 200))
-    version = Integer()
+    version = Integer(validate=Range(1, 2_147_483_647))
     business_key = String(validate=Length(1, 200))
     variables = Dict(load_default=dict)
 
