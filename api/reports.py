@@ -1,0 +1,138 @@
+"""Reports: weekly progress (周报), monthly ranking (月度通报排名), year-end statistics (年度考核).
+
+JSON by default; ``?format=csv`` or ``?format=xlsx`` for downloads. Definitions of every
+figure are in workflows/supervision/reports.py.
+"""
+import datetime as dt
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Integer, String
+from apiflask.validators import OneOf, Range, Regexp
+from flask import current_app
+from sqlalchemy import select
+
+from api.auth import require_roles, token_auth
+from api.errors import abort
+from api.exports import csv_response, xlsx_response
+from api.models import Department
+from workflows.supervision import reports
+
+bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
+READERS = ("secretariat", "leader", "supervisor")
+FORMATS = OneOf(("json", "csv", "xlsx"))
+LIGHT_NAMES = {"green": "绿", "yellow": "黄", "red": "红"}
+
+WEEKLY_COLUMNS = [("department_name", "承办部门"), ("code", "编号"), ("title", "事项"), ("leader", "分管领导"),
+                  ("deadline", "办结时限"), ("current_step", "当前环节"), ("light_name", "预警"),
+                  ("days_overdue", "超期工作日"), ("progress", "最新进度(%)"), ("summary", "最新进展"),
+                  ("reported_at", "反馈时间")]
+RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "办理事项"), ("steps_due", "应办环节"),
+                   ("steps_on_time", "按时办理"), ("on_time_rate_pct", "按时率(%)"), ("overdue_steps", "超期环节"),
+                   ("items_closed", "办结事项"), ("average_rating", "平均评价")]
+
+
+class WeekQuery(Schema):
+    week = String(validate=Regexp(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", error="use YYYY-Www, e.g. 2026-W48"))
+    format = String(load_default="json", validate=FORMATS)
+
+
+class MonthQuery(Schema):
+    month = String(validate=Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"))
+    format = String(load_default="json", validate=FORMATS)
+
+
+class YearQuery(Schema):
+    year = Integer(validate=Range(2000, 2100))
+    format = String(load_default="json", validate=FORMATS)
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+def _departments(session):
+    return {d.code: d.name for d in session.scalars(select(Department))}
+
+
+def _local_now():
+    rt = engine()
+    return rt.clock.now(), rt.calendar.local(rt.clock.now())
+
+
+def _valid_week(week):
+    year, number = week.split("-W")
+    try:
+        dt.date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        abort(400, "invalid_input", f"{week} is not an ISO week", [{"field": "week", "message": "no such week"}])
+
+
+@bp.get("/reports/weekly")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.input(WeekQuery, location="query", arg_name="query")
+@bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week)",
+        responses={200: "the report (JSON, CSV or XLSX)", 400: "bad week", 403: "not allowed"})
+def weekly(query):
+    rt = engine()
+    now, local = _local_now()
+    week = query.get("week") or "{}-W{:02d}".format(*local.isocalendar()[:2])
+    _valid_week(week)
+    with rt.db.read() as session:
+        report = reports.weekly(session, rt.calendar, week, now, _departments(session))
+    if query["format"] == "json":
+        return report
+    rows = [{**row, "department_name": group["name"], "light_name": LIGHT_NAMES[row["light"]],
+             "progress": (row["latest_report"] or {}).get("progress"),
+             "summary": (row["latest_report"] or {}).get("summary"),
+             "reported_at": (row["latest_report"] or {}).get("submitted_at")}
+            for group in report["departments"] for row in group["items"]]
+    return _download(query["format"], WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {week}")
+
+
+@bp.get("/reports/ranking")
+@bp.auth_required(token_auth)
+@bp.input(MonthQuery, location="query", arg_name="query")
+@bp.doc(summary="Monthly ranking (月度通报排名) of departments by on-time rate (default: this month)",
+        responses={200: "the ranking (JSON, CSV or XLSX)", 400: "bad month"})
+def ranking(query):
+    rt = engine()
+    now, local = _local_now()
+    month = query.get("month") or f"{local.year}-{local.month:02d}"
+    with rt.db.read() as session:
+        report = reports.ranking(session, rt.calendar, month, now, _departments(session))
+    return _tabular(query["format"], report, RANKING_COLUMNS, f"ranking-{month}", f"排名 {month}")
+
+
+@bp.get("/reports/year")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.input(YearQuery, location="query", arg_name="query")
+@bp.doc(summary="Year-end statistics (年度考核) per department (default: this year)",
+        responses={200: "the statistics (JSON, CSV or XLSX)", 400: "bad year", 403: "not allowed"})
+def year_end(query):
+    rt = engine()
+    now, local = _local_now()
+    year = query.get("year") or local.year
+    with rt.db.read() as session:
+        report = reports.year_end(session, rt.calendar, year, now, _departments(session))
+    columns = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
+    return _tabular(query["format"], report, columns, f"year-{year}", f"年度考核 {year}")
+
+
+def _tabular(format_, report, columns, filename, title):
+    if format_ == "json":
+        return report
+    rows = [{**row, "on_time_rate_pct": _pct(row.get("on_time_rate")),
+             "closure_rate_pct": _pct(row.get("closure_rate"))} for row in report["departments"]]
+    return _download(format_, columns, rows, filename, title)
+
+
+def _pct(rate):
+    return round(rate * 100, 1) if rate is not None else None
+
+
+def _download(format_, columns, rows, filename, title):
+    if format_ == "csv":
+        return csv_response(columns, rows, filename)
+    return xlsx_response(columns, rows, filename, title)

@@ -1,0 +1,175 @@
+"""Reports (周报, 月度通报排名, 年度考核), computed in SQL over the projection tables.
+
+Never loads a workflow. Calendar-dependent figures (lights, working days overdue) use the
+business calendar on the rows SQL selected.
+
+Definitions (stated once, used by every report and export):
+- A **department step** is a human task routed to a department (``candidate_department``):
+  the work plan and the progress reports. Cancelled steps do not count.
+- A step **due in a period** has its due time in the period (local time, half-open).
+- It is **on time** when completed no later than its due time (an approved extension moves
+  the due time, so an extended step is judged against its new due time); **overdue** when
+  completed after its due time, or still open past it at the period's end (or now, if
+  earlier); otherwise **pending** (open, not yet due).
+- **On-time rate** = on time / (on time + overdue); a department with no decided step has no
+  rate and ranks after those that have one.
+- **Items handled** = items the department leads that were open at some time in the period.
+- **Average rating** of the items it leads closed in the period: excellent 3, good 2, poor 1.
+- **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
+  then department code.
+"""
+import datetime as dt
+
+from sqlalchemy import and_, case, func, or_, select
+
+from engine.models import HumanTask
+from workflows.supervision import lights
+from workflows.supervision.models import Item, ItemReport
+
+RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}
+
+
+# -- periods ----------------------------------------------------------------------------------
+def iso_week_bounds(calendar, week):
+    """``"2026-W48"`` → (start, end) local instants of that ISO week (Monday 00:00 .. next Monday)."""
+    year, number = week.split("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1)
+    return calendar.at(monday, dt.time(0)), calendar.at(monday + dt.timedelta(days=7), dt.time(0))
+
+
+def month_bounds(calendar, month):
+    year, number = (int(part) for part in month.split("-"))
+    first = dt.date(year, number, 1)
+    following = dt.date(year + number // 12, number % 12 + 1, 1)
+    return calendar.at(first, dt.time(0)), calendar.at(following, dt.time(0))
+
+
+def year_bounds(calendar, year):
+    return calendar.at(dt.date(year, 1, 1), dt.time(0)), calendar.at(dt.date(year + 1, 1, 1), dt.time(0))
+
+
+# -- weekly report ----------------------------------------------------------------------------
+def weekly(session, calendar, week, now, department_names):
+    """Every item open at the end of ``week`` (or now, if earlier), grouped by department."""
+    start, end = iso_week_bounds(calendar, week)
+    as_of = min(end, now)
+    items = list(session.scalars(select(Item).where(
+        Item.created_at < as_of, or_(Item.closed_at.is_(None), Item.closed_at >= as_of),
+        Item.status != "cancelled").order_by(Item.department, Item.code)))
+    ids = [item.id for item in items]
+    steps = _open_steps_at(session, ids, as_of)
+    latest = _latest_reports(session, ids, as_of)
+    warning_limit = calendar.add_working_days(as_of, calendar.warning_working_days)
+    groups = {}
+    for item in items:
+        open_steps = steps.get(item.id, [])
+        overdue_since = min((s.due_at for s in open_steps if s.due_at and s.due_at < as_of), default=None)
+        report = latest.get(item.id)
+        groups.setdefault(item.department, []).append({
+            "item_id": item.id, "code": item.code, "title": item.title, "leader": item.leader,
+            "deadline": item.deadline.isoformat() if item.deadline else None,
+            "current_step": "、".join(s.title or s.key for s in open_steps) or None,
+            "light": lights.worst(lights.light(s.due_at, as_of, warning_limit) for s in open_steps),
+            "days_overdue": (calendar.working_days_between(calendar.local(overdue_since).date(),
+                                                           calendar.local(as_of).date())
+                             if overdue_since else 0),
+            "latest_report": {"progress": report.progress, "summary": report.summary,
+                              "submitted_at": report.submitted_at.isoformat(), "done": report.done}
+            if report else None,
+        })
+    return {"week": week, "start": start.isoformat(), "end": end.isoformat(), "as_of": as_of.isoformat(),
+            "total": len(items), "departments": [
+                {"department": code, "name": department_names.get(code, code), "items": rows}
+                for code, rows in sorted(groups.items())]}
+
+
+def _open_steps_at(session, item_ids, moment):
+    steps = {}
+    if not item_ids:
+        return steps
+    for row in session.scalars(select(HumanTask).where(
+            HumanTask.business_key.in_(item_ids), HumanTask.created_at < moment,
+            or_(HumanTask.completed_at.is_(None), HumanTask.completed_at >= moment))
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
+        steps.setdefault(row.business_key, []).append(row)
+    return steps
+
+
+def _latest_reports(session, item_ids, moment):
+    if not item_ids:
+        return {}
+    newest = (select(ItemReport.item_id, func.max(ItemReport.id).label("id"))
+              .where(ItemReport.item_id.in_(item_ids), ItemReport.submitted_at < moment)
+              .group_by(ItemReport.item_id).subquery())
+    return {r.item_id: r for r in session.scalars(select(ItemReport).join(newest, ItemReport.id == newest.c.id))}
+
+
+# -- ranking and year-end statistics --------------------------------------------------------
+def _step_counts(session, start, end, as_of):
+    """Per department: steps due, on time, overdue, in [start, end)."""
+    due_in_period = and_(HumanTask.candidate_department.is_not(None), HumanTask.state != "cancelled",
+                         HumanTask.due_at >= start, HumanTask.due_at < end)
+    on_time = and_(HumanTask.state == "completed", HumanTask.completed_at <= HumanTask.due_at)
+    overdue = or_(and_(HumanTask.state == "completed", HumanTask.completed_at > HumanTask.due_at),
+                  and_(HumanTask.state == "open", HumanTask.due_at < as_of))
+    rows = session.execute(select(
+        HumanTask.candidate_department, func.count(),
+        func.sum(case((on_time, 1), else_=0)), func.sum(case((overdue, 1), else_=0)))
+        .where(due_in_period).group_by(HumanTask.candidate_department))
+    return {dept: {"steps_due": due, "steps_on_time": int(ok or 0), "overdue_steps": int(late or 0)}
+            for dept, due, ok, late in rows}
+
+
+def _item_counts(session, start, end):
+    handled = session.execute(select(Item.department, func.count()).where(
+        Item.status != "cancelled", Item.created_at < end,
+        or_(Item.closed_at.is_(None), Item.closed_at >= start)).group_by(Item.department))
+    closed = session.execute(select(
+        Item.department, func.count(),
+        func.avg(case(*[(Item.rating == name, score) for name, score in RATING_SCORE.items()], else_=None)))
+        .where(Item.status == "closed", Item.closed_at >= start, Item.closed_at < end)
+        .group_by(Item.department))
+    counts = {dept: {"items_handled": n} for dept, n in handled}
+    for dept, n, rating in closed:
+        counts.setdefault(dept, {"items_handled": 0}).update(
+            items_closed=n, average_rating=round(float(rating), 2) if rating is not None else None)
+    return counts
+
+
+def _department_rows(session, start, end, now, departments, extra_counts=()):
+    as_of = min(end, now)
+    steps, items = _step_counts(session, start, end, as_of), _item_counts(session, start, end)
+    rows = []
+    for code, name in sorted(departments.items()):
+        row = {"department": code, "name": name, "items_handled": 0, "items_closed": 0,
+               "steps_due": 0, "steps_on_time": 0, "overdue_steps": 0, "average_rating": None,
+               **items.get(code, {}), **steps.get(code, {})}
+        for field, counts in extra_counts:
+            row[field] = counts.get(code, 0)
+        decided = row["steps_on_time"] + row["overdue_steps"]
+        row["on_time_rate"] = round(row["steps_on_time"] / decided, 4) if decided else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["on_time_rate"] is None, -(r["on_time_rate"] or 0), r["overdue_steps"],
+                             -r["steps_due"], r["department"]))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def ranking(session, calendar, month, now, departments, extra_counts=()):
+    """The monthly ranking (月度通报排名). ``extra_counts``: (field, {dept: n}) added per row."""
+    start, end = month_bounds(calendar, month)
+    return {"month": month, "start": start.isoformat(), "end": end.isoformat(),
+            "as_of": min(end, now).isoformat(),
+            "departments": _department_rows(session, start, end, now, departments, extra_counts)}
+
+
+def year_end(session, calendar, year, now, departments, extra_counts=()):
+    """Year-end statistics (年度考核): the ranking's measures over a year, plus closure rate."""
+    start, end = year_bounds(calendar, year)
+    rows = _department_rows(session, start, end, now, departments, extra_counts)
+    for row in rows:
+        row["closure_rate"] = (round(row["items_closed"] / row["items_handled"], 4)
+                               if row["items_handled"] else None)
+    return {"year": year, "start": start.isoformat(), "end": end.isoformat(),
+            "as_of": min(end, now).isoformat(), "departments": rows}
