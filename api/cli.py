@@ -108,13 +108,24 @@ def audit():
 
 @audit.command("verify")
 def audit_verify():
-    """Walk the hash chain; exit 1 and name the first bad record if it is broken."""
+    """Walk the hash chain, with a progress bar; exit 1 naming the first bad record if broken."""
+    from sqlalchemy import func, select
+
+    from engine.models import AuditRecord
+
     engine = _engine()
-    result = engine.verify_audit(progress=lambda n: click.echo(f"  {n} records checked", err=True))
+    with engine.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(AuditRecord))
+    with click.progressbar(length=total, label="verifying audit chain", file=sys.stderr) as bar:
+        checked = [0]
+
+        def progress(done):
+            bar.update(done - checked[0])
+            checked[0] = done
+        result = engine.verify_audit(progress=progress)
+        bar.update(result["count"] - checked[0])
     if result["ok"]:
         click.echo(f"audit chain intact: {result['count']} records")
     else:
         click.echo(f"audit chain BROKEN at seq {result['seq']}: {result['reason']}")
         sys.exit(1)
-
-

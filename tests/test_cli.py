@@ -107,3 +107,18 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path, serve):
     serve(config)
     status, body = wait_for(f"http://127.0.0.1:{port}/healthz")
     assert status == 503 and body["ok"] is False
+
+
+def test_audit_verify_command_reports_a_tampered_record(tmp_path):
+    import sqlalchemy as sa
+
+    db_path = tmp_path / "duban.db"
+    config = write_config(tmp_path, f"sqlite:///{db_path}", free_port())
+    assert run(["init"], config, DUBAN_ADMIN_PASSWORD="s3cret").returncode == 0
+    engine = sa.create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
+    engine.dispose()
+    result = run(["audit", "verify"], config)
+    assert result.returncode == 1 and "BROKEN at seq 1" in result.stdout
+    assert "verifying audit chain" in result.stderr
