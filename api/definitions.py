@@ -1,6 +1,6 @@
 """Process definitions (designers deploy; everyone may read)."""
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, List, Nested, String
+from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Range
 from flask import Response, current_app, request
 from sqlalchemy import func, select
@@ -116,3 +116,72 @@ def xml(key, query):
     with engine().db.read() as session:
         definition = engine().definitions.get(session, key, query.get("version"))
     return Response(definition.source, mimetype="application/xml")
+
+
+class VersionCount(Schema):
+    version = Integer(required=True)
+    status = String(required=True)
+    count = Integer(required=True)
+
+
+class VersionCounts(Schema):
+    items = List(Nested(VersionCount), required=True)
+    total = Integer(required=True)
+
+
+class MigrateAllIn(Schema):
+    from_version = Integer(required=True, validate=Range(1, 2_147_483_647))
+    to_version = Integer(required=True, validate=Range(1, 2_147_483_647))
+    dry_run = Boolean(load_default=True)
+
+
+class MigrationResult(Schema):
+    instance_id = String(required=True)
+    can_move = Boolean(required=True)
+    reason = String(allow_none=True)
+
+
+class MigrationReport(Schema):
+    items = List(Nested(MigrationResult), required=True)
+    total = Integer(required=True)
+    moved = Integer(required=True)
+    dry_run = Boolean(required=True)
+
+
+@bp.get("/definitions/<key>/instances")
+@bp.auth_required(token_auth)
+@require_roles("designer", "secretariat", "supervisor")
+@bp.output(VersionCounts)
+@bp.doc(summary="Instances of a definition counted per version and status", responses=[403, 404])
+def instance_counts(key):
+    from engine.models import Instance
+
+    with engine().db.read() as session:
+        engine().definitions.get(session, key)
+        rows = session.execute(select(Instance.definition_version, Instance.status, func.count())
+                               .where(Instance.definition_key == key)
+                               .group_by(Instance.definition_version, Instance.status)
+                               .order_by(Instance.definition_version, Instance.status)).all()
+    return {"items": [{"version": v, "status": s, "count": n} for v, s, n in rows], "total": len(rows)}
+
+
+@bp.post("/definitions/<key>/migrate")
+@bp.auth_required(token_auth)
+@require_roles("designer")
+@bp.input(MigrateAllIn, arg_name="body")
+@bp.output(MigrationReport)
+@bp.doc(summary="Move every running instance from one version to another (dry run by default)",
+        responses=[400, 403, 404])
+def migrate_all(key, body):
+    rt = engine()
+    with rt.db.read() as session:
+        rt.definitions.get(session, key, body["from_version"])
+        rt.definitions.get(session, key, body["to_version"])
+    if body["from_version"] == body["to_version"]:
+        abort(400, "invalid_input", "from_version and to_version are the same",
+              [{"field": "to_version", "message": "same as from_version"}])
+    results = rt.migrations.migrate_all(key, body["from_version"], body["to_version"], current_actor(),
+                                        dry_run=body["dry_run"])
+    items = [{"instance_id": r.instance_id, "can_move": r.can_move, "reason": r.reason} for r in results]
+    return {"items": items, "total": len(items), "dry_run": body["dry_run"],
+            "moved": 0 if body["dry_run"] else sum(r.can_move for r in results)}

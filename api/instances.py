@@ -138,3 +138,18 @@ def message(instance_id, body):
 @bp.doc(summary="Cancel an instance with a reason", responses=[400, 403, 404, 409])
 def cancel(instance_id, body):
     return _out(engine().instances.cancel(instance_id, body["reason"], current_actor()))
+
+
+class MigrateIn(Schema):
+    to_version = Integer(required=True, validate=Range(1, 2_147_483_647))
+
+
+@bp.post("/instances/<instance_id>/migrate")
+@bp.auth_required(token_auth)
+@require_roles("designer")
+@bp.input(MigrateIn, arg_name="body")
+@bp.output(InstanceOut)
+@bp.doc(summary="Move a running instance to another version of its definition",
+        responses=[400, 403, 404, 409])
+def migrate(instance_id, body):
+    return _out(engine().migrations.migrate(instance_id, body["to_version"], current_actor()))

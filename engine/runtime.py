@@ -13,6 +13,7 @@ from engine.clock import install_spiff_clock, make_clock, parse_moment as _momen
 from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.instances import Instances
+from engine.migration import Migrations
 from engine.registry import Registry
 from engine.scripting import make_script_engine
 from engine.tasks import Tasks
@@ -34,6 +35,7 @@ class Engine:
         self.instances = Instances(self)
         self.tasks = Tasks(self)
         self.timers = Timers(self)
+        self.migrations = Migrations(self)
         self._functions = None
 
     # -- scripts ----------------------------------------------------------------------------

@@ -36,6 +36,11 @@ _config[BpmnWorkflow] = _InstanceOnlyConverter
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 
 
+def registry():
+    """The serializer's converter registry (SpiffWorkflow's spec diff compares specs through it)."""
+    return _serializer.registry
+
+
 def dump(workflow):
     """The instance's state as a JSON string, without its spec."""
     return _serializer.serialize_json(workflow)

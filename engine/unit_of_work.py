@@ -42,6 +42,7 @@ class Context:
     error: str | None = None
     error_task: str | None = None
     opened: list = dataclasses.field(default_factory=list)    # HumanTask rows opened
+    definition: object = None                                 # set when the instance changes version
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -86,15 +87,23 @@ class UnitOfWork:
             definition = self.rt.definitions.by_id(session, instance.definition_id)
         if instance.status not in allow_status:
             raise Conflict(f"instance {instance_id} is {instance.status}")
-        spec, subprocess_specs = self.rt.definitions.spec(definition)
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
-        ctx.workflow = serialization.load(instance.state, spec, subprocess_specs,
-                                          self.rt.script_engine())
+        ctx.workflow = self._load(instance, definition)
         with using_clock(self.rt.clock):
             action(ctx)
         self._advance(ctx)
         self._write(ctx, new=False)
         return ctx
+
+    def load(self, instance):
+        """The instance's workflow, for read-only inspection (dry runs); never saved."""
+        with self.rt.db.read() as session:
+            definition = self.rt.definitions.by_id(session, instance.definition_id)
+        return self._load(instance, definition)
+
+    def _load(self, instance, definition):
+        spec, subprocess_specs = self.rt.definitions.spec(definition)
+        return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine())
 
     def _advance(self, ctx):
         """Run until the workflow waits; a failure here is saved as the instance's error."""
@@ -128,6 +137,8 @@ class UnitOfWork:
                       error_task=ctx.error_task)
         if ctx.status in ("completed", "cancelled"):
             values["ended_at"] = ctx.now
+        if ctx.definition is not None:
+            values.update(definition_id=ctx.definition.id, definition_version=ctx.definition.version)
         with self.rt.db.write() as session:
             if new:
                 for name, value in values.items():
