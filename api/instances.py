@@ -153,3 +153,26 @@ class MigrateIn(Schema):
         responses=[400, 403, 404, 409])
 def migrate(instance_id, body):
     return _out(engine().migrations.migrate(instance_id, body["to_version"], current_actor()))
+
+
+@bp.post("/instances/<instance_id>/retry")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(InstanceOut)
+@bp.doc(summary="Retry the failed step of an instance in error (after its cause is fixed)",
+        responses=[403, 404, 409])
+def retry(instance_id):
+    return _out(engine().instances.retry(instance_id, current_actor()))
+
+
+@bp.get("/incidents")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.input(Page, location="query", arg_name="page")
+@bp.output(InstancePage)
+@bp.doc(summary="Incidents: instances in error, with the reason and the failed step", responses=[403])
+def incidents(page):
+    rt = engine()
+    rows, total = rt.instances.list(status="error", limit=page["limit"], offset=page["offset"])
+    presenter = Presenter(rt)
+    return {"items": [instance_out(r, [], presenter) for r in rows], "total": total}

@@ -4,6 +4,7 @@ import json
 from sqlalchemy import func, select
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.forms import _typename_paths
@@ -79,6 +80,24 @@ class Instances:
             ctx.audit("instance_cancelled", reason=reason)
             ctx.emit("instance_cancelled", data={"reason": reason})
         return self.rt.uow.run(instance_id, action, actor, allow_status=("running", "error")).instance
+
+    def retry(self, instance_id, actor):
+        """Run the failed task of an instance in error again (after its cause was fixed).
+
+        A failure again leaves the instance in error with the new reason.
+        """
+        def action(ctx):
+            failed = ctx.workflow.get_tasks(state=TaskState.ERROR)
+            if not failed:
+                raise Conflict(f"instance {instance_id} has no failed task to retry")
+            ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed])
+            for task in failed:
+                try:
+                    task.run()
+                except Exception as err:  # noqa: BLE001 — still failing: saved as the error
+                    ctx.fail(err)
+                    return
+        return self.rt.uow.run(instance_id, action, actor, allow_status=("error",)).instance
 
     def send_message(self, instance_id, name, payload, actor):
         """Deliver message ``name``; Conflict when the instance is not waiting for it."""

@@ -47,6 +47,14 @@ class Context:
     def audit(self, kind, **data):
         self.audits.append((kind, data))
 
+    def fail(self, err):
+        """Record a failure of the model: the instance is saved in error with the reason and task."""
+        task = getattr(err, "task", None)
+        self.status, self.error = "error", f"{type(err).__name__}: {err}"
+        self.error_task = task.task_spec.bpmn_id if task is not None else None
+        self.open_tasks, self.timers = [], []
+        self.audit("instance_error", error=self.error, task=self.error_task)
+
     def emit(self, name, task_key=None, task_id=None, data=None):
         self.events.append((name, task_key, task_id, data or {}))
 
@@ -108,6 +116,8 @@ class UnitOfWork:
     def _advance(self, ctx):
         """Run until the workflow waits; a failure here is saved as the instance's error."""
         workflow = ctx.workflow
+        if ctx.status == "error":  # the command's own step failed in the model (ctx.fail)
+            return
         with using_clock(self.rt.clock):
             try:
                 if ctx.status is None:
@@ -118,11 +128,7 @@ class UnitOfWork:
             except EngineError:
                 raise
             except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
-                task = getattr(err, "task", None)
-                ctx.status, ctx.error = "error", f"{type(err).__name__}: {err}"
-                ctx.error_task = task.task_spec.bpmn_id if task is not None else None
-                ctx.open_tasks, ctx.timers = [], []
-                ctx.audit("instance_error", error=ctx.error, task=ctx.error_task)
+                ctx.fail(err)
         if ctx.status is None:
             ctx.status = "completed" if workflow.is_completed() else "running"
             if ctx.status == "completed":

@@ -80,3 +80,32 @@ def test_failing_script_puts_instance_in_error_with_reason(engine):
     instance = engine.instances.start("broken", {}, SECRETARY)
     assert instance.status == "error" and "ZeroDivisionError" in instance.error
     assert instance.error_task == "n1"
+
+
+def test_instance_in_error_is_retried_after_the_cause_is_fixed(engine):
+    """A failing service task is an incident; an admin retry after the fault is removed completes it."""
+    from engine.actor import Actor
+
+    state = {"up": False}
+
+    def ping():
+        if not state["up"]:
+            raise ConnectionError("registry office unreachable")
+        return {"ok": True}
+    engine.registry.services["office.ping"] = ping
+    service = ('<bpmn:serviceTask id="n1"><bpmn:extensionElements>'
+               '<spiffworkflow:serviceTaskOperator id="office.ping" resultVariable="answer">'
+               '<spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>'
+               '</bpmn:extensionElements></bpmn:serviceTask>')
+    engine.deploy(chain("svc", service, user_task(2)))
+    instance = engine.instances.start("svc", {}, SECRETARY)
+    assert instance.status == "error" and "unreachable" in instance.error and instance.error_task == "n1"
+
+    admin = Actor("admin", frozenset({"admin"}))
+    again = engine.instances.retry(instance.id, admin)
+    assert again.status == "error"  # still down
+    state["up"] = True
+    fixed = engine.instances.retry(instance.id, admin)
+    assert fixed.status == "running" and fixed.error is None
+    assert fixed.variables["answer"] == {"ok": True}
+    assert [t.key for t in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n2"]
