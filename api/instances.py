@@ -176,3 +176,27 @@ def incidents(page):
     rows, total = rt.instances.list(status="error", limit=page["limit"], offset=page["offset"])
     presenter = Presenter(rt)
     return {"items": [instance_out(r, [], presenter) for r in rows], "total": total}
+
+
+class SuspendIn(Schema):
+    reason = String(required=True, validate=Length(1, 2000))
+
+
+@bp.post("/instances/<instance_id>/suspend")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.input(SuspendIn, arg_name="body")
+@bp.output(InstanceOut)
+@bp.doc(summary="Suspend a running instance: its tasks cannot be completed, its timers wait",
+        responses=[400, 403, 404, 409])
+def suspend(instance_id, body):
+    return _out(engine().instances.suspend(instance_id, body["reason"], current_actor()))
+
+
+@bp.post("/instances/<instance_id>/resume")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(InstanceOut)
+@bp.doc(summary="Resume a suspended instance; what fell due meanwhile fires now", responses=[403, 404, 409])
+def resume(instance_id):
+    return _out(engine().instances.resume(instance_id, current_actor()))

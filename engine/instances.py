@@ -10,7 +10,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.forms import _typename_paths
 from engine.models import HumanTask, Instance
 
-STATUSES = ("running", "completed", "cancelled", "error")
+STATUSES = ("running", "suspended", "completed", "cancelled", "error")
 
 
 def _check_variables(variables, reserved):
@@ -79,7 +79,21 @@ class Instances:
             ctx.status = "cancelled"
             ctx.audit("instance_cancelled", reason=reason)
             ctx.emit("instance_cancelled", data={"reason": reason})
-        return self.rt.uow.run(instance_id, action, actor, allow_status=("running", "error")).instance
+        return self.rt.uow.run(instance_id, action, actor,
+                               allow_status=("running", "suspended", "error")).instance
+
+    def suspend(self, instance_id, reason, actor):
+        """Pause an instance: no task can be completed and no timer fires until it is resumed."""
+        def action(ctx):
+            ctx.status = "suspended"
+            ctx.audit("instance_suspended", reason=reason)
+        return self.rt.uow.run(instance_id, action, actor).instance
+
+    def resume(self, instance_id, actor):
+        """Continue a suspended instance; timers that fell due meanwhile fire now."""
+        def action(ctx):
+            ctx.audit("instance_resumed")
+        return self.rt.uow.run(instance_id, action, actor, allow_status=("suspended",)).instance
 
     def retry(self, instance_id, actor):
         """Run the failed task of an instance in error again (after its cause was fixed).

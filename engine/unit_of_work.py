@@ -129,7 +129,7 @@ class UnitOfWork:
                 raise
             except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
                 ctx.fail(err)
-        if ctx.status is None:
+        if ctx.status is None:  # ("suspended" and "cancelled" are set by their commands)
             ctx.status = "completed" if workflow.is_completed() else "running"
             if ctx.status == "completed":
                 ctx.audit("instance_completed")

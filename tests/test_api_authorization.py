@@ -27,6 +27,8 @@ MATRIX = [
      [401, 403, 403, 403, 400, 403, 403, 403, 400]),
     ("POST", "/api/v1/instances/{instance}/migrate", {"to_version": 1}, [401, 403, 403, 403, 400, 403, 403, 403, 400]),
     ("POST", "/api/v1/instances/{instance}/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
+    ("POST", "/api/v1/instances/{instance}/resume", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
+    ("POST", "/api/v1/instances/{instance}/suspend", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/incidents", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
     ("GET", "/api/v1/instances", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),

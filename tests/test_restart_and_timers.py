@@ -53,3 +53,26 @@ def test_timer_survives_a_restart(engine_factory):
     assert second.timers.fire_due() == 1
     assert second.instances.get(instance.id).status == "running"
     assert [t.key for t in second.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n2"]
+
+
+@BOTH_DATABASES
+def test_suspended_instance_waits_and_catches_up_on_resume(engine):
+    import pytest
+
+    from engine.errors import Conflict
+
+    engine.deploy(chain("wait", user_task(1), timer_wait(2, "add_working_days(now(), 1)"), user_task(3)))
+    instance = engine.instances.start("wait", {}, SECRETARY)
+    first = engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0][0]
+    engine.tasks.complete(first.id, {}, SECRETARY)
+    assert engine.instances.suspend(instance.id, "审计冻结", SECRETARY).status == "suspended"
+    engine.clock.advance(seconds=3 * 86400)
+    engine.timers.fire_due()
+    assert engine.instances.get(instance.id).status == "suspended"
+    assert engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0] == []   # the timer did not fire
+    with pytest.raises(Conflict):
+        engine.instances.suspend(instance.id, "again", SECRETARY)
+
+    resumed = engine.instances.resume(instance.id, SECRETARY)
+    assert resumed.status == "running"
+    assert [t.key for t in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n3"]
