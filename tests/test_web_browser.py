@@ -220,6 +220,11 @@ def test_admin_pages_escalation_desk_and_navigation(server, people):
     assert admin.page.inner_text("#clock-now").startswith("2026-11-24")
     admin.shot("admin-clock")
 
+    phone = people("admin", viewport=PHONE)
+    phone.goto("/admin/users")
+    phone.shot("phone-admin-users")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
     supervisor = people("sup")
     supervisor.click_through_nav("supervisor")
     supervisor.goto("/escalations")
