@@ -4,7 +4,6 @@ designer's deploy endpoint and diff, the admin pages, the vendor route, the sess
 import datetime as dt
 import re
 
-import pytest
 
 from api.web import schema_form, secret_key
 from engine.models import Definition

@@ -84,12 +84,12 @@ def _context(task, **extra):
             adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
             context.update(item=item, plan=(adopted or plans)[-1] if plans else None, plans=plans,
                            reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
-                           task_titles=_task_titles(db, item.id))
+                           task_titles=task_titles_of(db, item.id))
     context.update(extra)
     return context
 
 
-def _task_titles(db, business_key):
+def task_titles_of(db, business_key):
     rows = db.execute(select(HumanTask.id, HumanTask.key, HumanTask.title)
                       .where(HumanTask.business_key == business_key)).all()
     titles = {row.key: row.title for row in rows if row.title}
@@ -101,36 +101,6 @@ def _render_task(task, schema, values, errors, status=200):
     form_fields = schema_form.fields(schema or {}, values)
     return render_template("task.html", schema=schema, form_fields=form_fields, values=values,
                            errors=errors, **_context(task)), status
-
-
-def _row_action(schema, values, action):
-    """The no-JavaScript row buttons: ``add:NAME`` appends a row, ``remove:NAME:I`` drops row I."""
-    parts = action.split(":")
-    name = parts[1] if len(parts) > 1 else ""
-    if parts[0] == "add":
-        count = schema_form._row_count(values, name)
-        template = schema_form.fields(_rows_schema(schema, name) or {}, {}, ())
-        for f in template:
-            values[f"{name}.{max(count, 1)}.{f.key}"] = ""
-    elif parts[0] == "remove" and len(parts) == 3 and parts[2].isdigit():
-        drop, prefix, kept = int(parts[2]), name + ".", {}
-        for key, value in values.items():
-            rest = key[len(prefix):] if key.startswith(prefix) else None
-            index = rest.split(".", 1)[0] if rest else None
-            if index is None or not index.isdigit():
-                kept[key] = value
-            elif int(index) != drop:
-                shifted = int(index) - (int(index) > drop)
-                kept[f"{prefix}{shifted}.{rest.split('.', 1)[1]}"] = value
-        values = kept
-    return values
-
-
-def _rows_schema(schema, name):
-    sub = schema
-    for part in name.split("."):
-        sub = schema_form.properties(sub).get(part) or {}
-    return sub.get("items")
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -147,7 +117,7 @@ def task(task_id):
     data, values, errors = schema_form.submit(schema or {}, request.form, rt.calendar.tz)
     action = request.form.get("_action", "")
     if action:
-        return _render_task(task, schema, _row_action(schema or {}, values, action), {})
+        return _render_task(task, schema, schema_form.row_action(schema or {}, values, action), {})
     if errors:
         return _render_task(task, schema, values, errors, FORM_SHOWN_AGAIN)
     try:
@@ -182,7 +152,7 @@ def plan_change(item_id):
         data, values, errors = schema_form.submit(PLAN_CHANGE_SCHEMA, request.form, rt.calendar.tz)
         action = request.form.get("_action", "")
         if action:
-            values, errors = _row_action(PLAN_CHANGE_SCHEMA, values, action), {}
+            values, errors = schema_form.row_action(PLAN_CHANGE_SCHEMA, values, action), {}
         elif not errors:
             try:
                 plan_changes.request_change(rt, item, data["reason"], data["milestones"], g.actor)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api.models import Department, User
 from api.present import Presenter
 from api.web import bp, schema_form
-from api.web.inbox import _task_titles
+from api.web.inbox import task_titles_of
 from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
 from api.web.labels import BASES
 from engine.errors import Forbidden, InvalidInput
@@ -70,7 +70,7 @@ def item(item_id):
         steps = _steps(db, item.instance_id)
         context = dict(plan=(adopted or plans)[-1] if plans else None, plans=plans,
                        reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
-                       task_titles=_task_titles(db, item.id))
+                       task_titles=task_titles_of(db, item.id))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),

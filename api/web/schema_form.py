@@ -124,17 +124,48 @@ def _field(schema, path, key, required, values):
         field.children = fields(schema, values, path)
     elif kind == "rows":
         items = schema.get("items") or {}
-        count = max(_row_count(values, field.name), int(schema.get("minItems") or 0), 1)
+        count = max(row_count(values, field.name), int(schema.get("minItems") or 0), 1)
         field.rows = [fields(items, values, path + (i,)) for i in range(count)]
         field.template = fields(items, {}, path + ("__index__",))
     return field
 
 
-def _row_count(values, name):
+def row_count(values, name):
     prefix = name + "."
     indices = [int(m.group(1)) for k in values if k.startswith(prefix)
                for m in [re.match(r"(\d+)\.", k[len(prefix):])] if m]
     return max(indices) + 1 if indices else 0
+
+
+# -- the row buttons without JavaScript ------------------------------------------------------
+def row_action(schema, values, action):
+    """The no-JavaScript row buttons: ``add:NAME`` appends a row, ``remove:NAME:I`` drops row I."""
+    parts = action.split(":")
+    name = parts[1] if len(parts) > 1 else ""
+    if parts[0] == "add":
+        count = row_count(values, name)
+        template = fields(_rows_schema(schema, name) or {}, {}, ())
+        for f in template:
+            values[f"{name}.{max(count, 1)}.{f.key}"] = ""
+    elif parts[0] == "remove" and len(parts) == 3 and parts[2].isdigit():
+        drop, prefix, kept = int(parts[2]), name + ".", {}
+        for key, value in values.items():
+            rest = key[len(prefix):] if key.startswith(prefix) else None
+            index = rest.split(".", 1)[0] if rest else None
+            if index is None or not index.isdigit():
+                kept[key] = value
+            elif int(index) != drop:
+                shifted = int(index) - (int(index) > drop)
+                kept[f"{prefix}{shifted}.{rest.split('.', 1)[1]}"] = value
+        values = kept
+    return values
+
+
+def _rows_schema(schema, name):
+    sub = schema
+    for part in name.split("."):
+        sub = properties(sub).get(part) or {}
+    return sub.get("items")
 
 
 # -- parse -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ The session cookie holds only the username; every request re-reads the user, so 
 made inactive is logged out at their next click. Checks are the API's: admin passes every
 role check (``api.auth.require_roles`` semantics), actors come from ``api.auth.user_actor``.
 """
+import datetime as dt
 import functools
 from urllib.parse import urlsplit
 
@@ -112,7 +113,6 @@ def localtime(value, fmt="%Y-%m-%d %H:%M"):
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        import datetime as dt
         value = dt.datetime.fromisoformat(value)
     if getattr(value, "tzinfo", None) is not None:
         value = engine().calendar.local(value)
