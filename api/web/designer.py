@@ -10,6 +10,7 @@ and browsers log every 4xx as a console error. Identical bytes return the existi
 import difflib
 
 from flask import Response, g, jsonify, render_template, request, url_for
+from lxml import etree
 from sqlalchemy import func, select
 
 from api.web import bp
@@ -122,10 +123,25 @@ def designer_diff(key):
     a = request.args.get("a", type=int) or (versions[-2] if len(versions) > 1 else versions[-1])
     b = request.args.get("b", type=int) or versions[-1]
     left, right = _definition(key, a), _definition(key, b)
-    lines = list(difflib.unified_diff(left.source.splitlines(), right.source.splitlines(),
+    raw = request.args.get("raw") == "1"
+    shown = (lambda text: text) if raw else normalized
+    lines = list(difflib.unified_diff(shown(left.source).splitlines(), shown(right.source).splitlines(),
                                       f"{key} 版本 {a}", f"{key} 版本 {b}", lineterm="", n=3))
-    return render_template("designer/diff.html", key=key, versions=versions, a=a, b=b,
+    return render_template("designer/diff.html", key=key, versions=versions, a=a, b=b, raw=raw,
                            lines=[(_line_class(line), line) for line in lines])
+
+
+def normalized(source):
+    """The XML canonicalized (C14N 2.0: attributes sorted, whitespace between elements dropped)
+    and pretty-printed, so a diff shows changes, not a modeler's reformatting."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+        tree = etree.ElementTree(etree.fromstring(source.encode("utf-8"), parser))
+        canonical = etree.canonicalize(tree, strip_text=True)
+        return etree.tostring(etree.fromstring(canonical.encode("utf-8")), pretty_print=True,
+                              encoding="unicode")
+    except (etree.XMLSyntaxError, ValueError, TypeError):
+        return source
 
 
 def _line_class(line):
