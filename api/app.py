@@ -1,10 +1,11 @@
-"""The Flask application factory: the REST API under /api/v1 with its OpenAPI document."""
+"""The Flask application factory: the REST API under /api/v1 with its OpenAPI document, and the
+web pages (``api.web``, Simplified Chinese) over the same engine."""
 import logging
 
 from apiflask import APIFlask
 from flask import jsonify
 
-from api import audit, auth, clock, definitions, errors, instances, items, organisation, reports, tasks
+from api import audit, auth, clock, definitions, errors, instances, items, organisation, reports, tasks, web
 from api.errors import ErrorOut
 from engine.config import load_config
 from engine.runtime import Engine
@@ -39,6 +40,7 @@ def create_app(config=None, engine=None):
     errors.register(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
+    web.init_app(app, config)
 
     @app.get("/healthz")
     @app.doc(summary="Health: 200 when the database answers, 503 otherwise", tags=["Health"],

@@ -7,12 +7,13 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from api.auth import ROLES, UserOut, current_actor, require_roles, token_auth, user_out
-from api.errors import abort
 from api.models import Department, User
 from api.schemas import Page
+from engine.errors import Conflict, InvalidInput
 
 bp = APIBlueprint("organisation", __name__, url_prefix="/api/v1", tag="Organisation")
-CODE = Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, '_', '.' and '-' only")
+CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"
+CODE = Regexp(CODE_PATTERN, error="letters, digits, '_', '.' and '-' only")
 
 
 class DepartmentIn(Schema):
@@ -47,6 +48,37 @@ def engine():
     return current_app.extensions["duban"]
 
 
+# -- the writes, shared by the API and the web pages (callers validate the fields' shapes) ------
+def add_department(rt, code, name, actor):
+    """Create a department; Conflict when the code exists."""
+    with rt.db.write() as session:
+        if session.get(Department, code) is not None:
+            raise Conflict(f"department {code!r} exists")
+        session.add(Department(code=code, name=name))
+        rt.audit.append(session, "department_created", actor=actor, data={"code": code, "name": name})
+
+
+def add_user(rt, body, actor):
+    """Create a user from ``username, password, display_name, department, roles``; returns it.
+
+    Conflict when the username exists; InvalidInput (field ``department``) for an unknown department.
+    """
+    with rt.db.write() as session:
+        if session.get(User, body["username"]) is not None:
+            raise Conflict(f"user {body['username']!r} exists")
+        if body["department"] is not None and session.get(Department, body["department"]) is None:
+            raise InvalidInput(f"unknown department {body['department']!r}",
+                               details=[{"field": "department", "message": "unknown department"}])
+        user = User(username=body["username"], password_hash=generate_password_hash(body["password"]),
+                    display_name=body["display_name"], department=body["department"],
+                    roles=sorted(set(body["roles"])), created_at=rt.clock.now())
+        session.add(user)
+        rt.audit.append(session, "user_created", actor=actor,
+                        data={k: v for k, v in body.items() if k != "password"})
+        session.flush()
+        return user
+
+
 @bp.post("/departments")
 @bp.auth_required(token_auth)
 @require_roles("admin")
@@ -54,12 +86,7 @@ def engine():
 @bp.output(DepartmentOut, status_code=201)
 @bp.doc(summary="Create a department", responses=[400, 403, 409])
 def create_department(body):
-    rt = engine()
-    with rt.db.write() as session:
-        if session.get(Department, body["code"]) is not None:
-            abort(409, "conflict", f"department {body['code']!r} exists")
-        session.add(Department(code=body["code"], name=body["name"]))
-        rt.audit.append(session, "department_created", actor=current_actor().username, data=body)
+    add_department(engine(), body["code"], body["name"], current_actor().username)
     return body
 
 
@@ -83,20 +110,7 @@ def list_departments(page):
 @bp.output(UserOut, status_code=201)
 @bp.doc(summary="Create a user", responses=[400, 403, 409])
 def create_user(body):
-    rt = engine()
-    with rt.db.write() as session:
-        if session.get(User, body["username"]) is not None:
-            abort(409, "conflict", f"user {body['username']!r} exists")
-        if body["department"] is not None and session.get(Department, body["department"]) is None:
-            abort(400, "invalid_input", f"unknown department {body['department']!r}",
-                  [{"field": "department", "message": "unknown department"}])
-        user = User(username=body["username"], password_hash=generate_password_hash(body["password"]),
-                    display_name=body["display_name"], department=body["department"],
-                    roles=sorted(set(body["roles"])), created_at=rt.clock.now())
-        session.add(user)
-        rt.audit.append(session, "user_created", actor=current_actor().username,
-                        data={k: v for k, v in body.items() if k != "password"})
-        return user_out(user)
+    return user_out(add_user(engine(), body, current_actor().username))
 
 
 @bp.get("/users")

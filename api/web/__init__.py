@@ -1,0 +1,70 @@
+"""The web application (网页端): server-rendered pages in Simplified Chinese over the same engine.
+
+One blueprint, ``web``, one module per area: ``session`` (log in, the current user, role
+checks, navigation), ``inbox`` (待办 and task forms), ``items`` (督办事项), ``escalations``
+(督查台), ``designer`` (流程设计), ``admin`` (users, departments, calendar, clock) and
+``assets`` (bpmn-js / dmn-js from node_modules). ``schema_form`` turns a task's JSON Schema
+into form fields and a submitted form back into task data.
+
+Pages use the same users, roles and checks as the API (``api.auth.user_actor``,
+``engine.tasks.may_work``, ``workflows.supervision.queries.scope``) and call the engine
+directly, not the HTTP API. Sessions are Flask's signed cookie; the key is ``[web]
+secret_key``, or one generated once into ``[web] secret_key_file`` (``var/secret_key``) so
+every process on the machine shares it — several hosts must set ``secret_key``. Every POST
+of this blueprint carries a CSRF token (Flask-WTF's CSRFProtect); the API's bearer-token
+endpoints are not cookie-authenticated and need none.
+"""
+import datetime as dt
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Blueprint
+from flask_wtf.csrf import CSRFProtect
+
+from engine.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/web/static")
+csrf = CSRFProtect()
+
+
+def secret_key(config):
+    """``[web] secret_key``, else the key in ``[web] secret_key_file`` (created once, mode 0600)."""
+    web = config.get("web", {})
+    if web.get("secret_key"):
+        return web["secret_key"]
+    path = Path(web.get("secret_key_file") or "var/secret_key")
+    path = path if path.is_absolute() else REPO_ROOT / path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            log.info("generated the web session key in %s", path)
+    return path.read_text().strip()
+
+
+def init_app(app, config):
+    from api.web import admin, assets, designer, escalations, inbox, items, labels, session  # noqa: F401
+
+    app.secret_key = secret_key(config)
+    hours = float(config.get("auth", {}).get("token_hours", 12))
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,   # checked in the web blueprint only (session.before_request)
+        WTF_CSRF_TIME_LIMIT=None,       # valid as long as the session: forms filled slowly on phones
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="duban_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=hours),
+    )
+    csrf.init_app(app)
+    app.jinja_env.globals["labels"] = labels  # macros imported without context see globals
+    app.register_blueprint(bp)
+    assets.check_installed()

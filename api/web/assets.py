@@ -1,0 +1,29 @@
+"""Front-end packages from npm, served by the app itself (no CDN: pages work offline).
+
+``make setup`` runs ``npm ci`` from the committed package-lock.json; this route serves only
+the ``dist/`` folder of the packages listed here, e.g. ``/vendor/bpmn-js/bpmn-modeler.production.min.js``.
+"""
+import logging
+
+from flask import abort, send_from_directory
+
+from api.web import bp
+from engine.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+NODE_MODULES = REPO_ROOT / "node_modules"
+PACKAGES = ("bpmn-js", "dmn-js")
+
+
+def check_installed():
+    missing = [p for p in PACKAGES if not (NODE_MODULES / p / "dist").is_dir()]
+    if missing:
+        log.warning("front-end packages missing (%s): run `make setup` (npm ci); the diagram "
+                    "and designer pages need them", ", ".join(missing))
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+def vendor(package, filename):
+    if package not in PACKAGES:
+        abort(404)
+    return send_from_directory(NODE_MODULES / package / "dist", filename, max_age=86400)

@@ -1,0 +1,153 @@
+"""督办事项: the list (filters, search), an item's page (notice, plan, reports, timeline, the
+process diagram with the current step marked), and registering a new item (立项交办).
+
+Lists read the projection (``workflows.supervision.queries``) within the caller's scope; the
+diagram's XML comes from a session-authenticated endpoint that checks the same scope.
+"""
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from api.models import Department, User
+from api.present import Presenter
+from api.web import bp, schema_form
+from api.web.inbox import task_titles_of
+from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
+from api.web.labels import BASES
+from engine.errors import Forbidden, InvalidInput
+from engine.models import HumanTask, Instance
+from workflows.supervision import queries
+from workflows.supervision.items import create_item, get_item
+
+PAGE = 50
+
+
+def _flag(value):
+    return {"1": True, "0": False}.get(value)
+
+
+@bp.get("/items")
+@login_required
+def items():
+    rt = engine()
+    presenter = Presenter(rt)
+    args = request.args
+    status = args.get("status") if args.get("status") in ("open", "closed", "cancelled") else None
+    light = args.get("light") if args.get("light") in ("green", "yellow", "red") else None
+    page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+    q = args.get("q", "").strip()[:200] or None
+    with rt.db.read() as db:
+        rows, total = queries.list_items(db, g.actor, rt.calendar, presenter.now, status,
+                                         args.get("department") or None, light, _flag(args.get("overdue")),
+                                         q, PAGE, (page - 1) * PAGE)
+        tasks = queries.open_tasks_by_item(db, [r.id for r in rows])
+    listed = [presenter.item(r, tasks.get(r.id, [])) for r in rows]
+    return render_template("items.html", items=listed, total=total, page=page,
+                           pages=max((total + PAGE - 1) // PAGE, 1), args=args,
+                           departments=department_names(), users=user_names(),
+                           may_create=g.actor.is_admin or g.actor.has_any("secretariat"))
+
+
+def _visible_item(item_id):
+    rt = engine()
+    item = get_item(rt, item_id)
+    with rt.db.read() as db:
+        if not queries.may_see(db, g.actor, item):
+            raise Forbidden(f"item {item.code} is not in your scope")
+    return item
+
+
+@bp.get("/items/<item_id>")
+@login_required
+def item(item_id):
+    rt = engine()
+    item = _visible_item(item_id)
+    presenter = Presenter(rt)
+    with rt.db.read() as db:
+        open_tasks = queries.open_tasks_by_item(db, [item.id]).get(item.id, [])
+        plans = queries.plans(db, item.id)
+        adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
+        instance = db.get(Instance, item.instance_id) if item.instance_id else None
+        steps = _steps(db, item.instance_id)
+        context = dict(plan=(adopted or plans)[-1] if plans else None, plans=plans,
+                       reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
+                       task_titles=task_titles_of(db, item.id))
+    body = presenter.item(item, open_tasks)
+    return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
+                           departments=department_names(), users=user_names(),
+                           may_change_plan=(item.status == "open" and "staff" in g.actor.roles
+                                            and g.actor.department == item.department
+                                            and bool(context["plans"]) and context["plans"][-1].state != "returned"),
+                           **context)
+
+
+def _steps(db, instance_id):
+    """The diagram's markers from the human_task projection: open → current, completed → done."""
+    if not instance_id:
+        return {"current": [], "done": []}
+    rows = db.execute(select(HumanTask.key, HumanTask.state).where(HumanTask.instance_id == instance_id)).all()
+    current = sorted({r.key for r in rows if r.state == "open"})
+    done = sorted({r.key for r in rows if r.state == "completed"} - set(current))
+    return {"current": current, "done": done}
+
+
+@bp.get("/items/<item_id>/diagram.xml")
+@login_required
+def item_diagram(item_id):
+    """The BPMN of the version the item's instance runs (the page's bpmn-js viewer loads it)."""
+    rt = engine()
+    item = _visible_item(item_id)
+    with rt.db.read() as db:
+        instance = db.get(Instance, item.instance_id) if item.instance_id else None
+        if instance is None:
+            abort(404)
+        definition = rt.definitions.by_id(db, instance.definition_id)
+        return Response(definition.source, mimetype="application/xml")
+
+
+# -- 立项交办 -------------------------------------------------------------------------------
+def item_schema():
+    """The registration form as a JSON Schema (rendered like a task form); choices from the database."""
+    with engine().db.read() as db:
+        departments = list(db.scalars(select(Department).order_by(Department.code)))
+        leaders = [u for u in db.scalars(select(User).where(User.active).order_by(User.username))
+                   if "leader" in (u.roles or [])]
+    codes, names = [d.code for d in departments], [d.name for d in departments]
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["title", "basis", "department", "leader", "deadline"],
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 400, "title": "事项名称",
+                      "x-widget": "text"},
+            "basis": {"type": "string", "enum": list(BASES), "enumNames": list(BASES.values()),
+                      "title": "交办依据"},
+            "department": {"type": "string", "enum": codes, "enumNames": names, "title": "主办部门"},
+            "co_departments": {"type": "array", "title": "协办部门", "uniqueItems": True,
+                               "items": {"type": "string", "enum": codes, "enumNames": names}},
+            "leader": {"type": "string", "enum": [u.username for u in leaders],
+                       "enumNames": [u.display_name for u in leaders], "title": "分管领导"},
+            "deadline": {"type": "string", "format": "date", "title": "办结时限"},
+            "requirements": {"type": "string", "maxLength": 4000, "title": "工作要求"},
+        },
+    }
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@roles_required("secretariat")
+def item_new():
+    rt = engine()
+    schema, errors, values, status = item_schema(), {}, {}, 200
+    if request.method == "POST":
+        data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
+        if data.get("department") and data.get("department") in (data.get("co_departments") or []):
+            errors.setdefault("co_departments", []).append("主办部门不能同时作为协办部门")
+        if not errors:
+            try:
+                item = create_item(rt, data, g.actor)
+            except InvalidInput as err:
+                errors = {"": [err.message]}
+            else:
+                flash(f"已立项交办：{item.code}。")
+                return redirect(url_for("web.item", item_id=item.id))
+        status = FORM_SHOWN_AGAIN
+    return render_template("item_new.html", form_fields=schema_form.fields(schema, values), values=values,
+                           errors=errors), status

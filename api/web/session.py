@@ -1,0 +1,193 @@
+"""Log in and out, the current user, role checks, navigation, and the pages' error handling.
+
+The session cookie holds only the username; every request re-reads the user, so a user
+made inactive is logged out at their next click. Checks are the API's: admin passes every
+role check (``api.auth.require_roles`` semantics), actors come from ``api.auth.user_actor``.
+"""
+import datetime as dt
+import functools
+from urllib.parse import urlsplit
+
+from flask import (current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.security import check_password_hash
+
+from api.auth import user_actor
+from api.models import Department, User
+from api.web import bp, csrf, labels
+from engine.errors import EngineError
+
+
+# A form shown again with its problems is the page the person asked for: 200, not 400 (browsers
+# log every 4xx navigation as a console error, and the page itself is fine).
+FORM_SHOWN_AGAIN = 200
+
+
+def engine():
+    return current_app.extensions["duban"]
+
+
+# -- the current user -------------------------------------------------------------------------
+@bp.before_request
+def load_user():
+    g.user = g.actor = None
+    if request.endpoint in ("web.static", "web.vendor"):
+        return
+    username = session.get("user")
+    if username:
+        with engine().db.read() as db:
+            user = db.get(User, username)
+        if user is None or not user.active:
+            session.clear()
+        else:
+            g.user, g.actor = user, user_actor(user)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.user is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def roles_required(*roles):
+    """Logged in with one of ``roles`` (admin always passes), else 403."""
+    def decorate(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not has_role(*roles):
+                return error_page(403, "您没有访问此页面的权限。", "需要以下角色之一：" + "、".join(
+                    labels.ROLES.get(r, r) for r in roles))
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def has_role(*roles):
+    actor = g.get("actor")
+    return actor is not None and (actor.is_admin or actor.has_any(*roles))
+
+
+# -- navigation -----------------------------------------------------------------------------
+NAV = (  # (endpoint, label, roles or None for everyone logged in)
+    ("web.inbox", "待办", None),
+    ("web.items", "督办事项", None),
+    ("web.escalations", "督查台", ("supervisor",)),
+    ("web.designer", "流程设计", ("designer",)),
+    ("web.admin_users", "用户", ("admin",)),
+    ("web.admin_departments", "部门", ("admin",)),
+    ("web.admin_calendar", "工作日历", ("admin",)),
+    ("web.admin_clock", "模拟时钟", ("admin",)),
+)
+
+
+@bp.app_context_processor
+def navigation():
+    if not g.get("user"):
+        return {"nav": []}
+    simulated = engine().clock.mode == "simulated"
+    entries = [(endpoint, text) for endpoint, text, roles in NAV
+               if (roles is None or has_role(*roles)) and (endpoint != "web.admin_clock" or simulated)]
+    section = request.endpoint or ""
+    return {"nav": entries, "nav_active": _active_entry(section, entries)}
+
+
+def _active_entry(endpoint, entries):
+    prefixes = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.item": "web.items",
+                "web.item_new": "web.items"}
+    if endpoint.startswith("web.designer"):
+        return "web.designer"
+    return prefixes.get(endpoint, endpoint)
+
+
+@bp.app_template_filter("localtime")
+def localtime(value, fmt="%Y-%m-%d %H:%M"):
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if getattr(value, "tzinfo", None) is not None:
+        value = engine().calendar.local(value)
+    return value.strftime(fmt)
+
+
+# -- log in / out ----------------------------------------------------------------------------
+def _safe_next(target):
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.inbox")
+    return target
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("web.inbox" if g.user else "web.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    username = request.form.get("username", "").strip()
+    if request.method == "POST":
+        rt = engine()
+        with rt.db.read() as db:
+            user = db.get(User, username) if username else None
+        if user is None or not user.active or not check_password_hash(
+                user.password_hash, request.form.get("password", "")):
+            error = "用户名或密码错误。"
+        else:
+            session.clear()
+            session.permanent = True
+            session["user"] = user.username
+            with rt.db.write() as db:
+                rt.audit.append(db, "user_logged_in", actor=user.username, data={"via": "web"})
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, username=username)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    flash("您已退出登录。")
+    return redirect(url_for("web.login"))
+
+
+# -- errors --------------------------------------------------------------------------------
+def error_page(status, message, detail=None):
+    return render_template("error.html", status=status, message=message, detail=detail), status
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(err):
+    return error_page(400, "表单已失效，请返回后刷新页面重新提交。", err.description)
+
+
+@bp.errorhandler(EngineError)
+def engine_failed(err):
+    messages = {403: "您无权进行此操作。", 404: "未找到该记录。", 409: "该事项已被他人处理或状态已变化，请刷新后重试。"}
+    return error_page(err.status, messages.get(err.status, "操作未能完成。"), err.message)
+
+
+@bp.errorhandler(HTTPException)
+def http_failed(err):
+    messages = {400: "请求有误。", 403: "您无权进行此操作。", 404: "未找到该页面。",
+                405: "不支持此操作。", 413: "提交的内容过大。"}
+    return error_page(err.code, messages.get(err.code, "操作未能完成。"), None)
+
+
+def department_names():
+    with engine().db.read() as db:
+        return {d.code: d.name for d in db.scalars(select(Department).order_by(Department.code))}
+
+
+def user_names():
+    with engine().db.read() as db:
+        return {u.username: u.display_name for u in db.scalars(select(User))}

@@ -1,0 +1,50 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  // Rows of an array-of-objects field (e.g. milestones): add and remove without a round trip.
+  function renumber(fieldset) {
+    fieldset.querySelectorAll(".rows-body > [data-row]").forEach(function (row, i) {
+      row.querySelectorAll("[name]").forEach(function (el) {
+        el.name = el.name.replace(/\.(\d+|__index__)\./, "." + i + ".");
+        if (el.id) { el.id = el.id.replace(/\.(\d+|__index__)\./, "." + i + "."); }
+      });
+      row.querySelectorAll("label[for]").forEach(function (el) {
+        el.htmlFor = el.htmlFor.replace(/\.(\d+|__index__)\./, "." + i + ".");
+      });
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[name=_action]");
+    if (!button) { return; }
+    var fieldset = button.closest("[data-rows]");
+    if (!fieldset) { return; }
+    event.preventDefault();
+    var body = fieldset.querySelector(".rows-body");
+    if (button.classList.contains("add-row")) {
+      var template = fieldset.querySelector("template");
+      body.appendChild(template.content.cloneNode(true));
+      renumber(fieldset);
+      var rows = body.querySelectorAll("[data-row]");
+      var first = rows[rows.length - 1].querySelector("input, select, textarea");
+      if (first) { first.focus(); }
+    } else if (button.classList.contains("remove-row")) {
+      button.closest("[data-row]").remove();
+      if (!body.querySelector("[data-row]")) {
+        body.appendChild(fieldset.querySelector("template").content.cloneNode(true));
+      }
+      renumber(fieldset);
+    }
+  });
+  // Forms marked data-confirm ask first; a submitted form disables its buttons (no double submit).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) { event.preventDefault(); return; }
+    window.setTimeout(function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+    }, 0);
+  });
+  // Filter selects submit their form on change.
+  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+})();

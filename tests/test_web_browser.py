@@ -1,0 +1,236 @@
+"""The web application in a real browser (Debian's Chromium through Playwright), over a real server.
+
+People of each role use the pages as they would: the supervision loop up to filing the
+plan, the designer's modeler and deploy, the admin pages and the escalation desk. No page
+may log a console error; every page has a title and working navigation. Screenshots of
+each page land in test-artifacts/.
+"""
+import re
+
+import pytest
+
+from tests.web_browser import PHONE, Person, launch
+
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="Definitions_ladder" name="问责" namespace="http://example.gov.cn/dmn">
+  <decision id="ladder" name="问责措施">
+    <decisionTable id="ladder_table" hitPolicy="FIRST">
+      <input id="in_count" label="年度逾期次数">
+        <inputExpression id="in_count_expr" typeRef="integer"><text>overdue_count</text></inputExpression>
+      </input>
+      <output id="out_measure" label="措施" name="measure" typeRef="string"/>
+      <rule id="r1"><inputEntry id="r1_in"><text>1</text></inputEntry><outputEntry id="r1_out"><text>"提醒约谈"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="r2_in"><text>2</text></inputEntry><outputEntry id="r2_out"><text>"通报批评"</text></outputEntry></rule>
+      <rule id="r3"><inputEntry id="r3_in"><text>&gt;= 3</text></inputEntry><outputEntry id="r3_out"><text>"考核扣分"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch()
+
+
+@pytest.fixture
+def people(server, browser):
+    opened = []
+
+    def open_as(username, viewport=None):
+        person = Person(browser, server.base, **({"viewport": viewport} if viewport else {}))
+        opened.append(person)
+        return person.login(username)
+
+    yield open_as
+    for person in opened:
+        person.close()  # asserts: no console errors, no page errors
+
+
+def open_task(person, title):
+    person.goto("/inbox")
+    person.page.locator("#inbox a", has_text=title).first.click()
+    person.page.wait_for_url(re.compile(r".*/tasks/"))
+
+
+def test_supervision_loop_in_the_browser(server, people):
+    sec = people("sec")
+    sec.goto("/items/new")
+    sec.page.fill("#f-title", "推进政务服务一网通办")
+    sec.page.select_option("#f-basis", "meeting_decision")
+    sec.page.select_option("#f-department", "d1")
+    sec.page.check("input[name=co_departments][value=d2]")
+    sec.page.select_option("#f-leader", "boss")
+    sec.page.fill("#f-deadline", "2026-12-31")
+    sec.page.fill("#f-requirements", "每周五前反馈进展")
+    sec.shot("secretariat-new-item")
+    sec.page.click("#submit-item")
+    sec.page.wait_for_url(re.compile(r".*/items/[0-9a-f-]+$"))
+    assert "DB-2026-0001" in sec.page.title()
+    item_url = sec.page.url
+
+    staff = people("zhang")
+    assert staff.page.title() == "我的待办 · 督办"
+    row = staff.page.locator("#inbox tr", has_text="制定工作计划")
+    assert "DB-2026-0001" in row.inner_text() and "正常" in row.inner_text()
+    staff.shot("staff-inbox")
+    row.locator("a", has_text="制定工作计划").click()
+    staff.page.wait_for_url(re.compile(r".*/tasks/"))
+    assert "督办通知单" in staff.page.content() and "每周五前反馈进展" in staff.page.content()
+    staff.page.fill("#f-owner", "zhang")
+    staff.page.fill("[name='milestones.0.date']", "2026-12-10")
+    staff.page.fill("[name='milestones.0.target']", "完成方案")
+    staff.page.click("button.add-row")
+    staff.page.fill("[name='milestones.1.date']", "2026-12-25")
+    staff.page.fill("[name='milestones.1.target']", "全面上线")
+    staff.page.fill("#f-measures", "成立专班，每周调度")
+    staff.page.click("#submit-task")  # expected_result left empty
+
+    error = staff.page.locator("[data-field-name=expected_result] .field-error")
+    assert error.inner_text() == "此项为必填"
+    assert staff.page.locator("[data-field-name=owner] .field-error").count() == 0
+    assert staff.page.input_value("#f-owner") == "zhang"
+    assert staff.page.input_value("[name='milestones.1.target']") == "全面上线"
+    assert staff.page.input_value("#f-measures") == "成立专班，每周调度"
+    staff.shot("staff-task-field-error")
+    staff.page.fill("#f-expected_result", "按期全面上线")
+    staff.page.click("#submit-task")
+    staff.page.wait_for_url(re.compile(r".*/inbox$"))
+    assert "已办理：制定工作计划" in staff.page.locator(".flash").inner_text()
+
+    leader = people("boss")
+    open_task(leader, "审定工作计划")
+    assert "全面上线" in leader.page.inner_text("#plan")
+    leader.page.check("input[name=approved][value=true]")
+    leader.page.fill("#f-comment", "同意")
+    leader.shot("leader-approve-plan")
+    leader.page.click("#submit-task")
+    leader.page.wait_for_url(re.compile(r".*/inbox$"))
+
+    open_task(sec, "备案")
+    sec.shot("secretariat-file-plan")
+    sec.page.click("#submit-task")
+    sec.page.wait_for_url(re.compile(r".*/inbox$"))
+
+    sec.page.goto(item_url)
+    sec.page.wait_for_selector("#diagram[data-ready=true]")
+    assert sec.page.locator(".djs-element.highlight[data-element-id=report_progress]").count() == 1
+    for done in ("draft_plan", "approve_plan", "file_plan"):
+        assert sec.page.locator(f".djs-element.done[data-element-id={done}]").count() == 1
+    assert "已备案" in sec.page.content()
+    sec.shot("item-detail")
+
+    sec.goto("/items?status=open&q=一网通办")
+    assert sec.page.locator("#items tbody tr").count() == 1
+    sec.shot("items-list")
+
+    phone = people("zhang", viewport=PHONE)
+    assert phone.page.locator("#inbox", has_text="进度反馈").count() == 1
+    phone.shot("phone-inbox")
+    open_task(phone, "进度反馈")
+    phone.page.fill("#f-progress", "40")
+    phone.shot("phone-task")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_designer_edits_and_deploys(server, people):
+    designer = people("ada")
+    designer.page.locator("nav.nav a", has_text="流程设计").click()
+    designer.page.locator("#definitions tr", has_text="supervision").locator("a", has_text="打开编辑").click()
+    designer.page.wait_for_selector("#canvas[data-ready=true]")
+    designer.page.evaluate("""() => {
+        const modeler = window.dubanModeler;
+        const task = modeler.get('elementRegistry').get('file_plan');
+        modeler.get('modeling').updateLabel(task, '登记备案');
+    }""")
+    designer.page.click("#deploy")
+    designer.page.wait_for_selector("#canvas[data-deployed]")
+    assert "已部署：supervision 版本 2" in designer.page.inner_text("#status")
+    designer.shot("designer-modeler")
+
+    designer.page.locator("#status a").click()
+    assert designer.page.locator("#versions tr[data-version='2']").count() == 1
+    designer.shot("designer-versions")
+    designer.page.click("form[action$='/diff'] button")
+    assert "登记备案" in designer.page.locator("#diff .add").all_inner_texts().__str__()
+    designer.shot("designer-diff")
+
+    # a broken diagram is refused with the element marked
+    designer.goto("/designer/supervision/2/edit")
+    designer.page.wait_for_selector("#canvas[data-ready=true]")
+    designer.page.evaluate("""() => {
+        const modeler = window.dubanModeler;
+        const flow = modeler.get('elementRegistry').get('flow_to_report_merge');
+        modeler.get('modeling').removeElements([flow]);
+    }""")
+    designer.page.click("#deploy")
+    designer.page.wait_for_selector(".djs-element.deploy-error")
+    status = designer.page.inner_text("#status")
+    assert "部署失败" in status and "file_plan" in status
+    assert designer.page.locator(".djs-element.deploy-error[data-element-id=file_plan]").count() == 1
+    designer.shot("designer-deploy-error")
+
+
+def test_decision_table_in_the_dmn_modeler(server, people):
+    server.engine.deploy(DMN.encode(), actor="ada")
+    designer = people("ada")
+    designer.goto("/designer")
+    designer.page.locator("#definitions tr", has_text="ladder").locator("a", has_text="打开编辑").click()
+    designer.page.wait_for_selector("#canvas[data-ready=true]")
+    table = designer.page.locator(".tjs-table")
+    assert table.count() == 1 and "提醒约谈" in table.inner_text()
+    designer.shot("designer-dmn")
+    designer.page.click("#deploy")
+    designer.page.wait_for_selector("#canvas[data-deployed]")
+    assert "已部署：ladder 版本 2" in designer.page.inner_text("#status")
+
+
+def test_admin_pages_escalation_desk_and_navigation(server, people):
+    admin = people("admin")
+    visited = admin.click_through_nav("admin")
+    assert [label for label, _ in visited] == ["待办", "督办事项", "督查台", "流程设计", "用户", "部门",
+                                               "工作日历", "模拟时钟"]
+
+    admin.goto("/admin/departments")
+    admin.page.fill("#code", "d3")
+    admin.page.fill("#name", "教育局")
+    admin.page.click("#department-form button")
+    assert "教育局" in admin.page.locator("#departments").inner_text()
+    admin.shot("admin-departments")
+    admin.goto("/admin/users")
+    admin.page.fill("#username", "zhao")
+    admin.page.fill("#display_name", "教育局赵六")
+    admin.page.fill("#password", "long-enough-pw")
+    admin.page.select_option("#department", "d3")
+    admin.page.check("input[name=roles][value=staff]")
+    admin.page.click("#user-form button")
+    assert "教育局赵六" in admin.page.locator("#users").inner_text()
+    admin.shot("admin-users")
+
+    admin.goto("/admin/calendar?year=2026")
+    assert admin.page.get_attribute("#year-status", "data-status") == "official"
+    assert "2026-10-01" in admin.page.inner_text("#holidays")
+    admin.shot("admin-calendar")
+    admin.goto("/admin/clock")
+    before = admin.page.inner_text("#clock-now")
+    admin.page.fill("input[name=amount]", "1")
+    admin.page.select_option("select[name=unit]", "days")
+    admin.page.click("#advance-form button")
+    assert admin.page.inner_text("#clock-now") != before and before.startswith("2026-11-23")
+    assert admin.page.inner_text("#clock-now").startswith("2026-11-24")
+    admin.shot("admin-clock")
+
+    phone = people("admin", viewport=PHONE)
+    phone.goto("/admin/users")
+    phone.shot("phone-admin-users")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    supervisor = people("sup")
+    supervisor.click_through_nav("supervisor")
+    supervisor.goto("/escalations")
+    assert supervisor.page.title() == "督查台 · 督办"
+    assert supervisor.page.locator("[data-pending=escalations]").count() == 1
+    supervisor.shot("supervisor-escalations")
+
+    for username in ("zhang", "boss", "sec", "ada"):
+        people(username).click_through_nav(username)

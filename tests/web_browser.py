@@ -1,0 +1,88 @@
+"""Playwright on Debian's Chromium for the web tests: one browser per test module, one context per person.
+
+Never downloads a browser: it drives ``/usr/bin/chromium`` and fails (does not skip) when that
+is missing. Each :class:`Person` collects console errors and uncaught page errors; the tests
+assert there are none. Screenshots go to ``test-artifacts/`` (git-ignored).
+"""
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.api_client import PASSWORD
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def launch():
+    """A generator yielding a launched Chromium (for a module-scoped fixture)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(f"the browser tests need Debian's Chromium at {CHROMIUM}: "
+                    "apt-get update && apt-get install -y chromium fonts-noto-cjk (.ci/run does this)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - installed by make setup
+        pytest.fail("the Python package playwright is missing: run `make setup`")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Person:
+    """One user's browser context and page, with console and page errors collected."""
+
+    def __init__(self, browser, base, viewport=DESKTOP):
+        self.base = base
+        self.context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+        self.context.set_default_timeout(15000)
+        self.page = self.context.new_page()
+        self.errors = []
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"console: {msg.text} @ {self.page.url}"))
+        self.page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err} @ {self.page.url}"))
+
+    def goto(self, path):
+        response = self.page.goto(self.base + path)
+        return response
+
+    def login(self, username):
+        self.goto("/login")
+        self.page.fill("#username", username)
+        self.page.fill("#password", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(re.compile(r".*/inbox$"))
+        return self
+
+    def shot(self, name):
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def nav_labels(self):
+        return self.page.locator("nav.nav a").all_inner_texts()
+
+    def click_through_nav(self, prefix):
+        """Follow every navigation link; each page has a title and no console errors."""
+        visited = []
+        for label in self.nav_labels():
+            self.page.locator("nav.nav a", has_text=label).first.click()
+            self.page.wait_for_load_state("load")
+            title = self.page.title()
+            assert title and title.endswith("督办"), f"{label}: title {title!r}"
+            assert self.page.locator("nav.nav a.active").inner_text() == label
+            visited.append((label, title))
+            self.shot(f"{prefix}-nav-{len(visited):02d}")
+        return visited
+
+    def close(self):
+        self.context.close()
+        assert not self.errors, "\n".join(self.errors)
