@@ -28,6 +28,7 @@ from engine.config import REPO_ROOT
 log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web/static")
+bp.enable_openapi = False  # pages, not API: APIFlask's spec generator asks every blueprint
 csrf = CSRFProtect()
 
 
