@@ -7,7 +7,7 @@ from flask import current_app
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
 from api.models import Department, User
-from api.present import Presenter, audit, plan, report
+from api.present import Presenter, audit, escalation, plan, report
 from api.schemas import ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, Milestone
 from workflows.supervision import plan_changes, queries
 from workflows.supervision.items import create_item, get_item
@@ -102,6 +102,7 @@ def get(item_id):
         adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
         body.update(plan=plan((adopted or plans)[-1]) if plans else None, plans=[plan(p) for p in plans],
                     reports=[report(r) for r in queries.reports(session, item.id)],
+                    escalations=[escalation(e) for e in queries.item_escalations(session, item.id)],
                     timeline=[audit(r) for r in queries.timeline(session, item.id)])
     return body
 

@@ -1,9 +1,9 @@
-"""The supervision loop (督查督办): items, routing, deadlines, listeners.
+"""The supervision loop (督查督办): items, routing, deadlines, reminders, escalations, listeners.
 
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import deadlines, items, plan_changes, routing
+from workflows.supervision import deadlines, escalations, items, plan_changes, reminders, routing
 
 
 def _functions(engine):
@@ -21,5 +21,7 @@ def register(registry):
     routing.register(registry)
     items.register(registry)
     plan_changes.register(registry)
+    reminders.register(registry)
+    escalations.register(registry)
     registry.functions(_functions)
     return registry
