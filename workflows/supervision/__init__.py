@@ -3,7 +3,8 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import deadlines, escalations, items, plan_changes, reminders, routing
+from workflows.supervision import (deadlines, escalations, extensions, items, plan_changes,
+                                   reminders, routing)
 
 
 def _functions(engine):
@@ -21,6 +22,7 @@ def register(registry):
     routing.register(registry)
     items.register(registry)
     plan_changes.register(registry)
+    extensions.register(registry)
     reminders.register(registry)
     escalations.register(registry)
     registry.functions(_functions)
