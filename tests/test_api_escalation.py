@@ -161,7 +161,12 @@ def test_only_supervisors_handle_escalations(server):
         response = server.login(user).post(f"/api/v1/tasks/{handle['id']}/complete",
                                            {"data": {"action": "accountability"}})
         assert response.status_code == 403, user
-    assert server.login("sup").get("/api/v1/escalations").json()["items"][0]["state"] == "open"
+    sup, sup2 = server.login("sup"), server.login("sup2")
+    assert sup.post(f"/api/v1/tasks/{handle['id']}/claim").status_code == 200
+    response = sup2.post(f"/api/v1/tasks/{handle['id']}/complete", {"data": {"action": "accountability"}})
+    assert response.status_code == 403  # another supervisor's, once claimed
+    assert sup.get("/api/v1/escalations").json()["items"][0]["state"] == "open"
+    assert sup.get("/api/v1/measures").json()["total"] == 0
 
 
 def test_bad_handling_is_400_and_changes_nothing(server):

@@ -61,7 +61,7 @@ def on_task_opened(event):
     escalation = Escalation(
         item_id=event.instance.business_key, instance_id=event.instance.id,
         task_id=step.id if step else None, task_key=data["overdue_task"], handle_task_id=event.task_id,
-        department=(step.candidate_department if step else None) or data["department"],
+        department=data["department"],  # the department overdue_steps_in_year counted
         year=calendar.local(since).year, overdue_since=since, level=int(data["overdue_count"]),
         proposed_measure=data.get("proposed_measure"), state="open", created_at=event.at)
     session.add(escalation)
