@@ -5,19 +5,24 @@ import logging
 from apiflask import APIFlask
 from flask import jsonify
 
-from api import audit, auth, clock, definitions, errors, instances, items, organisation, reports, tasks, web
+from api import (audit, auth, clock, definitions, errors, escalations, instances, items,
+                 notifications, organisation, reports, tasks, web)
+from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
 from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, definitions, instances, items, tasks, reports, audit, clock)
+BLUEPRINTS = (auth, organisation, definitions, instances, items, tasks, escalations, notifications,
+              reports, audit, clock)
 
 
 def build_engine(config=None):
     """An engine with every shipped domain registered, from ``config`` (or the loaded file)."""
-    return Engine(config or load_config(), build_registry())
+    registry = build_registry()
+    registry.use_directory(UserDirectory())
+    return Engine(config or load_config(), registry)
 
 
 def create_app(config=None, engine=None):

@@ -1,15 +1,15 @@
-"""Supervision items (督办事项): register and dispatch, list, detail, plan changes."""
+"""Supervision items (督办事项): register and dispatch, list, detail, plan changes, extension requests."""
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import List, Nested, String
-from apiflask.validators import Length
+from apiflask.fields import AwareDateTime, Integer, List, Nested, String
+from apiflask.validators import Length, Range
 from flask import current_app
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
 from api.models import Department, User
-from api.present import Presenter, audit, plan, report
+from api.present import Presenter, audit, escalation, plan, report
 from api.schemas import ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, Milestone
-from workflows.supervision import plan_changes, queries
+from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import create_item, get_item
 
 bp = APIBlueprint("items", __name__, url_prefix="/api/v1", tag="Items")
@@ -24,6 +24,13 @@ class PlanChangeOut(Schema):
     item_id = String(required=True)
     instance_id = String(required=True)
     status = String(required=True)
+
+
+class ExtensionIn(Schema):
+    task_id = String(required=True, validate=Length(1, 36))
+    reason = String(required=True, validate=Length(1, 2000))
+    new_due = AwareDateTime(required=True, format="iso")
+    progress = Integer(required=True, validate=Range(0, 100))
 
 
 def engine():
@@ -102,6 +109,7 @@ def get(item_id):
         adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
         body.update(plan=plan((adopted or plans)[-1]) if plans else None, plans=[plan(p) for p in plans],
                     reports=[report(r) for r in queries.reports(session, item.id)],
+                    escalations=[escalation(e) for e in queries.item_escalations(session, item.id)],
                     timeline=[audit(r) for r in queries.timeline(session, item.id)])
     return body
 
@@ -116,4 +124,17 @@ def plan_change(item_id, body):
     item = visible_item(item_id)
     instance = plan_changes.request_change(engine(), item, body["reason"], body["milestones"],
                                            current_actor())
+    return {"item_id": item.id, "instance_id": instance.id, "status": "pending"}
+
+
+@bp.post("/items/<item_id>/extension")
+@bp.auth_required(token_auth)
+@bp.input(ExtensionIn, arg_name="body")
+@bp.output(PlanChangeOut, status_code=202)
+@bp.doc(summary="Request an extension (延期申请) of an open step, before it falls due; "
+                "effective when the leader approves", responses=[400, 403, 404, 409])
+def extension(item_id, body):
+    item = visible_item(item_id)
+    instance = extensions.request_extension(engine(), item, body["task_id"], body["reason"], body["new_due"],
+                                            body["progress"], current_actor())
     return {"item_id": item.id, "instance_id": instance.id, "status": "pending"}

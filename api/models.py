@@ -22,6 +22,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(sa.String(200))
     department: Mapped[str | None] = mapped_column(sa.ForeignKey("department.code"))
     roles: Mapped[list] = mapped_column(default=list)
+    email: Mapped[str | None] = mapped_column(sa.String(320))  # for mailed notifications
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime]
 

@@ -1,7 +1,7 @@
 """Organisation (admin): departments and users, one department per user."""
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Nested, String
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask.validators import Email, Length, OneOf, Regexp
 from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -37,6 +37,7 @@ class UserIn(Schema):
     display_name = String(required=True, validate=Length(1, 200))
     department = String(required=True, allow_none=True, validate=Length(1, 100))
     roles = List(String(validate=OneOf(ROLES)), required=True, validate=Length(1, len(ROLES)))
+    email = String(load_default=None, allow_none=True, validate=[Length(3, 320), Email()])
 
 
 class UserPage(Schema):
@@ -71,7 +72,7 @@ def add_user(rt, body, actor):
                                details=[{"field": "department", "message": "unknown department"}])
         user = User(username=body["username"], password_hash=generate_password_hash(body["password"]),
                     display_name=body["display_name"], department=body["department"],
-                    roles=sorted(set(body["roles"])), created_at=rt.clock.now())
+                    roles=sorted(set(body["roles"])), email=body.get("email"), created_at=rt.clock.now())
         session.add(user)
         rt.audit.append(session, "user_created", actor=actor,
                         data={k: v for k, v in body.items() if k != "password"})

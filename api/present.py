@@ -66,3 +66,24 @@ def instance(row, open_tasks, presenter):
             "open_tasks": [presenter.task(t) for t in open_tasks], "started_at": iso(row.started_at),
             "ended_at": iso(row.ended_at), "started_by": row.started_by, "error": row.error,
             "error_task": row.error_task}
+
+
+def escalation(row):
+    return {"id": row.id, "item_id": row.item_id, "instance_id": row.instance_id, "task_id": row.task_id,
+            "task_key": row.task_key, "handle_task_id": row.handle_task_id, "department": row.department,
+            "overdue_since": iso(row.overdue_since), "level": row.level,
+            "proposed_measure": row.proposed_measure, "state": row.state, "handled_by": row.handled_by,
+            "handled_at": iso(row.handled_at), "action": row.action, "comment": row.comment,
+            "new_due": iso(row.new_due), "reassigned_to": row.reassigned_to}
+
+
+def measure(row):
+    return {"id": row.id, "department": row.department, "year": row.year, "measure": row.measure,
+            "item_id": row.item_id, "escalation_id": row.escalation_id, "recorded_by": row.recorded_by,
+            "at": iso(row.at)}
+
+
+def notification(row):
+    return {"id": row.id, "kind": row.kind, "title": row.title, "body": row.body, "item_id": row.item_id,
+            "task_id": row.task_id, "created_at": iso(row.created_at), "read_at": iso(row.read_at),
+            "read": row.read_at is not None}

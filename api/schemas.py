@@ -122,7 +122,28 @@ class ItemOut(Schema):
     open_tasks = List(Nested(TaskOut))
 
 
+class EscalationOut(Schema):
+    id = Integer(required=True)
+    item_id = String(required=True)
+    instance_id = String(required=True)
+    task_id = String(allow_none=True)
+    task_key = String(required=True)
+    handle_task_id = String(allow_none=True)
+    department = String(required=True)
+    overdue_since = String(required=True)
+    level = Integer(required=True)
+    proposed_measure = String(allow_none=True)
+    state = String(required=True)
+    handled_by = String(allow_none=True)
+    handled_at = String(allow_none=True)
+    action = String(allow_none=True)
+    comment = String(allow_none=True)
+    new_due = String(allow_none=True)
+    reassigned_to = String(allow_none=True)
+
+
 class ItemDetailOut(ItemOut):
+    escalations = List(Nested(EscalationOut))
     plan = Nested(PlanOut, allow_none=True)
     plans = List(Nested(PlanOut))
     reports = List(Nested(ReportOut))

@@ -6,7 +6,10 @@ script, condition, timer and task-property expression passes the sandbox; that e
 ``formSchema`` is a valid JSON Schema. Any failure raises :class:`InvalidDefinition` naming the
 element and line, and nothing is deployed. Identical bytes deployed again return the
 existing version. A BPMN version is parsed with the DMN decisions current when it was
-deployed, and keeps them.
+deployed (a process calling a decision that is not deployed is refused); when its business
+rule tasks run they evaluate the latest deployed version of their decision
+(``engine.decisions``), so a redeployed table applies from then on without redeploying the
+processes. A DMN document is checked too: one decision, and every cell passes the sandbox.
 """
 import copy
 import hashlib
@@ -17,10 +20,11 @@ import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.decisions import Parser, decision_engine
 from engine.errors import InvalidDefinition, NotFound, ScriptRejected
 from engine.models import Definition
 from engine.scripting import compile_script
@@ -146,6 +150,37 @@ def _kind(root):
     _fail(f"not a BPMN or DMN document (root element {root.tag})", line=root.sourceline)
 
 
+def lint_dmn(parser, decision_id):
+    """Parse the decision table and run every cell through the sandbox's compiler.
+
+    Input cells are Python as SpiffWorkflow reads them: a value (``2``), a comparison with
+    the input left out (``>= 4``), or with ``?`` standing for it (``1 <= ? < 4``).
+    """
+    try:
+        engine = decision_engine(parser, decision_id)
+    except (ValidationException, SpiffWorkflowException, KeyError, IndexError) as err:
+        _fail(f"DMN: {str(err).splitlines()[0] if str(err) else type(err).__name__}", decision_id)
+    for rule in engine.decision_table.rules:
+        try:
+            for entry in rule.inputEntries:
+                if entry.input.expression:
+                    compile_script(entry.input.expression.strip(), "eval")
+                for text in filter(None, entry.lhs):
+                    _compile_input_cell(text.replace("?", "dmninputexpr").strip())
+            for entry in rule.outputEntries:
+                if getattr(entry, "text", None):
+                    compile_script(entry.text.strip(), "eval")
+        except ScriptRejected as err:
+            _fail(f"DMN rule {rule.row_number}: {err.message}", rule.id)
+
+
+def _compile_input_cell(text):
+    try:
+        compile_script(text, "eval")
+    except ScriptRejected:
+        compile_script(f"dmninputexpr {text}", "eval")
+
+
 def check_schema(root):
     """The BPMN XSD (with SpiffWorkflow's extensions), before our own structural checks."""
     try:
@@ -157,7 +192,7 @@ def check_schema(root):
 
 def build_parser(source, kind, dmn_sources=()):
     """Parse with SpiffWorkflow; its errors become InvalidDefinition naming element and line."""
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = Parser(validator=VALIDATOR)
     try:
         for dmn in dmn_sources:
             parser.add_dmn_str(dmn.encode() if isinstance(dmn, str) else dmn)
@@ -177,6 +212,7 @@ class DefinitionStore:
     def __init__(self, db, clock, audit):
         self.db, self.clock, self.audit = db, clock, audit
         self._specs = {}
+        self._decisions = {}
         self._lock = threading.Lock()
 
     # -- deploy ---------------------------------------------------------------------------
@@ -195,7 +231,7 @@ class DefinitionStore:
             spec_parts = self._spiff_spec(build_parser(source, kind, [d.source for d in dmn]), key)
         else:
             key, name = _dmn_decision(root)
-            build_parser(source, kind)
+            lint_dmn(build_parser(source, kind), key)
             spec_parts = None
         digest = hashlib.sha256(source).hexdigest()
         for _ in range(3):  # a concurrent deploy of the same key may take our version number
@@ -266,6 +302,21 @@ class DefinitionStore:
             with self._lock:
                 self._specs[definition.id] = parts
         return parts
+
+    def decision(self, decision_id):
+        """The DMNEngine of the latest deployed version of ``decision_id``, or None."""
+        with self.db.read() as session:
+            definition = session.scalar(select(Definition).where(
+                Definition.key == decision_id, Definition.kind == "dmn")
+                .order_by(Definition.version.desc()).limit(1))
+        if definition is None:
+            return None
+        engine = self._decisions.get(definition.id)
+        if engine is None:
+            engine = decision_engine(build_parser(definition.source.encode("utf-8"), "dmn"), decision_id)
+            with self._lock:
+                self._decisions[definition.id] = engine
+        return engine
 
     def task_spec(self, definition, task_key):
         spec, subprocess_specs = self.spec(definition)

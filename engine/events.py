@@ -1,7 +1,11 @@
 """Events the unit of work hands to the registry's listeners, inside its write transaction."""
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
+
+
+def _no_after_commit(fn):
+    raise RuntimeError("after_commit is only available inside a unit of work")
 
 
 @dataclasses.dataclass
@@ -15,3 +19,5 @@ class Event:
     task_key: str | None = None
     task_id: str | None = None
     data: dict = dataclasses.field(default_factory=dict)
+    # after_commit(fn): call fn() once this transaction has committed (never if it rolls back)
+    after_commit: Callable = _no_after_commit

@@ -48,6 +48,7 @@ class Engine:
         return self._functions
 
     def builtin_functions(self):
+        """Time and calendar, and ``emit(name, data)``: a declared domain event (see engine.registry)."""
         cal, clock = self.calendar, self.clock
 
         def iso(moment):
@@ -59,11 +60,13 @@ class Engine:
             "working_day_end": lambda start, n: iso(cal.working_day_end(_moment(start), int(n))),
             "last_working_day_start": lambda due: iso(cal.last_working_day_start(_moment(due))),
             "is_working_day": lambda day: cal.is_working_day(dt.date.fromisoformat(str(day)[:10])),
+            "emit": lambda name, data=None: self.uow.emit_from_script(name, data),
         }
 
     def script_engine(self):
         return make_script_engine(self.script_functions(), self.registry.services,
-                                  float(self.config["scripts"]["timeout_seconds"]))
+                                  float(self.config["scripts"]["timeout_seconds"]),
+                                  decisions=self.definitions.decision)
 
     # -- convenience --------------------------------------------------------------------------
     def deploy(self, source, actor=None):

@@ -168,7 +168,13 @@ class RestrictedEnvironment(TaskDataEnvironment):
 
 
 class ScriptEngine(PythonScriptEngine):
-    """Fixes 3.2.0's ``call_service`` (its error path raised NameError, hiding the cause)."""
+    """Fixes 3.2.0's ``call_service`` (its error path raised NameError, hiding the cause).
+
+    ``decisions`` (``decision_id -> DMNEngine | None``) gives business rule tasks the latest
+    deployed decision (see engine.decisions); None keeps the one parsed with the process.
+    """
+
+    decisions = None
 
     def call_service(self, task, **kwargs):
         try:
@@ -178,6 +184,8 @@ class ScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"service {name!r} failed: {err!r}", task=task, exception=err)
 
 
-def make_script_engine(functions, services, timeout_seconds):
+def make_script_engine(functions, services, timeout_seconds, decisions=None):
     """A fresh sandboxed engine exposing ``functions`` to scripts and ``services`` to service tasks."""
-    return ScriptEngine(RestrictedEnvironment(functions, timeout_seconds, services))
+    engine = ScriptEngine(RestrictedEnvironment(functions, timeout_seconds, services))
+    engine.decisions = decisions
+    return engine

@@ -1,19 +1,25 @@
-"""Human tasks: who may work them, the inbox, claim / unclaim / assign, and completion.
+"""Human tasks: who may work them, the inbox, claim / unclaim / assign, completion, rescheduling.
 
 SpiffWorkflow's ``task.run()`` has no guard of its own: completing checks, in order, that the
 task exists (404), that it is the caller's (403: admin; else the assignee, else the
 diagram's candidate user, else role and department; a task with no routing belongs to the
 instance's starter), that it is still open (409), and its form (400). Then the unit of work
 re-checks READY and manual on the loaded workflow, which turns a concurrent completion into
-a 409 as well.
+a 409 as well, and runs the registry's ``before_complete`` hooks for the task's key (which
+may refuse, or change the same instance, e.g. move a sibling task's due time).
+
+Rescheduling moves an open task's due time and its boundary timers (``engine.rescheduling``)
+in one unit of work on the task's instance.
 """
+import dataclasses
+import datetime as dt
 import uuid
 
 from sqlalchemy import and_, func, or_, select, update
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine import forms
+from engine import forms, rescheduling
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import HumanTask
 
@@ -53,6 +59,23 @@ def workable_by(actor):
 def _unchanged(task):
     """Guard for an assignee change: nobody changed the assignee since we read it."""
     return HumanTask.assignee == task.assignee if task.assignee else HumanTask.assignee.is_(None)
+
+
+@dataclasses.dataclass
+class CompletionStep:
+    """What a ``before_complete`` hook sees: the task being completed, in its unit of work."""
+
+    engine: object
+    instance: object        # engine.models.Instance as loaded (not yet saved)
+    task: HumanTask         # the row of the task being completed
+    data: dict              # the submitted (form-valid) data
+    actor: object
+    now: dt.datetime
+    _ctx: object
+
+    def reschedule(self, task_id, due, reason=None):
+        """Move open task ``task_id`` of this same instance to ``due`` (saved with the completion)."""
+        return self.engine.tasks.reschedule_in(self._ctx, task_id, due, reason)
 
 
 class Tasks:
@@ -103,6 +126,8 @@ class Tasks:
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
             if spiff_task is None or not spiff_task.task_spec.manual or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer open")
+            for hook in self.rt.registry.completion_hooks(task.key):
+                hook(CompletionStep(self.rt, ctx.instance, task, data, actor, ctx.now, ctx))
             spiff_task.set_data(**data)
             spiff_task.run()
             ctx.completed[task.id] = data
@@ -111,6 +136,31 @@ class Tasks:
 
         ctx = self.rt.uow.run(task.instance_id, action, actor)
         return self.get(task_id), ctx.opened
+
+    # -- due times --------------------------------------------------------------------------
+    def reschedule(self, task_id, due, actor, reason=None):
+        """Move open task ``task_id``'s due time (and its boundary timers) to ``due``.
+
+        One unit of work on the task's instance: 404 unknown task, 409 when it is no longer
+        open, has no due-date variable, or the instance changed concurrently (StaleInstance:
+        callers acting for the system retry). Returns the task row.
+        """
+        task = self.get(task_id)
+        if task.state != "open":
+            raise Conflict(f"task {task_id} is already {task.state}")
+        self.rt.uow.run(task.instance_id, lambda ctx: self.reschedule_in(ctx, task.id, due, reason), actor)
+        return self.get(task_id)
+
+    def reschedule_in(self, ctx, task_id, due, reason=None):
+        """The reschedule command inside an already running unit of work ``ctx``."""
+        if due.tzinfo is None:
+            raise ValueError("a due time needs a UTC offset")
+        due_iso = self.rt.calendar.local(due).isoformat()
+        previous = rescheduling.reschedule(ctx.workflow, task_id, due_iso)
+        spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(str(task_id)))
+        ctx.audit("task_rescheduled", task=spiff_task.task_spec.bpmn_id, task_id=str(task_id),
+                  previous_due=previous, due=due_iso, reason=reason)
+        return previous
 
     # -- ownership --------------------------------------------------------------------------
     def claim(self, task_id, actor):

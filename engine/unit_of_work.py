@@ -10,10 +10,18 @@ A command that is refused (raises an :class:`EngineError` before the workflow ad
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
 service) is saved: the instance goes to ``error`` with the reason and the task, and the
 person's own step stays done.
+
+Events reach the registry's listeners inside the write transaction: the engine's own
+(``task_opened`` carries the data the task opened with) and those BPMN scripts raise with
+``emit(name, data)`` while the workflow runs. Callbacks listeners hand to ``after_commit`` run
+once the transaction has committed, in order; a failing callback is logged and never undoes
+the command (they are best effort: a crash between commit and callback loses it).
 """
+import contextvars
 import dataclasses
 import datetime as dt
 import json
+import logging
 import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -25,6 +33,9 @@ from engine.clock import using_clock
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
+
+log = logging.getLogger(__name__)
+_running = contextvars.ContextVar("duban_unit_of_work", default=None)
 
 
 @dataclasses.dataclass
@@ -43,6 +54,7 @@ class Context:
     error_task: str | None = None
     opened: list = dataclasses.field(default_factory=list)    # HumanTask rows opened
     definition: object = None                                 # set when the instance changes version
+    committed: list = dataclasses.field(default_factory=list)  # callbacks to run after commit
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -57,6 +69,9 @@ class Context:
 
     def emit(self, name, task_key=None, task_id=None, data=None):
         self.events.append((name, task_key, task_id, data or {}))
+
+    def after_commit(self, fn):
+        self.committed.append(fn)
 
 
 def _jsonable(data):
@@ -81,8 +96,13 @@ class UnitOfWork:
         ctx = Context(actor=actor, now=now, instance=instance, workflow=workflow)
         ctx.audit("instance_started", definition=definition.key, version=definition.version)
         ctx.emit("instance_started", data=_jsonable(variables))
-        self._advance(ctx)
+        token = _running.set(ctx)
+        try:
+            self._advance(ctx)
+        finally:
+            _running.reset(token)
         self._write(ctx, new=True)
+        self._after_commit(ctx)
         return ctx
 
     # -- run a command on an existing instance ----------------------------------------------
@@ -97,10 +117,15 @@ class UnitOfWork:
             raise Conflict(f"instance {instance_id} is {instance.status}")
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
         ctx.workflow = self._load(instance, definition)
-        with using_clock(self.rt.clock):
-            action(ctx)
-        self._advance(ctx)
+        token = _running.set(ctx)
+        try:
+            with using_clock(self.rt.clock):
+                action(ctx)
+            self._advance(ctx)
+        finally:
+            _running.reset(token)
         self._write(ctx, new=False)
+        self._after_commit(ctx)
         return ctx
 
     def load(self, instance):
@@ -112,6 +137,17 @@ class UnitOfWork:
     def _load(self, instance, definition):
         spec, subprocess_specs = self.rt.definitions.spec(definition)
         return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine())
+
+    def emit_from_script(self, name, data=None):
+        """``emit(name, data)`` in a BPMN script: a declared domain event for the listeners."""
+        ctx = _running.get()
+        if ctx is None:
+            raise RuntimeError("emit() only works while a unit of work runs the workflow")
+        if not self.rt.registry.is_declared(name):
+            raise ValueError(f"emit(): no event {name!r} is declared by the registry")
+        if data is not None and not isinstance(data, dict):
+            raise TypeError("emit(): data must be a dict")
+        ctx.emit(name, data=_jsonable(data or {}))
 
     def _advance(self, ctx):
         """Run until the workflow waits; a failure here is saved as the instance's error."""
@@ -169,7 +205,15 @@ class UnitOfWork:
                                      business_key=instance.business_key, data=_jsonable(data))
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, instance, ctx.actor, ctx.now, self.rt,
-                                            task_key, task_id, data))
+                                            task_key, task_id, data, ctx.after_commit))
+
+    @staticmethod
+    def _after_commit(ctx):
+        for fn in ctx.committed:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 — the command has committed; a follow-up never undoes it
+                log.exception("after-commit callback of instance %s failed", ctx.instance.id)
 
     @staticmethod
     def _variables(workflow):
@@ -204,7 +248,9 @@ class UnitOfWork:
                     state="open", created_at=ctx.now, due_at=task.due_at)
                 session.add(row)
                 ctx.opened.append(row)
-                ctx.events.append(("task_opened", task.key, task.id, {}))
+                spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
+                ctx.events.append(("task_opened", task.key, task.id, _jsonable(
+                    {k: v for k, v in spiff_task.data.items() if not callable(v)})))
         session.flush()
 
     def _sync_timers(self, session, ctx):

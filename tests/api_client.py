@@ -11,6 +11,7 @@ from api.models import Department, User
 PASSWORD = "correct-horse-battery"
 PEOPLE = {  # username: (display name, department, roles)
     "admin": ("系统管理员", None, ["admin"]),
+    "sup2": ("督查员周", "office", ["supervisor"]),
     "sec": ("秘书科小陈", "office", ["secretariat"]),
     "zhang": ("发改委张三", "d1", ["staff"]),
     "li": ("发改委李四", "d1", ["staff"]),
@@ -21,6 +22,22 @@ PEOPLE = {  # username: (display name, department, roles)
     "ada": ("流程设计周", "office", ["designer"]),
 }
 DEPARTMENTS = {"office": "政府办公室", "d1": "发展和改革委员会", "d2": "住房和城乡建设局"}
+
+
+def seed_organisation(engine):
+    """The organisation of the tests, written directly (the admin API is tested separately)."""
+    now = engine.clock.now()
+    with engine.db.write() as session:
+        for code, name in DEPARTMENTS.items():
+            session.add(Department(code=code, name=name))
+        session.flush()
+        # A cheap hash: tests log in often, and the strength of test passwords does not matter.
+        password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+        for username, (display, department, roles) in PEOPLE.items():
+            session.add(User(username=username, password_hash=password_hash, display_name=display,
+                             department=department, roles=roles, email=f"{username}@duban.test",
+                             created_at=now))
+    return engine
 
 
 class Client:
@@ -60,16 +77,7 @@ class Server:
         self.thread.join(timeout=5)
 
     def seed(self):
-        """The organisation of the tests, written directly (the admin API is tested separately)."""
-        now = self.engine.clock.now()
-        with self.engine.db.write() as session:
-            for code, name in DEPARTMENTS.items():
-                session.add(Department(code=code, name=name))
-            session.flush()
-            password_hash = generate_password_hash(PASSWORD)
-            for username, (display, department, roles) in PEOPLE.items():
-                session.add(User(username=username, password_hash=password_hash, display_name=display,
-                                 department=department, roles=roles, created_at=now))
+        seed_organisation(self.engine)
         return self
 
     def login(self, username, password=PASSWORD):

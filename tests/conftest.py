@@ -102,22 +102,43 @@ def engine(engine_factory):
     return engine_factory()
 
 
+def deploy_shipped(engine, *names):
+    """Deploy files of bpmn/ in the given order (decisions before the processes that call them)."""
+    for name in names:
+        engine.deploy((REPO / "bpmn" / name).read_bytes(), actor="designer")
+    return engine
+
+
 @pytest.fixture
 def supervision(engine):
-    """The engine with the shipped supervision process deployed."""
-    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes(), actor="designer")
-    return engine
+    """The engine with the shipped supervision process (and the decision it calls) deployed."""
+    return deploy_shipped(engine, "accountability.dmn", "supervision.bpmn")
 
 
 BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
+SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn")
+
+
 @pytest.fixture
-def server(supervision):
-    """The API on a real HTTP server over the test database, organisation seeded, processes deployed."""
+def server_factory(engine_factory):
+    """``factory(**config_overrides)``: the API on a real HTTP server over the test database,
+    organisation seeded, every shipped process deployed."""
     from tests.api_client import Server
 
-    supervision.deploy((REPO / "bpmn" / "plan_change.bpmn").read_bytes(), actor="designer")
-    running = Server(supervision).seed()
-    yield running
-    running.stop()
+    servers = []
+
+    def factory(**overrides):
+        engine = deploy_shipped(engine_factory(**overrides), *SHIPPED)
+        servers.append(Server(engine).seed())
+        return servers[-1]
+
+    yield factory
+    for running in servers:
+        running.stop()
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()

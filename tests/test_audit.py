@@ -22,7 +22,7 @@ def _tamper(engine, statement):
 def test_chain_verifies(supervision):
     _history(supervision)
     result = supervision.verify_audit()
-    assert result == {"ok": True, "count": 4}  # deploy, start, two completions
+    assert result == {"ok": True, "count": 5}  # two deploys (decision, process), start, two completions
 
 
 @BOTH_DATABASES

@@ -80,20 +80,20 @@ def test_report_due_counts_from_the_previous_due_time(cal):
 
 
 def test_plan_due_in_the_process_across_national_day(engine_factory):
-    from tests.conftest import REPO
+    from tests.conftest import deploy_shipped
 
     engine = engine_factory(clock={"start": "2026-09-30T10:00:00+08:00"})
-    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes())
+    deploy_shipped(engine, "accountability.dmn", "supervision.bpmn")
     item = new_item(engine, SECRETARY)
     task = open_task(engine, STAFF, "draft_plan", item.id)
     assert task.due_at == at("2026-10-09T18:00:00+08:00")
 
 
 def test_plan_due_in_2027_does_not_crash(engine_factory):
-    from tests.conftest import REPO
+    from tests.conftest import deploy_shipped
 
     engine = engine_factory(clock={"start": "2027-06-10T10:00:00+08:00"})
-    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes())
+    deploy_shipped(engine, "accountability.dmn", "supervision.bpmn")
     item = new_item(engine, SECRETARY)
     assert item.code == "DB-2027-0001"
     assert open_task(engine, STAFF, "draft_plan", item.id).due_at == at("2027-06-14T18:00:00+08:00")

@@ -110,19 +110,45 @@ def test_spec_is_stored_once_not_in_each_instance(supervision):
     assert len(json.dumps(state)) < len(source) / 2
 
 
-def test_shipped_supervision_diagram_has_diagram_interchange():
+@pytest.mark.parametrize("name", ["supervision.bpmn", "plan_change.bpmn", "extension.bpmn"])
+def test_shipped_diagrams_have_diagram_interchange(name):
+    """Every node and flow is drawn (bpmn-js shows nothing it has no shape for), boundary
+    events sit on their activity's border, and edges start and end on their nodes."""
     from lxml import etree
 
-    root = etree.parse(str(REPO / "bpmn" / "supervision.bpmn")).getroot()
+    root = etree.parse(str(REPO / "bpmn" / name)).getroot()
     ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-          "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
-    elements = {e.get("id") for e in root.iterfind(".//bpmn:process/*", ns)
+          "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+          "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+    elements = {e.get("id"): e for e in root.iterfind(".//bpmn:process/*", ns)
                 if etree.QName(e).localname not in ("laneSet",)}
-    drawn = {e.get("bpmnElement") for e in root.iterfind(".//bpmndi:BPMNShape", ns)}
-    drawn |= {e.get("bpmnElement") for e in root.iterfind(".//bpmndi:BPMNEdge", ns)}
-    lanes = {lane.get("name") for lane in root.iterfind(".//bpmn:lane", ns)}
-    assert elements <= drawn
-    assert lanes == {"秘书科", "承办部门", "分管领导", "督查员"}
+    bounds = {s.get("bpmnElement"): [float(s.find("dc:Bounds", ns).get(k)) for k in ("x", "y", "width", "height")]
+              for s in root.iterfind(".//bpmndi:BPMNShape", ns)}
+    edges = {e.get("bpmnElement"): [(float(p.get("x")), float(p.get("y"))) for p in e.iterfind("di:waypoint", ns)]
+             for e in root.iterfind(".//bpmndi:BPMNEdge", ns)}
+    assert set(elements) <= set(bounds) | set(edges)
+
+    def on(point, box, slack=1):
+        (px, py), (x, y, w, h) = point, box
+        return x - slack <= px <= x + w + slack and y - slack <= py <= y + h + slack
+
+    for element_id, element in elements.items():
+        if etree.QName(element).localname == "boundaryEvent":
+            x, y, w, h = bounds[element_id]
+            hx, hy, hw, hh = bounds[element.get("attachedToRef")]
+            centre = (x + w / 2, y + h / 2)
+            assert on(centre, (hx, hy, hw, hh)) and not on(centre, (hx + 1, hy + 1, hw - 2, hh - 2), 0), element_id
+        if etree.QName(element).localname == "sequenceFlow":
+            points = edges[element_id]
+            assert on(points[0], bounds[element.get("sourceRef")]), element_id
+            assert on(points[-1], bounds[element.get("targetRef")]), element_id
+    for lane in root.iterfind(".//bpmn:lane", ns):  # each node is drawn inside its lane
+        for ref in lane.iterfind("bpmn:flowNodeRef", ns):
+            x, y, w, h = bounds[ref.text]
+            assert on((x + w / 2, y + h / 2), bounds[lane.get("id")], 0), (lane.get("name"), ref.text)
+    if name == "supervision.bpmn":
+        lanes = {lane.get("name") for lane in root.iterfind(".//bpmn:lane", ns)}
+        assert lanes == {"秘书科", "承办部门", "分管领导", "督查员"}
 
 
 def test_script_in_supervision_refers_only_to_known_functions(supervision):

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from engine.models import Timer
 from tests.bpmn_snippets import chain, timer_wait, user_task
-from tests.conftest import BOTH_DATABASES, LEADER, REPO, SECRETARY, STAFF
+from tests.conftest import BOTH_DATABASES, LEADER, SECRETARY, STAFF, deploy_shipped
 from tests.helpers import PLAN, complete, new_item, open_task
 from workflows.supervision.items import get_item
 
@@ -12,7 +12,7 @@ from workflows.supervision.items import get_item
 @BOTH_DATABASES
 def test_restarted_engine_continues(engine_factory):
     first = engine_factory()
-    first.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes())
+    deploy_shipped(first, "accountability.dmn", "supervision.bpmn")
     item = new_item(first, SECRETARY)
     complete(first, STAFF, "draft_plan", PLAN, item.id)
     first.close()

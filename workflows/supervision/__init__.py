@@ -1,9 +1,10 @@
-"""The supervision loop (督查督办): items, routing, deadlines, listeners.
+"""The supervision loop (督查督办): items, routing, deadlines, reminders, escalations, listeners.
 
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import deadlines, items, plan_changes, routing
+from workflows.supervision import (deadlines, escalations, extensions, items, plan_changes,
+                                   reminders, routing)
 
 
 def _functions(engine):
@@ -21,5 +22,8 @@ def register(registry):
     routing.register(registry)
     items.register(registry)
     plan_changes.register(registry)
+    extensions.register(registry)
+    reminders.register(registry)
+    escalations.register(registry)
     registry.functions(_functions)
     return registry

@@ -1,4 +1,4 @@
-"""Supervision items (督办事项), their plans and progress reports: the domain's projection.
+"""Supervision items (督办事项), plans, reports, escalations, measures, notifications: the domain's projection.
 
 Written by the engine listeners in the same transaction as the instance they follow, so an
 item never disagrees with its process. Read by lists and reports without loading workflows.
@@ -85,3 +85,70 @@ class ItemReport(Base):
     submitted_at: Mapped[dt.datetime]
     recheck_passed: Mapped[bool | None]
     recheck_findings: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Escalation(Base):
+    """An overdue step (逾期督办): opened when the step's escalation timer fires, handled by a supervisor.
+
+    ``level`` is the department's count of overdue steps in the year of ``overdue_since``
+    (this one included): the rung of the accountability ladder. The unique constraint makes
+    two escalations racing for the same rung collide; the loser's unit of work is retried
+    and counts again.
+    """
+
+    __tablename__ = "escalation"
+    __table_args__ = (sa.UniqueConstraint("department", "year", "level"),
+                      sa.Index("ix_escalation_state", "state", "overdue_since"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))          # the overdue step's task
+    task_key: Mapped[str] = mapped_column(sa.String(200))
+    handle_task_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)  # handle_escalation
+    department: Mapped[str] = mapped_column(sa.String(100))
+    year: Mapped[int]
+    overdue_since: Mapped[dt.datetime]
+    level: Mapped[int]
+    proposed_measure: Mapped[str | None] = mapped_column(sa.String(100))
+    state: Mapped[str] = mapped_column(sa.String(20), default="open")  # open|handled|cancelled
+    created_at: Mapped[dt.datetime]
+    handled_by: Mapped[str | None] = mapped_column(sa.String(100))
+    handled_at: Mapped[dt.datetime | None]
+    action: Mapped[str | None] = mapped_column(sa.String(20))  # remind|extend|reassign|accountability
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    new_due: Mapped[dt.datetime | None]                        # extend
+    reassigned_to: Mapped[str | None] = mapped_column(sa.String(100))  # reassign
+
+
+class Measure(Base):
+    """An accountability measure (问责措施) a supervisor confirmed: what the annual assessment counts."""
+
+    __tablename__ = "measure"
+    __table_args__ = (sa.Index("ix_measure_department_year", "department", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(sa.String(100))
+    year: Mapped[int]
+    measure: Mapped[str] = mapped_column(sa.String(100))
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    escalation_id: Mapped[int] = mapped_column(sa.ForeignKey("escalation.id"), unique=True)
+    recorded_by: Mapped[str] = mapped_column(sa.String(100))
+    at: Mapped[dt.datetime]
+
+
+class Notification(Base):
+    """A message to one user (催办, 督办, decisions); read in the app, optionally also pushed out."""
+
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_inbox", "username", "read_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(50))
+    title: Mapped[str] = mapped_column(sa.String(400))
+    body: Mapped[str] = mapped_column(sa.Text)
+    item_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[dt.datetime]
+    read_at: Mapped[dt.datetime | None]

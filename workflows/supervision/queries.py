@@ -1,9 +1,9 @@
-"""Read-side queries over the supervision projection (items, plans, reports): no workflow loads."""
+"""Read-side queries over the supervision projection (items, plans, reports, escalations): no workflow loads."""
 from sqlalchemy import func, or_, select
 
 from engine.models import AuditRecord, HumanTask
 from workflows.supervision import lights
-from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
+from workflows.supervision.models import Escalation, Item, ItemDepartment, ItemPlan, ItemReport, Measure
 
 OVERSEERS = ("admin", "secretariat", "supervisor")
 
@@ -69,3 +69,34 @@ def reports(session, item_id):
 def timeline(session, item_id, limit=500):
     return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == item_id)
                                 .order_by(AuditRecord.seq).limit(limit)))
+
+
+def _page(session, query, order, limit, offset):
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset))), total
+
+
+def escalations(session, actor, state=None, item_id=None, department=None, limit=50, offset=0):
+    """Escalations, oldest overdue first: supervisors and admins see all, leaders their items'."""
+    query = select(Escalation)
+    if not actor.has_any("admin", "supervisor"):
+        query = query.where(Escalation.item_id.in_(select(Item.id).where(Item.leader == actor.username)))
+    for column, value in ((Escalation.state, state), (Escalation.item_id, item_id),
+                          (Escalation.department, department)):
+        if value:
+            query = query.where(column == value)
+    return _page(session, query, (Escalation.overdue_since, Escalation.id), limit, offset)
+
+
+def item_escalations(session, item_id):
+    return list(session.scalars(select(Escalation).where(Escalation.item_id == item_id)
+                                .order_by(Escalation.overdue_since, Escalation.id)))
+
+
+def measures(session, department=None, year=None, limit=50, offset=0):
+    query = select(Measure)
+    if department:
+        query = query.where(Measure.department == department)
+    if year:
+        query = query.where(Measure.year == year)
+    return _page(session, query, (Measure.at, Measure.id), limit, offset)

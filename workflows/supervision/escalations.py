@@ -1,0 +1,195 @@
+"""Escalations (逾期督办) and the accountability ladder (问责).
+
+When a department step's escalation timer fires (its due time has passed, the step is
+still open), the diagram's escalation branch notes which step is overdue, counts the
+department's overdue steps of the year (:func:`overdue_steps_in_year`, from the escalation
+rows: the database, not the workflow, knows other items), lets the DMN decision
+``accountability`` propose a measure and opens ``handle_escalation`` for the supervisors.
+The ``task_opened`` listener records the escalation and notifies the supervisors, in the
+same transaction.
+
+A supervisor's ``handle_escalation`` decides:
+* ``remind`` — the department (the step's assignee, or its staff) is notified;
+* ``extend`` — the step's due time and its timers move to ``new_due`` (in the completing
+  unit of work: the step is a sibling branch of the same instance);
+* ``reassign`` — the step is assigned to ``username`` (an active user who may work it);
+* ``accountability`` — the proposed measure is recorded (``measure``), confirmed by them.
+Bad data is refused before anything is written (400; 409 when the step is already done).
+"""
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.clock import parse_moment
+from engine.errors import Conflict, InvalidInput, StaleInstance
+from engine.models import HumanTask
+from workflows.supervision.models import Escalation, Item, Measure
+from workflows.supervision.notifications import notify, recipients
+
+PROCESS_KEY = "supervision"
+TASK_KEY = "handle_escalation"
+ACTIONS = ("remind", "extend", "reassign", "accountability")
+
+
+def _functions(engine):
+    def overdue_steps_in_year(department, since):
+        """How many of ``department``'s steps were already overdue in the year of ``since``."""
+        year = engine.calendar.local(parse_moment(since)).year
+        with engine.db.read() as session:
+            return session.scalar(select(func.count()).select_from(Escalation).where(
+                Escalation.department == department, Escalation.year == year))
+
+    return {"overdue_steps_in_year": overdue_steps_in_year}
+
+
+def _ours(instance):
+    return instance.definition_key == PROCESS_KEY and instance.business_key
+
+
+def for_handling_task(session, task_id):
+    return session.scalar(select(Escalation).where(Escalation.handle_task_id == task_id))
+
+
+# -- opened: the escalation timer fired --------------------------------------------------------
+def on_task_opened(event):
+    if event.task_key != TASK_KEY or not _ours(event.instance):
+        return
+    session, data, calendar = event.session, event.data, event.engine.calendar
+    since = parse_moment(data["overdue_since"])
+    step = session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == event.instance.id, HumanTask.key == data["overdue_task"],
+        HumanTask.state == "open").order_by(HumanTask.created_at.desc()).limit(1))
+    escalation = Escalation(
+        item_id=event.instance.business_key, instance_id=event.instance.id,
+        task_id=step.id if step else None, task_key=data["overdue_task"], handle_task_id=event.task_id,
+        department=data["department"],  # the department overdue_steps_in_year counted
+        year=calendar.local(since).year, overdue_since=since, level=int(data["overdue_count"]),
+        proposed_measure=data.get("proposed_measure"), state="open", created_at=event.at)
+    session.add(escalation)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another escalation of this department took the same rung first: count again.
+        raise StaleInstance(f"escalation level {escalation.level} of {escalation.department} "
+                            f"in {escalation.year} was taken concurrently; retry") from None
+    item = session.get(Item, escalation.item_id)
+    title = step.title if step else escalation.task_key
+    event.engine.audit.append(session, "escalation_opened", actor=event.actor.username,
+                              instance_id=event.instance.id, business_key=item.id, data={
+                                  "escalation_id": escalation.id, "task": escalation.task_key,
+                                  "department": escalation.department, "level": escalation.level,
+                                  "proposed_measure": escalation.proposed_measure,
+                                  "overdue_since": since.isoformat()})
+    supervisors = event.engine.registry.directory.users(session, role="supervisor")
+    notify(event, supervisors, "escalation", f"逾期督办：{item.code}「{title}」已逾期",
+           f"{escalation.department} 办理的「{item.title}」之「{title}」已于 "
+           f"{calendar.local(since):%Y-%m-%d %H:%M} 逾期，为其本年度第 {escalation.level} 次逾期，"
+           f"建议措施：{escalation.proposed_measure or '无'}。请处理。", task_id=event.task_id)
+
+
+# -- handled: validate and act inside the completing unit of work ------------------------------
+def before_handle(step):
+    """Refuse bad choices before anything changes; move the overdue step's due time on extend."""
+    if not _ours(step.instance):
+        return
+    engine, action = step.engine, step.data["action"]
+    with engine.db.read() as session:
+        escalation = for_handling_task(session, step.task.id)
+        overdue = session.get(HumanTask, escalation.task_id) if escalation and escalation.task_id else None
+        if escalation is None:
+            raise Conflict(f"task {step.task.id} handles no recorded escalation")
+        if action in ("extend", "reassign") and (overdue is None or overdue.state != "open"):
+            raise Conflict(f"the overdue step {escalation.task_key} is no longer open; "
+                           "only remind or accountability apply")
+        if action == "accountability" and not escalation.proposed_measure:
+            raise Conflict("no measure was proposed for this escalation")
+        if action == "reassign":
+            _check_assignee(session, engine.registry.directory, overdue, step.data["username"])
+    if action == "extend":
+        new_due = _future_moment(step.data.get("new_due"), step.now)
+        step.reschedule(overdue.id, new_due, reason=f"escalation {escalation.id}: extended by supervisor")
+
+
+def _problem(field, message):
+    raise InvalidInput(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+def _future_moment(value, now):
+    try:
+        moment = parse_moment(value)
+    except (TypeError, ValueError):
+        _problem("new_due", "must be a date-time with a UTC offset, e.g. 2026-10-16T18:00:00+08:00")
+    if moment <= now:
+        _problem("new_due", "must be in the future")
+    return moment
+
+
+def _check_assignee(session, directory, task, username):
+    person = directory.person(session, username)
+    if person is None:
+        _problem("username", f"no active user {username!r}")
+    if task.candidate_department and person.department != task.candidate_department:
+        _problem("username", f"{username!r} is not in department {task.candidate_department!r}")
+    if task.candidate_role and task.candidate_role not in person.roles:
+        _problem("username", f"{username!r} does not have role {task.candidate_role!r}")
+
+
+def on_task_completed(event):
+    if event.task_key != TASK_KEY or not _ours(event.instance):
+        return
+    session, data = event.session, event.data
+    escalation = for_handling_task(session, event.task_id)
+    item = session.get(Item, escalation.item_id)
+    overdue = session.get(HumanTask, escalation.task_id) if escalation.task_id else None
+    escalation.state, escalation.handled_by, escalation.handled_at = "handled", event.actor.username, event.at
+    escalation.action, escalation.comment = data["action"], data.get("comment")
+    title = overdue.title if overdue else escalation.task_key
+    directory = event.engine.registry.directory
+    department = recipients(session, directory, overdue) if overdue else []
+    comment = f"督查意见：{data['comment']}" if data.get("comment") else ""
+    if data["action"] == "remind":
+        notify(event, department, "escalation_reminder", f"督办催办：{item.code}「{title}」已逾期",
+               f"「{item.title}」之「{title}」已逾期，请立即办理。{comment}", task_id=escalation.task_id)
+    elif data["action"] == "extend":
+        escalation.new_due = parse_moment(data["new_due"])
+        due = event.engine.calendar.local(escalation.new_due)
+        notify(event, department, "deadline_extended", f"延期：{item.code}「{title}」",
+               f"督查员已将「{title}」的办理期限延至 {due:%Y-%m-%d %H:%M}。{comment}",
+               task_id=escalation.task_id)
+    elif data["action"] == "reassign":
+        escalation.reassigned_to = overdue.assignee = data["username"]
+        event.engine.audit.append(session, "task_assigned", actor=event.actor.username,
+                                  instance_id=event.instance.id, business_key=item.id,
+                                  data={"task": overdue.key, "task_id": overdue.id,
+                                        "assignee": data["username"], "escalation_id": escalation.id})
+        notify(event, [data["username"]], "task_reassigned", f"改派：{item.code}「{title}」",
+               f"督查员已将逾期的「{title}」改派给你，请立即办理。{comment}", task_id=overdue.id)
+    else:
+        measure = Measure(department=escalation.department, year=escalation.year,
+                          measure=escalation.proposed_measure, item_id=item.id,
+                          escalation_id=escalation.id, recorded_by=event.actor.username, at=event.at)
+        session.add(measure)
+        session.flush()
+        event.engine.audit.append(session, "measure_recorded", actor=event.actor.username,
+                                  instance_id=event.instance.id, business_key=item.id,
+                                  data={"measure_id": measure.id, "measure": measure.measure,
+                                        "department": measure.department, "year": measure.year,
+                                        "escalation_id": escalation.id})
+        notify(event, department, "measure_recorded", f"问责：{item.code}「{title}」",
+               f"因「{title}」逾期（本年度第 {escalation.level} 次），对 {escalation.department} "
+               f"作出「{measure.measure}」。{comment}", task_id=escalation.task_id)
+
+
+def on_instance_cancelled(event):
+    if not _ours(event.instance):
+        return
+    for escalation in event.session.scalars(select(Escalation).where(
+            Escalation.instance_id == event.instance.id, Escalation.state == "open")):
+        escalation.state = "cancelled"
+
+
+def register(registry):
+    registry.functions(_functions)
+    registry.on("task_opened")(on_task_opened)
+    registry.before_complete(TASK_KEY)(before_handle)
+    registry.on("task_completed")(on_task_completed)
+    registry.on("instance_cancelled")(on_instance_cancelled)

@@ -1,0 +1,113 @@
+"""Notifications (通知): rows people read in the app, optionally pushed to a webhook and by email.
+
+:func:`notify` writes one row per recipient through the unit of work's session, so a
+notification exists exactly when what it announces does (a command that rolls back leaves
+none). Pushes go to ``event.after_commit``: they are sent only once the transaction has
+committed, a failure is logged and never blocks or undoes the process.
+
+Configuration ``[notify]`` (all optional): ``webhook_url`` (one JSON POST per
+notification), ``smtp_host``, ``smtp_port`` (25), ``smtp_from``, ``smtp_user``,
+``smtp_password``, ``smtp_starttls`` (false) — mail goes to recipients with an e-mail
+address in the directory — and ``timeout_seconds`` (5) for each push.
+
+Trade-off: pushes are best effort and synchronous after the commit (no outbox): a crash
+between commit and push loses the push, never the notification row; a slow receiver delays
+the caller by at most ``timeout_seconds`` per push.
+"""
+import json
+import logging
+import smtplib
+import urllib.request
+from email.message import EmailMessage
+
+from workflows.supervision.models import Notification
+
+log = logging.getLogger(__name__)
+
+
+def recipients(session, directory, task):
+    """Who a task is for: its assignee (or the diagram's user), else its role and department."""
+    owner = task.assignee or task.candidate_user
+    if owner:
+        return [owner]
+    if not task.candidate_role and not task.candidate_department:
+        return [task.started_by] if task.started_by else []
+    return directory.users(session, role=task.candidate_role, department=task.candidate_department)
+
+
+def notify(event, usernames, kind, title, body, item_id=None, task_id=None):
+    """Notify each of ``usernames`` (duplicates once) inside the event's transaction."""
+    session, engine = event.session, event.engine
+    item_id = item_id if item_id is not None else event.instance.business_key
+    rows = [Notification(username=username, kind=kind, title=title, body=body, item_id=item_id,
+                         task_id=task_id, created_at=event.at)
+            for username in dict.fromkeys(u for u in usernames if u)]
+    if not rows:
+        return []
+    session.add_all(rows)
+    session.flush()
+    pusher = Pusher(engine.config.get("notify", {}))
+    if pusher.enabled:
+        directory = engine.registry.directory
+        messages = []
+        for row in rows:
+            person = directory.person(session, row.username)
+            messages.append((payload(row), person.email if person else None))
+        event.after_commit(lambda: pusher.push(messages))
+    return rows
+
+
+def payload(row):
+    return {"id": row.id, "username": row.username, "kind": row.kind, "title": row.title,
+            "body": row.body, "item_id": row.item_id, "task_id": row.task_id,
+            "created_at": row.created_at.isoformat()}
+
+
+class Pusher:
+    """Sends notifications out of the process; every failure is logged and swallowed."""
+
+    def __init__(self, config):
+        self.webhook_url = config.get("webhook_url") or None
+        self.smtp_host = config.get("smtp_host") or None
+        self.smtp_port = int(config.get("smtp_port", 25))
+        self.smtp_from = config.get("smtp_from") or "duban@localhost"
+        self.smtp_user = config.get("smtp_user") or None
+        self.smtp_password = config.get("smtp_password") or ""
+        self.smtp_starttls = bool(config.get("smtp_starttls", False))
+        self.timeout = float(config.get("timeout_seconds", 5))
+
+    @property
+    def enabled(self):
+        return bool(self.webhook_url or self.smtp_host)
+
+    def push(self, messages):
+        for body, email in messages:
+            if self.webhook_url:
+                self._guarded("webhook", body, lambda: self._post(body))
+            if self.smtp_host and email:
+                self._guarded("mail", body, lambda: self._mail(body, email))
+
+    @staticmethod
+    def _guarded(channel, body, send):
+        try:
+            send()
+        except Exception as err:  # noqa: BLE001 — a push never breaks the process that caused it
+            log.warning("notification %s to %s: %s failed: %s", body["id"], body["username"], channel, err)
+
+    def _post(self, body):
+        request = urllib.request.Request(
+            self.webhook_url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+            response.read()
+
+    def _mail(self, body, email):
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = body["title"], self.smtp_from, email
+        message.set_content(body["body"])
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout) as smtp:
+            if self.smtp_starttls:
+                smtp.starttls()
+            if self.smtp_user:
+                smtp.login(self.smtp_user, self.smtp_password)
+            smtp.send_message(message)
