@@ -28,7 +28,8 @@ WEEKLY_COLUMNS = [("department_name", "承办部门"), ("code", "编号"), ("tit
                   ("reported_at", "反馈时间")]
 RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "办理事项"), ("steps_due", "应办环节"),
                    ("steps_on_time", "按时办理"), ("on_time_rate_pct", "按时率(%)"), ("overdue_steps", "超期环节"),
-                   ("items_closed", "办结事项"), ("average_rating", "平均评价")]
+                   ("escalations", "升级督办"), ("measures", "问责措施"), ("items_closed", "办结事项"),
+                   ("average_rating", "平均评价")]
 
 
 class WeekQuery(Schema):

@@ -40,6 +40,13 @@ MATRIX = [
     ("GET", "/api/v1/items/{item}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST", "/api/v1/items/{item}/plan-change", {"reason": "r", "milestones": MILESTONES},
      [401, 403, 403, 403, 403, 403, 403, 409, 403]),
+    ("POST", "/api/v1/items/{item}/extension", {"task_id": "{task}", "reason": "r", "progress": 10,
+                                                 "new_due": "2026-11-27T18:00:00+08:00"},
+     [401, 403, 403, 403, 403, 403, 403, 202, 403]),
+    ("GET", "/api/v1/escalations", None, [401, 403, 200, 200, 403, 403, 200, 403, 200]),
+    ("GET", "/api/v1/measures", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("GET", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/notifications/999999/read", None, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET", "/api/v1/tasks", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/tasks/{task}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST", "/api/v1/tasks/{task}/complete", {"data": {}}, [401, 403, 403, 403, 403, 403, 403, 400, 400]),
@@ -80,6 +87,8 @@ def test_authorization_matrix(world):
     mismatches = []
     for method, path, body, expected in MATRIX:
         url = path.format(**ids)
+        if isinstance(body, dict):
+            body = {k: v.format(**ids) if isinstance(v, str) else v for k, v in body.items()}
         for role, want in zip(ROLES, expected):
             response = _call(clients[role], method, url, body)
             if response.status_code != want:
@@ -97,7 +106,8 @@ def test_every_contract_path_is_in_the_matrix(server):
     for path, operations in spec["paths"].items():
         for method in operations:
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
-                "{instance_id}", "{instance}").replace("{key}", "supervision")
+                "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
+                "{notification_id}", "999999")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
                     and path != "/api/v1/auth/revoke":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")

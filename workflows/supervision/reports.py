@@ -15,6 +15,10 @@ Definitions (stated once, used by every report and export):
   rate and ranks after those that have one.
 - **Items handled** = items the department leads that were open at some time in the period.
 - **Average rating** of the items it leads closed in the period: excellent 3, good 2, poor 1.
+- **Escalations**: escalations of the department's steps whose step fell overdue in the period;
+  **measures**: accountability measures recorded for the department in the period.
+- An item's **current step** is its open steps, leaving out the supervisors' escalation
+  handling (that is the supervisors' work on the item, not the item's step).
 - **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
   then department code.
 """
@@ -24,7 +28,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from engine.models import HumanTask
 from workflows.supervision import lights
-from workflows.supervision.models import Item, ItemReport
+from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
 RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}
 
@@ -49,6 +53,9 @@ def year_bounds(calendar, year):
 
 
 # -- weekly report ----------------------------------------------------------------------------
+SUPERVISOR_ROLE = "supervisor"
+
+
 def weekly(session, calendar, week, now, department_names):
     """Every item open at the end of ``week`` (or now, if earlier), grouped by department."""
     start, end = iso_week_bounds(calendar, week)
@@ -89,6 +96,7 @@ def _open_steps_at(session, item_ids, moment):
         return steps
     for row in session.scalars(select(HumanTask).where(
             HumanTask.business_key.in_(item_ids), HumanTask.created_at < moment,
+            or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role != SUPERVISOR_ROLE),
             or_(HumanTask.completed_at.is_(None), HumanTask.completed_at >= moment))
             .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
         steps.setdefault(row.business_key, []).append(row)
@@ -136,9 +144,17 @@ def _item_counts(session, start, end):
     return counts
 
 
-def _department_rows(session, start, end, now, departments, extra_counts=()):
+def _counts_in(session, column, moment_column, start, end):
+    return dict(session.execute(select(column, func.count()).where(
+        moment_column >= start, moment_column < end).group_by(column)).all())
+
+
+def _department_rows(session, start, end, now, departments):
     as_of = min(end, now)
     steps, items = _step_counts(session, start, end, as_of), _item_counts(session, start, end)
+    extra_counts = (
+        ("escalations", _counts_in(session, Escalation.department, Escalation.overdue_since, start, end)),
+        ("measures", _counts_in(session, Measure.department, Measure.at, start, end)))
     rows = []
     for code, name in sorted(departments.items()):
         row = {"department": code, "name": name, "items_handled": 0, "items_closed": 0,
@@ -156,18 +172,18 @@ def _department_rows(session, start, end, now, departments, extra_counts=()):
     return rows
 
 
-def ranking(session, calendar, month, now, departments, extra_counts=()):
-    """The monthly ranking (月度通报排名). ``extra_counts``: (field, {dept: n}) added per row."""
+def ranking(session, calendar, month, now, departments):
+    """The monthly ranking (月度通报排名)."""
     start, end = month_bounds(calendar, month)
     return {"month": month, "start": start.isoformat(), "end": end.isoformat(),
             "as_of": min(end, now).isoformat(),
-            "departments": _department_rows(session, start, end, now, departments, extra_counts)}
+            "departments": _department_rows(session, start, end, now, departments)}
 
 
-def year_end(session, calendar, year, now, departments, extra_counts=()):
+def year_end(session, calendar, year, now, departments):
     """Year-end statistics (年度考核): the ranking's measures over a year, plus closure rate."""
     start, end = year_bounds(calendar, year)
-    rows = _department_rows(session, start, end, now, departments, extra_counts)
+    rows = _department_rows(session, start, end, now, departments)
     for row in rows:
         row["closure_rate"] = (round(row["items_closed"] / row["items_handled"], 4)
                                if row["items_handled"] else None)
