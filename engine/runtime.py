@@ -10,6 +10,7 @@ from engine import audit as audit_module
 from engine.audit import AuditLog
 from engine.calendar import BusinessCalendar
 from engine.clock import install_spiff_clock, make_clock, parse_moment as _moment
+from engine.clock_store import DatabaseClockStore
 from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.instances import Instances
@@ -25,9 +26,10 @@ class Engine:
         install_spiff_clock()
         self.config = config
         self.registry = registry or Registry()
-        self.clock = clock or make_clock(config["clock"])
-        self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.db = db or Database(config["database"]["url"])
+        # A simulated clock keeps its time in the database: every process shares it.
+        self.clock = clock or make_clock(config["clock"], DatabaseClockStore(self.db))
+        self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.audit = AuditLog(self.clock)
         self.definitions = DefinitionStore(self.db, self.clock, self.audit)
         self.uow = UnitOfWork(self)
