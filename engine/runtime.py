@@ -69,6 +69,10 @@ class Engine:
     def deploy(self, source, actor=None):
         return self.definitions.deploy(source, actor)
 
+    def advance_clock(self, to=None, seconds=None):
+        """Move the simulated clock, firing timers in due order on the way (see engine.timers)."""
+        return self.timers.advance_clock(to=to, seconds=seconds)
+
     def verify_audit(self, progress=None):
         with self.db.read() as session:
             return audit_module.verify(session, progress=progress)

@@ -192,8 +192,9 @@ class UnitOfWork:
 
     def _sync_timers(self, session, ctx):
         instance = ctx.instance
+        # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
         rows = {row.id: row for row in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.state == "waiting"))}
+            Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident"))))}
         current = {timer.id: timer for timer in ctx.timers}
         for timer_id, row in rows.items():
             if timer_id in current:
