@@ -63,6 +63,19 @@ class SimulatedClock:
         return max(stored, self._floor) if stored is not None else self._floor
 
 
+class FixedClock:
+    """One instant. A unit of work runs SpiffWorkflow at the instant its command started:
+    every timer it evaluates agrees, and a shared simulated clock is read once per command."""
+
+    mode = "fixed"
+
+    def __init__(self, moment):
+        self._now = moment
+
+    def now(self):
+        return self._now
+
+
 def make_clock(clock_config, store=None):
     """The clock ``[clock]`` asks for; a simulated clock keeps its time in ``store``."""
     if clock_config.get("mode", "system") == "simulated":

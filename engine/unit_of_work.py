@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
 from engine import projection, serialization
-from engine.clock import using_clock
+from engine.clock import FixedClock, using_clock
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
@@ -90,7 +90,7 @@ class UnitOfWork:
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
         ctx.workflow = serialization.load(instance.state, spec, subprocess_specs,
                                           self.rt.script_engine())
-        with using_clock(self.rt.clock):
+        with using_clock(FixedClock(ctx.now)):
             action(ctx)
         self._advance(ctx)
         self._write(ctx, new=False)
@@ -99,7 +99,7 @@ class UnitOfWork:
     def _advance(self, ctx):
         """Run until the workflow waits; a failure here is saved as the instance's error."""
         workflow = ctx.workflow
-        with using_clock(self.rt.clock):
+        with using_clock(FixedClock(ctx.now)):  # the command's instant, for every timer
             try:
                 if ctx.status is None:
                     workflow.refresh_timers()
