@@ -172,7 +172,7 @@ class Timers:
         """
         for _ in range(STALE_RETRIES):
             try:
-                self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
+                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
             except StaleInstance:
                 if not self._held(timers):
                     return "lost"
@@ -180,7 +180,9 @@ class Timers:
             except Exception as err:  # noqa: BLE001 — any failure: back off, never block the rest
                 self._failed(timers, err)
                 return "failed"
-            self._release(timers)
+            still_waiting = {timer.id for timer in ctx.timers}.intersection(timers)
+            if still_waiting:  # usually none: skip the transaction
+                self._release({timer_id: timers[timer_id] for timer_id in still_waiting})
             return "fired"
         log.warning("instance %s: still stale after %s tries; releasing its timers",
                     instance_id, STALE_RETRIES)

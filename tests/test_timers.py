@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import SimulatedClock
-from engine.errors import InvalidInput
+from engine.errors import Conflict, InvalidInput
 from engine.models import AuditRecord, Instance, Timer
 from engine.registry import Registry
 from engine.runtime import Engine
-from tests.bpmn_snippets import chain, timer_after, timer_wait, user_task
+from tests.bpmn_snippets import chain, process, timer_after, timer_wait, user_task
 from tests.conftest import BOTH_DATABASES, SECRETARY, START, make_config
 
 UTC = dt.timezone.utc
@@ -52,6 +52,11 @@ def test_simulated_clock_is_shared_and_never_goes_back(engine_factory):
     # A process started later with the configured start joins the shared time, not its start.
     assert engine_factory().clock.now() == at(START) + dt.timedelta(minutes=61)
     assert first.clock.now() == at(START) + dt.timedelta(minutes=61)
+
+
+def test_the_system_clock_cannot_be_advanced(engine_factory):
+    with pytest.raises(Conflict):
+        engine_factory(clock={"mode": "system"}).advance_clock(seconds=60)
 
 
 def test_in_memory_simulated_clock_still_works_alone():
@@ -98,6 +103,30 @@ def test_advance_stops_before_timers_due_at_or_after_the_target(engine):
     assert timer_rows(engine)[instance.id].state == "waiting"  # due < now, never due <= now
     engine.advance_clock(seconds=0.001)
     assert timer_rows(engine)[instance.id].state == "fired"
+
+
+@BOTH_DATABASES
+def test_cycle_timer_fires_each_occurrence_once_and_keeps_its_row_meanwhile(engine):
+    engine.deploy(process("nagging", """<bpmn:startEvent id="start"/>
+<bpmn:userTask id="work" name="Work"/>
+<bpmn:boundaryEvent id="nag" attachedToRef="work" cancelActivity="false">
+  <bpmn:timerEventDefinition><bpmn:timeCycle>"R3/PT1H"</bpmn:timeCycle></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:endEvent id="end"/><bpmn:endEvent id="nagged"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+<bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>
+<bpmn:sequenceFlow id="f3" sourceRef="nag" targetRef="nagged"/>"""))
+    instance = engine.instances.start("nagging", {}, SECRETARY)
+    engine.advance_clock(seconds=2.5 * 3600)  # 10:00 and 11:00 (+08:00) fired, 12:00 next
+    row = timer_rows(engine)[instance.id]
+    assert (row.state, row.fire_at, row.attempts, row.lease_until) == (
+        "waiting", at("2026-11-23T12:00:00+08:00"), 0, None)  # released, fresh count
+    engine.advance_clock(seconds=5 * 3600)
+    assert timer_rows(engine)[instance.id].state == "fired"  # the third and last occurrence
+    assert [(r.data["due"], r.at) for r in fired_records(engine)] == [
+        (str(at(f"2026-11-23T{hour}:00:00+08:00")), at(f"2026-11-23T{hour}:00:00.001+08:00"))
+        for hour in (10, 11, 12)]
+    assert [t.key for t in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["work"]
 
 
 # -- failures ------------------------------------------------------------------------------------
