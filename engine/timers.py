@@ -62,8 +62,18 @@ def worker_id():
 
 
 @dataclasses.dataclass
+class Batch:
+    """What one claim took: rows leased to us until ``lease_end`` (wall time)."""
+
+    timers: list            # (timer_id, instance_id, fire_at), in due order
+    lease_end: dt.datetime
+    gave_up: int = 0        # rows that became incidents instead of being claimed again
+
+
+@dataclasses.dataclass
 class TickResult:
     claimed: int = 0   # rows claimed
+    gave_up: int = 0   # rows that became incidents at claim time
     woken: int = 0     # instances whose unit of work saved
     failed: int = 0    # instances whose firing raised
 
@@ -95,32 +105,31 @@ class Timers:
         total = TickResult()
         while not self._stopping.is_set():
             result = self.tick()
-            total.claimed += result.claimed
-            total.woken += result.woken
-            total.failed += result.failed
-            if not result.claimed:  # a firing may make more timers due: go on until none is
+            for field in dataclasses.fields(TickResult):
+                setattr(total, field.name, getattr(total, field.name) + getattr(result, field.name))
+            if not (result.claimed or result.gave_up):  # a firing may make more timers due
                 break
         return total
 
     def tick(self):
         """Claim one batch and fire it."""
-        claims, lease_end = self.claim()
-        if claims and self.pause_after_claim:
+        batch = self.claim()
+        if batch.timers and self.pause_after_claim:
             self._stopping.wait(self.pause_after_claim)  # fault injection; see config.toml
-        return self.fire(claims, lease_end)
+        return self.fire(batch)
 
-    def fire(self, claims, lease_end):
-        """Fire claimed rows instance by instance, in due order, while our lease lasts.
+    def fire(self, batch):
+        """Fire a claimed batch instance by instance, in due order, while our lease lasts.
 
         Rows not tried (stopping, or the lease ran out) are given back.
         """
-        result = TickResult(claimed=len(claims))
+        result = TickResult(claimed=len(batch.timers), gave_up=batch.gave_up)
         by_instance = {}
-        for timer_id, instance_id, fire_at in claims:
+        for timer_id, instance_id, fire_at in batch.timers:
             by_instance.setdefault(instance_id, {})[timer_id] = fire_at
         pending = list(by_instance.items())
         while pending:
-            if self._stopping.is_set() or self.wall.now() >= lease_end:
+            if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
                 break  # our lease is over (or we are stopping): leave the rest to a new claim
             instance_id, timers = pending.pop(0)
             try:
@@ -136,7 +145,7 @@ class Timers:
 
     # -- claim -----------------------------------------------------------------------------------
     def claim(self):
-        """Lease up to ``batch_size`` due rows; returns ``([(timer, instance, fire_at)], lease_end)``.
+        """Lease up to ``batch_size`` due rows (a :class:`Batch`), oldest due first.
 
         A row claimed ``max_attempts`` times without progress (its workers died, or it never
         fired although due) becomes an incident here instead of being claimed again.
@@ -150,18 +159,19 @@ class Timers:
                 and_(Timer.lease_owner.is_not(None), Timer.lease_until < wall)))  # lease lapsed
         query = (select(Timer).where(claimable).order_by(Timer.fire_at, Timer.id)
                  .limit(self.batch_size).with_for_update(skip_locked=True))  # SQLite: no-op
-        claims = []
+        batch = Batch([], lease_end)
         with self.rt.db.write() as session:
             for row in session.scalars(query):
                 if row.attempts >= self.max_attempts:
                     self._to_incident(session, row, row.last_error or (
                         f"claimed {row.attempts} times without firing: its workers stopped "
                         "while firing it, or it did not fire although due"))
+                    batch.gave_up += 1
                     continue
                 row.lease_owner, row.lease_until = self.owner, lease_end
                 row.attempts += 1
-                claims.append((row.id, row.instance_id, row.fire_at))
-        return claims, lease_end
+                batch.timers.append((row.id, row.instance_id, row.fire_at))
+        return batch
 
     # -- fire ------------------------------------------------------------------------------------
     def _fire(self, instance_id, timers):
@@ -307,7 +317,8 @@ class Timers:
             step = min(max(due + STEP, now), target)
             if step > now:
                 self._move(step)
-            if not self._drain().claimed and step <= now:
+            drained = self._drain()
+            if step <= now and not (drained.claimed or drained.gave_up):
                 time.sleep(POLL_SECONDS)  # someone else holds what is due: let them finish
         self._move(target)
         return clock.now()

@@ -230,10 +230,10 @@ def test_a_lapsed_lease_is_claimed_by_another_worker_and_fires_once(engine_facto
                  for i in range(3)]
     crashed.clock.advance(to=at("2026-11-23T11:00:00+08:00"))
 
-    claims, lease_end = crashed.timers.claim()  # ... and then the worker stops dead
-    assert len(claims) == 3
+    batch = crashed.timers.claim()  # ... and then the worker stops dead
+    assert len(batch.timers) == 3
     assert survivor.timers.fire_due() == 0  # held: not claimable
-    survivor.timers.wall = SimulatedClock(lease_end + dt.timedelta(seconds=1))  # the lease lapsed
+    survivor.timers.wall = SimulatedClock(batch.lease_end + dt.timedelta(seconds=1))  # lapsed
     assert survivor.timers.fire_due() == 3
     rows = timer_rows(survivor)
     assert {(r.state, r.attempts, r.lease_owner) for r in rows.values()} == {
@@ -241,7 +241,7 @@ def test_a_lapsed_lease_is_claimed_by_another_worker_and_fires_once(engine_facto
 
     # The first worker wakes up and fires its stale claims: the rows are no longer its own,
     # and the optimistic version check keeps the firing single.
-    crashed.timers.fire(claims, lease_end)
+    crashed.timers.fire(batch)
     assert sorted(r.instance_id for r in fired_records(survivor)) == sorted(i.id for i in instances)
     assert {t.key for t in survivor.tasks.inbox(SECRETARY)[0]} == {"n2"}
     assert survivor.verify_audit()["ok"]
@@ -254,9 +254,26 @@ def test_stopping_gives_back_claims_not_tried(engine_factory):
     for i in range(3):
         engine.instances.start("wait", {"due": "2026-11-23T10:00:00+08:00"}, SECRETARY)
     engine.clock.advance(to=at("2026-11-23T11:00:00+08:00"))
-    claims, lease_end = engine.timers.claim()
+    batch = engine.timers.claim()
     engine.timers.stop()
-    assert engine.timers.fire(claims, lease_end).woken == 0
+    assert engine.timers.fire(batch).woken == 0
     assert {(r.state, r.attempts, r.lease_owner) for r in timer_rows(engine).values()} == {
         ("waiting", 0, None)}
     assert engine_factory().timers.fire_due() == 3
+
+
+@BOTH_DATABASES
+def test_a_timer_whose_workers_keep_dying_becomes_an_incident(engine_factory):
+    engine = engine_factory(scheduler={"max_attempts": 2})
+    engine.deploy(waiting_for("wait"))
+    instance = engine.instances.start("wait", {"due": "2026-11-23T10:00:00+08:00"}, SECRETARY)
+    engine.clock.advance(to=at("2026-11-23T11:00:00+08:00"))
+    for _ in range(2):  # claimed, then the worker dies and its lease lapses
+        batch = engine.timers.claim()
+        assert len(batch.timers) == 1
+        engine.timers.wall = SimulatedClock(batch.lease_end + dt.timedelta(seconds=1))
+    assert engine.timers.fire_due() == 0
+    row = timer_rows(engine)[instance.id]
+    assert (row.state, row.attempts) == ("incident", 2)
+    assert row.last_error.startswith("claimed 2 times without firing")
+    assert engine.instances.get(instance.id).version == 1  # never fired
