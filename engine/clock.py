@@ -3,6 +3,8 @@
 Nothing in Duban calls ``datetime.now()`` directly. SpiffWorkflow's timer module does, so
 :func:`install_spiff_clock` swaps its ``datetime`` for a subclass that asks the clock bound to
 the running unit of work (:func:`using_clock`); outside a unit of work it reads system time.
+A unit of work binds a :class:`FixedClock` at its command's instant. A simulated clock keeps
+its time in a store (:mod:`engine.clock_store`), shared through the database by every process.
 """
 import contextlib
 import contextvars

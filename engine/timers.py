@@ -305,7 +305,11 @@ class Timers:
         if not hasattr(clock, "advance"):
             raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"')
         start = clock.now()
-        target = parse_moment(to) if to is not None else start + dt.timedelta(seconds=seconds or 0)
+        try:
+            target = (parse_moment(to).astimezone(dt.timezone.utc) if to is not None
+                      else start + dt.timedelta(seconds=float(seconds or 0)))
+        except (TypeError, ValueError) as err:
+            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}")
         if target < start:
             raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
                                f"to {target.isoformat()}")

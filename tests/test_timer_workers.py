@@ -131,8 +131,9 @@ def test_killed_worker_leases_lapse_and_the_other_worker_fires_them_once(
     # The victim claims 10 timers, then sits on them (the pause knob), and is killed.
     victim = workers(database_url, "victim", batch_size=10, lease_seconds=2,
                      pause_after_claim_seconds=600)
-    held = lambda: count(creator, select(func.count()).select_from(Timer).where(  # noqa: E731
-        Timer.lease_owner.is_not(None)))
+    def held():
+        return count(creator, select(func.count()).select_from(Timer).where(
+            Timer.lease_owner.is_not(None)))
     wait_until(lambda: held() == 10, "the victim holds 10 leases", victim)
     with creator.db.read() as session:
         leases = {t.id: t.lease_until for t in session.scalars(

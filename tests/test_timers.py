@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from engine.clock import SimulatedClock
 from engine.errors import Conflict, InvalidInput
-from engine.models import AuditRecord, Instance, Timer
+from engine.models import AuditRecord, Timer
 from engine.registry import Registry
 from engine.runtime import Engine
 from tests.bpmn_snippets import chain, process, timer_after, timer_wait, user_task
@@ -49,6 +49,8 @@ def test_simulated_clock_is_shared_and_never_goes_back(engine_factory):
         first.clock.advance(to=at(START))
     with pytest.raises(InvalidInput):
         second.advance_clock(to=at(START))
+    with pytest.raises(InvalidInput):
+        second.advance_clock(to="2027-01-01T00:00:00")  # no UTC offset
     # A process started later with the configured start joins the shared time, not its start.
     assert engine_factory().clock.now() == at(START) + dt.timedelta(minutes=61)
     assert first.clock.now() == at(START) + dt.timedelta(minutes=61)
