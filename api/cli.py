@@ -1,4 +1,4 @@
-"""The ``duban`` command line: init, serve, deploy, audit verify."""
+"""The ``duban`` command line: init, serve, worker, deploy, audit verify."""
 import logging
 import os
 import sys
@@ -85,7 +85,7 @@ def serve():
     import waitress
 
     from api.app import create_app
-    from api.scheduler import start_scheduler
+    from api.scheduler import start_scheduler, stop_scheduler
 
     config = load_config()
     app = create_app(config)
@@ -98,7 +98,19 @@ def serve():
                        threads=int(server.get("threads", 8)), ident="duban")
     finally:
         if scheduler:
-            scheduler.shutdown(wait=False)
+            stop_scheduler(engine, scheduler)
+
+
+@main.command()
+def worker():
+    """Fire due timers only (no HTTP), until SIGTERM or SIGINT; run as many as you like."""
+    from api.scheduler import run_worker
+
+    engine = _engine()
+    try:
+        run_worker(engine)
+    finally:
+        engine.close()
 
 
 @main.group()

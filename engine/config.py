@@ -23,7 +23,16 @@ DEFAULTS = {
         "extra_working_days": [],
     },
     "scripts": {"timeout_seconds": 2.0},
-    "scheduler": {"in_process": True, "interval_seconds": 5},
+    "scheduler": {
+        "in_process": True,
+        "interval_seconds": 5,
+        "batch_size": 50,
+        "lease_seconds": 60,
+        "max_attempts": 5,
+        "backoff_seconds": 30,
+        "backoff_max_seconds": 3600,
+        "pause_after_claim_seconds": 0,
+    },
     "limits": {"max_body_bytes": 1048576},
 }
 

@@ -109,11 +109,23 @@ class Timer(Base):
     instance_id: Mapped[str] = mapped_column(sa.ForeignKey("instance.id"), index=True)
     task_key: Mapped[str] = mapped_column(sa.String(200))
     fire_at: Mapped[dt.datetime]
-    state: Mapped[str] = mapped_column(sa.String(20))  # waiting | fired | cancelled
+    state: Mapped[str] = mapped_column(sa.String(20))  # waiting | fired | cancelled | incident
+    # Claiming (engine/timers.py): a worker holds a row while lease_owner is set and
+    # lease_until (wall time) is ahead; with lease_owner empty, lease_until is a retry
+    # back-off on the engine clock. attempts counts claims since the timer last progressed.
     lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
     lease_until: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ClockState(Base):
+    """The shared simulated time (one row, ``id = 1``); unused with the system clock."""
+
+    __tablename__ = "clock_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    now_at: Mapped[dt.datetime]
 
 
 class AuditRecord(Base):

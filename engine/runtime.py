@@ -10,6 +10,7 @@ from engine import audit as audit_module
 from engine.audit import AuditLog
 from engine.calendar import BusinessCalendar
 from engine.clock import install_spiff_clock, make_clock, parse_moment as _moment
+from engine.clock_store import DatabaseClockStore
 from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.instances import Instances
@@ -26,9 +27,10 @@ class Engine:
         install_spiff_clock()
         self.config = config
         self.registry = registry or Registry()
-        self.clock = clock or make_clock(config["clock"])
-        self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.db = db or Database(config["database"]["url"])
+        # A simulated clock keeps its time in the database: every process shares it.
+        self.clock = clock or make_clock(config["clock"], DatabaseClockStore(self.db))
+        self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.audit = AuditLog(self.clock)
         self.definitions = DefinitionStore(self.db, self.clock, self.audit)
         self.uow = UnitOfWork(self)
@@ -73,10 +75,8 @@ class Engine:
         return self.definitions.deploy(source, actor)
 
     def advance_clock(self, to=None, seconds=None):
-        """Move the simulated clock forward and fire every timer due by then; returns now."""
-        now = self.clock.advance(seconds=seconds, to=to)
-        self.timers.fire_due()
-        return now
+        """Move the simulated clock, firing timers in due order on the way (see engine.timers)."""
+        return self.timers.advance_clock(to=to, seconds=seconds)
 
     def verify_audit(self, progress=None):
         with self.db.read() as session:

@@ -1,57 +1,334 @@
-"""Firing due timers through the unit of work.
+"""Durable timers (DESIGN invariant 6): claim due rows with a lease, fire them through the
+unit of work, and never let one bad timer hold up the others.
 
-Reads the ``timer`` projection (never the workflows) for rows due before now, groups them by
-instance and lets each instance's unit of work refresh its timers. A lost optimistic race
-is retried: timers are system work (DESIGN invariant 2). A failure inside the model puts
-that instance in error and never stops the other timers.
+One scheduler tick (:meth:`Timers.tick`):
 
-Note: this is the single-process core. Leases for several worker processes
-(``FOR UPDATE SKIP LOCKED``), retries with backoff and incidents build on it.
+1. **Claim** up to ``batch_size`` due rows (``state = 'waiting' AND fire_at < now`` and not
+   held) in one short write transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+   so concurrent workers take disjoint rows; on SQLite the write transaction itself
+   (``BEGIN IMMEDIATE``) serialises claimers, which is enough for its one scheduler process.
+   Each row gets ``lease_owner`` (this worker), ``lease_until`` and ``attempts + 1``.
+2. **Fire** each claimed instance through the unit of work. Its ``_sync_timers`` marks a row
+   ``fired`` and writes the ``timer_fired`` audit record in the instance's own transaction,
+   so a timer fires at most once: if a lease lapses while its holder is still working (or a
+   person's command runs at the same moment), the second save fails the optimistic
+   ``version`` check (:class:`StaleInstance`) and its retry finds the timer already fired.
+3. **Release** rows still waiting (cycle timers with a next occurrence, or a timer that
+   SpiffWorkflow did not consider due); a row that fired keeps ``lease_owner`` as a record.
+
+A process killed between 1 and 3 leaves its leases; they lapse after ``lease_seconds`` and
+another worker claims the rows. ``attempts`` counts claims since the timer last made
+progress, so a timer that kills its worker every time ends as an incident too.
+
+**Failures.** An exception while firing (a listener, the database; not a model error, which
+the unit of work saves as the instance's ``error``) records ``last_error`` and backs off
+(``backoff_seconds * 2**(attempts-1)``, at most ``backoff_max_seconds``); after
+``max_attempts`` the row becomes ``state = 'incident'`` until :meth:`Timers.retry_incident`.
+The rest of the batch goes on.
+
+**Two times.** Due times and back-offs are business time: the engine clock (system or
+simulated), so a simulated clock steps through them deterministically. A lease measures
+whether its holder is alive, so ``lease_until`` of a held row (``lease_owner`` set) is wall
+time (:class:`~engine.clock.SystemClock`). With the system clock both are the same; with a
+simulated clock a dead worker's lease still lapses while nobody moves the clock. A row in
+back-off has ``lease_owner`` empty and ``lease_until`` on the engine clock.
 """
+import dataclasses
+import datetime as dt
 import logging
+import os
+import socket
+import threading
+import time
+import uuid
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, or_, select
 
 from engine.actor import SYSTEM
-from engine.errors import Conflict, StaleInstance
-from engine.models import Timer
+from engine.clock import SystemClock, parse_moment
+from engine.errors import Conflict, InvalidInput, NotFound, StaleInstance
+from engine.models import Instance, Timer
 
 log = logging.getLogger(__name__)
 
+STEP = dt.timedelta(milliseconds=1)  # SpiffWorkflow fires when due < now: step just past due
+STALE_RETRIES = 5
+POLL_SECONDS = 0.05
+
+
+def worker_id():
+    """``hostname:pid:random`` — unique per process (and per Timers object)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclasses.dataclass
+class Batch:
+    """What one claim took: rows leased to us until ``lease_end`` (wall time)."""
+
+    timers: list            # (timer_id, instance_id, fire_at), in due order
+    lease_end: dt.datetime
+    gave_up: int = 0        # rows that became incidents instead of being claimed again
+
+
+@dataclasses.dataclass
+class TickResult:
+    claimed: int = 0   # rows claimed
+    gave_up: int = 0   # rows that became incidents at claim time
+    woken: int = 0     # instances whose unit of work saved
+    failed: int = 0    # instances whose firing raised
+
 
 class Timers:
-    def __init__(self, runtime, retries=5):
+    def __init__(self, runtime, wall_clock=None):
+        settings = runtime.config["scheduler"]
         self.rt = runtime
-        self.retries = retries
+        self.owner = worker_id()
+        self.wall = wall_clock or SystemClock()
+        self.batch_size = int(settings["batch_size"])
+        self.lease = dt.timedelta(seconds=float(settings["lease_seconds"]))
+        self.max_attempts = int(settings["max_attempts"])
+        self.backoff_seconds = float(settings["backoff_seconds"])
+        self.backoff_max_seconds = float(settings["backoff_max_seconds"])
+        self.pause_after_claim = float(settings.get("pause_after_claim_seconds") or 0)
+        self._stopping = threading.Event()
 
-    def due(self, now, limit=1000):
-        with self.rt.db.read() as session:
-            return list(session.scalars(select(Timer).where(
-                Timer.state == "waiting", Timer.fire_at < now).order_by(Timer.fire_at, Timer.id)
-                .limit(limit)))
+    # -- the scheduler's job -------------------------------------------------------------------
+    def fire_due(self):
+        """Fire every claimable due timer, batch after batch. Returns the instances woken."""
+        return self._drain().woken
 
-    def fire_due(self, limit=1000):
-        """Fire every timer due by the clock's now, in due order. Returns the number of instances woken."""
-        woken = 0
-        while True:
-            due = self.due(self.rt.clock.now(), limit)
-            instances = list(dict.fromkeys(timer.instance_id for timer in due))
-            progressed = 0
-            for instance_id in instances:
-                progressed += self._wake(instance_id)
-            woken += progressed
-            if len(due) < limit or not progressed:
-                return woken
+    def stop(self):
+        """Ask running ticks to finish the instance at hand and give back unused leases."""
+        self._stopping.set()
 
-    def _wake(self, instance_id):
-        for _ in range(self.retries):
+    def _drain(self):
+        total = TickResult()
+        while not self._stopping.is_set():
+            result = self.tick()
+            for field in dataclasses.fields(TickResult):
+                setattr(total, field.name, getattr(total, field.name) + getattr(result, field.name))
+            if not (result.claimed or result.gave_up):  # a firing may make more timers due
+                break
+        return total
+
+    def tick(self):
+        """Claim one batch and fire it."""
+        batch = self.claim()
+        if batch.timers and self.pause_after_claim:
+            self._stopping.wait(self.pause_after_claim)  # fault injection; see config.toml
+        return self.fire(batch)
+
+    def fire(self, batch):
+        """Fire a claimed batch instance by instance, in due order, while our lease lasts.
+
+        Rows not tried (stopping, or the lease ran out) are given back.
+        """
+        result = TickResult(claimed=len(batch.timers), gave_up=batch.gave_up)
+        by_instance = {}
+        for timer_id, instance_id, fire_at in batch.timers:
+            by_instance.setdefault(instance_id, {})[timer_id] = fire_at
+        pending = list(by_instance.items())
+        while pending:
+            if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
+                break  # our lease is over (or we are stopping): leave the rest to a new claim
+            instance_id, timers = pending.pop(0)
             try:
-                self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
-                return 1
+                outcome = self._fire(instance_id, timers)
+                result.woken += outcome == "fired"
+                result.failed += outcome == "failed"
+            except Exception:  # noqa: BLE001 — e.g. the database went away while recording
+                log.exception("timers of instance %s: firing failed; the lease will lapse", instance_id)
+                result.failed += 1
+        if pending:
+            self._unclaim([timer_id for _, timers in pending for timer_id in timers])
+        return result
+
+    # -- claim -----------------------------------------------------------------------------------
+    def claim(self):
+        """Lease up to ``batch_size`` due rows (a :class:`Batch`), oldest due first.
+
+        A row claimed ``max_attempts`` times without progress (its workers died, or it never
+        fired although due) becomes an incident here instead of being claimed again.
+        """
+        now, wall = self.rt.clock.now(), self.wall.now()
+        lease_end = wall + self.lease
+        claimable = and_(
+            Timer.state == "waiting", Timer.fire_at < now,
+            or_(Timer.lease_until.is_(None),
+                and_(Timer.lease_owner.is_(None), Timer.lease_until < now),       # back-off over
+                and_(Timer.lease_owner.is_not(None), Timer.lease_until < wall)))  # lease lapsed
+        query = (select(Timer).where(claimable).order_by(Timer.fire_at, Timer.id)
+                 .limit(self.batch_size).with_for_update(skip_locked=True))  # SQLite: no-op
+        batch = Batch([], lease_end)
+        with self.rt.db.write() as session:
+            for row in session.scalars(query):
+                if row.attempts >= self.max_attempts:
+                    self._to_incident(session, row, row.last_error or (
+                        f"claimed {row.attempts} times without firing: its workers stopped "
+                        "while firing it, or it did not fire although due"))
+                    batch.gave_up += 1
+                    continue
+                row.lease_owner, row.lease_until = self.owner, lease_end
+                row.attempts += 1
+                batch.timers.append((row.id, row.instance_id, row.fire_at))
+        return batch
+
+    # -- fire ------------------------------------------------------------------------------------
+    def _fire(self, instance_id, timers):
+        """Run the instance's unit of work; ``timers`` maps our claimed rows to their fire_at.
+
+        Returns ``"fired"`` (saved), ``"failed"`` (backed off or incident) or ``"lost"`` (our
+        lease lapsed during a lost race: whoever holds the rows now carries on).
+        """
+        for _ in range(STALE_RETRIES):
+            try:
+                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
             except StaleInstance:
-                continue
-            except Conflict as err:  # not running any more: its timers are moot
-                log.info("timer of instance %s skipped: %s", instance_id, err)
-                return 0
-        log.warning("instance %s: timers not fired after %s stale retries", instance_id, self.retries)
-        return 0
+                if not self._held(timers):
+                    return "lost"
+                continue  # a person's command or another worker saved first: reload and retry
+            except Exception as err:  # noqa: BLE001 — any failure: back off, never block the rest
+                self._failed(timers, err)
+                return "failed"
+            still_waiting = {timer.id for timer in ctx.timers}.intersection(timers)
+            if still_waiting:  # usually none: skip the transaction
+                self._release({timer_id: timers[timer_id] for timer_id in still_waiting})
+            return "fired"
+        log.warning("instance %s: still stale after %s tries; releasing its timers",
+                    instance_id, STALE_RETRIES)
+        self._release(timers)
+        return "lost"
+
+    def _mine(self, session, timer_ids):
+        return list(session.scalars(select(Timer).where(
+            Timer.id.in_(timer_ids), Timer.state == "waiting", Timer.lease_owner == self.owner)
+            .with_for_update()))
+
+    def _held(self, timers):
+        with self.rt.db.read() as session:
+            return bool(session.scalar(select(func.count()).select_from(Timer).where(
+                Timer.id.in_(list(timers)), Timer.state == "waiting",
+                Timer.lease_owner == self.owner, Timer.lease_until > self.wall.now())))
+
+    def _release(self, timers):
+        """Give back rows the firing left waiting; a row that moved on starts a fresh count."""
+        with self.rt.db.write() as session:
+            for row in self._mine(session, list(timers)):
+                row.lease_owner = row.lease_until = None
+                if row.fire_at != timers[row.id]:  # e.g. a cycle timer's next occurrence
+                    row.attempts = 0
+
+    def _unclaim(self, timer_ids):
+        """Give back rows we claimed but did not try (stopping, or our lease ran out)."""
+        with self.rt.db.write() as session:
+            for row in self._mine(session, timer_ids):
+                row.lease_owner = row.lease_until = None
+                row.attempts = max(row.attempts - 1, 0)
+
+    def _failed(self, timers, err):
+        error = f"{type(err).__name__}: {err}"[:4000]
+        log.warning("timers %s failed: %s", ", ".join(timers), error)
+        now = self.rt.clock.now()
+        with self.rt.db.write() as session:
+            for row in self._mine(session, list(timers)):
+                row.last_error = error
+                if row.attempts >= self.max_attempts:
+                    self._to_incident(session, row, error)
+                else:
+                    row.lease_owner, row.lease_until = None, now + self.backoff(row.attempts)
+
+    def backoff(self, attempts):
+        """Delay before the next try after ``attempts`` failed ones: exponential, capped."""
+        seconds = self.backoff_seconds * 2 ** max(attempts - 1, 0)
+        return dt.timedelta(seconds=min(seconds, self.backoff_max_seconds))
+
+    def _to_incident(self, session, row, error):
+        row.state, row.last_error = "incident", error
+        row.lease_owner = row.lease_until = None
+        instance = session.get(Instance, row.instance_id)
+        log.error("timer %s (%s) of instance %s is an incident after %s attempts: %s",
+                  row.id, row.task_key, row.instance_id, row.attempts, error)
+        self.rt.audit.append(session, "timer_incident", actor=SYSTEM.username,
+                             instance_id=row.instance_id,
+                             business_key=instance.business_key if instance else None,
+                             data={"timer": row.id, "task": row.task_key, "due": row.fire_at,
+                                   "attempts": row.attempts, "error": error})
+
+    # -- incidents -------------------------------------------------------------------------------
+    def incidents(self):
+        """Timers that gave up, oldest due first (``last_error`` says why)."""
+        with self.rt.db.read() as session:
+            return list(session.scalars(select(Timer).where(Timer.state == "incident")
+                                        .order_by(Timer.fire_at, Timer.id)))
+
+    def retry_incident(self, timer_id, actor=SYSTEM):
+        """Put an incident back to waiting with a fresh count; the next tick fires it."""
+        with self.rt.db.write() as session:
+            row = session.scalar(select(Timer).where(Timer.id == timer_id).with_for_update())
+            if row is None:
+                raise NotFound(f"no timer {timer_id}")
+            if row.state != "incident":
+                raise Conflict(f"timer {timer_id} is {row.state}, not an incident")
+            row.state, row.attempts = "waiting", 0
+            row.lease_owner = row.lease_until = None
+            instance = session.get(Instance, row.instance_id)
+            self.rt.audit.append(session, "timer_incident_retried", actor=actor.username,
+                                 instance_id=row.instance_id,
+                                 business_key=instance.business_key if instance else None,
+                                 data={"timer": row.id, "task": row.task_key})
+            return row
+
+    # -- the simulated clock -----------------------------------------------------------------------
+    def next_due(self):
+        """The earliest engine-clock moment after which a waiting row may be claimed, or None.
+
+        A row in back-off counts from its back-off end; a row another worker holds counts
+        from its due time (the holder is firing it now).
+        """
+        ready_at = case((and_(Timer.lease_owner.is_(None), Timer.lease_until > Timer.fire_at),
+                         Timer.lease_until), else_=Timer.fire_at)
+        with self.rt.db.read() as session:
+            moments = session.scalars(select(ready_at).where(Timer.state == "waiting")
+                                      .order_by(ready_at).limit(1))
+            return next(iter(moments), None)
+
+    def advance_clock(self, to=None, seconds=None):
+        """Move the simulated clock to ``to`` (or by ``seconds``), firing timers in due order.
+
+        Steps the clock just past each next due moment (+1 ms) and fires what is due there,
+        so ``now()`` inside a firing is its due moment, and timers that a firing creates
+        fire too when they fall due before the target. Due timers another worker holds are
+        waited for (wall time, until it releases them or its lease lapses). Returns the new
+        now. Raises Conflict for the system clock and InvalidInput for a target in the past.
+        """
+        clock = self.rt.clock
+        if not hasattr(clock, "advance"):
+            raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"')
+        start = clock.now()
+        try:
+            target = (parse_moment(to).astimezone(dt.timezone.utc) if to is not None
+                      else start + dt.timedelta(seconds=float(seconds or 0)))
+        except (TypeError, ValueError) as err:
+            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}")
+        if target < start:
+            raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
+                               f"to {target.isoformat()}")
+        while not self._stopping.is_set():
+            due = self.next_due()
+            if due is None or due >= target:
+                break
+            now = clock.now()
+            step = min(max(due + STEP, now), target)
+            if step > now:
+                self._move(step)
+            drained = self._drain()
+            if step <= now and not (drained.claimed or drained.gave_up):
+                time.sleep(POLL_SECONDS)  # someone else holds what is due: let them finish
+        self._move(target)
+        return clock.now()
+
+    def _move(self, moment):
+        try:
+            self.rt.clock.advance(to=moment)
+        except ValueError:
+            pass  # another process moved the shared clock further meanwhile

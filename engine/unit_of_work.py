@@ -29,7 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
 from engine import projection, serialization
-from engine.clock import using_clock
+from engine.clock import FixedClock, using_clock
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
@@ -119,7 +119,7 @@ class UnitOfWork:
         ctx.workflow = self._load(instance, definition)
         token = _running.set(ctx)
         try:
-            with using_clock(self.rt.clock):
+            with using_clock(FixedClock(ctx.now)):
                 action(ctx)
             self._advance(ctx)
         finally:
@@ -154,7 +154,7 @@ class UnitOfWork:
         workflow = ctx.workflow
         if ctx.status == "error":  # the command's own step failed in the model (ctx.fail)
             return
-        with using_clock(self.rt.clock):
+        with using_clock(FixedClock(ctx.now)):  # the command's instant, for every timer
             try:
                 if ctx.status is None:
                     workflow.refresh_timers()
@@ -254,22 +254,43 @@ class UnitOfWork:
         session.flush()
 
     def _sync_timers(self, session, ctx):
+        """Write the timer projection; every occurrence that fired gets a ``timer_fired`` record.
+
+        A cycle timer keeps its row (one SpiffWorkflow task) while occurrences fire: an
+        occurrence fired when its ``fire_at`` moved on, and the last one when the row leaves
+        the projection with its cycles used up.
+        """
         instance = ctx.instance
+        # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
         rows = {row.id: row for row in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.state == "waiting"))}
+            Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident"))))}
         current = {timer.id: timer for timer in ctx.timers}
+
+        def fired(row):
+            ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))
+            ctx.events.append(("timer_fired", row.task_key, row.id, {"due": row.fire_at}))
+
         for timer_id, row in rows.items():
             if timer_id in current:
+                if current[timer_id].fire_at != row.fire_at and row.fire_at < ctx.now:
+                    fired(row)  # a cycle's occurrence; the row waits for the next one
                 row.fire_at = current[timer_id].fire_at
                 continue
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(timer_id))
-            fired = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
-            row.state = "fired" if fired else "cancelled"
-            if fired:
-                ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))
-                ctx.events.append(("timer_fired", row.task_key, row.id, {"due": row.fire_at}))
+            done = spiff_task is not None and (spiff_task.state == TaskState.COMPLETED
+                                               or _cycles_used_up(spiff_task))
+            row.state = "fired" if done else "cancelled"
+            if done:
+                fired(row)
         for timer_id, timer in current.items():
             if timer_id not in rows:
                 session.add(Timer(id=timer.id, instance_id=instance.id, task_key=timer.key,
                                   fire_at=timer.fire_at, state="waiting"))
         session.flush()
+
+
+def _cycles_used_up(task):
+    """A cycle timer whose last occurrence fired (SpiffWorkflow leaves it READY, not COMPLETED)."""
+    value = task.internal_data.get("event_value")
+    return (task.state & TaskState.NOT_FINISHED_MASK and isinstance(value, dict)
+            and value.get("cycles") == 0)

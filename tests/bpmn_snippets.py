@@ -34,3 +34,10 @@ def timer_wait(n, expression):
     return (f'<bpmn:intermediateCatchEvent id="n{n}"><bpmn:timerEventDefinition>'
             f'<bpmn:timeDate>{expression}</bpmn:timeDate></bpmn:timerEventDefinition>'
             '</bpmn:intermediateCatchEvent>')
+
+
+def timer_after(n, expression):
+    """An intermediate timer with a ``timeDuration`` (e.g. ``'"PT30M"'``), counted from arrival."""
+    return (f'<bpmn:intermediateCatchEvent id="n{n}"><bpmn:timerEventDefinition>'
+            f'<bpmn:timeDuration>{expression}</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            '</bpmn:intermediateCatchEvent>')
