@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
 from engine.actor import SYSTEM
 from engine.clock import SystemClock, parse_moment
@@ -76,6 +76,11 @@ class TickResult:
     gave_up: int = 0   # rows that became incidents at claim time
     woken: int = 0     # instances whose unit of work saved
     failed: int = 0    # instances whose firing raised
+
+
+def _instance_running():
+    """Timers of suspended (or failed, or ended) instances wait: their rows are not claimed."""
+    return exists(select(Instance.id).where(Instance.id == Timer.instance_id, Instance.status == "running"))
 
 
 class Timers:
@@ -153,7 +158,7 @@ class Timers:
         now, wall = self.rt.clock.now(), self.wall.now()
         lease_end = wall + self.lease
         claimable = and_(
-            Timer.state == "waiting", Timer.fire_at < now,
+            Timer.state == "waiting", Timer.fire_at < now, _instance_running(),
             or_(Timer.lease_until.is_(None),
                 and_(Timer.lease_owner.is_(None), Timer.lease_until < now),       # back-off over
                 and_(Timer.lease_owner.is_not(None), Timer.lease_until < wall)))  # lease lapsed
@@ -288,7 +293,7 @@ class Timers:
         ready_at = case((and_(Timer.lease_owner.is_(None), Timer.lease_until > Timer.fire_at),
                          Timer.lease_until), else_=Timer.fire_at)
         with self.rt.db.read() as session:
-            moments = session.scalars(select(ready_at).where(Timer.state == "waiting")
+            moments = session.scalars(select(ready_at).where(Timer.state == "waiting", _instance_running())
                                       .order_by(ready_at).limit(1))
             return next(iter(moments), None)
 
