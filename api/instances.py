@@ -200,3 +200,44 @@ def suspend(instance_id, body):
 @bp.doc(summary="Resume a suspended instance; what fell due meanwhile fires now", responses=[403, 404, 409])
 def resume(instance_id):
     return _out(engine().instances.resume(instance_id, current_actor()))
+
+
+class TimerIncidentOut(Schema):
+    id = String(required=True)
+    instance_id = String(required=True)
+    task_key = String(required=True)
+    fire_at = String(required=True)
+    state = String(required=True)
+    attempts = Integer(required=True)
+    last_error = String(allow_none=True)
+
+
+class TimerIncidentPage(Schema):
+    items = List(Nested(TimerIncidentOut), required=True)
+    total = Integer(required=True)
+
+
+def _timer_out(row):
+    return {"id": row.id, "instance_id": row.instance_id, "task_key": row.task_key,
+            "fire_at": row.fire_at.isoformat(), "state": row.state, "attempts": row.attempts,
+            "last_error": row.last_error}
+
+
+@bp.get("/incidents/timers")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(TimerIncidentPage)
+@bp.doc(summary="Timers that gave up after their retries, with the last error", responses=[403])
+def timer_incidents():
+    rows = engine().timers.incidents()
+    return {"items": [_timer_out(r) for r in rows], "total": len(rows)}
+
+
+@bp.post("/incidents/timers/<timer_id>/retry")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(TimerIncidentOut)
+@bp.doc(summary="Put a timer incident back to waiting; the next scheduler tick fires it",
+        responses=[403, 404, 409])
+def retry_timer(timer_id):
+    return _timer_out(engine().timers.retry_incident(timer_id, current_actor()))

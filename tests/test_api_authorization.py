@@ -29,6 +29,8 @@ MATRIX = [
     ("POST", "/api/v1/instances/{instance}/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
     ("POST", "/api/v1/instances/{instance}/resume", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
     ("POST", "/api/v1/instances/{instance}/suspend", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET", "/api/v1/incidents/timers", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST", "/api/v1/incidents/timers/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
     ("GET", "/api/v1/incidents", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
     ("GET", "/api/v1/instances", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
@@ -107,7 +109,7 @@ def test_every_contract_path_is_in_the_matrix(server):
         for method in operations:
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
-                "{notification_id}", "999999")
+                "{notification_id}", "999999").replace("{timer_id}", "nope")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
                     and path != "/api/v1/auth/revoke":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
