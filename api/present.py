@@ -1,5 +1,5 @@
 """Rows → the contract's JSON shapes (one place, so every endpoint answers alike)."""
-from workflows.supervision import lights
+from workflows import lights
 
 
 def iso(value):
