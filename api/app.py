@@ -4,14 +4,15 @@ import logging
 from apiflask import APIFlask
 from flask import jsonify
 
-from api import audit, auth, clock, definitions, errors, instances, items, organisation, reports, tasks
+from api import (audit, auth, clock, definitions, errors, instances, items, organisation, rectification,
+                 reports, tasks)
 from api.errors import ErrorOut
 from engine.config import load_config
 from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, definitions, instances, items, tasks, reports, audit, clock)
+BLUEPRINTS = (auth, organisation, definitions, instances, items, rectification, tasks, reports, audit, clock)
 
 
 def build_engine(config=None):

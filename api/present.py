@@ -39,6 +39,23 @@ class Presenter:
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
         }
 
+    def problem(self, problem, open_tasks=()):
+        tasks = [self.task(t) for t in open_tasks]
+        return {
+            "id": problem.id, "code": problem.code, "title": problem.title,
+            "description": problem.description, "source": problem.source,
+            "department": problem.department, "deadline": iso(problem.deadline),
+            "status": problem.status, "light": lights.worst(t["light"] for t in tasks),
+            "current_step": "、".join(t["title"] or t["key"] for t in tasks) or None,
+            "instance_id": problem.instance_id, "complaint_id": problem.complaint_id,
+            "requirements": problem.requirements, "handed_over_at": iso(problem.handed_over_at),
+            "plan": {"owner": problem.plan_owner, "measures": problem.plan_measures,
+                     "deadline": iso(problem.plan_deadline), "submitted_at": iso(problem.plan_submitted_at)}
+            if problem.plan_submitted_at else None,
+            "created_at": iso(problem.created_at), "created_by": problem.created_by,
+            "closed_at": iso(problem.closed_at), "open_tasks": tasks,
+        }
+
 
 def audit(record):
     return {"seq": record.seq, "at": iso(record.at), "actor": record.actor, "kind": record.kind,
@@ -66,3 +83,10 @@ def instance(row, open_tasks, presenter):
             "open_tasks": [presenter.task(t) for t in open_tasks], "started_at": iso(row.started_at),
             "ended_at": iso(row.ended_at), "started_by": row.started_by, "error": row.error,
             "error_task": row.error_task}
+
+
+def problem_report(row):
+    return {"id": row.id, "summary": row.summary, "evidence": row.evidence, "done": row.done,
+            "due_at": iso(row.due_at), "submitted_by": row.submitted_by, "submitted_at": iso(row.submitted_at),
+            "passed": row.passed, "findings": row.findings, "verified_by": row.verified_by,
+            "verified_at": iso(row.verified_at)}

@@ -118,6 +118,7 @@ def server(supervision):
     from tests.api_client import Server
 
     supervision.deploy((REPO / "bpmn" / "plan_change.bpmn").read_bytes(), actor="designer")
+    supervision.deploy((REPO / "bpmn" / "rectification.bpmn").read_bytes(), actor="designer")
     running = Server(supervision).seed()
     yield running
     running.stop()
