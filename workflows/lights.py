@@ -1,17 +1,17 @@
 """Lights (预警): green = on track, yellow = due within the warning window, red = overdue.
 
-Shared by every shipped process (supervision items, rectification problems): a record's
-light is its worst open step's, where the steps are the open ``human_task`` rows carrying
-the record's id as business key. Computed from those due times and the clock — never by
-loading workflows — so they are always current: no job has to "turn" a light when time
-passes. The warning window is ``[calendar] warning_working_days`` working days (1 by default).
+Shared by every shipped process (supervision items, rectification problems): computed from
+the ``human_task`` projection's due times and the clock — never by loading workflows — so
+they are always current: no job has to "turn" a light when time passes.
+The warning window is ``[calendar] warning_working_days`` working days (1 by default).
+A record's light (an item's, a problem's) is its worst open step's: the open tasks carrying
+the record's id as business key.
 """
 from sqlalchemy import and_, exists, select
 
 from engine.models import HumanTask
 
-LIGHTS = ("green", "yellow", "red")
-ORDER = {name: rank for rank, name in enumerate(LIGHTS)}
+ORDER = {"green": 0, "yellow": 1, "red": 2}
 
 
 def thresholds(calendar, now):
@@ -31,14 +31,15 @@ def worst(lights):
     return max(lights, key=ORDER.__getitem__, default="green")
 
 
-def _open_due_before(business_key_column, moment):
+def _open_due_before(item_id_column, moment):
     return exists(select(HumanTask.id).where(
-        HumanTask.business_key == business_key_column, HumanTask.state == "open",
+        HumanTask.business_key == item_id_column, HumanTask.state == "open",
         HumanTask.due_at.is_not(None), HumanTask.due_at < moment))
 
 
-def light_filter(business_key_column, wanted, now, warning_limit):
-    """A SQL condition selecting the records (by their business-key column) whose light is ``wanted``."""
-    red = _open_due_before(business_key_column, now)
-    yellow = _open_due_before(business_key_column, warning_limit)
+def item_light_filter(item_id_column, wanted, now, warning_limit):
+    """A SQL condition selecting the records whose light is ``wanted``: items, problems — any
+    column holding the business key of the records' tasks."""
+    red = _open_due_before(item_id_column, now)
+    yellow = _open_due_before(item_id_column, warning_limit)
     return {"red": red, "yellow": and_(~red, yellow), "green": ~yellow}[wanted]

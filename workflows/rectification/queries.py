@@ -36,7 +36,7 @@ def ledger(session, actor, calendar, now, source=None, department=None, status=N
         query = query.where(Problem.status == status)
     if light:
         now, warning_limit = lights.thresholds(calendar, now)
-        query = query.where(lights.light_filter(Problem.id, light, now, warning_limit))
+        query = query.where(lights.item_light_filter(Problem.id, light, now, warning_limit))
     if q:
         pattern = f"%{q}%"
         query = query.where(or_(Problem.title.like(pattern), Problem.code.like(pattern),

@@ -35,9 +35,9 @@ def list_items(session, actor, calendar, now, status=None, department=None, ligh
             ItemDepartment.department == department)))
     now, warning_limit = lights.thresholds(calendar, now)
     if light:
-        query = query.where(lights.light_filter(Item.id, light, now, warning_limit))
+        query = query.where(lights.item_light_filter(Item.id, light, now, warning_limit))
     if overdue is not None:
-        red = lights.light_filter(Item.id, "red", now, warning_limit)
+        red = lights.item_light_filter(Item.id, "red", now, warning_limit)
         query = query.where(red if overdue else ~red)
     if q:
         pattern = f"%{q}%"
