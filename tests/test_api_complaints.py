@@ -36,7 +36,8 @@ def submit(client, text="小区路灯坏了三个月无人修", **fields):
 
 @BOTH_DATABASES
 def test_triage_into_a_problem_and_an_item_and_dismiss(server):
-    anonymous, sec, sup, zhang, boss = (server.anonymous(), *(server.login(u) for u in ("sec", "sup", "zhang", "boss")))
+    anonymous = server.anonymous()
+    sec, sup, zhang, boss = (server.login(u) for u in ("sec", "sup", "zhang", "boss"))
     received = [submit(anonymous, text, contact="13800000000", attachment_name="现场照片.jpg")
                 for text in ("小区路灯坏了三个月无人修", "老旧小区改造施工扰民且进度缓慢", "隔壁邻居养狗太吵")]
     assert [r.status_code for r in received] == [201, 201, 201]
@@ -61,7 +62,8 @@ def test_triage_into_a_problem_and_an_item_and_dismiss(server):
     problem = sec.get(f"/api/v1/problems/{body['id']}").json()
     assert (problem["source"], problem["complaint_id"], problem["department"]) == ("complaint", lamp["id"], "d2")
     assert problem["description"] == "小区路灯坏了三个月无人修"
-    assert [p["id"] for p in sec.get("/api/v1/problems", params={"source": "complaint"}).json()["items"]] == [body["id"]]
+    from_complaints = sec.get("/api/v1/problems", params={"source": "complaint"}).json()["items"]
+    assert [p["id"] for p in from_complaints] == [body["id"]]
 
     as_item = sec.post(f"/api/v1/complaints/{renovation['id']}/triage", {**TRIAGE_ITEM, "co_departments": ["d1"]})
     assert as_item.status_code == 201, as_item.text

@@ -154,7 +154,8 @@ def test_registration_refuses_bad_input_and_changes_nothing(server):
             return [session.scalar(select(func.count()).select_from(model)) for model in (Problem, Instance)]
     before = counts()
     assert zhang.post("/api/v1/problems", PROBLEM).status_code == 403
-    for bad, field in (({**PROBLEM, "source": "rumour"}, "source"), ({**PROBLEM, "department": "nope"}, "department"),
+    for bad, field in (({**PROBLEM, "source": "rumour"}, "source"),
+                       ({**PROBLEM, "department": "nope"}, "department"),
                        ({**PROBLEM, "deadline": "2026-02-30"}, "deadline"), ({**PROBLEM, "title": ""}, "title")):
         response = sec.post("/api/v1/problems", bad)
         assert response.status_code == 400, response.text
