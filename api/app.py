@@ -4,9 +4,10 @@ import logging
 
 from apiflask import APIFlask
 from flask import jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, clock, definitions, errors, escalations, instances, items,
-                 notifications, organisation, reports, tasks, web)
+from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations,
+                 instances, items, notifications, organisation, rectification, reports, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
@@ -14,8 +15,8 @@ from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, definitions, instances, items, tasks, escalations, notifications,
-              reports, audit, clock)
+BLUEPRINTS = (auth, organisation, definitions, instances, items, rectification, complaints, tasks,
+              escalations, notifications, reports, audit, clock, complaint_page)
 
 
 def build_engine(config=None):
@@ -42,6 +43,9 @@ def create_app(config=None, engine=None):
         JSON_SORT_KEYS=False,
     )
     app.extensions["duban"] = engine
+    proxies = int(config["server"].get("trusted_proxies", 0))
+    if proxies:  # behind N balancers: the client address (per-client throttles) from X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     errors.register(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)

@@ -26,13 +26,13 @@ class ErrorOut(Schema):
 class ApiError(HTTPError):
     """An HTTPError with our snake_case code."""
 
-    def __init__(self, status, code, message, details=None):
-        super().__init__(status, message, detail=details)
+    def __init__(self, status, code, message, details=None, headers=None):
+        super().__init__(status, message, detail=details, headers=headers)
         self.code = code
 
 
-def abort(status, code, message, details=None):
-    raise ApiError(status, code, message, details)
+def abort(status, code, message, details=None, headers=None):
+    raise ApiError(status, code, message, details, headers)
 
 
 def _field_details(detail):

@@ -37,7 +37,7 @@ def engine():
     return current_app.extensions["duban"]
 
 
-def _check_references(body):
+def check_references(body):
     """Departments must exist; the leader must be an active user with role leader."""
     problems = []
     with engine().db.read() as session:
@@ -71,7 +71,7 @@ def visible_item(item_id):
 @bp.doc(summary="Register and dispatch an item (立项交办): starts the latest supervision process",
         responses=[400, 403])
 def create(body):
-    _check_references(body)
+    check_references(body)
     data = {**body, "deadline": body["deadline"].isoformat()}
     item = create_item(engine(), data, current_actor())
     return {"id": item.id, "code": item.code, "instance_id": item.instance_id, "status": item.status}

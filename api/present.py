@@ -1,5 +1,5 @@
 """Rows → the contract's JSON shapes (one place, so every endpoint answers alike)."""
-from workflows.supervision import lights
+from workflows import lights
 
 
 def iso(value):
@@ -37,6 +37,23 @@ class Presenter:
             "instance_id": item.instance_id, "created_at": iso(item.created_at),
             "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
+        }
+
+    def problem(self, problem, open_tasks=()):
+        tasks = [self.task(t) for t in open_tasks]
+        return {
+            "id": problem.id, "code": problem.code, "title": problem.title,
+            "description": problem.description, "source": problem.source,
+            "department": problem.department, "deadline": iso(problem.deadline),
+            "status": problem.status, "light": lights.worst(t["light"] for t in tasks),
+            "current_step": "、".join(t["title"] or t["key"] for t in tasks) or None,
+            "instance_id": problem.instance_id, "complaint_id": problem.complaint_id,
+            "requirements": problem.requirements, "handed_over_at": iso(problem.handed_over_at),
+            "plan": {"owner": problem.plan_owner, "measures": problem.plan_measures,
+                     "deadline": iso(problem.plan_deadline), "submitted_at": iso(problem.plan_submitted_at)}
+            if problem.plan_submitted_at else None,
+            "created_at": iso(problem.created_at), "created_by": problem.created_by,
+            "closed_at": iso(problem.closed_at), "open_tasks": tasks,
         }
 
 
@@ -87,3 +104,10 @@ def notification(row):
     return {"id": row.id, "kind": row.kind, "title": row.title, "body": row.body, "item_id": row.item_id,
             "task_id": row.task_id, "created_at": iso(row.created_at), "read_at": iso(row.read_at),
             "read": row.read_at is not None}
+
+
+def problem_report(row):
+    return {"id": row.id, "summary": row.summary, "evidence": row.evidence, "done": row.done,
+            "due_at": iso(row.due_at), "submitted_by": row.submitted_by, "submitted_at": iso(row.submitted_at),
+            "passed": row.passed, "findings": row.findings, "verified_by": row.verified_by,
+            "verified_at": iso(row.verified_at)}

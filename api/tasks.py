@@ -13,6 +13,8 @@ from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteI
                          Page, TaskDetailOut, TaskOut, TaskPage)
 from engine import forms
 from engine.tasks import may_work
+from workflows.rectification import queries as problem_queries
+from workflows.rectification.models import Problem
 from workflows.supervision import queries
 from workflows.supervision.models import Item
 
@@ -36,17 +38,24 @@ def _item(task):
         return session.get(Item, task.business_key)
 
 
-def _sees_item(actor, item):
+def _sees_record(actor, task):
+    """Whether ``actor`` may see the record the task works on: its item, or its problem."""
+    if not task.business_key:
+        return False
     with engine().db.read() as session:
-        return item is not None and queries.may_see(session, actor, item)
+        item = session.get(Item, task.business_key)
+        if item is not None:
+            return queries.may_see(session, actor, item)
+        problem = session.get(Problem, task.business_key)
+        return problem is not None and problem_queries.may_see(session, actor, problem)
 
 
 def visible_task(task_id):
     """The task if the caller may see it: whoever may work it, supervisors and admins, and
-    whoever may see its item (its departments, its leader, the secretariat); else 403."""
+    whoever may see its item or problem (its departments, its leader, the secretariat); else 403."""
     task = engine().tasks.get(task_id)
     actor = current_actor()
-    if not (may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_item(actor, _item(task))):
+    if not (may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_record(actor, task)):
         abort(403, "forbidden", f"task {task_id} is not yours")
     return task
 

@@ -49,6 +49,16 @@ MATRIX = [
     ("GET", "/api/v1/measures", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/notifications/999999/read", None, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/api/v1/problems", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("GET", "/api/v1/problems", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/problems?format=csv", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/problems/{problem}", None, [401, 403, 403, 200, 403, 200, 403, 200, 200]),
+    ("POST", "/api/v1/complaints", {}, [400] * 9),
+    ("GET", "/api/v1/complaints", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/complaints/{complaint}", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("POST", "/api/v1/complaints/{complaint}/triage", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("POST", "/api/v1/complaints/{complaint}/dismiss", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("GET", "/complaints/new", None, [200] * 9),
     ("GET", "/api/v1/tasks", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/tasks/{task}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST", "/api/v1/tasks/{task}/complete", {"data": {}}, [401, 403, 403, 403, 403, 403, 403, 400, 400]),
@@ -74,7 +84,11 @@ def world(server):
     clients = {role: server.anonymous() if role == "anonymous" else server.login(role) for role in ROLES}
     item = clients["sec"].post("/api/v1/items", {**ITEM, "co_departments": []}).json()
     task = clients["zhang"].get("/api/v1/tasks", params={"item_id": item["id"]}).json()["items"][0]
-    return clients, {"item": item["id"], "task": task["id"], "instance": item["instance_id"]}
+    problem = clients["sec"].post("/api/v1/problems", {"title": "问题", "source": "audit", "department": "d1",
+                                                      "deadline": "2026-12-31"}).json()
+    complaint = clients["anonymous"].post("/api/v1/complaints", {"text": "反映一个问题"}).json()
+    return clients, {"item": item["id"], "task": task["id"], "instance": item["instance_id"],
+                     "problem": problem["id"], "complaint": complaint["id"]}
 
 
 def _call(client, method, path, body):
@@ -109,7 +123,8 @@ def test_every_contract_path_is_in_the_matrix(server):
         for method in operations:
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
-                "{notification_id}", "999999").replace("{timer_id}", "nope")
+                "{notification_id}", "999999").replace("{timer_id}", "nope").replace(
+                "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
                     and path != "/api/v1/auth/revoke":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
@@ -122,6 +137,9 @@ def test_no_leaks_of_other_departments_work(world):
     for client in (wang, boss2, ada):
         assert client.get("/api/v1/tasks").json() == {"items": [], "total": 0, "overdue": 0}
         assert client.get("/api/v1/items").json() == {"items": [], "total": 0}
+        assert client.get("/api/v1/problems").json() == {"items": [], "total": 0}
     assert clients["zhang"].get("/api/v1/items").json()["total"] == 1
+    assert clients["zhang"].get("/api/v1/problems").json()["total"] == 1
+    assert clients["sup"].get("/api/v1/problems").json()["total"] == 1
     assert clients["boss"].get("/api/v1/items").json()["total"] == 1
     assert clients["sup"].get("/api/v1/items").json()["total"] == 1

@@ -22,7 +22,7 @@ def complete(client, key, item_id, data):
 def test_loop_over_http(server):
     admin, sec, staff, leader, designer = (server.login(u) for u in ("admin", "sec", "zhang", "boss", "ada"))
     assert admin.get("/api/v1/me").json()["roles"] == ["admin"]
-    assert designer.get("/api/v1/definitions").json()["total"] == 4  # incl. the DMN
+    assert designer.get("/api/v1/definitions").json()["total"] == 5  # incl. the DMN and rectification
 
     created = sec.post("/api/v1/items", ITEM)
     assert created.status_code == 201, created.text

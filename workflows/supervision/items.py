@@ -49,12 +49,16 @@ def validate_item(data):
             "requirements": data.get("requirements") or ""}
 
 
-def create_item(engine, data, actor):
-    """Register and dispatch an item; returns the Item row."""
+def create_item(engine, data, actor, origin=None):
+    """Register and dispatch an item; returns the Item row.
+
+    ``origin``: extra start variables naming where the item came from
+    (``{"complaint_id": ...}``); listeners of other domains see them.
+    """
     fields = validate_item(data)
     item_id = str(uuid.uuid4())
-    instance = engine.instances.start(PROCESS_KEY, {"item_id": item_id, **fields}, actor,
-                                      business_key=item_id)
+    instance = engine.instances.start(PROCESS_KEY, {"item_id": item_id, **fields, **(origin or {})},
+                                      actor, business_key=item_id)
     return get_item(engine, instance.business_key)
 
 

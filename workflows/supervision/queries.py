@@ -2,7 +2,7 @@
 from sqlalchemy import func, or_, select
 
 from engine.models import AuditRecord, HumanTask
-from workflows.supervision import lights
+from workflows import lights
 from workflows.supervision.models import Escalation, Item, ItemDepartment, ItemPlan, ItemReport, Measure
 
 OVERSEERS = ("admin", "secretariat", "supervisor")

@@ -27,7 +27,7 @@ import datetime as dt
 from sqlalchemy import and_, case, func, or_, select
 
 from engine.models import HumanTask
-from workflows.supervision import lights
+from workflows import lights
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
 RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}

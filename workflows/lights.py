@@ -1,9 +1,11 @@
 """Lights (预警): green = on track, yellow = due within the warning window, red = overdue.
 
-Computed from the ``human_task`` projection's due times and the clock — never by loading
-workflows — so they are always current: no job has to "turn" a light when time passes.
+Shared by every shipped process (supervision items, rectification problems): computed from
+the ``human_task`` projection's due times and the clock — never by loading workflows — so
+they are always current: no job has to "turn" a light when time passes.
 The warning window is ``[calendar] warning_working_days`` working days (1 by default).
-An item's light is its worst open step's.
+A record's light (an item's, a problem's) is its worst open step's: the open tasks carrying
+the record's id as business key.
 """
 from sqlalchemy import and_, exists, select
 
@@ -36,7 +38,8 @@ def _open_due_before(item_id_column, moment):
 
 
 def item_light_filter(item_id_column, wanted, now, warning_limit):
-    """A SQL condition selecting items whose light is ``wanted``."""
+    """A SQL condition selecting the records whose light is ``wanted``: items, problems — any
+    column holding the business key of the records' tasks."""
     red = _open_due_before(item_id_column, now)
     yellow = _open_due_before(item_id_column, warning_limit)
     return {"red": red, "yellow": and_(~red, yellow), "green": ~yellow}[wanted]

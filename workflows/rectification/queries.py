@@ -1,0 +1,68 @@
+"""Read-side queries over the rectification projection — the ledger (问题台账): no workflow loads.
+
+Scope: the secretariat, supervisors and admins see every problem; everyone else the problems
+of their own department.
+"""
+from sqlalchemy import func, or_, select
+
+from engine.models import AuditRecord, HumanTask
+from workflows import lights
+from workflows.rectification.models import Problem, ProblemReport
+
+OVERSEERS = ("admin", "secretariat", "supervisor")
+MAX_EXPORT_ROWS = 50_000
+
+
+def scope(query, actor):
+    if actor.is_admin or actor.has_any(*OVERSEERS):
+        return query
+    return query.where(Problem.department == actor.department) if actor.department else query.where(False)
+
+
+def may_see(session, actor, problem):
+    return session.scalar(scope(select(func.count()).select_from(Problem).where(Problem.id == problem.id),
+                                actor)) == 1
+
+
+def ledger(session, actor, calendar, now, source=None, department=None, status=None, light=None,
+           q=None, limit=50, offset=0):
+    """``(rows, total)``: the problems in ``actor``'s scope matching the filters, newest first."""
+    query = scope(select(Problem), actor)
+    if source:
+        query = query.where(Problem.source == source)
+    if department:
+        query = query.where(Problem.department == department)
+    if status:
+        query = query.where(Problem.status == status)
+    if light:
+        now, warning_limit = lights.thresholds(calendar, now)
+        query = query.where(lights.item_light_filter(Problem.id, light, now, warning_limit))
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(or_(Problem.title.like(pattern), Problem.code.like(pattern),
+                                Problem.description.like(pattern)))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(session.scalars(query.order_by(Problem.created_at.desc(), Problem.code.desc())
+                                .limit(limit).offset(offset)))
+    return rows, total
+
+
+def open_tasks_by_problem(session, problem_ids):
+    tasks = {}
+    if not problem_ids:
+        return tasks
+    for row in session.scalars(select(HumanTask).where(
+            HumanTask.business_key.in_(problem_ids), HumanTask.state == "open")
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
+        tasks.setdefault(row.business_key, []).append(row)
+    return tasks
+
+
+def reports(session, problem_id):
+    return list(session.scalars(select(ProblemReport).where(ProblemReport.problem_id == problem_id)
+                                .order_by(ProblemReport.id)))
+
+
+def timeline(session, problem_id, limit=500):
+    return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == problem_id)
+                                .order_by(AuditRecord.seq).limit(limit)))
