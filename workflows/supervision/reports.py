@@ -4,8 +4,9 @@ Never loads a workflow. Calendar-dependent figures (lights, working days overdue
 business calendar on the rows SQL selected.
 
 Definitions (stated once, used by every report and export):
-- A **department step** is a human task routed to a department (``candidate_department``):
-  the work plan and the progress reports. Cancelled steps do not count.
+- A **department step** is a human task of a supervision item routed to a department
+  (``candidate_department``): the work plan and the progress reports. Cancelled steps, and
+  the steps of other processes (problem rectification has its own ledger), do not count.
 - A step **due in a period** has its due time in the period (local time, half-open).
 - It is **on time** when completed no later than its due time (an approved extension moves
   the due time, so an extended step is judged against its new due time); **overdue** when
@@ -116,6 +117,7 @@ def _latest_reports(session, item_ids, moment):
 def _step_counts(session, start, end, as_of):
     """Per department: steps due, on time, overdue, in [start, end)."""
     due_in_period = and_(HumanTask.candidate_department.is_not(None), HumanTask.state != "cancelled",
+                         HumanTask.business_key.in_(select(Item.id)),  # supervision items' steps only
                          HumanTask.due_at >= start, HumanTask.due_at < end)
     on_time = and_(HumanTask.state == "completed", HumanTask.completed_at <= HumanTask.due_at)
     overdue = or_(and_(HumanTask.state == "completed", HumanTask.completed_at > HumanTask.due_at),
