@@ -1,9 +1,10 @@
 """The web application in a real browser (Debian's Chromium through Playwright), over a real server.
 
 People of each role use the pages as they would: the supervision loop up to filing the
-plan, the designer's modeler and deploy, the admin pages and the escalation desk. No page
-may log a console error; every page has a title and working navigation. Screenshots of
-each page land in test-artifacts/.
+plan, the designer's modeler and deploy, the admin pages and the escalation desk, the report
+pages (ECharts charts drawn, the printable circular on one A4 page). No page may log a
+console error; every page has a title and working navigation. Screenshots of each page (and
+the circular as a PDF) land in test-artifacts/.
 """
 import re
 
@@ -284,7 +285,8 @@ def test_report_pages_with_charts_print_view_and_weekly(history_people):
     assert sec.page.locator("#circular").is_visible()
     sec.page.set_viewport_size(A4_CONTENT)  # the print media at the width of an A4 page's text
     sec.shot("report-print")
-    sec.page.pdf(path=str(ARTIFACTS / "report-print.pdf"), format="A4", prefer_css_page_size=True)
+    pdf = sec.page.pdf(path=str(ARTIFACTS / "report-print.pdf"), prefer_css_page_size=True)
+    assert re.findall(rb"/MediaBox\s*\[0 0 (\d+)[.\d]* (\d+)", pdf) == [(b"594", b"841")]  # one A4 page (@page)
     sec.page.emulate_media(media="screen")
     sec.page.set_viewport_size(DESKTOP)
 
