@@ -1,6 +1,6 @@
 # The two commands: `make run` serves Duban on the embedded default, `make test` runs the suite.
 # Both bootstrap .venv and node_modules themselves (re-installing only when pyproject.toml or
-# package-lock.json change). The web pages load bpmn-js and dmn-js from node_modules through
+# package-lock.json change). The web pages load bpmn-js, dmn-js and ECharts from node_modules through
 # the app's own /vendor route: no CDN, nothing fetched by the browser from outside.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python

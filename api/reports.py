@@ -1,7 +1,8 @@
 """Reports: weekly progress (周报), monthly ranking (月度通报排名), year-end statistics (年度考核).
 
-JSON by default; ``?format=csv`` or ``?format=xlsx`` for downloads. Definitions of every
-figure are in workflows/supervision/reports.py.
+JSON by default; ``?format=csv`` or ``?format=xlsx`` for downloads (``weekly_file``,
+``ranking_file``, ``year_file``: the web pages' download links use the same). Definitions of
+every figure are in workflows/supervision/reports.py.
 """
 import datetime as dt
 
@@ -30,6 +31,7 @@ RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "�
                    ("steps_on_time", "按时办理"), ("on_time_rate_pct", "按时率(%)"), ("overdue_steps", "超期环节"),
                    ("escalations", "升级督办"), ("measures", "问责措施"), ("items_closed", "办结事项"),
                    ("average_rating", "平均评价")]
+YEAR_COLUMNS = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
 
 
 class WeekQuery(Schema):
@@ -60,11 +62,27 @@ def _local_now():
     return rt.clock.now(), rt.calendar.local(rt.clock.now())
 
 
-def _valid_week(week):
+def this_week(local):
+    """The ISO week (``"2026-W48"``) of a local date-time."""
+    return "{}-W{:02d}".format(*local.isocalendar()[:2])
+
+
+def this_month(local):
+    return f"{local.year}-{local.month:02d}"
+
+
+def is_iso_week(week):
+    """``"2026-W53"`` passes the pattern but is no week: check the calendar too."""
     year, number = week.split("-W")
     try:
         dt.date.fromisocalendar(int(year), int(number), 1)
     except ValueError:
+        return False
+    return True
+
+
+def _valid_week(week):
+    if not is_iso_week(week):
         abort(400, "invalid_input", f"{week} is not an ISO week", [{"field": "week", "message": "no such week"}])
 
 
@@ -77,18 +95,13 @@ def _valid_week(week):
 def weekly(query):
     rt = engine()
     now, local = _local_now()
-    week = query.get("week") or "{}-W{:02d}".format(*local.isocalendar()[:2])
+    week = query.get("week") or this_week(local)
     _valid_week(week)
     with rt.db.read() as session:
         report = reports.weekly(session, rt.calendar, week, now, _departments(session))
     if query["format"] == "json":
         return report
-    rows = [{**row, "department_name": group["name"], "light_name": LIGHT_NAMES[row["light"]],
-             "progress": (row["latest_report"] or {}).get("progress"),
-             "summary": (row["latest_report"] or {}).get("summary"),
-             "reported_at": (row["latest_report"] or {}).get("submitted_at")}
-            for group in report["departments"] for row in group["items"]]
-    return _download(query["format"], WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {week}")
+    return weekly_file(query["format"], report)
 
 
 @bp.get("/reports/ranking")
@@ -99,10 +112,10 @@ def weekly(query):
 def ranking(query):
     rt = engine()
     now, local = _local_now()
-    month = query.get("month") or f"{local.year}-{local.month:02d}"
+    month = query.get("month") or this_month(local)
     with rt.db.read() as session:
         report = reports.ranking(session, rt.calendar, month, now, _departments(session))
-    return _tabular(query["format"], report, RANKING_COLUMNS, f"ranking-{month}", f"排名 {month}")
+    return report if query["format"] == "json" else ranking_file(query["format"], report)
 
 
 @bp.get("/reports/year")
@@ -117,13 +130,34 @@ def year_end(query):
     year = query.get("year") or local.year
     with rt.db.read() as session:
         report = reports.year_end(session, rt.calendar, year, now, _departments(session))
-    columns = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
-    return _tabular(query["format"], report, columns, f"year-{year}", f"年度考核 {year}")
+    return report if query["format"] == "json" else year_file(query["format"], report)
+
+
+# -- the downloads (also the web pages' download links: api/web/reports.py) --------------------
+def weekly_file(format_, report):
+    """The weekly report (``reports.weekly``) as a CSV or XLSX response, one row per item."""
+    rows = [{**row, "department_name": group["name"], "light_name": LIGHT_NAMES[row["light"]],
+             "progress": (row["latest_report"] or {}).get("progress"),
+             "summary": (row["latest_report"] or {}).get("summary"),
+             "reported_at": (row["latest_report"] or {}).get("submitted_at")}
+            for group in report["departments"] for row in group["items"]]
+    week = report["week"]
+    return _download(format_, WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {week}")
+
+
+def ranking_file(format_, report):
+    """The monthly ranking (``reports.ranking``) as a CSV or XLSX response."""
+    month = report["month"]
+    return _tabular(format_, report, RANKING_COLUMNS, f"ranking-{month}", f"排名 {month}")
+
+
+def year_file(format_, report):
+    """The year-end statistics (``reports.year_end``) as a CSV or XLSX response."""
+    year = report["year"]
+    return _tabular(format_, report, YEAR_COLUMNS, f"year-{year}", f"年度考核 {year}")
 
 
 def _tabular(format_, report, columns, filename, title):
-    if format_ == "json":
-        return report
     rows = [{**row, "on_time_rate_pct": _pct(row.get("on_time_rate")),
              "closure_rate_pct": _pct(row.get("closure_rate"))} for row in report["departments"]]
     return _download(format_, columns, rows, filename, title)

@@ -143,3 +143,24 @@ def server_factory(engine_factory):
 @pytest.fixture
 def server(server_factory):
     return server_factory()
+
+
+@pytest.fixture
+def history(engine_factory):
+    """The reports' known history (tests/report_history.py): (engine, item A, item B, item C)."""
+    from tests.report_history import START, build_history
+
+    return build_history(engine_factory(clock={"start": START}))
+
+
+@pytest.fixture
+def history_server(history):
+    """The history behind a real HTTP server, organisation seeded (and d3, 教育局, which item C needs)."""
+    from api.models import Department
+    from tests.api_client import Server
+
+    running = Server(history[0]).seed()
+    with history[0].db.write() as session:
+        session.add(Department(code="d3", name="教育局"))
+    yield running
+    running.stop()

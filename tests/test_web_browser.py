@@ -1,15 +1,16 @@
 """The web application in a real browser (Debian's Chromium through Playwright), over a real server.
 
 People of each role use the pages as they would: the supervision loop up to filing the
-plan, the designer's modeler and deploy, the admin pages and the escalation desk. No page
-may log a console error; every page has a title and working navigation. Screenshots of
-each page land in test-artifacts/.
+plan, the designer's modeler and deploy, the admin pages and the escalation desk, the report
+pages (ECharts charts drawn, the printable circular on one A4 page). No page may log a
+console error; every page has a title and working navigation. Screenshots of each page (and
+the circular as a PDF) land in test-artifacts/.
 """
 import re
 
 import pytest
 
-from tests.web_browser import PHONE, Person, launch
+from tests.web_browser import ARTIFACTS, DESKTOP, PHONE, Person, launch
 
 DMN = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="Definitions_ladder" name="问责" namespace="http://example.gov.cn/dmn">
@@ -33,8 +34,7 @@ def browser():
     yield from launch()
 
 
-@pytest.fixture
-def people(server, browser):
+def _people(server, browser):
     opened = []
 
     def open_as(username, viewport=None):
@@ -45,6 +45,17 @@ def people(server, browser):
     yield open_as
     for person in opened:
         person.close()  # asserts: no console errors, no page errors
+
+
+@pytest.fixture
+def people(server, browser):
+    yield from _people(server, browser)
+
+
+@pytest.fixture
+def history_people(history_server, browser):
+    """People on the server over the reports' known history (tests/report_history.py; now 2026-10-20)."""
+    yield from _people(history_server, browser)
 
 
 def open_task(person, title):
@@ -188,8 +199,8 @@ def test_decision_table_in_the_dmn_modeler(server, people):
 def test_admin_pages_escalation_desk_and_navigation(server, people):
     admin = people("admin")
     visited = admin.click_through_nav("admin")
-    assert [label for label, _ in visited] == ["待办", "督办事项", "督查台", "流程设计", "用户", "部门",
-                                               "工作日历", "模拟时钟"]
+    assert [label for label, _ in visited] == ["待办", "督办事项", "周报", "月度排名", "年度考核", "督查台",
+                                               "流程设计", "用户", "部门", "工作日历", "模拟时钟"]
 
     admin.goto("/admin/departments")
     admin.page.fill("#code", "d3")
@@ -234,3 +245,80 @@ def test_admin_pages_escalation_desk_and_navigation(server, people):
 
     for username in ("zhang", "boss", "sec", "ada"):
         people(username).click_through_nav(username)
+
+
+CHARTS = ("chart-ranking", "chart-lights", "chart-trend")
+A4_CONTENT = {"width": 658, "height": 971}  # 210 × 297 mm less the @page margins (18 / 20 mm), at 96 dpi
+
+
+def test_report_pages_with_charts_print_view_and_weekly(history_people):
+    sec = history_people("sec")
+    sec.page.locator("nav.nav a", has_text="月度排名").click()
+    sec.page.wait_for_load_state("load")
+    assert sec.page.title() == "月度通报排名 2026-10 · 督办"  # this month (now: 2026-10-20) by default
+    for chart in CHARTS:
+        sec.page.wait_for_selector(f"#{chart}[data-ready=true]")
+        canvas = sec.page.locator(f"#{chart} canvas")
+        assert canvas.count() >= 1, chart
+        box = canvas.first.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100, (chart, box)
+    assert sec.page.locator("#ranking tbody tr").first.get_attribute("data-department") == "d1"
+    sec.shot("report-ranking")
+
+    # the month picker: September, then the printable circular of October
+    sec.page.fill("input[name=month]", "2026-09")
+    sec.page.click("form.period button[type=submit]")
+    sec.page.wait_for_url(re.compile(r".*month=2026-09"))
+    sec.page.wait_for_selector("#chart-ranking[data-ready=true]")
+    assert sec.page.locator("#ranking tr[data-department=d1] [data-field=on_time_rate]").inner_text() == "50.0%"
+    sec.goto("/reports/ranking?month=2026-10")
+    sec.page.click("#print-link")
+    sec.page.wait_for_url(re.compile(r".*/reports/ranking/print\?month=2026-10"))
+    assert sec.page.locator("h1.doc-title").inner_text() == "关于2026年10月督办事项办理情况的通报"
+    assert "发展和改革委员会按时办理率为100%" in sec.page.inner_text("#circular-summary")
+    sec.page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
+    sec.page.click("#print-button")
+    assert sec.page.get_attribute("body", "data-printed") == "yes"
+    sec.shot("report-print-screen")
+    sec.page.emulate_media(media="print")
+    assert sec.page.locator("header.topbar").is_hidden() and sec.page.locator(".print-toolbar").is_hidden()
+    assert sec.page.locator("#circular").is_visible()
+    sec.page.set_viewport_size(A4_CONTENT)  # the print media at the width of an A4 page's text
+    sec.shot("report-print")
+    pdf = sec.page.pdf(path=str(ARTIFACTS / "report-print.pdf"), prefer_css_page_size=True)
+    assert re.findall(rb"/MediaBox\s*\[0 0 (\d+)[.\d]* (\d+)", pdf) == [(b"594", b"841")]  # one A4 page (@page)
+    sec.page.emulate_media(media="screen")
+    sec.page.set_viewport_size(DESKTOP)
+
+    sec.page.locator("nav.nav a", has_text="周报").click()
+    sec.page.wait_for_load_state("load")
+    assert sec.page.title() == "周报 2026-W43 · 督办"
+    assert sec.page.locator("tr[data-light=red] .pill-red").count() == 1
+    assert sec.page.locator("tr[data-light=green] .pill-green").count() == 1
+    with sec.page.expect_download() as download:
+        sec.page.click("a[data-download=xlsx]")
+    assert download.value.suggested_filename == "weekly-2026-W43.xlsx"
+    sec.shot("report-weekly")
+    sec.page.click("a[rel=prev]")
+    sec.page.click("a[rel=prev]")  # the National Day week: item A's latest report, 100% and done
+    sec.page.wait_for_url(re.compile(r".*week=2026-W41"))
+    assert "A二" in sec.page.locator("tr[data-light=green] [data-field=latest_report]").inner_text()
+    sec.shot("report-weekly-w41")
+
+    sec.page.locator("nav.nav a", has_text="年度考核").click()
+    sec.page.wait_for_load_state("load")
+    assert sec.page.locator("#year-table tr[data-department=d1] [data-field=closure_rate]").inner_text() == "100.0%"
+    sec.shot("report-year")
+
+    staff = history_people("wang")
+    assert "周报" not in staff.nav_labels() and "月度排名" in staff.nav_labels()
+    staff.page.locator("nav.nav a", has_text="月度排名").click()
+    staff.page.wait_for_selector("#chart-lights[data-ready=true]")
+    staff.shot("report-ranking-staff")
+
+    phone = history_people("boss", viewport=PHONE)
+    phone.goto("/reports/ranking?month=2026-10")
+    for chart in CHARTS:
+        phone.page.wait_for_selector(f"#{chart}[data-ready=true]")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.shot("phone-report-ranking")

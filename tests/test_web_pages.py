@@ -325,6 +325,7 @@ def test_vendor_assets_are_served_from_node_modules(server):
     response = web.get("/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js")
     assert response.status_code == 200 and len(response.data) > 100_000
     assert web.get("/vendor/dmn-js/assets/dmn-js-decision-table.css").status_code == 200
+    assert web.get("/vendor/echarts/echarts.common.min.js").status_code == 200
     assert web.get("/vendor/left-pad/index.js").status_code == 404
     assert web.get("/vendor/bpmn-js/../package.json").status_code == 404
 

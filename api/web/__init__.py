@@ -1,10 +1,11 @@
 """The web application (网页端): server-rendered pages in Simplified Chinese over the same engine.
 
 One blueprint, ``web``, one module per area: ``session`` (log in, the current user, role
-checks, navigation), ``inbox`` (待办 and task forms), ``items`` (督办事项), ``escalations``
-(督查台), ``designer`` (流程设计), ``admin`` (users, departments, calendar, clock) and
-``assets`` (bpmn-js / dmn-js from node_modules). ``schema_form`` turns a task's JSON Schema
-into form fields and a submitted form back into task data.
+checks, navigation), ``inbox`` (待办 and task forms), ``items`` (督办事项), ``reports`` (周报,
+月度排名 with charts, 打印版通报, 年度考核), ``escalations`` (督查台), ``designer`` (流程设计),
+``admin`` (users, departments, calendar, clock) and ``assets`` (bpmn-js / dmn-js / ECharts
+from node_modules). ``schema_form`` turns a task's JSON Schema into form fields and a
+submitted form back into task data.
 
 Pages use the same users, roles and checks as the API (``api.auth.user_actor``,
 ``engine.tasks.may_work``, ``workflows.supervision.queries.scope``) and call the engine
@@ -53,7 +54,8 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import admin, assets, designer, escalations, inbox, items, labels, session  # noqa: F401
+    from api.web import (admin, assets, designer, escalations, inbox, items, labels, reports,  # noqa: F401
+                         session)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))

@@ -1,7 +1,8 @@
 """Front-end packages from npm, served by the app itself (no CDN: pages work offline).
 
 ``make setup`` runs ``npm ci`` from the committed package-lock.json; this route serves only
-the ``dist/`` folder of the packages listed here, e.g. ``/vendor/bpmn-js/bpmn-modeler.production.min.js``.
+the ``dist/`` folder of the packages listed here, e.g. ``/vendor/bpmn-js/bpmn-modeler.production.min.js``
+or ``/vendor/echarts/echarts.common.min.js`` (the report pages' charts).
 """
 import logging
 
@@ -12,14 +13,14 @@ from engine.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 NODE_MODULES = REPO_ROOT / "node_modules"
-PACKAGES = ("bpmn-js", "dmn-js")
+PACKAGES = ("bpmn-js", "dmn-js", "echarts")
 
 
 def check_installed():
     missing = [p for p in PACKAGES if not (NODE_MODULES / p / "dist").is_dir()]
     if missing:
-        log.warning("front-end packages missing (%s): run `make setup` (npm ci); the diagram "
-                    "and designer pages need them", ", ".join(missing))
+        log.warning("front-end packages missing (%s): run `make setup` (npm ci); the diagram, "
+                    "designer and report pages need them", ", ".join(missing))
 
 
 @bp.get("/vendor/<package>/<path:filename>")

@@ -80,6 +80,9 @@ def has_role(*roles):
 NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.inbox", "待办", None),
     ("web.items", "督办事项", None),
+    ("web.report_weekly", "周报", ("secretariat", "leader", "supervisor")),
+    ("web.report_ranking", "月度排名", ("secretariat", "leader", "supervisor", "staff")),
+    ("web.report_year", "年度考核", ("secretariat", "leader", "supervisor")),
     ("web.escalations", "督查台", ("supervisor",)),
     ("web.designer", "流程设计", ("designer",)),
     ("web.admin_users", "用户", ("admin",)),
@@ -102,7 +105,7 @@ def navigation():
 
 def _active_entry(endpoint, entries):
     prefixes = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.item": "web.items",
-                "web.item_new": "web.items"}
+                "web.item_new": "web.items", "web.report_ranking_print": "web.report_ranking"}
     if endpoint.startswith("web.designer"):
         return "web.designer"
     return prefixes.get(endpoint, endpoint)

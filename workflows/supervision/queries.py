@@ -48,6 +48,14 @@ def list_items(session, actor, calendar, now, status=None, department=None, ligh
     return rows, total
 
 
+def light_counts(session, actor, calendar, now):
+    """Open items in ``actor``'s scope by light: the list's own scope and light filter, counted."""
+    now, warning_limit = lights.thresholds(calendar, now)
+    query = scope(select(func.count()).select_from(Item), actor).where(Item.status == "open")
+    return {light: session.scalar(query.where(lights.item_light_filter(Item.id, light, now, warning_limit)))
+            for light in ("green", "yellow", "red")}
+
+
 def open_tasks_by_item(session, item_ids):
     tasks = {}
     for row in session.scalars(select(HumanTask).where(

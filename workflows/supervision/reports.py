@@ -22,6 +22,8 @@ Definitions (stated once, used by every report and export):
   handling (that is the supervisors' work on the item, not the item's step).
 - **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
   then department code.
+- **Overall on-time rate** of a month (the trend): all departments' on-time steps / all their
+  decided steps; none when no step was decided.
 """
 import datetime as dt
 
@@ -47,6 +49,13 @@ def month_bounds(calendar, month):
     first = dt.date(year, number, 1)
     following = dt.date(year + number // 12, number % 12 + 1, 1)
     return calendar.at(first, dt.time(0)), calendar.at(following, dt.time(0))
+
+
+def months_up_to(month, count):
+    """The ``count`` months ending with ``month`` (``"2026-11"``), oldest first."""
+    year, number = (int(part) for part in month.split("-"))
+    index = year * 12 + number - 1
+    return [f"{i // 12}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
 
 
 def year_bounds(calendar, year):
@@ -191,3 +200,26 @@ def year_end(session, calendar, year, now, departments):
                                if row["items_handled"] else None)
     return {"year": year, "start": start.isoformat(), "end": end.isoformat(),
             "as_of": min(end, now).isoformat(), "departments": rows}
+
+
+def ranking_trend(session, calendar, month, now, departments, months=12):
+    """On-time rate per month for the ``months`` months ending with ``month``: overall and per department.
+
+    Calls :func:`ranking` once per month (two aggregate queries each). That is fine at this
+    scale — tens of departments, a dozen months; a single query grouped by month would be the
+    next step if it ever shows in a profile. Leading months in which no step was decided are
+    dropped, but at least 6 months are kept so the axis reads as a trend.
+    """
+    rows = []
+    for each in months_up_to(month, months):
+        departments_rows = ranking(session, calendar, each, now, departments)["departments"]
+        on_time = sum(r["steps_on_time"] for r in departments_rows)
+        decided = on_time + sum(r["overdue_steps"] for r in departments_rows)
+        rows.append((each, round(on_time / decided, 4) if decided else None,
+                     {r["department"]: r["on_time_rate"] for r in departments_rows}))
+    while len(rows) > 6 and rows[0][1] is None:
+        rows.pop(0)
+    return {"months": [m for m, _, _ in rows], "overall": [rate for _, rate, _ in rows],
+            "departments": [{"department": code, "name": name,
+                             "rates": [by_department.get(code) for _, _, by_department in rows]}
+                            for code, name in sorted(departments.items())]}
