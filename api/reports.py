@@ -7,16 +7,18 @@ every figure are in workflows/supervision/reports.py.
 import datetime as dt
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, String
+from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range, Regexp
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.auth import require_roles, token_auth
 from api.errors import abort
 from api.exports import csv_response, xlsx_response
 from api.models import Department
+from api.schemas import Page
 from workflows.supervision import reports
+from workflows.supervision.models import ReportSnapshot
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
 READERS = ("secretariat", "leader", "supervisor")
@@ -171,3 +173,58 @@ def _download(format_, columns, rows, filename, title):
     if format_ == "csv":
         return csv_response(columns, rows, filename)
     return xlsx_response(columns, rows, filename, title)
+
+
+class SnapshotQuery(Page):
+    kind = String(validate=OneOf(("weekly", "ranking")))
+
+
+class SnapshotOut(Schema):
+    kind = String(required=True)
+    period = String(required=True)
+    created_at = String(required=True)
+
+
+class SnapshotPage(Schema):
+    items = List(Nested(SnapshotOut), required=True)
+    total = Integer(required=True)
+
+
+class SnapshotDetail(SnapshotOut):
+    data = Dict(required=True)
+
+
+def _snapshot_out(row):
+    return {"kind": row.kind, "period": row.period, "created_at": row.created_at.isoformat()}
+
+
+@bp.get("/reports/snapshots")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.input(SnapshotQuery, location="query", arg_name="query")
+@bp.output(SnapshotPage)
+@bp.doc(summary="Reports as the periodic jobs stored them (weekly report each reporting day, "
+                "the ranking each month), newest first", responses=[403])
+def snapshots(query):
+    statement = select(ReportSnapshot)
+    if query.get("kind"):
+        statement = statement.where(ReportSnapshot.kind == query["kind"])
+    with engine().db.read() as session:
+        total = session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = session.scalars(statement.order_by(ReportSnapshot.created_at.desc(), ReportSnapshot.id.desc())
+                               .limit(query["limit"]).offset(query["offset"]))
+        return {"items": [_snapshot_out(r) for r in rows], "total": total}
+
+
+@bp.get("/reports/snapshots/<kind>/<period>")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.output(SnapshotDetail)
+@bp.doc(summary="One stored report with its figures", responses=[403, 404])
+def snapshot(kind, period):
+    with engine().db.read() as session:
+        row = session.scalar(select(ReportSnapshot).where(ReportSnapshot.kind == kind,
+                                                          ReportSnapshot.period == period))
+        if row is None:
+            abort(404, "not_found", f"no {kind} snapshot for {period}")
+        return {**_snapshot_out(row), "data": row.data}

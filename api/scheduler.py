@@ -26,6 +26,10 @@ def start_scheduler(engine):
             engine.timers.fire_due()
         except Exception:  # noqa: BLE001 — a bad tick must not stop the next one
             log.exception("timer tick failed")
+        try:
+            engine.periodic.run_due()  # weekly report, monthly ranking: each occurrence once
+        except Exception:  # noqa: BLE001
+            log.exception("periodic jobs failed")
 
     # The first tick at once, so a restarted process catches up; APScheduler runs on wall time.
     scheduler.add_job(tick, "interval", seconds=interval, max_instances=1, coalesce=True,

@@ -23,7 +23,7 @@ class Person:
 
 class Directory:
     def users(self, session, role=None, department=None):
-        """Active users with ``role`` (if given) in ``department`` (if given), by username."""
+        """Usernames of active users with ``role`` (if given) in ``department`` (if given), sorted."""
         return []
 
     def person(self, session, username):

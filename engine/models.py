@@ -119,6 +119,18 @@ class Timer(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class JobRun(Base):
+    """One row per periodic job occurrence that ran (the unique key makes it run once)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(sa.String(100))
+    occurrence: Mapped[str] = mapped_column(sa.String(100))
+    ran_at: Mapped[dt.datetime]
+
+
 class ClockState(Base):
     """The shared simulated time (one row, ``id = 1``); unused with the system clock."""
 

@@ -30,6 +30,7 @@ class Registry:
         self.directory = Directory()
         self._function_factories = []
         self._listeners = defaultdict(list)
+        self.periodic_jobs = []
         self._declared = set()
         self._before_complete = defaultdict(list)
 
@@ -50,6 +51,10 @@ class Registry:
             self.services[name] = fn
             return fn
         return register
+
+    def periodic(self, name, occurrence, run):
+        """A periodic job (see engine.periodic): ``occurrence(engine, now)``, ``run(engine, session, occurrence, now)``."""
+        self.periodic_jobs.append((name, occurrence, run))
 
     def lane_role(self, lane_name, role):
         """Route tasks of lanes named ``lane_name`` to users with ``role``."""

@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.instances import Instances
 from engine.migration import Migrations
+from engine.periodic import Periodic
 from engine.registry import Registry
 from engine.scripting import make_script_engine
 from engine.tasks import Tasks
@@ -38,6 +39,7 @@ class Engine:
         self.tasks = Tasks(self)
         self.timers = Timers(self)
         self.migrations = Migrations(self)
+        self.periodic = Periodic(self)
         self._functions = None
 
     # -- scripts ----------------------------------------------------------------------------

@@ -70,6 +70,8 @@ MATRIX = [
     ("GET", "/api/v1/reports/weekly", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/reports/ranking", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/reports/year", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("GET", "/api/v1/reports/snapshots", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("GET", "/api/v1/reports/snapshots/weekly/2026-W48", None, [401, 403, 404, 404, 403, 404, 404, 403, 404]),
     ("GET", "/api/v1/audit", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/clock", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -124,6 +126,7 @@ def test_every_contract_path_is_in_the_matrix(server):
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
                 "{notification_id}", "999999").replace("{timer_id}", "nope").replace(
+                "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
                     and path != "/api/v1/auth/revoke":

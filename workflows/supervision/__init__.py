@@ -3,7 +3,7 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import (deadlines, escalations, extensions, items, plan_changes,
+from workflows.supervision import (deadlines, escalations, extensions, items, periodic, plan_changes,
                                    reminders, routing)
 
 
@@ -25,5 +25,6 @@ def register(registry):
     extensions.register(registry)
     reminders.register(registry)
     escalations.register(registry)
+    periodic.register(registry)
     registry.functions(_functions)
     return registry

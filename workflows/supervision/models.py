@@ -152,3 +152,16 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     created_at: Mapped[dt.datetime]
     read_at: Mapped[dt.datetime | None]
+
+
+class ReportSnapshot(Base):
+    """A report as it stood when its periodic job ran (the weekly report, the month's ranking)."""
+
+    __tablename__ = "report_snapshot"
+    __table_args__ = (sa.UniqueConstraint("kind", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))     # weekly | ranking
+    period: Mapped[str] = mapped_column(sa.String(20))   # 2026-W48 | 2026-11
+    created_at: Mapped[dt.datetime]
+    data: Mapped[dict]

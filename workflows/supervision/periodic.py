@@ -31,8 +31,8 @@ def monthly_occurrence(engine, now):
 
 
 def _notify(engine, session, roles, kind, title, body, now):
-    usernames = {person.username for role in roles
-                 for person in engine.registry.directory.users(session, role=role)}
+    usernames = {username for role in roles
+                 for username in engine.registry.directory.users(session, role=role)}
     session.add_all(Notification(username=username, kind=kind, title=title, body=body,
                                  created_at=now) for username in sorted(usernames))
 
