@@ -177,6 +177,7 @@ class DefinitionStore:
     def __init__(self, db, clock, audit):
         self.db, self.clock, self.audit = db, clock, audit
         self._specs = {}
+        self._rows = {}
         self._lock = threading.Lock()
 
     # -- deploy ---------------------------------------------------------------------------
@@ -250,10 +251,19 @@ class DefinitionStore:
         return definition
 
     def by_id(self, session, definition_id):
+        """The definition with ``definition_id``. A stored version never changes, so each is read
+        once per process and kept as a detached copy (every unit of work needs its definition)."""
+        cached = self._rows.get(definition_id)
+        if cached is not None:
+            return cached
         definition = session.get(Definition, definition_id)
         if definition is None:
             raise NotFound(f"no definition with id {definition_id}")
-        return definition
+        copy = Definition(**{column.key: getattr(definition, column.key)
+                             for column in Definition.__table__.columns})
+        with self._lock:
+            self._rows[definition_id] = copy
+        return copy
 
     def spec(self, definition):
         """``(spec, subprocess_specs)`` of a BPMN definition, parsed once per process."""

@@ -110,7 +110,8 @@ class Tasks:
             ctx.emit("task_completed", task.key, task.id, data)
 
         ctx = self.rt.uow.run(task.instance_id, action, actor)
-        return self.get(task_id), ctx.opened
+        row = ctx.closed.get(task.id)  # as the unit of work saved it; no need to read it back
+        return (row if row is not None else self.get(task_id)), ctx.opened
 
     # -- ownership --------------------------------------------------------------------------
     def claim(self, task_id, actor):

@@ -42,6 +42,8 @@ class Context:
     error: str | None = None
     error_task: str | None = None
     opened: list = dataclasses.field(default_factory=list)    # HumanTask rows opened
+    closed: dict = dataclasses.field(default_factory=dict)    # task id -> HumanTask row closed
+    timers_before: list = dataclasses.field(default_factory=list)  # waiting when loaded
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -90,6 +92,7 @@ class UnitOfWork:
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
         ctx.workflow = serialization.load(instance.state, spec, subprocess_specs,
                                           self.rt.script_engine())
+        ctx.timers_before = projection.waiting_timers(ctx.workflow)
         with using_clock(self.rt.clock):
             action(ctx)
         self._advance(ctx)
@@ -139,29 +142,35 @@ class UnitOfWork:
                 result = session.execute(
                     update(Instance).where(Instance.id == instance.id,
                                            Instance.version == instance.version)
-                    .values(version=instance.version + 1, **values))
+                    .values(version=instance.version + 1, **values)
+                    .execution_options(synchronize_session=False))
                 if result.rowcount != 1:
                     raise StaleInstance(f"instance {instance.id} was changed by another command; "
                                         "reload and try again")
-                session.expire_all()
-                instance = ctx.instance = session.get(Instance, instance.id)
-            self._sync_tasks(session, ctx)
-            self._sync_timers(session, ctx)
-            for kind, data in ctx.audits:
-                self.rt.audit.append(session, kind, actor=ctx.actor.username, instance_id=instance.id,
-                                     business_key=instance.business_key, data=_jsonable(data))
+                # The row now holds exactly these values: keep the (detached) object in step
+                # instead of reading it back.
+                for name, value in values.items():
+                    setattr(instance, name, value)
+                instance.version += 1
+            self._sync_tasks(session, ctx, new)
+            self._sync_timers(session, ctx, new)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, instance, ctx.actor, ctx.now, self.rt,
                                             task_key, task_id, data))
+            # Last: appending locks the audit chain's head until this transaction commits.
+            self.rt.audit.extend(session, [
+                dict(kind=kind, actor=ctx.actor.username, instance_id=instance.id,
+                     business_key=instance.business_key, data=_jsonable(data))
+                for kind, data in ctx.audits])
 
     @staticmethod
     def _variables(workflow):
         task = workflow.last_task or workflow.task_tree
         return _jsonable({k: v for k, v in task.data.items() if not callable(v)})
 
-    def _sync_tasks(self, session, ctx):
+    def _sync_tasks(self, session, ctx, new):
         instance = ctx.instance
-        rows = {row.id: row for row in session.scalars(select(HumanTask).where(
+        rows = {} if new else {row.id: row for row in session.scalars(select(HumanTask).where(
             HumanTask.instance_id == instance.id, HumanTask.state == "open"))}
         current = {task.id: task for task in ctx.open_tasks}
         for task_id, row in rows.items():
@@ -171,6 +180,7 @@ class UnitOfWork:
                 row.candidate_role, row.candidate_department = task.candidate_role, task.candidate_department
                 continue
             row.completed_at = ctx.now
+            ctx.closed[task_id] = row
             if task_id in ctx.completed:
                 row.state, row.completed_by, row.data = "completed", ctx.actor.username, ctx.completed[task_id]
             else:
@@ -190,11 +200,16 @@ class UnitOfWork:
                 ctx.events.append(("task_opened", task.key, task.id, {}))
         session.flush()
 
-    def _sync_timers(self, session, ctx):
+    def _sync_timers(self, session, ctx, new):
         instance = ctx.instance
-        rows = {row.id: row for row in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.state == "waiting"))}
         current = {timer.id: timer for timer in ctx.timers}
+        if new or (not current and not ctx.timers_before):
+            # The waiting rows are the timers the workflow waited on when it was saved (written
+            # in the same transaction), so with none then and none now there is nothing to read.
+            rows = {}
+        else:
+            rows = {row.id: row for row in session.scalars(select(Timer).where(
+                Timer.instance_id == instance.id, Timer.state == "waiting"))}
         for timer_id, row in rows.items():
             if timer_id in current:
                 row.fire_at = current[timer_id].fire_at
