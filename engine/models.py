@@ -70,6 +70,10 @@ class Instance(Base):
     version: Mapped[int] = mapped_column(default=1)  # optimistic concurrency counter
 
 
+_OPEN = "state = 'open'"
+_UNOWNED = "state = 'open' AND assignee IS NULL AND candidate_user IS NULL"
+
+
 class HumanTask(Base):
     """One row per user task reached: open, completed or cancelled (the inbox projection)."""
 
@@ -77,6 +81,17 @@ class HumanTask(Base):
     __table_args__ = (
         sa.Index("ix_human_task_inbox_dept", "state", "candidate_department", "due_at"),
         sa.Index("ix_human_task_inbox_assignee", "state", "assignee", "due_at"),
+        # Partial indexes over open tasks, one per way into an inbox (migration 0005).
+        *(sa.Index(name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+          for name, columns, where in (
+              ("ix_human_task_open_assignee", ("assignee",), _OPEN),
+              ("ix_human_task_open_candidate_user", ("candidate_user",), _OPEN),
+              ("ix_human_task_open_department", ("candidate_department", "due_at"), _UNOWNED),
+              ("ix_human_task_open_role", ("candidate_role", "due_at"),
+               _UNOWNED + " AND candidate_department IS NULL"),
+              ("ix_human_task_open_starter", ("started_by",),
+               _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NULL"),
+              ("ix_human_task_open_item", ("business_key", "due_at"), _OPEN))),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id

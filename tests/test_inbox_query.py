@@ -1,0 +1,40 @@
+"""The inbox's SQL filter (``workable_by``) selects exactly the open tasks ``may_work`` allows."""
+import datetime as dt
+import random
+
+from sqlalchemy import select
+
+from engine.actor import Actor
+from engine.models import Definition, HumanTask, Instance
+from engine.tasks import may_work, workable_by
+from tests.conftest import BOTH_DATABASES
+
+NOW = dt.datetime(2026, 11, 23, 1, tzinfo=dt.timezone.utc)
+USERS = ("zhang", "li", "boss")
+ACTORS = [Actor(name, frozenset(roles), department) for name, roles, department in (
+    ("zhang", {"staff"}, "d1"), ("li", {"staff", "supervisor"}, "d2"), ("boss", {"leader"}, None),
+    ("nobody", set(), None), ("sec", {"secretariat"}, "office"))] + [Actor("root", frozenset({"admin"}))]
+
+
+@BOTH_DATABASES
+def test_workable_by_matches_may_work(engine):
+    rng = random.Random(3)
+    choices = {"assignee": (None, *USERS), "candidate_user": (None, *USERS),
+               "candidate_role": (None, "staff", "leader", "secretariat"),
+               "candidate_department": (None, "d1", "d2", "office"), "started_by": ("zhang", "sec"),
+               "state": ("open", "open", "completed")}
+    with engine.db.write() as session:
+        session.add(Definition(id=1, key="p", version=1, kind="bpmn", sha256="x", source="", dmn_ids=[],
+                               deployed_at=NOW))
+        session.add(Instance(id="i", definition_id=1, definition_key="p", definition_version=1,
+                             status="running", state="{}", variables={}, started_at=NOW, updated_at=NOW))
+        session.flush()
+        for n in range(400):
+            session.add(HumanTask(id=f"t{n}", instance_id="i", definition_id=1, key="k", created_at=NOW,
+                                  **{field: rng.choice(values) for field, values in choices.items()}))
+    with engine.db.read() as session:
+        tasks = list(session.scalars(select(HumanTask)))
+        for actor in ACTORS:
+            expected = {t.id for t in tasks if t.state == "open" and may_work(actor, t)}
+            found = set(session.scalars(select(HumanTask.id).where(workable_by(actor))))
+            assert found == expected, actor
