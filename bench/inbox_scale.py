@@ -49,7 +49,7 @@ INSTANCE_COLUMNS = ("id", "definition_id", "definition_key", "definition_version
 TASK_COLUMNS = ("id", "instance_id", "definition_id", "business_key", "key", "title", "lane",
                 "candidate_role", "candidate_department", "candidate_user", "assignee", "started_by",
                 "state", "created_at", "due_at", "completed_at", "completed_by")
-ITEM_DEPT_COLUMNS = ("item_id", "department", "role")
+ITEM_DEPT_COLUMNS = ("item_id", "department", "role", "status")
 
 
 def ts(moment):
@@ -96,8 +96,8 @@ class Generator:
             instances.append((instance_id, self.definition_id, "supervision", 1, item_id,
                               {"open": "running", "closed": "completed"}.get(status, "cancelled"), "{}", "{}",
                               "sec", ts(created_at), ts(closed_at or created_at), ts(closed_at), 1))
-            item_depts.append((item_id, dept, "lead"))
-            item_depts.extend((item_id, code, "co") for code in co)
+            item_depts.append((item_id, dept, "lead", status))
+            item_depts.extend((item_id, code, "co", status) for code in co)
             tasks.extend(self.tasks_of(item_id, instance_id, dept, leader, created_at, closed_at, status))
         return items, instances, item_depts, tasks
 

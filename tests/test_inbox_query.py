@@ -38,3 +38,26 @@ def test_workable_by_matches_may_work(engine):
             expected = {t.id for t in tasks if t.state == "open" and may_work(actor, t)}
             found = set(session.scalars(select(HumanTask.id).where(workable_by(actor))))
             assert found == expected, actor
+
+
+@BOTH_DATABASES
+def test_department_rows_follow_the_item_status(supervision):
+    """item_department.status (migration 0006) follows the item, so status-filtered lists agree."""
+    from tests.conftest import SECRETARY, STAFF
+    from tests.helpers import new_item
+    from workflows.supervision import queries
+    from workflows.supervision.models import ItemDepartment
+
+    engine = supervision
+    kept, cancelled = new_item(engine, SECRETARY), new_item(engine, SECRETARY, title="撤销事项")
+    engine.instances.cancel(cancelled.instance_id, "重复立项", SECRETARY)
+    with engine.db.read() as session:
+        states = {(row.item_id, row.department): row.status for row in session.scalars(select(ItemDepartment))}
+        assert states == {(kept.id, "d1"): "open", (kept.id, "d2"): "open",
+                          (cancelled.id, "d1"): "cancelled", (cancelled.id, "d2"): "cancelled"}
+        now = engine.clock.now()
+        for actor, department in ((STAFF, None), (SECRETARY, "d2")):
+            for status, expected in (("open", [kept.id]), ("cancelled", [cancelled.id]), ("closed", [])):
+                rows, total = queries.list_items(session, actor, engine.calendar, now, status=status,
+                                                 department=department)
+                assert [r.id for r in rows] == expected and total == len(expected)

@@ -8,7 +8,7 @@ process does. Later listeners record plans, reports, rechecks and closure the sa
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
@@ -101,7 +101,8 @@ def on_instance_started(event):
     departments = {data["department"]: "lead"}
     for code in data.get("co_departments") or []:
         departments.setdefault(code, "co")
-    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role)
+    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role,
+                                   status="open")
                     for code, role in departments.items())
 
 
@@ -168,6 +169,8 @@ def on_instance_ended(status):
         if _supervision(event):
             item = event.session.get(Item, event.instance.business_key)
             item.status, item.closed_at = status, event.at
+            event.session.execute(update(ItemDepartment).where(ItemDepartment.item_id == item.id)
+                                  .values(status=status))
     return listener
 
 

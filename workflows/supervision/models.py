@@ -42,11 +42,14 @@ class ItemDepartment(Base):
     """Which departments take part in an item: the lead (主办) and co-departments (协办)."""
 
     __tablename__ = "item_department"
-    __table_args__ = (sa.Index("ix_item_department_department_item", "department", "item_id"),)
+    __table_args__ = (sa.Index("ix_item_department_department_item", "department", "item_id"),
+                      sa.Index("ix_item_department_department_status", "department", "status", "item_id"))
 
     item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     department: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(sa.String(10))  # lead | co
+    # The item's status, copied so "a department's open items" is one index range.
+    status: Mapped[str] = mapped_column(sa.String(20), default="open", server_default="open")
 
 
 class ItemPlan(Base):
