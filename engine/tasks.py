@@ -9,6 +9,7 @@ a 409 as well.
 """
 import uuid
 
+import sqlalchemy as sa
 from sqlalchemy import and_, func, or_, select, update
 
 from SpiffWorkflow.util.task import TaskState
@@ -32,20 +33,26 @@ def may_work(actor, task):
             and (not task.candidate_department or task.candidate_department == actor.department))
 
 
+# Inline, not a bound parameter: SQLite uses a partial index (``WHERE state = 'open'``) only
+# when the query's own text implies the index's condition.
+OPEN = sa.literal_column("'open'")
+
+
 def workable_by(actor):
     """SQL twin of :func:`may_work` for open tasks (keep the two in step).
 
     Written as a flat OR of the ways a task reaches the caller — assigned, named candidate,
-    department (and role), role alone, own unrouted start — so each arm matches one partial
-    index over open tasks (migration 0005) and the database unions small index scans instead
-    of filtering every open task.
+    department (and role), role alone, own unrouted start — each arm repeating ``state =
+    'open'``, so each arm matches one partial index over open tasks (migration 0005) and the
+    database unions small index scans instead of filtering every open task.
     """
+    is_open = HumanTask.state == OPEN
     if actor.is_admin:
-        return HumanTask.state == "open"
+        return is_open
     me, roles = actor.username, sorted(actor.roles)
-    unowned = and_(HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
-    arms = [HumanTask.assignee == me,
-            and_(HumanTask.assignee.is_(None), HumanTask.candidate_user == me)]
+    unowned = and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
+    arms = [and_(is_open, HumanTask.assignee == me),
+            and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user == me)]
     if actor.department:
         arms.append(and_(unowned, HumanTask.candidate_department == actor.department,
                          or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(roles))))
@@ -54,7 +61,7 @@ def workable_by(actor):
                          HumanTask.candidate_role.in_(roles)))
     arms.append(and_(unowned, HumanTask.candidate_department.is_(None), HumanTask.candidate_role.is_(None),
                      HumanTask.started_by == me))
-    return and_(HumanTask.state == "open", or_(*arms))
+    return and_(is_open, or_(*arms))
 
 
 def _unchanged(task):

@@ -2,6 +2,7 @@
 from sqlalchemy import func, or_, select
 
 from engine.models import AuditRecord, HumanTask
+from engine.tasks import OPEN
 from workflows.supervision import lights
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
 
@@ -58,7 +59,7 @@ def list_items(session, actor, calendar, now, status=None, department=None, ligh
 def open_tasks_by_item(session, item_ids):
     tasks = {}
     for row in session.scalars(select(HumanTask).where(
-            HumanTask.business_key.in_(item_ids), HumanTask.state == "open")
+            HumanTask.business_key.in_(item_ids), HumanTask.state == OPEN)
             .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
         tasks.setdefault(row.business_key, []).append(row)
     return tasks
