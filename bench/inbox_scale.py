@@ -216,6 +216,10 @@ def explain(url, now):
                 s, staff, engine.calendar, now, status="open", light="red"),
             "items (secretariat, department=d00, status=open, light=red)": lambda s: queries.list_items(
                 s, sec, engine.calendar, now, status="open", department="d00", light="red"),
+            "items (secretariat, department=d05, light=yellow)": lambda s: queries.list_items(
+                s, sec, engine.calendar, now, department="d05", light="yellow"),
+            "items (staff d00, status=open)": lambda s: queries.list_items(
+                s, staff, engine.calendar, now, status="open"),
         }
         for label, call in calls.items():
             captured.clear()
