@@ -34,7 +34,12 @@ def machine():
             return None
     meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo").read().splitlines() if ":" in line)
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    return {"nproc": os.cpu_count(), "cpu": model, "mem_total": meminfo.get("MemTotal", "").strip(),
+    def pressure():
+        try:  # share of time some runnable task waited for a CPU (PSI): the noisy neighbours
+            return open("/proc/pressure/cpu").readline().split()[1:4]
+        except OSError:
+            return None
+    return {"nproc": os.cpu_count(), "cpu_pressure_start": pressure(), "cpu": model, "mem_total": meminfo.get("MemTotal", "").strip(),
             "free_h": sh("free", "-h"), "loadavg_start": open("/proc/loadavg").read().split()[:3],
             "python": platform.python_version(), "platform": platform.platform(),
             "commit": sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"), "postgres": PG_SERVER.split("@")[-1]}
@@ -76,6 +81,10 @@ def run(only=NAMES, scale=1.0, quick=False, profile=True, log=print, out=None):
         scratch.close()
     document["seconds"] = round(time.perf_counter() - started, 1)
     document["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    try:
+        document["machine"]["cpu_pressure_end"] = open("/proc/pressure/cpu").readline().split()[1:4]
+    except OSError:
+        pass
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
@@ -97,6 +106,9 @@ def table(document):
     lines.append(f"machine: {m['nproc']} cores ({m['cpu']}), {m['mem_total']}, load {' '.join(m['loadavg_start'])}"
                  f" → {' '.join(m.get('loadavg_end', []))}; commit {m['commit']}; scale {document['scale']}"
                  f"{' (quick)' if document['quick'] else ''}")
+    if m.get("cpu_pressure_start"):
+        lines.append(f"CPU pressure (PSI some, start → end): {' '.join(m['cpu_pressure_start'])} → "
+                     f"{' '.join(m.get('cpu_pressure_end') or [])}")
     for bench in document["benchmarks"]:
         lines.append("")
         lines.append(f"### {bench['title']}")
@@ -135,7 +147,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="short runs of everything (about two minutes)")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy / pyinstrument")
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
+    parser.add_argument("--table", metavar="JSON", help="only print the table of an earlier results file")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(open(args.table, encoding="utf-8").read())))
+        return 0
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(NAMES)
     if unknown:

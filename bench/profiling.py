@@ -62,8 +62,9 @@ def _frame_owner(frame):
     """'function (path:line)' → a readable label for our code, or the library's name."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
+    library_path = "site-packages" in where or any(f"{marker}/" in where for marker in LIBRARIES)
     for own in OWN:
-        if own in where and "site-packages" not in where:
+        if own in where and not library_path:
             path = where[where.index(own):].split(":")[0]
             return f"{path}:{name}"
     for marker, label in LIBRARIES.items():
@@ -75,13 +76,16 @@ def _frame_owner(frame):
 def summarise_collapsed(text, top=25):
     """Inclusive share of samples per own function and per library. Recorded with ``--gil``, a
     sample is the thread holding the GIL, i.e. where the process's Python CPU time goes."""
-    own, libraries, busy = collections.Counter(), collections.Counter(), 0
+    own, libraries, leaves, busy = collections.Counter(), collections.Counter(), collections.Counter(), 0
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
         busy += int(count)
+        # self time: the innermost frame that belongs to our code or a known library
+        leaf = next((label for label in map(_frame_owner, reversed(frames)) if label), "other")
+        leaves["own code" if "/" in leaf else leaf] += int(count)
         seen_own, seen_lib = set(), set()
         for frame in frames:
             label = _frame_owner(frame)
@@ -95,7 +99,8 @@ def summarise_collapsed(text, top=25):
     share = lambda c: round(100 * c / busy, 1) if busy else 0.0  # noqa: E731
     return {"available": True, "busy_samples": busy,
             "own_functions_pct": [[label, share(c)] for label, c in own.most_common(top)],
-            "libraries_pct": [[label, share(c)] for label, c in libraries.most_common(12)]}
+            "libraries_pct": [[label, share(c)] for label, c in libraries.most_common(12)],
+            "self_pct": [[label, share(c)] for label, c in leaves.most_common(12)]}
 
 
 def pyinstrument_text(fn, interval=0.0005):

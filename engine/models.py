@@ -86,7 +86,7 @@ class HumanTask(Base):
               ("ix_human_task_open_assignee", ("assignee",), _OPEN + " AND assignee IS NOT NULL"),
               ("ix_human_task_open_candidate_user", ("candidate_user",),
                _OPEN + " AND candidate_user IS NOT NULL"),
-              ("ix_human_task_open_department", ("candidate_department", "due_at"),
+              ("ix_human_task_open_department", ("candidate_department", "due_at", "candidate_role"),
                _UNOWNED + " AND candidate_department IS NOT NULL"),
               ("ix_human_task_open_role", ("candidate_role", "due_at"),
                _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NOT NULL"),

@@ -10,7 +10,8 @@ a 409 as well.
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, union_all, update
+from sqlalchemy.orm import aliased
 
 from SpiffWorkflow.util.task import TaskState
 
@@ -38,17 +39,17 @@ def may_work(actor, task):
 OPEN = sa.literal_column("'open'")
 
 
-def workable_by(actor):
-    """SQL twin of :func:`may_work` for open tasks (keep the two in step).
+def workable_arms(actor):
+    """The ways an open task reaches ``actor``, as disjoint SQL conditions (one for admins).
 
-    Written as a flat OR of the ways a task reaches the caller — assigned, named candidate,
-    department (and role), role alone, own unrouted start — each arm repeating ``state =
-    'open'``, so each arm matches one partial index over open tasks (migration 0005) and the
-    database unions small index scans instead of filtering every open task.
+    Assigned to them; else named as candidate; else (nobody named) routed to their department
+    (with no role or one of theirs); else routed to one of their roles alone; else unrouted and
+    started by them. No task matches two arms, and each arm matches one partial index over
+    open tasks (migration 0005), each condition repeating ``state = 'open'`` for SQLite.
     """
     is_open = HumanTask.state == OPEN
     if actor.is_admin:
-        return is_open
+        return [is_open]
     me, roles = actor.username, sorted(actor.roles)
     unowned = and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
     arms = [and_(is_open, HumanTask.assignee == me),
@@ -61,7 +62,29 @@ def workable_by(actor):
                          HumanTask.candidate_role.in_(roles)))
     arms.append(and_(unowned, HumanTask.candidate_department.is_(None), HumanTask.candidate_role.is_(None),
                      HumanTask.started_by == me))
-    return and_(is_open, or_(*arms))
+    return arms
+
+
+def workable_by(actor):
+    """SQL twin of :func:`may_work` for open tasks (keep the two in step): the OR of
+    :func:`workable_arms`, which the database answers as a union of small index scans."""
+    arms = workable_arms(actor)
+    return arms[0] if len(arms) == 1 else and_(HumanTask.state == OPEN, or_(*arms))
+
+
+def inbox_order(task=HumanTask):
+    """Due first (no due time last), then oldest; ``NULLS LAST`` lets an index on due_at serve it."""
+    return (task.due_at.asc().nulls_last(), task.created_at, task.id)
+
+
+def _count(arms, narrow):
+    """How many open tasks match any of the (disjoint) ``arms``: the sum of per-arm counts, each
+    an index(-only) scan of its partial index rather than one scan that rechecks every row."""
+    counts = [select(func.count().label("n")).select_from(HumanTask).where(arm, *narrow) for arm in arms]
+    if len(counts) == 1:
+        return counts[0]
+    union = union_all(*counts).subquery()
+    return select(func.coalesce(func.sum(union.c.n), 0)).select_from(union)
 
 
 def _unchanged(task):
@@ -88,20 +111,33 @@ class Tasks:
 
     def count_overdue(self, actor, now):
         with self.rt.db.read() as session:
-            return session.scalar(select(func.count()).select_from(HumanTask).where(
-                workable_by(actor), HumanTask.due_at < now))
+            return session.scalar(_count(workable_arms(actor), [HumanTask.due_at < now]))
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
-        query = select(HumanTask).where(workable_by(actor))
+        """One page of the caller's open tasks in :func:`inbox_order`, and their total.
+
+        The page is the union of each arm's own first ``offset + limit`` tasks (read in index
+        order), sorted again: a large department's inbox then reads a page, not every task.
+        """
+        narrow = []
         if instance_id:
-            query = query.where(HumanTask.instance_id == instance_id)
+            narrow.append(HumanTask.instance_id == instance_id)
         if business_key:
-            query = query.where(HumanTask.business_key == business_key)
+            narrow.append(HumanTask.business_key == business_key)
+        arms = workable_arms(actor)
+        count = _count(arms, narrow)
+        if len(arms) == 1:
+            page = select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order())
+        else:
+            window = offset + limit
+            heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order()).limit(window).subquery()
+                     for arm in arms]
+            union = union_all(*(select(head) for head in heads)).subquery()
+            task = aliased(HumanTask, union)
+            page = select(task).order_by(*inbox_order(task))
         with self.rt.db.read() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = list(session.scalars(query.order_by(
-                HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-                .limit(limit).offset(offset)))
+            total = session.scalar(count)
+            rows = list(session.scalars(page.limit(limit).offset(offset)))
         return rows, total
 
     def complete(self, task_id, data, actor):

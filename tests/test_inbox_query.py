@@ -22,7 +22,8 @@ def test_workable_by_matches_may_work(engine):
     choices = {"assignee": (None, *USERS), "candidate_user": (None, *USERS),
                "candidate_role": (None, "staff", "leader", "secretariat"),
                "candidate_department": (None, "d1", "d2", "office"), "started_by": ("zhang", "sec"),
-               "state": ("open", "open", "completed")}
+               "state": ("open", "open", "completed"),
+               "due_at": (None, NOW, NOW + dt.timedelta(hours=1), NOW + dt.timedelta(days=2))}
     with engine.db.write() as session:
         session.add(Definition(id=1, key="p", version=1, kind="bpmn", sha256="x", source="", dmn_ids=[],
                                deployed_at=NOW))
@@ -30,7 +31,8 @@ def test_workable_by_matches_may_work(engine):
                              status="running", state="{}", variables={}, started_at=NOW, updated_at=NOW))
         session.flush()
         for n in range(400):
-            session.add(HumanTask(id=f"t{n}", instance_id="i", definition_id=1, key="k", created_at=NOW,
+            session.add(HumanTask(id=f"t{n:03d}", instance_id="i", definition_id=1, key="k",
+                                  created_at=NOW - dt.timedelta(minutes=rng.randrange(3)),
                                   **{field: rng.choice(values) for field, values in choices.items()}))
     with engine.db.read() as session:
         tasks = list(session.scalars(select(HumanTask)))
@@ -38,6 +40,13 @@ def test_workable_by_matches_may_work(engine):
             expected = {t.id for t in tasks if t.state == "open" and may_work(actor, t)}
             found = set(session.scalars(select(HumanTask.id).where(workable_by(actor))))
             assert found == expected, actor
+            # the inbox pages (a union of per-arm heads) in due order, no task twice or lost
+            ordered = sorted((t for t in tasks if t.id in expected), key=lambda t: (
+                t.due_at is None, t.due_at or NOW, t.created_at, t.id))
+            for limit, offset in ((50, 0), (7, 0), (7, 7), (5, 30), (50, 400)):
+                rows, total = engine.tasks.inbox(actor, limit=limit, offset=offset)
+                assert total == len(expected)
+                assert [r.id for r in rows] == [t.id for t in ordered[offset:offset + limit]], (actor, offset)
 
 
 @BOTH_DATABASES

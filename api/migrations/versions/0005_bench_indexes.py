@@ -29,7 +29,7 @@ INDEXES = (
     ("ix_human_task_open_assignee", "human_task", ["assignee"], OPEN + " AND assignee IS NOT NULL"),
     ("ix_human_task_open_candidate_user", "human_task", ["candidate_user"],
      OPEN + " AND candidate_user IS NOT NULL"),
-    ("ix_human_task_open_department", "human_task", ["candidate_department", "due_at"],
+    ("ix_human_task_open_department", "human_task", ["candidate_department", "due_at", "candidate_role"],
      UNOWNED + " AND candidate_department IS NOT NULL"),
     ("ix_human_task_open_role", "human_task", ["candidate_role", "due_at"],
      UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NOT NULL"),
