@@ -7,11 +7,11 @@ instance's starter), that it is still open (409), and its form (400). Then the u
 re-checks READY and manual on the loaded workflow, which turns a concurrent completion into
 a 409 as well.
 """
+import functools
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy import and_, func, or_, select, union_all, update
-from sqlalchemy.orm import aliased
 
 from SpiffWorkflow.util.task import TaskState
 
@@ -39,6 +39,26 @@ def may_work(actor, task):
 OPEN = sa.literal_column("'open'")
 
 
+def _arms(is_admin, me, department, roles):
+    """The arms of :func:`workable_arms`; ``me``, ``department``, ``roles`` are values or bind
+    parameters (``department`` / ``roles`` falsy when the caller has none)."""
+    is_open = HumanTask.state == OPEN
+    if is_admin:
+        return [is_open]
+    unowned = and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
+    arms = [and_(is_open, HumanTask.assignee == me),
+            and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user == me)]
+    if department is not None:
+        arms.append(and_(unowned, HumanTask.candidate_department == department,
+                         or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(roles if roles is not None else []))))
+    if roles is not None:
+        arms.append(and_(unowned, HumanTask.candidate_department.is_(None),
+                         HumanTask.candidate_role.in_(roles)))
+    arms.append(and_(unowned, HumanTask.candidate_department.is_(None), HumanTask.candidate_role.is_(None),
+                     HumanTask.started_by == me))
+    return arms
+
+
 def workable_arms(actor):
     """The ways an open task reaches ``actor``, as disjoint SQL conditions (one for admins).
 
@@ -47,22 +67,7 @@ def workable_arms(actor):
     started by them. No task matches two arms, and each arm matches one partial index over
     open tasks (migration 0005), each condition repeating ``state = 'open'`` for SQLite.
     """
-    is_open = HumanTask.state == OPEN
-    if actor.is_admin:
-        return [is_open]
-    me, roles = actor.username, sorted(actor.roles)
-    unowned = and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
-    arms = [and_(is_open, HumanTask.assignee == me),
-            and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user == me)]
-    if actor.department:
-        arms.append(and_(unowned, HumanTask.candidate_department == actor.department,
-                         or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(roles))))
-    if roles:
-        arms.append(and_(unowned, HumanTask.candidate_department.is_(None),
-                         HumanTask.candidate_role.in_(roles)))
-    arms.append(and_(unowned, HumanTask.candidate_department.is_(None), HumanTask.candidate_role.is_(None),
-                     HumanTask.started_by == me))
-    return arms
+    return _arms(actor.is_admin, actor.username, actor.department or None, sorted(actor.roles) or None)
 
 
 def workable_by(actor):
@@ -73,7 +78,8 @@ def workable_by(actor):
 
 
 def inbox_order(task=HumanTask):
-    """Due first (no due time last), then oldest; ``NULLS LAST`` lets an index on due_at serve it."""
+    """Due first (no due time last), then oldest; ``NULLS LAST`` lets an index on due_at serve it.
+    ``task``: the entity, or the columns (``.c``) of a subquery of it."""
     return (task.due_at.asc().nulls_last(), task.created_at, task.id)
 
 
@@ -85,6 +91,42 @@ def _count(arms, narrow):
         return counts[0]
     union = union_all(*counts).subquery()
     return select(func.coalesce(func.sum(union.c.n), 0)).select_from(union)
+
+
+@functools.lru_cache(maxsize=64)
+def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
+    """``(count, page, overdue)`` statements for one shape of caller and filter, built once:
+    building these unions costs milliseconds of Python, so values travel as bind parameters
+    (``me``, ``department``, ``roles``, ``instance_id``, ``business_key``, ``window``, ``limit``,
+    ``offset``, ``now``)."""
+    arms = _arms(is_admin, sa.bindparam("me"), sa.bindparam("department") if has_department else None,
+                 sa.bindparam("roles", expanding=True) if has_roles else None)
+    narrow = []
+    if by_instance:
+        narrow.append(HumanTask.instance_id == sa.bindparam("instance_id"))
+    if by_key:
+        narrow.append(HumanTask.business_key == sa.bindparam("business_key"))
+    count = _count(arms, narrow)
+    overdue = _count(arms, [*narrow, HumanTask.due_at < sa.bindparam("now", type_=HumanTask.due_at.type)])
+    if len(arms) == 1:
+        page = (select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order())
+                .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    else:
+        heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order())
+                 .limit(sa.bindparam("window")).subquery() for arm in arms]
+        union = union_all(*(select(head) for head in heads)).subquery()
+        page = select(HumanTask).from_statement(
+            select(union).order_by(*inbox_order(union.c))
+            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    return count, page, overdue
+
+
+def _inbox_call(actor, instance_id=None, business_key=None):
+    statements = _inbox_statements(actor.is_admin, bool(actor.department), bool(actor.roles),
+                                   bool(instance_id), bool(business_key))
+    params = {"me": actor.username, "department": actor.department, "roles": sorted(actor.roles),
+              "instance_id": instance_id, "business_key": business_key}
+    return statements, params
 
 
 def _unchanged(task):
@@ -110,8 +152,9 @@ class Tasks:
         return self.rt.definitions.task_spec(definition, task.key)
 
     def count_overdue(self, actor, now):
+        (_count_, _page, overdue), params = _inbox_call(actor)
         with self.rt.db.read() as session:
-            return session.scalar(_count(workable_arms(actor), [HumanTask.due_at < now]))
+            return session.scalar(overdue, {**params, "now": now})
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
         """One page of the caller's open tasks in :func:`inbox_order`, and their total.
@@ -119,25 +162,11 @@ class Tasks:
         The page is the union of each arm's own first ``offset + limit`` tasks (read in index
         order), sorted again: a large department's inbox then reads a page, not every task.
         """
-        narrow = []
-        if instance_id:
-            narrow.append(HumanTask.instance_id == instance_id)
-        if business_key:
-            narrow.append(HumanTask.business_key == business_key)
-        arms = workable_arms(actor)
-        count = _count(arms, narrow)
-        if len(arms) == 1:
-            page = select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order())
-        else:
-            window = offset + limit
-            heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order()).limit(window).subquery()
-                     for arm in arms]
-            union = union_all(*(select(head) for head in heads)).subquery()
-            task = aliased(HumanTask, union)
-            page = select(task).order_by(*inbox_order(task))
+        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key)
+        params.update(window=offset + limit, limit=limit, offset=offset)
         with self.rt.db.read() as session:
-            total = session.scalar(count)
-            rows = list(session.scalars(page.limit(limit).offset(offset)))
+            total = session.scalar(count, params)
+            rows = list(session.scalars(page, params))
         return rows, total
 
     def complete(self, task_id, data, actor):

@@ -23,7 +23,8 @@ def test_workable_by_matches_may_work(engine):
                "candidate_role": (None, "staff", "leader", "secretariat"),
                "candidate_department": (None, "d1", "d2", "office"), "started_by": ("zhang", "sec"),
                "state": ("open", "open", "completed"),
-               "due_at": (None, NOW, NOW + dt.timedelta(hours=1), NOW + dt.timedelta(days=2))}
+               "due_at": (None, NOW, NOW + dt.timedelta(hours=1), NOW + dt.timedelta(days=2)),
+               "business_key": ("item-a", "item-b", None)}
     with engine.db.write() as session:
         session.add(Definition(id=1, key="p", version=1, kind="bpmn", sha256="x", source="", dmn_ids=[],
                                deployed_at=NOW))
@@ -47,6 +48,12 @@ def test_workable_by_matches_may_work(engine):
                 rows, total = engine.tasks.inbox(actor, limit=limit, offset=offset)
                 assert total == len(expected)
                 assert [r.id for r in rows] == [t.id for t in ordered[offset:offset + limit]], (actor, offset)
+            moment = NOW + dt.timedelta(minutes=30)
+            assert engine.tasks.count_overdue(actor, moment) == sum(
+                1 for t in ordered if t.due_at is not None and t.due_at < moment)
+            for task in [t for t in ordered if t.business_key][:3]:  # narrowed to one item
+                rows, total = engine.tasks.inbox(actor, business_key=task.business_key, instance_id="i")
+                assert total == sum(1 for t in ordered if t.business_key == task.business_key)
 
 
 @BOTH_DATABASES
