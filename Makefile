@@ -1,13 +1,14 @@
-# The two commands: `make run` serves Duban on the embedded default, `make test` runs the suite.
-# Both bootstrap .venv and node_modules themselves (re-installing only when pyproject.toml or
-# package-lock.json change). The web pages load bpmn-js, dmn-js and ECharts from node_modules through
-# the app's own /vendor route: no CDN, nothing fetched by the browser from outside.
+# `make run` serves Duban on the embedded default, `make test` runs the suite, `make bench` runs the
+# benchmarks (docs/BENCHMARKS.md). All bootstrap .venv and node_modules themselves (re-installing
+# only when pyproject.toml or package-lock.json change). The web pages load bpmn-js, dmn-js and
+# ECharts from node_modules through the app's own /vendor route: no CDN.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: setup run test
+.PHONY: setup run test bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,3 +28,11 @@ run: setup
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# BENCH_ARGS: e.g. --quick, --scale 0.1, --only engine,http (python -m bench --help)
+bench: $(BENCH_STAMP)
+	$(PYTHON) -m bench $(BENCH_ARGS)

@@ -3,14 +3,15 @@
 Each record's ``hash`` is sha256 over the previous record's hash and the record's canonical
 JSON (seq, at, actor, kind, instance_id, business_key, data). Appends lock the single
 ``audit_head`` row, so concurrent transactions chain in commit order and a transaction that
-rolls back leaves no record and no gap. Trade-off: appends serialise on that row for the
-few milliseconds before commit; the rest of a unit of work runs unlocked.
+rolls back leaves no record and no gap. Trade-off: appends serialise on that row until commit,
+so a unit of work appends its records last, after its listeners, and holds the lock only for
+the append and the commit; the rest of it runs unlocked.
 """
 import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from engine.models import AuditHead, AuditRecord
 
@@ -32,21 +33,39 @@ class AuditLog:
         self.clock = clock
 
     def append(self, session, kind, actor=None, instance_id=None, business_key=None, data=None):
-        """Add one record inside ``session``'s transaction; returns it."""
-        head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-        if head is None:
-            head = AuditHead(id=1, seq=0, hash=GENESIS)
-            session.add(head)
+        """Add one record inside ``session``'s transaction; returns it (a dict)."""
+        return self.extend(session, [dict(kind=kind, actor=actor, instance_id=instance_id,
+                                          business_key=business_key, data=data)])[0]
+
+    def extend(self, session, entries):
+        """Add several records (dicts of :meth:`append`'s arguments) under one lock of the head;
+        returns them as dicts. Core statements, not ORM objects: this runs in every command.
+
+        Call it last in a transaction: the head stays locked from here until commit.
+        """
+        if not entries:
+            return []
+        head = session.execute(select(AuditHead.seq, AuditHead.hash)
+                               .where(AuditHead.id == 1).with_for_update()).one_or_none()
+        seq, prev_hash = head if head is not None else (0, GENESIS)
         at = self.clock.now()
-        data = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
-        seq = head.seq + 1
-        digest = record_hash(head.hash, seq, at, actor, kind, instance_id, business_key, data)
-        record = AuditRecord(seq=seq, at=at, actor=actor, kind=kind, instance_id=instance_id,
-                             business_key=business_key, data=data, prev_hash=head.hash, hash=digest)
-        session.add(record)
-        head.seq, head.hash = seq, digest
-        session.flush()
-        return record
+        records = []
+        for entry in entries:
+            data = json.loads(json.dumps(entry.get("data") or {}, ensure_ascii=False, default=str))
+            seq += 1
+            digest = record_hash(prev_hash, seq, at, entry.get("actor"), entry["kind"],
+                                 entry.get("instance_id"), entry.get("business_key"), data)
+            records.append(dict(seq=seq, at=at, actor=entry.get("actor"), kind=entry["kind"],
+                                instance_id=entry.get("instance_id"),
+                                business_key=entry.get("business_key"), data=data,
+                                prev_hash=prev_hash, hash=digest))
+            prev_hash = digest
+        session.execute(insert(AuditRecord), records)
+        if head is None:
+            session.execute(insert(AuditHead).values(id=1, seq=seq, hash=prev_hash))
+        else:
+            session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev_hash))
+        return records
 
 
 def verify(session, batch=1000, progress=None):

@@ -213,6 +213,7 @@ class DefinitionStore:
         self.db, self.clock, self.audit = db, clock, audit
         self._specs = {}
         self._decisions = {}
+        self._rows = {}
         self._lock = threading.Lock()
 
     # -- deploy ---------------------------------------------------------------------------
@@ -286,10 +287,19 @@ class DefinitionStore:
         return definition
 
     def by_id(self, session, definition_id):
+        """The definition with ``definition_id``. A stored version never changes, so each is read
+        once per process and kept as a detached copy (every unit of work needs its definition)."""
+        cached = self._rows.get(definition_id)
+        if cached is not None:
+            return cached
         definition = session.get(Definition, definition_id)
         if definition is None:
             raise NotFound(f"no definition with id {definition_id}")
-        return definition
+        copy = Definition(**{column.key: getattr(definition, column.key)
+                             for column in Definition.__table__.columns})
+        with self._lock:
+            self._rows[definition_id] = copy
+        return copy
 
     def spec(self, definition):
         """``(spec, subprocess_specs)`` of a BPMN definition, parsed once per process."""

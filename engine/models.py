@@ -70,13 +70,29 @@ class Instance(Base):
     version: Mapped[int] = mapped_column(default=1)  # optimistic concurrency counter
 
 
+_OPEN = "state = 'open'"
+_UNOWNED = "state = 'open' AND assignee IS NULL AND candidate_user IS NULL"
+
+
 class HumanTask(Base):
     """One row per user task reached: open, completed or cancelled (the inbox projection)."""
 
     __tablename__ = "human_task"
     __table_args__ = (
-        sa.Index("ix_human_task_inbox_dept", "state", "candidate_department", "due_at"),
-        sa.Index("ix_human_task_inbox_assignee", "state", "assignee", "due_at"),
+        # Partial indexes over open tasks, one per way into an inbox (migration 0005, which
+        # replaced the full (state, candidate_department | assignee, due_at) indexes).
+        *(sa.Index(name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+          for name, columns, where in (
+              ("ix_human_task_open_assignee", ("assignee",), _OPEN + " AND assignee IS NOT NULL"),
+              ("ix_human_task_open_candidate_user", ("candidate_user",),
+               _OPEN + " AND candidate_user IS NOT NULL"),
+              ("ix_human_task_open_department", ("candidate_department", "due_at", "candidate_role"),
+               _UNOWNED + " AND candidate_department IS NOT NULL"),
+              ("ix_human_task_open_role", ("candidate_role", "due_at"),
+               _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NOT NULL"),
+              ("ix_human_task_open_starter", ("started_by",),
+               _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NULL"),
+              ("ix_human_task_open_item", ("business_key", "due_at"), _OPEN))),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id

@@ -13,9 +13,11 @@ in one unit of work on the task's instance.
 """
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 
-from sqlalchemy import and_, func, or_, select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, func, or_, select, union_all, update
 
 from SpiffWorkflow.util.task import TaskState
 
@@ -38,22 +40,99 @@ def may_work(actor, task):
             and (not task.candidate_department or task.candidate_department == actor.department))
 
 
+# Inline, not a bound parameter: SQLite uses a partial index (``WHERE state = 'open'``) only
+# when the query's own text implies the index's condition.
+OPEN = sa.literal_column("'open'")
+
+
+def _arms(is_admin, me, department, roles):
+    """The arms of :func:`workable_arms`; ``me``, ``department``, ``roles`` are values or bind
+    parameters (``department`` / ``roles`` falsy when the caller has none)."""
+    is_open = HumanTask.state == OPEN
+    if is_admin:
+        return [is_open]
+    unowned = and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None))
+    arms = [and_(is_open, HumanTask.assignee == me),
+            and_(is_open, HumanTask.assignee.is_(None), HumanTask.candidate_user == me)]
+    if department is not None:
+        arms.append(and_(unowned, HumanTask.candidate_department == department,
+                         or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(roles if roles is not None else []))))
+    if roles is not None:
+        arms.append(and_(unowned, HumanTask.candidate_department.is_(None),
+                         HumanTask.candidate_role.in_(roles)))
+    arms.append(and_(unowned, HumanTask.candidate_department.is_(None), HumanTask.candidate_role.is_(None),
+                     HumanTask.started_by == me))
+    return arms
+
+
+def workable_arms(actor):
+    """The ways an open task reaches ``actor``, as disjoint SQL conditions (one for admins).
+
+    Assigned to them; else named as candidate; else (nobody named) routed to their department
+    (with no role or one of theirs); else routed to one of their roles alone; else unrouted and
+    started by them. No task matches two arms, and each arm matches one partial index over
+    open tasks (migration 0005), each condition repeating ``state = 'open'`` for SQLite.
+    """
+    return _arms(actor.is_admin, actor.username, actor.department or None, sorted(actor.roles) or None)
+
+
 def workable_by(actor):
-    """SQL twin of :func:`may_work` for open tasks (keep the two in step)."""
-    if actor.is_admin:
-        return HumanTask.state == "open"
-    me = actor.username
-    routed = or_(HumanTask.candidate_role.is_not(None), HumanTask.candidate_department.is_not(None))
-    by_group = and_(routed,
-                    or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.in_(actor.roles)),
-                    or_(HumanTask.candidate_department.is_(None),
-                        HumanTask.candidate_department == actor.department))
-    unrouted = and_(HumanTask.candidate_role.is_(None), HumanTask.candidate_department.is_(None),
-                    HumanTask.started_by == me)
-    return and_(HumanTask.state == "open", or_(
-        HumanTask.assignee == me,
-        and_(HumanTask.assignee.is_(None), HumanTask.candidate_user == me),
-        and_(HumanTask.assignee.is_(None), HumanTask.candidate_user.is_(None), or_(by_group, unrouted))))
+    """SQL twin of :func:`may_work` for open tasks (keep the two in step): the OR of
+    :func:`workable_arms`, which the database answers as a union of small index scans."""
+    arms = workable_arms(actor)
+    return arms[0] if len(arms) == 1 else and_(HumanTask.state == OPEN, or_(*arms))
+
+
+def inbox_order(task=HumanTask):
+    """Due first (no due time last), then oldest; ``NULLS LAST`` lets an index on due_at serve it.
+    ``task``: the entity, or the columns (``.c``) of a subquery of it."""
+    return (task.due_at.asc().nulls_last(), task.created_at, task.id)
+
+
+def _count(arms, narrow):
+    """How many open tasks match any of the (disjoint) ``arms``: the sum of per-arm counts, each
+    an index(-only) scan of its partial index rather than one scan that rechecks every row."""
+    counts = [select(func.count().label("n")).select_from(HumanTask).where(arm, *narrow) for arm in arms]
+    if len(counts) == 1:
+        return counts[0]
+    union = union_all(*counts).subquery()
+    return select(func.coalesce(func.sum(union.c.n), 0)).select_from(union)
+
+
+@functools.lru_cache(maxsize=64)
+def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
+    """``(count, page, overdue)`` statements for one shape of caller and filter, built once:
+    building these unions costs milliseconds of Python, so values travel as bind parameters
+    (``me``, ``department``, ``roles``, ``instance_id``, ``business_key``, ``window``, ``limit``,
+    ``offset``, ``now``)."""
+    arms = _arms(is_admin, sa.bindparam("me"), sa.bindparam("department") if has_department else None,
+                 sa.bindparam("roles", expanding=True) if has_roles else None)
+    narrow = []
+    if by_instance:
+        narrow.append(HumanTask.instance_id == sa.bindparam("instance_id"))
+    if by_key:
+        narrow.append(HumanTask.business_key == sa.bindparam("business_key"))
+    count = _count(arms, narrow)
+    overdue = _count(arms, [*narrow, HumanTask.due_at < sa.bindparam("now", type_=HumanTask.due_at.type)])
+    if len(arms) == 1:
+        page = (select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order())
+                .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    else:
+        heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order())
+                 .limit(sa.bindparam("window")).subquery() for arm in arms]
+        union = union_all(*(select(head) for head in heads)).subquery()
+        page = select(HumanTask).from_statement(
+            select(union).order_by(*inbox_order(union.c))
+            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    return count, page, overdue
+
+
+def _inbox_call(actor, instance_id=None, business_key=None):
+    statements = _inbox_statements(actor.is_admin, bool(actor.department), bool(actor.roles),
+                                   bool(instance_id), bool(business_key))
+    params = {"me": actor.username, "department": actor.department, "roles": sorted(actor.roles),
+              "instance_id": instance_id, "business_key": business_key}
+    return statements, params
 
 
 def _unchanged(task):
@@ -96,21 +175,21 @@ class Tasks:
         return self.rt.definitions.task_spec(definition, task.key)
 
     def count_overdue(self, actor, now):
+        (_count_, _page, overdue), params = _inbox_call(actor)
         with self.rt.db.read() as session:
-            return session.scalar(select(func.count()).select_from(HumanTask).where(
-                workable_by(actor), HumanTask.due_at < now))
+            return session.scalar(overdue, {**params, "now": now})
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
-        query = select(HumanTask).where(workable_by(actor))
-        if instance_id:
-            query = query.where(HumanTask.instance_id == instance_id)
-        if business_key:
-            query = query.where(HumanTask.business_key == business_key)
+        """One page of the caller's open tasks in :func:`inbox_order`, and their total.
+
+        The page is the union of each arm's own first ``offset + limit`` tasks (read in index
+        order), sorted again: a large department's inbox then reads a page, not every task.
+        """
+        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key)
+        params.update(window=offset + limit, limit=limit, offset=offset)
         with self.rt.db.read() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = list(session.scalars(query.order_by(
-                HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-                .limit(limit).offset(offset)))
+            total = session.scalar(count, params)
+            rows = list(session.scalars(page, params))
         return rows, total
 
     def complete(self, task_id, data, actor):
@@ -135,7 +214,8 @@ class Tasks:
             ctx.emit("task_completed", task.key, task.id, data)
 
         ctx = self.rt.uow.run(task.instance_id, action, actor)
-        return self.get(task_id), ctx.opened
+        row = ctx.closed.get(task.id)  # as the unit of work saved it; no need to read it back
+        return (row if row is not None else self.get(task_id)), ctx.opened
 
     # -- due times --------------------------------------------------------------------------
     def reschedule(self, task_id, due, actor, reason=None):

@@ -195,7 +195,7 @@ class Timers:
             except Exception as err:  # noqa: BLE001 — any failure: back off, never block the rest
                 self._failed(timers, err)
                 return "failed"
-            still_waiting = {timer.id for timer in ctx.timers}.intersection(timers)
+            still_waiting = {timer.id for timer in ctx.timers or ()}.intersection(timers)
             if still_waiting:  # usually none: skip the transaction
                 self._release({timer_id: timers[timer_id] for timer_id in still_waiting})
             return "fired"

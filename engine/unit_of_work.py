@@ -55,6 +55,8 @@ class Context:
     opened: list = dataclasses.field(default_factory=list)    # HumanTask rows opened
     definition: object = None                                 # set when the instance changes version
     committed: list = dataclasses.field(default_factory=list)  # callbacks to run after commit
+    closed: dict = dataclasses.field(default_factory=dict)    # task id -> HumanTask row closed
+    timers_before: list = dataclasses.field(default_factory=list)  # waiting when loaded
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -64,7 +66,7 @@ class Context:
         task = getattr(err, "task", None)
         self.status, self.error = "error", f"{type(err).__name__}: {err}"
         self.error_task = task.task_spec.bpmn_id if task is not None else None
-        self.open_tasks, self.timers = [], []
+        self.open_tasks = self.timers = None  # unknown: the projections keep their rows
         self.audit("instance_error", error=self.error, task=self.error_task)
 
     def emit(self, name, task_key=None, task_id=None, data=None):
@@ -117,6 +119,7 @@ class UnitOfWork:
             raise Conflict(f"instance {instance_id} is {instance.status}")
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
         ctx.workflow = self._load(instance, definition)
+        ctx.timers_before = projection.waiting_timers(ctx.workflow)
         token = _running.set(ctx)
         try:
             with using_clock(FixedClock(ctx.now)):
@@ -165,11 +168,24 @@ class UnitOfWork:
                 raise
             except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
                 ctx.fail(err)
+                self._project_after_failure(ctx)
         if ctx.status is None:  # ("suspended" and "cancelled" are set by their commands)
             ctx.status = "completed" if workflow.is_completed() else "running"
             if ctx.status == "completed":
                 ctx.audit("instance_completed")
                 ctx.emit("instance_completed")
+
+    def _project_after_failure(self, ctx):
+        """Best effort: the open tasks and timers of a workflow that stopped on an error.
+
+        Kept accurate so that a retry, which reopens the same SpiffWorkflow tasks, finds its
+        rows; when even that fails, the rows stay as they were (``None``).
+        """
+        try:
+            ctx.open_tasks = projection.open_tasks(ctx.workflow, self.rt.registry.lane_roles)
+            ctx.timers = projection.waiting_timers(ctx.workflow)
+        except Exception:  # noqa: BLE001
+            ctx.open_tasks = ctx.timers = None
 
     # -- write ------------------------------------------------------------------------------
     def _write(self, ctx, new):
@@ -192,20 +208,26 @@ class UnitOfWork:
                 result = session.execute(
                     update(Instance).where(Instance.id == instance.id,
                                            Instance.version == instance.version)
-                    .values(version=instance.version + 1, **values))
+                    .values(version=instance.version + 1, **values)
+                    .execution_options(synchronize_session=False))
                 if result.rowcount != 1:
                     raise StaleInstance(f"instance {instance.id} was changed by another command; "
                                         "reload and try again")
-                session.expire_all()
-                instance = ctx.instance = session.get(Instance, instance.id)
-            self._sync_tasks(session, ctx)
-            self._sync_timers(session, ctx)
-            for kind, data in ctx.audits:
-                self.rt.audit.append(session, kind, actor=ctx.actor.username, instance_id=instance.id,
-                                     business_key=instance.business_key, data=_jsonable(data))
+                # The row now holds exactly these values: keep the (detached) object in step
+                # instead of reading it back.
+                for name, value in values.items():
+                    setattr(instance, name, value)
+                instance.version += 1
+            self._sync_tasks(session, ctx, new)
+            self._sync_timers(session, ctx, new)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, instance, ctx.actor, ctx.now, self.rt,
                                             task_key, task_id, data, ctx.after_commit))
+            # Last: appending locks the audit chain's head until this transaction commits.
+            self.rt.audit.extend(session, [
+                dict(kind=kind, actor=ctx.actor.username, instance_id=instance.id,
+                     business_key=instance.business_key, data=_jsonable(data))
+                for kind, data in ctx.audits])
 
     @staticmethod
     def _after_commit(ctx):
@@ -220,11 +242,15 @@ class UnitOfWork:
         task = workflow.last_task or workflow.task_tree
         return _jsonable({k: v for k, v in task.data.items() if not callable(v)})
 
-    def _sync_tasks(self, session, ctx):
+    def _sync_tasks(self, session, ctx, new):
         instance = ctx.instance
-        rows = {row.id: row for row in session.scalars(select(HumanTask).where(
+        rows = {} if new else {row.id: row for row in session.scalars(select(HumanTask).where(
             HumanTask.instance_id == instance.id, HumanTask.state == "open"))}
-        current = {task.id: task for task in ctx.open_tasks}
+        if ctx.open_tasks is None:  # unknown after a failure: close only what the person completed
+            rows = {task_id: row for task_id, row in rows.items() if task_id in ctx.completed}
+            current = {}
+        else:
+            current = {task.id: task for task in ctx.open_tasks}
         for task_id, row in rows.items():
             if task_id in current:
                 task = current[task_id]
@@ -232,6 +258,7 @@ class UnitOfWork:
                 row.candidate_role, row.candidate_department = task.candidate_role, task.candidate_department
                 continue
             row.completed_at = ctx.now
+            ctx.closed[task_id] = row
             if task_id in ctx.completed:
                 row.state, row.completed_by, row.data = "completed", ctx.actor.username, ctx.completed[task_id]
             else:
@@ -240,6 +267,8 @@ class UnitOfWork:
                 row.state = "completed" if done else "cancelled"
         for task_id, task in current.items():
             if task_id not in rows:
+                if not new and self._reopen(session, ctx, task):
+                    continue
                 row = HumanTask(
                     id=task.id, instance_id=instance.id, definition_id=instance.definition_id,
                     business_key=instance.business_key, key=task.key, title=task.title, lane=task.lane,
@@ -253,7 +282,18 @@ class UnitOfWork:
                     {k: v for k, v in spiff_task.data.items() if not callable(v)})))
         session.flush()
 
-    def _sync_timers(self, session, ctx):
+    @staticmethod
+    def _reopen(session, ctx, task):
+        """A task open again after its instance failed and was retried: the same row, reopened."""
+        row = session.get(HumanTask, task.id)
+        if row is None:
+            return False
+        row.state, row.completed_at, row.completed_by = "open", None, None
+        row.due_at, row.candidate_user = task.due_at, task.candidate_user
+        row.candidate_role, row.candidate_department = task.candidate_role, task.candidate_department
+        return True
+
+    def _sync_timers(self, session, ctx, new):
         """Write the timer projection; every occurrence that fired gets a ``timer_fired`` record.
 
         A cycle timer keeps its row (one SpiffWorkflow task) while occurrences fire: an
@@ -261,10 +301,17 @@ class UnitOfWork:
         the projection with its cycles used up.
         """
         instance = ctx.instance
-        # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
-        rows = {row.id: row for row in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident"))))}
+        if ctx.timers is None:  # unknown after a failure: the rows stay as they are
+            return
         current = {timer.id: timer for timer in ctx.timers}
+        if new or (not current and not ctx.timers_before):
+            # The waiting rows are the timers the workflow waited on when it was saved (written
+            # in the same transaction), so with none then and none now there is nothing to read.
+            rows = {}
+        else:
+            # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
+            rows = {row.id: row for row in session.scalars(select(Timer).where(
+                Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident"))))}
 
         def fired(row):
             ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))
@@ -283,7 +330,13 @@ class UnitOfWork:
             if done:
                 fired(row)
         for timer_id, timer in current.items():
-            if timer_id not in rows:
+            if timer_id in rows:
+                continue
+            row = None if new else session.get(Timer, timer.id)
+            if row is not None:  # waiting again after its instance failed and was retried
+                row.state, row.fire_at, row.attempts = "waiting", timer.fire_at, 0
+                row.lease_owner = row.lease_until = row.last_error = None
+            else:
                 session.add(Timer(id=timer.id, instance_id=instance.id, task_key=timer.key,
                                   fire_at=timer.fire_at, state="waiting"))
         session.flush()

@@ -76,3 +76,25 @@ def test_stale_save_is_refused_and_changes_nothing(supervision, monkeypatch):
         completions = session.scalar(select(func.count()).select_from(AuditRecord).where(
             AuditRecord.kind == "task_completed"))
     assert row.completed_by == "li" and completions == 1
+
+
+@BOTH_DATABASES
+def test_items_registered_at_once_get_distinct_codes(supervision):
+    """Concurrent registrations allocate DB-<year>-<seq> one after the other (found by `make bench`)."""
+    engine = supervision
+    barrier = threading.Barrier(6)
+    codes, failures = [], []
+
+    def register(n):
+        barrier.wait()
+        try:
+            codes.append(new_item(engine, SECRETARY, title=f"并发立项 {n}").code)
+        except Exception as err:  # noqa: BLE001 — any failure is the finding
+            failures.append(repr(err))
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(codes) == [f"DB-2026-{n:04d}" for n in range(1, 7)]

@@ -10,6 +10,7 @@ the record's id as business key.
 from sqlalchemy import and_, exists, select
 
 from engine.models import HumanTask
+from engine.tasks import OPEN
 
 ORDER = {"green": 0, "yellow": 1, "red": 2}
 
@@ -33,7 +34,7 @@ def worst(lights):
 
 def _open_due_before(item_id_column, moment):
     return exists(select(HumanTask.id).where(
-        HumanTask.business_key == item_id_column, HumanTask.state == "open",
+        HumanTask.business_key == item_id_column, HumanTask.state == OPEN,
         HumanTask.due_at.is_not(None), HumanTask.due_at < moment))
 
 

@@ -8,7 +8,7 @@ process does. Later listeners record plans, reports, rechecks and closure the sa
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
@@ -75,11 +75,24 @@ def _supervision(event):
     return event.instance.definition_key == PROCESS_KEY and event.instance.business_key
 
 
+def _lock_item_numbers(session, year):
+    """Serialise code allocation per year until commit: two items registered at the same moment
+    would otherwise both read the same max(seq) and one would fail on UNIQUE (year, seq).
+    SQLite needs nothing: its writers already queue (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :year)"),
+                        {"namespace": _ITEM_CODE_LOCK, "year": year})
+
+
+_ITEM_CODE_LOCK = 0x6974656D  # "item"
+
+
 def on_instance_started(event):
     if not _supervision(event):
         return
     data, session = event.data, event.session
     year = event.engine.calendar.local(event.at).year
+    _lock_item_numbers(session, year)
     seq = (session.scalar(select(func.max(Item.seq)).where(Item.year == year)) or 0) + 1
     session.add(Item(
         id=event.instance.business_key, code=f"DB-{year}-{seq:04d}", year=year, seq=seq,
@@ -92,7 +105,8 @@ def on_instance_started(event):
     departments = {data["department"]: "lead"}
     for code in data.get("co_departments") or []:
         departments.setdefault(code, "co")
-    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role)
+    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role,
+                                   status="open")
                     for code, role in departments.items())
 
 
@@ -159,6 +173,8 @@ def on_instance_ended(status):
         if _supervision(event):
             item = event.session.get(Item, event.instance.business_key)
             item.status, item.closed_at = status, event.at
+            event.session.execute(update(ItemDepartment).where(ItemDepartment.item_id == item.id)
+                                  .values(status=status))
     return listener
 
 

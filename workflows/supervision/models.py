@@ -14,7 +14,9 @@ from engine.models import Base
 class Item(Base):
     __tablename__ = "item"
     __table_args__ = (sa.UniqueConstraint("year", "seq"),
-                      sa.Index("ix_item_list", "status", "department"))
+                      sa.Index("ix_item_list", "status", "department"),
+                      sa.Index("ix_item_status_created", "status", "created_at", "code"),
+                      sa.Index("ix_item_created", "created_at", "code"))
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # = instance business key
     code: Mapped[str] = mapped_column(sa.String(20), unique=True)      # DB-2026-0007
@@ -40,10 +42,14 @@ class ItemDepartment(Base):
     """Which departments take part in an item: the lead (主办) and co-departments (协办)."""
 
     __tablename__ = "item_department"
+    __table_args__ = (sa.Index("ix_item_department_department_item", "department", "item_id"),
+                      sa.Index("ix_item_department_department_status", "department", "status", "item_id"))
 
     item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     department: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(sa.String(10))  # lead | co
+    # The item's status, copied so "a department's open items" is one index range.
+    status: Mapped[str] = mapped_column(sa.String(20), default="open", server_default="open")
 
 
 class ItemPlan(Base):
