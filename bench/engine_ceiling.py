@@ -99,7 +99,9 @@ def _definition(engine):
 
 
 def deploy(engine):
-    engine.deploy((REPO / "bpmn" / "supervision.bpmn").read_bytes(), actor="bench")
+    """The shipped supervision process and the decision its escalation path calls."""
+    for name in ("accountability.dmn", "supervision.bpmn"):
+        engine.deploy((REPO / "bpmn" / name).read_bytes(), actor="bench")
     return engine
 
 
