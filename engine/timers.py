@@ -48,6 +48,7 @@ from engine.actor import SYSTEM
 from engine.clock import SystemClock, parse_moment
 from engine.errors import Conflict, InvalidInput, NotFound, StaleInstance
 from engine.models import Instance, Timer
+from engine.unit_of_work import RETRY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,11 @@ class TickResult:
 
 
 def _instance_running():
-    """Timers of suspended (or failed, or ended) instances wait: their rows are not claimed."""
-    return exists(select(Instance.id).where(Instance.id == Timer.instance_id, Instance.status == "running"))
+    """Claimable rows: BPMN timers of running instances (those of suspended, failed or ended
+    instances wait), and service-task retries of instances in error."""
+    retry = Timer.task_key.startswith(RETRY_PREFIX)
+    return exists(select(Instance.id).where(Instance.id == Timer.instance_id, or_(
+        and_(~retry, Instance.status == "running"), and_(retry, Instance.status == "error"))))
 
 
 class Timers:
@@ -185,6 +189,9 @@ class Timers:
         Returns ``"fired"`` (saved), ``"failed"`` (backed off or incident) or ``"lost"`` (our
         lease lapsed during a lost race: whoever holds the rows now carries on).
         """
+        retries = self._retry_rows(timers)
+        if retries:
+            return self._retry_service(instance_id, retries)
         for _ in range(STALE_RETRIES):
             try:
                 ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
@@ -203,6 +210,26 @@ class Timers:
                     instance_id, STALE_RETRIES)
         self._release(timers)
         return "lost"
+
+    def _retry_rows(self, timers):
+        with self.rt.db.read() as session:
+            return list(session.scalars(select(Timer.id).where(
+                Timer.id.in_(list(timers)), Timer.task_key.startswith(RETRY_PREFIX))))
+
+    def _retry_service(self, instance_id, retry_ids):
+        """Run the failed service task again; a new failure schedules the next retry (or not)."""
+        try:
+            self.rt.instances.retry(instance_id, SYSTEM)
+            outcome, state = "fired", "fired"
+        except Conflict:  # retried by an admin, or cancelled, meanwhile: nothing left to do
+            outcome, state = "fired", "cancelled"
+        except Exception as err:  # noqa: BLE001 — back off like any failing timer
+            self._failed({timer_id: None for timer_id in retry_ids}, err)
+            return "failed"
+        with self.rt.db.write() as session:
+            for row in self._mine(session, retry_ids):
+                row.state, row.lease_owner, row.lease_until = state, None, None
+        return outcome
 
     def _mine(self, session, timer_ids):
         return list(session.scalars(select(Timer).where(

@@ -26,13 +26,15 @@ import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from engine import projection, serialization
 from engine.clock import FixedClock, using_clock
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
+
+RETRY_PREFIX = "retry:"  # task_key of a service task's retry row in the timer table
 
 log = logging.getLogger(__name__)
 _running = contextvars.ContextVar("duban_unit_of_work", default=None)
@@ -57,6 +59,7 @@ class Context:
     committed: list = dataclasses.field(default_factory=list)  # callbacks to run after commit
     closed: dict = dataclasses.field(default_factory=dict)    # task id -> HumanTask row closed
     timers_before: list = dataclasses.field(default_factory=list)  # waiting when loaded
+    retry: tuple | None = None                                # (task key, retries, backoff base)
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -67,6 +70,10 @@ class Context:
         self.status, self.error = "error", f"{type(err).__name__}: {err}"
         self.error_task = task.task_spec.bpmn_id if task is not None else None
         self.open_tasks = self.timers = None  # unknown: the projections keep their rows
+        retries = getattr(task.task_spec, "retries", None) if task is not None else None
+        if retries:  # spiffworkflow:retry on a service task: SpiffWorkflow parses it, we run it
+            self.retry = (task.task_spec.bpmn_id, int(retries),
+                          int(getattr(task.task_spec, "retry_backoff_base", None) or 1))
         self.audit("instance_error", error=self.error, task=self.error_task)
 
     def emit(self, name, task_key=None, task_id=None, data=None):
@@ -220,6 +227,8 @@ class UnitOfWork:
                 instance.version += 1
             self._sync_tasks(session, ctx, new)
             self._sync_timers(session, ctx, new)
+            if ctx.retry:
+                self._schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, instance, ctx.actor, ctx.now, self.rt,
                                             task_key, task_id, data, ctx.after_commit))
@@ -283,6 +292,21 @@ class UnitOfWork:
         session.flush()
 
     @staticmethod
+    def _schedule_retry(session, ctx):
+        """A retry row ``backoff_base * 2**n`` seconds on, while retries remain; else it stays an incident."""
+        key, retries, base = ctx.retry
+        task_key = RETRY_PREFIX + key
+        done = session.scalar(select(func.count()).select_from(Timer).where(
+            Timer.instance_id == ctx.instance.id, Timer.task_key == task_key))
+        if done >= retries:
+            ctx.audit("service_retries_exhausted", task=key, retries=retries)
+            return
+        fire_at = ctx.now + dt.timedelta(seconds=base * 2 ** done)
+        session.add(Timer(id=str(uuid.uuid4()), instance_id=ctx.instance.id, task_key=task_key,
+                          fire_at=fire_at, state="waiting"))
+        ctx.audit("service_retry_scheduled", task=key, attempt=done + 1, of=retries, at=fire_at)
+
+    @staticmethod
     def _reopen(session, ctx, task):
         """A task open again after its instance failed and was retried: the same row, reopened."""
         row = session.get(HumanTask, task.id)
@@ -311,7 +335,8 @@ class UnitOfWork:
         else:
             # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
             rows = {row.id: row for row in session.scalars(select(Timer).where(
-                Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident"))))}
+                Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident")),
+                ~Timer.task_key.startswith(RETRY_PREFIX)))}
 
         def fired(row):
             ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))

@@ -279,3 +279,63 @@ def test_a_timer_whose_workers_keep_dying_becomes_an_incident(engine_factory):
     assert (row.state, row.attempts) == ("incident", 2)
     assert row.last_error.startswith("claimed 2 times without firing")
     assert engine.instances.get(instance.id).version == 1  # never fired
+
+
+SERVICE_WITH_RETRY = ('<bpmn:serviceTask id="n1"><bpmn:extensionElements>'
+                      '<spiffworkflow:serviceTaskOperator id="office.ping" resultVariable="answer">'
+                      '<spiffworkflow:parameters/><spiffworkflow:retry retries="{retries}" backoff_base="60"/>'
+                      '</spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>')
+
+
+def _flaky_service(engine, failures):
+    calls = []
+
+    def ping():
+        calls.append(engine.clock.now())
+        if len(calls) <= failures:
+            raise ConnectionError("registry office unreachable")
+        return {"ok": True}
+    engine.registry.services["office.ping"] = ping
+    return calls
+
+
+@BOTH_DATABASES
+def test_service_task_retries_with_backoff_then_succeeds(engine):
+    from tests.bpmn_snippets import chain, user_task
+    from tests.conftest import SECRETARY
+
+    calls = _flaky_service(engine, failures=2)
+    engine.deploy(chain("svc", SERVICE_WITH_RETRY.format(retries=3), user_task(2)))
+    instance = engine.instances.start("svc", {}, SECRETARY)
+    assert instance.status == "error"
+    engine.advance_clock(seconds=59)
+    assert len(calls) == 1                                   # the first retry waits 60 s
+    engine.advance_clock(seconds=2)
+    assert len(calls) == 2 and engine.instances.get(instance.id).status == "error"
+    engine.advance_clock(seconds=121)                        # the second waits 120 s
+    assert len(calls) == 3
+    fixed = engine.instances.get(instance.id)
+    assert fixed.status == "running" and fixed.variables["answer"] == {"ok": True}
+    gaps = [(b - a).total_seconds() for a, b in zip(calls, calls[1:])]
+    assert gaps[0] >= 60 and gaps[1] >= 120
+
+
+@BOTH_DATABASES
+def test_service_task_retries_run_out_into_an_incident(engine):
+    from sqlalchemy import select
+
+    from engine.models import AuditRecord
+    from tests.bpmn_snippets import chain, user_task
+    from tests.conftest import SECRETARY
+
+    calls = _flaky_service(engine, failures=99)
+    engine.deploy(chain("svc", SERVICE_WITH_RETRY.format(retries=2), user_task(2)))
+    instance = engine.instances.start("svc", {}, SECRETARY)
+    engine.advance_clock(seconds=3600)
+    assert len(calls) == 3                                   # the first try and two retries
+    stuck = engine.instances.get(instance.id)
+    assert stuck.status == "error" and "unreachable" in stuck.error
+    with engine.db.read() as session:
+        kinds = session.scalars(select(AuditRecord.kind).where(
+            AuditRecord.instance_id == instance.id).order_by(AuditRecord.seq)).all()
+    assert kinds.count("service_retry_scheduled") == 2 and kinds[-1] == "service_retries_exhausted"
