@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from SpiffWorkflow.util.task import TaskState
 
@@ -99,6 +99,16 @@ class Tasks:
         with self.rt.db.read() as session:
             return session.scalar(select(func.count()).select_from(HumanTask).where(
                 workable_by(actor), HumanTask.due_at < now))
+
+    def open_counts(self, now):
+        """``[(candidate_department, open, overdue)]``: open tasks per department (None: tasks
+        routed to a role or a person only), overdue = due before ``now``."""
+        overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+        with self.rt.db.read() as session:
+            return [(department, count, int(late or 0)) for department, count, late in session.execute(
+                select(HumanTask.candidate_department, func.count(), overdue)
+                .where(HumanTask.state == "open").group_by(HumanTask.candidate_department)
+                .order_by(HumanTask.candidate_department))]
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
         query = select(HumanTask).where(workable_by(actor))
