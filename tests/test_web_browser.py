@@ -3,7 +3,7 @@
 People of each role use the pages as they would: the supervision loop up to filing the
 plan, the designer's modeler and deploy, the admin pages, a supervisor handling an escalation
 after the simulated clock passed a plan's due time (with the department's notification, comment
-and refused extension), the rectification ledger and complaint triage, the
+and refused extension), the admin cockpit, the rectification ledger and complaint triage, the
 report pages (ECharts charts drawn, the printable circular on one A4 page). No page may log a
 console error; every page has a title and working navigation. Screenshots of each page (and
 the circular as a PDF) land in test-artifacts/.
@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from tests.test_migration import supervision_with_legal_review
 from tests.web_browser import ARTIFACTS, DESKTOP, PHONE, Person, launch
 
 DMN = """<?xml version="1.0" encoding="UTF-8"?>
@@ -203,7 +204,7 @@ def test_admin_pages_escalation_desk_and_navigation(server, people):
     admin = people("admin")
     visited = admin.click_through_nav("admin")
     assert [label for label, _ in visited] == ["待办", "通知", "督办事项", "问题台账", "群众反映", "周报", "月度排名",
-                                               "年度考核", "督查台", "流程设计", "用户", "部门",
+                                               "年度考核", "督查台", "流程设计", "运行监控", "用户", "部门",
                                                "工作日历", "模拟时钟"]
 
     admin.goto("/admin/departments")
@@ -323,6 +324,54 @@ def test_supervisor_handles_an_escalation_after_the_clock_moves(server, people):
     message = staff.page.locator("[data-field-name=task_id] .field-error").inner_text()
     assert "已于 2026-11-25 18:00 到期" in message and "延期须在到期前申请" in message
     staff.shot("staff-extension-refused")
+
+
+def test_admin_cockpit(server, people):
+    server.login("sec").post("/api/v1/items", {
+        "title": "老旧小区改造", "basis": "meeting_decision", "department": "d1", "co_departments": [],
+        "leader": "boss", "deadline": "2026-12-31", "requirements": ""})
+    admin = people("admin")
+    admin.page.locator("nav.nav a", has_text="运行监控").click()
+    admin.page.wait_for_url(re.compile(r".*/admin/monitor$"))
+    assert admin.page.title() == "运行监控 · 督办"
+    assert admin.page.locator("#instance-counts tr[data-definition=supervision] [data-status=running]").inner_text() == "1"
+    assert admin.page.locator("#pending-timers tr[data-timer]").count() == 2
+    assert admin.page.locator("#department-tasks tr[data-department=d1] [data-field=open]").inner_text() == "1"
+    admin.shot("admin-monitor")
+    admin.page.click("text=流程实例")
+    admin.page.wait_for_url(re.compile(r".*/admin/instances$"))
+    row = admin.page.locator("#instances tr[data-status=running]").first
+    row.locator("input[name=reason]").fill("核查数据")
+    with admin.page.expect_navigation():
+        row.locator("button.suspend").click()
+    assert admin.page.locator("#instances tr[data-status=suspended]").count() == 1
+    admin.shot("admin-instances")
+    with admin.page.expect_navigation():
+        admin.page.locator("#instances tr[data-status=suspended] button.resume").click()
+    assert admin.page.locator("#instances tr[data-status=running]").count() >= 1
+
+    # the migration dry run, then the move (a v2 with a 合法性审查 step)
+    server.engine.deploy(supervision_with_legal_review(), actor="ada")
+    admin.page.click("nav.nav a:has-text('运行监控')")
+    admin.page.click("text=流程迁移")
+    admin.page.wait_for_url(re.compile(r".*/admin/migration$"))
+    admin.page.select_option("#from_version", "1")
+    admin.page.select_option("#to_version", "2")
+    admin.page.click("#dry-run")
+    admin.page.wait_for_url(re.compile(r".*from_version=1&to_version=2"))
+    assert admin.page.inner_text("#movable-count") == "可迁移 1 个"
+    assert admin.page.locator("#dry-run-results tr[data-can-move=true]").count() == 1
+    admin.shot("admin-migration")
+    admin.page.once("dialog", lambda dialog: dialog.accept())  # 确认迁移？
+    with admin.page.expect_navigation():
+        admin.page.click("#migrate")
+    assert "已迁移 1 个实例到版本 2" in admin.page.locator(".flash").inner_text()
+    assert admin.page.locator("#version-counts tr[data-version='2'] [data-status=running]").inner_text() == "1"
+
+    phone = people("admin", viewport=PHONE)
+    phone.goto("/admin/monitor")
+    phone.shot("phone-admin-monitor")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_rectification_pages(server, people):

@@ -2,7 +2,7 @@
 sessions and CSRF, role checks and scope, task forms, plan changes, items filters, the
 designer's deploy endpoint and diff, the admin pages, the vendor route, the session key.
 (The escalation desk, extensions, claims, comments and notifications: test_web_desks.py; the
-rectification pages: test_web_rectification.py.)"""
+rectification pages: test_web_rectification.py; the admin cockpit: test_web_monitor.py.)"""
 import datetime as dt
 import re
 
@@ -78,7 +78,8 @@ def test_role_checks_and_scope(server):
     item = make_item(server, co_departments=[])
     wang, zhang = Web(server.app, "wang"), Web(server.app, "zhang")
     for path in ("/designer", "/admin/users", "/admin/departments", "/admin/calendar", "/escalations",
-                 "/items/new", "/designer/supervision/1/edit", "/complaints", "/problems/new"):
+                 "/items/new", "/designer/supervision/1/edit", "/admin/monitor", "/admin/instances",
+                 "/admin/migration", "/complaints", "/problems/new"):
         assert wang.get(path).status_code == 403, path
     assert wang.get(f"/items/{item['id']}").status_code == 403
     assert wang.get(f"/items/{item['id']}/diagram.xml").status_code == 403

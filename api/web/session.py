@@ -89,6 +89,7 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.report_year", "年度考核", ("secretariat", "leader", "supervisor")),
     ("web.escalations", "督查台", ("supervisor",)),
     ("web.designer", "流程设计", ("designer",)),
+    ("web.admin_monitor", "运行监控", ("admin",)),
     ("web.admin_users", "用户", ("admin",)),
     ("web.admin_departments", "部门", ("admin",)),
     ("web.admin_calendar", "工作日历", ("admin",)),
