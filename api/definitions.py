@@ -154,15 +154,10 @@ class MigrationReport(Schema):
 @bp.output(VersionCounts)
 @bp.doc(summary="Instances of a definition counted per version and status", responses=[403, 404])
 def instance_counts(key):
-    from engine.models import Instance
-
     with engine().db.read() as session:
         engine().definitions.get(session, key)
-        rows = session.execute(select(Instance.definition_version, Instance.status, func.count())
-                               .where(Instance.definition_key == key)
-                               .group_by(Instance.definition_version, Instance.status)
-                               .order_by(Instance.definition_version, Instance.status)).all()
-    return {"items": [{"version": v, "status": s, "count": n} for v, s, n in rows], "total": len(rows)}
+    rows = engine().instances.counts(key)
+    return {"items": [{"version": v, "status": s, "count": n} for _, v, s, n in rows], "total": len(rows)}
 
 
 @bp.post("/definitions/<key>/migrate")

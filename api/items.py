@@ -37,8 +37,9 @@ def engine():
     return current_app.extensions["duban"]
 
 
-def check_references(body):
-    """Departments must exist; the leader must be an active user with role leader."""
+def reference_problems(body):
+    """``[{"field", "message"}]``: departments must exist; the leader must be an active user with
+    role leader; the lead department cannot co-handle. (The web pages check the same.)"""
     problems = []
     with engine().db.read() as session:
         for field, code in [("department", body["department"])] + [
@@ -50,6 +51,11 @@ def check_references(body):
             problems.append({"field": "leader", "message": f"{body['leader']!r} is not a leader"})
     if body["department"] in body["co_departments"]:
         problems.append({"field": "co_departments", "message": "the lead department cannot co-handle"})
+    return problems
+
+
+def check_references(body):
+    problems = reference_problems(body)
     if problems:
         abort(400, "invalid_input", "the item refers to unknown departments or users", problems)
 

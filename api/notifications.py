@@ -2,13 +2,11 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
 from flask import current_app
-from sqlalchemy import func, select
 
 from api.auth import current_actor, token_auth
-from api.errors import abort
 from api.present import notification
 from api.schemas import Page
-from workflows.supervision.models import Notification
+from workflows.supervision import notifications
 
 bp = APIBlueprint("notifications", __name__, url_prefix="/api/v1", tag="Notifications")
 
@@ -45,16 +43,9 @@ def engine():
 @bp.output(NotificationPage)
 @bp.doc(summary="The caller's notifications, newest first; ?unread=true for unread only")
 def list_notifications(query):
-    mine = select(Notification).where(Notification.username == current_actor().username)
-    listed = mine.where(Notification.read_at.is_(None)) if query.get("unread") else mine
-    if query.get("unread") is False:
-        listed = mine.where(Notification.read_at.is_not(None))
     with engine().db.read() as session:
-        total = session.scalar(select(func.count()).select_from(listed.subquery()))
-        unread = session.scalar(select(func.count()).select_from(
-            mine.where(Notification.read_at.is_(None)).subquery()))
-        rows = session.scalars(listed.order_by(Notification.created_at.desc(), Notification.id.desc())
-                               .limit(query["limit"]).offset(query["offset"]))
+        rows, total, unread = notifications.listing(session, current_actor().username, query.get("unread"),
+                                                    query["limit"], query["offset"])
         return {"items": [notification(r) for r in rows], "total": total, "unread": unread}
 
 
@@ -63,11 +54,4 @@ def list_notifications(query):
 @bp.output(NotificationOut)
 @bp.doc(summary="Mark one of the caller's notifications read (idempotent)", responses=[404])
 def mark_read(notification_id):
-    rt = engine()
-    with rt.db.write() as session:
-        row = session.get(Notification, notification_id)
-        if row is None or row.username != current_actor().username:  # others' are not even shown to exist
-            abort(404, "not_found", f"no notification {notification_id}")
-        if row.read_at is None:
-            row.read_at = rt.clock.now()
-        return notification(row)
+    return notification(notifications.mark_read(engine(), current_actor().username, notification_id))

@@ -107,11 +107,15 @@ def engine():
     return current_app.extensions["duban"]
 
 
-def check_department(code, field="department"):
+def department_exists(code):
     with engine().db.read() as session:
-        if session.get(Department, code) is None:
-            abort(400, "invalid_input", f"unknown department {code!r}",
-                  [{"field": field, "message": f"unknown department {code!r}"}])
+        return session.get(Department, code) is not None
+
+
+def check_department(code, field="department"):
+    if not department_exists(code):
+        abort(400, "invalid_input", f"unknown department {code!r}",
+              [{"field": field, "message": f"unknown department {code!r}"}])
 
 
 def visible_problem(problem_id):
@@ -159,8 +163,13 @@ def ledger(query):
     problems = [presenter.problem(r, tasks.get(r.id, [])) for r in rows]
     if not download:
         return {"items": problems, "total": total}
-    table = [_ledger_row(p, names) for p in problems]
-    if query["format"] == "csv":
+    return ledger_file(query["format"], problems, names)
+
+
+def ledger_file(format_, problems, department_names):
+    """The ledger (presented problems) as a CSV or XLSX response; the web page's links use it too."""
+    table = [_ledger_row(p, department_names) for p in problems]
+    if format_ == "csv":
         return csv_response(LEDGER_COLUMNS, table, "problems")
     return xlsx_response(LEDGER_COLUMNS, table, "problems", "问题台账")
 

@@ -190,8 +190,11 @@ class AssignIn(Schema):
     username = String(required=True, validate=Length(1, 100))
 
 
+MAX_COMMENT = 5000  # characters of a task comment (the web page's limit too)
+
+
 class CommentIn(Schema):
-    body = String(required=True, validate=Length(1, 5000))
+    body = String(required=True, validate=Length(1, MAX_COMMENT))
 
 
 class CommentOut(Schema):

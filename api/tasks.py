@@ -50,12 +50,16 @@ def _sees_record(actor, task):
         return problem is not None and problem_queries.may_see(session, actor, problem)
 
 
+def may_see_task(actor, task):
+    """Whoever may work the task, supervisors and admins, and whoever may see its item or
+    problem (its departments, its leader, the secretariat). The web pages use this too."""
+    return may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_record(actor, task)
+
+
 def visible_task(task_id):
-    """The task if the caller may see it: whoever may work it, supervisors and admins, and
-    whoever may see its item or problem (its departments, its leader, the secretariat); else 403."""
+    """The task if the caller may see it (:func:`may_see_task`); else 403."""
     task = engine().tasks.get(task_id)
-    actor = current_actor()
-    if not (may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_record(actor, task)):
+    if not may_see_task(current_actor(), task):
         abort(403, "forbidden", f"task {task_id} is not yours")
     return task
 
@@ -136,12 +140,16 @@ def assign(task_id, body):
     rt, actor = engine(), current_actor()
     if not may_override(actor, visible_task(task_id)):
         abort(403, "forbidden", "only supervisors, admins and the item's leader assign this task")
-    with rt.db.read() as session:
-        user = session.get(User, body["username"])
-    if user is None or not user.active:
+    if not is_active_user(body["username"]):
         abort(400, "invalid_input", f"no active user {body['username']!r}",
               [{"field": "username", "message": "unknown user"}])
     return Presenter(rt).task(rt.tasks.assign(task_id, body["username"], actor))
+
+
+def is_active_user(username):
+    with engine().db.read() as session:
+        user = session.get(User, username)
+    return user is not None and user.active
 
 
 @bp.get("/tasks/<task_id>/comments")
@@ -152,10 +160,15 @@ def assign(task_id, body):
 def comments(task_id, page):
     visible_task(task_id)
     with engine().db.read() as session:
-        query = select(TaskComment).where(TaskComment.task_id == task_id)
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(TaskComment.id).limit(page["limit"]).offset(page["offset"]))
+        rows, total = task_comments(session, task_id, page["limit"], page["offset"])
         return {"items": [comment_out(r) for r in rows], "total": total}
+
+
+def task_comments(session, task_id, limit=50, offset=0):
+    """``(rows, total)``: a task's comments, oldest first."""
+    query = select(TaskComment).where(TaskComment.task_id == task_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    return list(session.scalars(query.order_by(TaskComment.id).limit(limit).offset(offset))), total
 
 
 @bp.post("/tasks/<task_id>/comments")
@@ -165,16 +178,19 @@ def comments(task_id, page):
 @bp.doc(summary="Comment on a task", responses=[400, 403, 404])
 def add_comment(task_id, body):
     task = visible_task(task_id)
-    rt, actor = engine(), current_actor()
+    return comment_out(add_task_comment(engine(), task, current_actor(), body["body"]))
+
+
+def add_task_comment(rt, task, actor, text):
+    """Store a comment on ``task`` with its audit record (one transaction); returns the row."""
     with rt.db.write() as session:
-        comment = TaskComment(task_id=task.id, author=actor.username, body=body["body"],
-                              created_at=rt.clock.now())
+        comment = TaskComment(task_id=task.id, author=actor.username, body=text, created_at=rt.clock.now())
         session.add(comment)
         session.flush()
         rt.audit.append(session, "task_commented", actor=actor.username, instance_id=task.instance_id,
                         business_key=task.business_key, data={"task": task.key, "task_id": task.id,
-                                                              "comment": body["body"]})
-        return comment_out(comment)
+                                                              "comment": text})
+        return comment
 
 
 def comment_out(row):

@@ -73,6 +73,16 @@ class Instances:
                                         .limit(limit).offset(offset)))
         return rows, total
 
+    def counts(self, definition=None):
+        """``[(key, version, status, count)]``: instances per definition version and status."""
+        query = select(Instance.definition_key, Instance.definition_version, Instance.status, func.count())
+        if definition:
+            query = query.where(Instance.definition_key == definition)
+        with self.rt.db.read() as session:
+            return [tuple(row) for row in session.execute(
+                query.group_by(Instance.definition_key, Instance.definition_version, Instance.status)
+                .order_by(Instance.definition_key, Instance.definition_version, Instance.status))]
+
     def cancel(self, instance_id, reason, actor):
         def action(ctx):
             ctx.workflow.cancel()

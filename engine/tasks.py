@@ -17,7 +17,7 @@ import functools
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy import and_, func, or_, select, union_all, update
+from sqlalchemy import and_, case, func, or_, select, union_all, update
 
 from SpiffWorkflow.util.task import TaskState
 
@@ -178,6 +178,16 @@ class Tasks:
         (_count_, _page, overdue), params = _inbox_call(actor)
         with self.rt.db.read() as session:
             return session.scalar(overdue, {**params, "now": now})
+
+    def open_counts(self, now):
+        """``[(candidate_department, open, overdue)]``: open tasks per department (None: tasks
+        routed to a role or a person only), overdue = due before ``now``."""
+        overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+        with self.rt.db.read() as session:
+            return [(department, count, int(late or 0)) for department, count, late in session.execute(
+                select(HumanTask.candidate_department, func.count(), overdue)
+                .where(HumanTask.state == "open").group_by(HumanTask.candidate_department)
+                .order_by(HumanTask.candidate_department))]
 
     def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
         """One page of the caller's open tasks in :func:`inbox_order`, and their total.

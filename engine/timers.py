@@ -293,6 +293,12 @@ class Timers:
             return list(session.scalars(select(Timer).where(Timer.state == "incident")
                                         .order_by(Timer.fire_at, Timer.id)))
 
+    def pending(self, limit=50):
+        """Waiting timers, oldest due first (``fire_at`` is when each falls due)."""
+        with self.rt.db.read() as session:
+            return list(session.scalars(select(Timer).where(Timer.state == "waiting")
+                                        .order_by(Timer.fire_at, Timer.id).limit(limit)))
+
     def retry_incident(self, timer_id, actor=SYSTEM):
         """Put an incident back to waiting with a fresh count; the next tick fires it."""
         with self.rt.db.write() as session:

@@ -1,15 +1,19 @@
 """The web application in a real browser (Debian's Chromium through Playwright), over a real server.
 
 People of each role use the pages as they would: the supervision loop up to filing the
-plan, the designer's modeler and deploy, the admin pages and the escalation desk, the report
-pages (ECharts charts drawn, the printable circular on one A4 page). No page may log a
+plan, the designer's modeler and deploy, the admin pages, a supervisor handling an escalation
+after the simulated clock passed a plan's due time (with the department's notification, comment
+and refused extension), the admin cockpit, the rectification ledger and complaint triage, the
+report pages (ECharts charts drawn, the printable circular on one A4 page). No page may log a
 console error; every page has a title and working navigation. Screenshots of each page (and
 the circular as a PDF) land in test-artifacts/.
 """
+import datetime as dt
 import re
 
 import pytest
 
+from tests.test_migration import supervision_with_legal_review
 from tests.web_browser import ARTIFACTS, DESKTOP, PHONE, Person, launch
 
 DMN = """<?xml version="1.0" encoding="UTF-8"?>
@@ -199,8 +203,9 @@ def test_decision_table_in_the_dmn_modeler(server, people):
 def test_admin_pages_escalation_desk_and_navigation(server, people):
     admin = people("admin")
     visited = admin.click_through_nav("admin")
-    assert [label for label, _ in visited] == ["待办", "督办事项", "周报", "月度排名", "年度考核", "督查台",
-                                               "流程设计", "用户", "部门", "工作日历", "模拟时钟"]
+    assert [label for label, _ in visited] == ["待办", "通知", "督办事项", "问题台账", "群众反映", "周报", "月度排名",
+                                               "年度考核", "督查台", "流程设计", "运行监控", "用户", "部门",
+                                               "工作日历", "模拟时钟"]
 
     admin.goto("/admin/departments")
     admin.page.fill("#code", "d3")
@@ -236,15 +241,181 @@ def test_admin_pages_escalation_desk_and_navigation(server, people):
     phone.shot("phone-admin-users")
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
-    supervisor = people("sup")
-    supervisor.click_through_nav("supervisor")
-    supervisor.goto("/escalations")
-    assert supervisor.page.title() == "督查台 · 督办"
-    assert supervisor.page.locator("[data-pending=escalations]").count() == 1
-    supervisor.shot("supervisor-escalations")
-
-    for username in ("zhang", "boss", "sec", "ada"):
+    for username in ("sup", "zhang", "boss", "sec", "ada"):
         people(username).click_through_nav(username)
+
+
+PLAN_OVERDUE = "2026-11-25T18:00:01+08:00"  # the item is registered Mon 09:00; its plan fell due Wed 18:00
+
+
+def test_supervisor_handles_an_escalation_after_the_clock_moves(server, people):
+    """The escalation desk's done-when: the plan falls overdue on the simulated clock, the supervisor
+    sees the escalation with its proposed measure 提醒约谈, chooses remind, and it moves to handled."""
+    item = server.login("sec").post("/api/v1/items", {
+        "title": "推进政务服务一网通办", "basis": "meeting_decision", "department": "d1", "co_departments": [],
+        "leader": "boss", "deadline": "2026-12-31", "requirements": "每周五前反馈进展"}).json()
+    server.engine.advance_clock(to=dt.datetime.fromisoformat(PLAN_OVERDUE))
+
+    sup = people("sup")
+    assert sup.page.locator("nav.nav a", has_text="通知").locator(".nav-count").inner_text() == "1"
+    sup.page.locator("nav.nav a", has_text="督查台").click()
+    sup.page.wait_for_url(re.compile(r".*/escalations$"))
+    assert sup.page.title() == "督办升级台 · 督办"
+    card = sup.page.locator("section.escalation").first
+    escalation = card.get_attribute("data-escalation")
+    assert item["code"] in card.inner_text() and "尚未接入" not in sup.page.content()
+    assert card.locator("[data-field=proposed_measure]").inner_text() == "提醒约谈"
+    assert card.locator("[data-field=level]").inner_text() == "本年度第 1 次逾期"
+    assert card.locator("[data-field=department]").inner_text() == "发展和改革委员会"
+    # the fields of the chosen action only (progressive enhancement)
+    new_due, username = card.locator("[data-field-name=new_due]"), card.locator("[data-field-name=username]")
+    assert new_due.is_hidden() and username.is_hidden()
+    card.locator("input[name=action][value=extend]").check()
+    assert new_due.is_visible() and username.is_hidden()
+    card.locator("input[name=action][value=reassign]").check()
+    assert username.is_visible() and "发改委李四（li）" in username.inner_text()
+    card.locator("input[name=action][value=remind]").check()
+    assert new_due.is_hidden() and username.is_hidden()
+    card.locator("textarea[name=comment]").fill("请于今日下班前报送工作计划")
+    sup.shot("supervisor-escalations")
+
+    phone = people("sup2", viewport=PHONE)
+    phone.goto("/escalations")
+    assert phone.page.locator("section.escalation").count() == 1
+    phone.shot("phone-escalations")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    with sup.page.expect_navigation():  # back to the desk (the same address)
+        card.locator("button.handle").click()
+    assert re.search(r"/escalations(#escalation-\d+)?$", sup.page.url)
+    assert "已处置" in sup.page.locator(".flash").inner_text() and "已提醒催办" in sup.page.locator(".flash").inner_text()
+    assert sup.page.locator("section.escalation").count() == 0 and sup.page.locator("#no-escalations").count() == 1
+    sup.page.click("#tab-handled")
+    sup.page.wait_for_url(re.compile(r".*state=handled"))
+    row = sup.page.locator(f"#handled tr[data-escalation='{escalation}']")
+    assert row.get_attribute("data-action") == "remind"
+    assert "提醒催办" in row.inner_text() and "请于今日下班前报送工作计划" in row.inner_text()
+    sup.shot("supervisor-escalations-handled")
+
+    # the department hears of it; an extension is no longer possible, and says why
+    staff = people("zhang")
+    staff.page.locator("nav.nav a", has_text="通知").click()
+    staff.page.wait_for_url(re.compile(r".*/notifications$"))
+    newest = staff.page.locator("#notifications li").first
+    assert "督办催办" in newest.inner_text() and "请于今日下班前报送工作计划" in newest.inner_text()
+    assert newest.locator(".unread-mark").count() == 1
+    staff.shot("staff-notifications")
+    with staff.page.expect_navigation():
+        newest.locator("button.mark-read").click()
+    assert staff.page.locator("#notifications li").first.locator(".unread-mark").count() == 0
+    staff.page.locator("#notifications li").first.locator("a", has_text="查看办理环节").click()
+    staff.page.wait_for_url(re.compile(r".*/tasks/"))
+    staff.page.fill("#comment-body", "今日报送")
+    with staff.page.expect_navigation():
+        staff.page.click("#comment-form button")
+    assert "今日报送" in staff.page.inner_text("#comments")
+    staff.shot("staff-task-comments")
+    staff.page.click("#extension-link")
+    staff.page.wait_for_url(re.compile(r".*/extension\?task_id="))
+    staff.page.fill("#f-new_due", "2026-11-30T18:00")
+    staff.page.fill("#f-reason", "需协调市级部门")
+    staff.page.fill("#f-progress", "30")
+    staff.page.click("#submit-extension")
+    message = staff.page.locator("[data-field-name=task_id] .field-error").inner_text()
+    assert "已于 2026-11-25 18:00 到期" in message and "延期须在到期前申请" in message
+    staff.shot("staff-extension-refused")
+
+
+def test_admin_cockpit(server, people):
+    server.login("sec").post("/api/v1/items", {
+        "title": "老旧小区改造", "basis": "meeting_decision", "department": "d1", "co_departments": [],
+        "leader": "boss", "deadline": "2026-12-31", "requirements": ""})
+    admin = people("admin")
+    admin.page.locator("nav.nav a", has_text="运行监控").click()
+    admin.page.wait_for_url(re.compile(r".*/admin/monitor$"))
+    assert admin.page.title() == "运行监控 · 督办"
+    assert admin.page.locator("#instance-counts tr[data-definition=supervision] [data-status=running]").inner_text() == "1"
+    assert admin.page.locator("#pending-timers tr[data-timer]").count() == 2
+    assert admin.page.locator("#department-tasks tr[data-department=d1] [data-field=open]").inner_text() == "1"
+    admin.shot("admin-monitor")
+    admin.page.click("text=流程实例")
+    admin.page.wait_for_url(re.compile(r".*/admin/instances$"))
+    row = admin.page.locator("#instances tr[data-status=running]").first
+    row.locator("input[name=reason]").fill("核查数据")
+    with admin.page.expect_navigation():
+        row.locator("button.suspend").click()
+    assert admin.page.locator("#instances tr[data-status=suspended]").count() == 1
+    admin.shot("admin-instances")
+    with admin.page.expect_navigation():
+        admin.page.locator("#instances tr[data-status=suspended] button.resume").click()
+    assert admin.page.locator("#instances tr[data-status=running]").count() >= 1
+
+    # the migration dry run, then the move (a v2 with a 合法性审查 step)
+    server.engine.deploy(supervision_with_legal_review(), actor="ada")
+    admin.page.click("nav.nav a:has-text('运行监控')")
+    admin.page.click("text=流程迁移")
+    admin.page.wait_for_url(re.compile(r".*/admin/migration$"))
+    admin.page.select_option("#from_version", "1")
+    admin.page.select_option("#to_version", "2")
+    admin.page.click("#dry-run")
+    admin.page.wait_for_url(re.compile(r".*from_version=1&to_version=2"))
+    assert admin.page.inner_text("#movable-count") == "可迁移 1 个"
+    assert admin.page.locator("#dry-run-results tr[data-can-move=true]").count() == 1
+    admin.shot("admin-migration")
+    admin.page.once("dialog", lambda dialog: dialog.accept())  # 确认迁移？
+    with admin.page.expect_navigation():
+        admin.page.click("#migrate")
+    assert "已迁移 1 个实例到版本 2" in admin.page.locator(".flash").inner_text()
+    assert admin.page.locator("#version-counts tr[data-version='2'] [data-status=running]").inner_text() == "1"
+
+    phone = people("admin", viewport=PHONE)
+    phone.goto("/admin/monitor")
+    phone.shot("phone-admin-monitor")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_rectification_pages(server, people):
+    server.anonymous().post("/api/v1/complaints", {"text": "小区门口路灯坏了一个月，夜间出行不便", "contact": "13800000000"})
+    sec = people("sec")
+    sec.page.locator("nav.nav a", has_text="问题台账").click()
+    sec.page.click("#new-problem")
+    sec.page.wait_for_url(re.compile(r".*/problems/new$"))
+    sec.page.fill("#f-title", "窗口服务态度差")
+    sec.page.select_option("#f-source", "inspection")
+    sec.page.select_option("#f-department", "d1")
+    sec.page.fill("#f-deadline", "2026-12-31")
+    sec.page.click("#submit-problem")  # no description: optional
+    sec.page.wait_for_url(re.compile(r".*/problems/[0-9a-f-]+$"))
+    assert "ZG-2026-0001" in sec.page.title() and "移交" in sec.page.inner_text("#open-steps")
+    sec.shot("problem-detail")
+
+    sec.page.locator("nav.nav a", has_text="群众反映").click()
+    sec.page.wait_for_url(re.compile(r".*/complaints$"))
+    sec.shot("complaints")
+    sec.page.locator("#complaints a", has_text="分拣处理").click()
+    sec.page.fill("#f-title", "修复小区门口路灯")
+    sec.page.select_option("#f-department", "d2")
+    sec.page.fill("#f-deadline", "2026-12-15")
+    sec.shot("complaint-triage")
+    sec.page.click("#submit-triage")
+    sec.page.wait_for_url(re.compile(r".*/problems/[0-9a-f-]+$"))
+    assert "ZG-2026-0002" in sec.page.title()
+
+    sec.page.locator("nav.nav a", has_text="问题台账").click()
+    assert sec.page.locator("#problems tr[data-problem]").count() == 2
+    sec.page.select_option("select[name=source]", "complaint")  # the filter submits itself
+    sec.page.wait_for_url(re.compile(r".*source=complaint"))
+    assert sec.page.locator("#problems tr[data-problem]").count() == 1
+    with sec.page.expect_download() as download:
+        sec.page.click("a[data-download=xlsx]")
+    assert download.value.suggested_filename == "problems.xlsx"
+    sec.shot("problems-ledger")
+
+    phone = people("wang", viewport=PHONE)
+    phone.page.locator("nav.nav a", has_text="问题台账").click()
+    assert phone.page.locator("#problems tr[data-problem]").count() == 1  # 住建局's problem only
+    phone.shot("phone-problems-ledger")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 CHARTS = ("chart-ranking", "chart-lights", "chart-trend")

@@ -1,6 +1,8 @@
 """The web pages without a browser (Flask's test client over the seeded test server's app):
 sessions and CSRF, role checks and scope, task forms, plan changes, items filters, the
-designer's deploy endpoint and diff, the admin pages, the vendor route, the session key."""
+designer's deploy endpoint and diff, the admin pages, the vendor route, the session key.
+(The escalation desk, extensions, claims, comments and notifications: test_web_desks.py; the
+rectification pages: test_web_rectification.py; the admin cockpit: test_web_monitor.py.)"""
 import datetime as dt
 import re
 
@@ -76,7 +78,8 @@ def test_role_checks_and_scope(server):
     item = make_item(server, co_departments=[])
     wang, zhang = Web(server.app, "wang"), Web(server.app, "zhang")
     for path in ("/designer", "/admin/users", "/admin/departments", "/admin/calendar", "/escalations",
-                 "/items/new", "/designer/supervision/1/edit"):
+                 "/items/new", "/designer/supervision/1/edit", "/admin/monitor", "/admin/instances",
+                 "/admin/migration", "/complaints", "/problems/new"):
         assert wang.get(path).status_code == 403, path
     assert wang.get(f"/items/{item['id']}").status_code == 403
     assert wang.get(f"/items/{item['id']}/diagram.xml").status_code == 403
@@ -314,9 +317,11 @@ def test_clock_page_is_absent_in_system_mode(engine_factory):
         server.stop()
 
 
-def test_escalation_desk_shows_no_made_up_data(server):
+def test_escalation_desk_without_escalations(server):
+    """The desk is wired (tests/test_web_desks.py handles escalations): nothing overdue, nothing listed."""
     page = Web(server.app, "sup").get("/escalations").text
-    assert 'data-pending="escalations"' in page and "尚未接入" in page
+    assert "尚未接入" not in page and 'id="no-escalations"' in page and 'id="open-count">待处置 0 件' in page
+    assert "暂无已处置的升级督办" in Web(server.app, "sup").get("/escalations?state=handled").text
 
 
 # -- assets and the session key -------------------------------------------------------------------

@@ -1,27 +1,144 @@
-"""督查台: the supervisors' escalation desk.
+"""督查台 (督办升级台): the supervisors' escalation desk.
 
-NOT WIRED YET. Escalations (overdue steps opened for supervisors, the accountability ladder
-decided by DMN, measures confirmed by a supervisor) are being built in parallel, with
-``GET /api/v1/escalations?state=open|handled`` and ``GET /api/v1/measures``. This page is the
-shell and its navigation only: it shows no escalation data until that query exists — wire
-it here (read the escalation table through its query module, within the caller's scope)
-and fill the table in ``escalations.html``. Nothing here is made up.
+Open escalations, oldest overdue first (``workflows.supervision.queries.escalations``, the
+API's query and scope): the item, the department, the overdue step, since when, the rung of
+the accountability ladder and the measure the DMN table proposed. Each one is handled in
+place — 提醒催办 / 延期 (a new due date-time) / 改派 (a user of the step's department) /
+确认问责 (the proposed measure) — by completing its ``handle_escalation`` task through
+``engine.tasks.complete`` with the data the task's form expects; the domain's
+``before_complete`` hook and listener do the rest (``workflows.supervision.escalations``).
+A refused choice is shown again next to its field, with every answer kept, and changes
+nothing. The second tab lists the handled escalations.
 """
-from flask import g, render_template, request
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from api.present import Presenter
-from api.web import bp
+from api.web import bp, schema_form
 from api.web.inbox import items_by_id
-from api.web.session import engine, roles_required
+from api.web.labels import ESCALATION_ACTIONS
+from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required, user_names
+from engine import forms
+from engine.clock import parse_moment
+from engine.errors import Conflict, InvalidInput
+from engine.models import HumanTask
+from engine.tasks import may_work
+from workflows.supervision import queries
+from workflows.supervision.escalations import ACTIONS
+from workflows.supervision.models import Escalation
+
+OPEN_LIMIT = 200
+PAGE = 50
+FIELDS = ("action", "comment", "new_due", "username")
+NEEDS = {"extend": ("new_due",), "reassign": ("username",)}  # the fields each action sends besides comment
+# The engine's words for a refused choice (workflows.supervision.escalations), in the desk's words.
+REFUSALS = (
+    ("must be in the future", "新的办理期限须晚于当前时间"),
+    ("must be a date-time", "请输入有效的日期时间"),
+    ("no active user", "该用户不存在或已停用"),
+    ("is not in department", "该用户不属于承办部门"),
+    ("does not have role", "该用户不能办理此环节"),
+    ("is no longer open", "逾期环节已办理完毕，只能提醒催办或确认问责"),
+    ("no measure was proposed", "本次升级没有建议的问责措施"),
+)
+
+
+def _words(message):
+    return next((chinese for english, chinese in REFUSALS if english in message), message)
 
 
 @bp.get("/escalations")
 @roles_required("supervisor")
 def escalations():
-    state = request.args.get("state") if request.args.get("state") in ("open", "handled") else "open"
+    return _render(request.args.get("state"))
+
+
+def _render(state, form_errors=None, form_values=None, status=200):
+    state = state if state in ("open", "handled") else "open"
     rt = engine()
-    rows, _total = rt.tasks.inbox(g.actor, limit=200)
-    presenter = Presenter(rt)
-    tasks = [presenter.task(r) for r in rows if r.candidate_role == "supervisor" or r.key == "handle_escalation"]
-    return render_template("escalations.html", state=state, tasks=tasks,
-                           items=items_by_id(t["item_id"] for t in tasks))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    limit, offset = (OPEN_LIMIT, 0) if state == "open" else (PAGE, (page - 1) * PAGE)
+    with rt.db.read() as db:
+        rows, total = queries.escalations(db, g.actor, state, limit=limit, offset=offset)
+        _, open_total = queries.escalations(db, g.actor, "open", limit=1)
+        task_ids = [r.task_id for r in rows if r.task_id] + [r.handle_task_id for r in rows if r.handle_task_id]
+        tasks = {t.id: t for t in db.scalars(select(HumanTask).where(HumanTask.id.in_(task_ids)))} if task_ids else {}
+        directory = rt.registry.directory
+        candidates = {}
+        if state == "open":
+            for row in rows:
+                step = tasks.get(row.task_id)
+                department = (step.candidate_department if step else None) or row.department
+                key = (department, step.candidate_role if step else None)
+                if key not in candidates:
+                    candidates[key] = directory.users(db, role=key[1], department=key[0])
+    names = user_names()
+    desk = []
+    for row in rows:
+        step, handler = tasks.get(row.task_id), tasks.get(row.handle_task_id)
+        department = (step.candidate_department if step else None) or row.department
+        desk.append({
+            "row": row, "step": step, "handler": handler,
+            "step_title": (step.title if step else None) or row.task_key,
+            "step_open": step is not None and step.state == "open",
+            "mine": handler is not None and handler.state == "open" and may_work(g.actor, handler),
+            "candidates": [(u, names.get(u, u)) for u in candidates.get((department, step.candidate_role if step else None), [])],
+        })
+    return render_template(
+        "escalations.html", state=state, desk=desk, total=total, open_total=open_total, page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1), items=items_by_id(r.item_id for r in rows),
+        departments=department_names(), users=names, actions=ESCALATION_ACTIONS,
+        form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now())), status
+
+
+@bp.post("/escalations/<int:escalation_id>")
+@roles_required("supervisor")
+def handle_escalation(escalation_id):
+    """Complete the escalation's ``handle_escalation`` task with the chosen action."""
+    rt = engine()
+    with rt.db.read() as db:  # supervisors and admins see every escalation (queries.escalations)
+        row = db.get(Escalation, escalation_id)
+    if row is None:
+        abort(404)
+    if row.state != "open" or not row.handle_task_id:
+        flash("该升级督办已处置或已撤销。")
+        return redirect(url_for("web.escalations", state="handled"))
+    values = {name: request.form.get(name, "").strip() for name in FIELDS}
+    task = rt.tasks.get(row.handle_task_id)
+    schema = forms.form_schema(rt.tasks.task_spec(task)) or {}
+    action = values["action"]
+    sent = MultiDict({name: values[name] for name in ("action", "comment") + NEEDS.get(action, ())})
+    data, _parsed, errors = schema_form.submit(schema, sent, rt.calendar.tz)
+    if action not in ACTIONS:
+        errors = {"action": ["请选择处置方式"]}
+    if not errors:
+        try:
+            rt.tasks.complete(task.id, data, g.actor)
+        except InvalidInput as err:  # the hook's refusal (or the engine's form check): next to its field
+            errors = {}
+            for problem in err.details or [{"field": "", "message": err.message}]:
+                field = problem.get("field", "").replace("/", ".")
+                errors.setdefault(field if field in FIELDS else "", []).append(_words(problem["message"]))
+        except Conflict as err:
+            if "overdue step" not in err.message and "no measure" not in err.message:
+                flash("该升级督办已被他人处置或状态已变化。")  # completed concurrently
+                return redirect(url_for("web.escalations", state="handled"))
+            errors = {"action": [_words(err.message)]}
+    if errors:
+        return _render("open", {row.id: errors}, {row.id: values}, FORM_SHOWN_AGAIN)
+    with rt.db.read() as db:
+        item = items_by_id([row.item_id]).get(row.item_id)
+        step = db.get(HumanTask, row.task_id) if row.task_id else None
+    flash(f"已处置：{item.code if item else ''}「{(step.title if step else None) or row.task_key}」— "
+          f"{_done_words(action, data, row)}。")
+    return redirect(url_for("web.escalations"))
+
+
+def _done_words(action, data, row):
+    if action == "extend":
+        return f"延期至 {engine().calendar.local(parse_moment(data['new_due'])):%Y-%m-%d %H:%M}"
+    if action == "reassign":
+        return f"改派给 {user_names().get(data['username'], data['username'])}"
+    if action == "accountability":
+        return f"确认问责：{row.proposed_measure}"
+    return "已提醒催办"

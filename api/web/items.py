@@ -70,13 +70,15 @@ def item(item_id):
         steps = _steps(db, item.instance_id)
         context = dict(plan=(adopted or plans)[-1] if plans else None, plans=plans,
                        reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
-                       task_titles=task_titles_of(db, item.id))
+                       task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),
                            may_change_plan=(item.status == "open" and "staff" in g.actor.roles
                                             and g.actor.department == item.department
                                             and bool(context["plans"]) and context["plans"][-1].state != "returned"),
+                           may_request_extension=(item.status == "open" and "staff" in g.actor.roles
+                                                  and g.actor.department == item.department),
                            **context)
 
 

@@ -1,4 +1,6 @@
 """Chinese labels for the codes the engine and the domain store (statuses, lights, roles, ...)."""
+from api.rectification import STATUS_NAMES as PROBLEM_STATUS_NAMES
+from workflows.rectification.problems import SOURCE_NAMES
 
 ROLES = {"staff": "承办人员", "leader": "分管领导", "secretariat": "秘书科", "supervisor": "督查员",
          "designer": "流程设计", "admin": "管理员"}
@@ -19,8 +21,25 @@ AUDIT_KINDS = {
     "task_unclaimed": "退回认领", "task_assigned": "指派", "task_commented": "留言",
     "timer_fired": "定时触发", "message_delivered": "收到消息", "definition_deployed": "部署流程",
     "user_logged_in": "登录", "user_created": "创建用户", "department_created": "创建部门",
-    "clock_advanced": "时钟推进",
+    "clock_advanced": "时钟推进", "message_received": "收到消息",
+    "escalation_opened": "逾期升级督办", "measure_recorded": "记录问责措施", "reminder_sent": "催办提醒",
+    "task_rescheduled": "调整办理期限", "extension_not_applied": "延期未能生效",
+    "instance_suspended": "流程暂停", "instance_resumed": "流程恢复", "instance_retried": "故障重试",
+    "instance_migrated": "流程迁移", "timer_incident": "定时器故障", "timer_incident_retried": "定时器重试",
+    "complaint_received": "收到群众反映", "complaint_triaged": "群众反映分拣", "complaint_dismissed": "群众反映不予处理",
 }
+INSTANCE_STATUS = {"running": "运行中", "suspended": "已暂停", "completed": "已结束", "cancelled": "已撤销",
+                   "error": "出错"}
+TIMER_STATE = {"waiting": "等待触发", "fired": "已触发", "cancelled": "已取消", "incident": "故障"}
+ESCALATION_ACTIONS = {"remind": "提醒催办", "extend": "延期", "reassign": "改派", "accountability": "确认问责"}
+ESCALATION_STATE = {"open": "待处置", "handled": "已处置", "cancelled": "已撤销"}
+NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escalation_reminder": "督办催办",
+                      "deadline_extended": "延期", "task_reassigned": "改派", "measure_recorded": "问责",
+                      "extension_requested": "延期申请", "extension_decided": "延期审批"}
+PROBLEM_SOURCES = SOURCE_NAMES
+PROBLEM_STATUS = PROBLEM_STATUS_NAMES
+COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}
+TRIAGED_AS = {"problem": "整改问题", "item": "督办事项"}
 # Enum values of task forms that have no titles of their own (JSON Schema ``enumNames`` wins).
 ENUM_VALUES = {**RATINGS, "remind": "提醒催办", "extend": "延期", "reassign": "改派",
                "accountability": "问责"}

@@ -19,6 +19,7 @@ from api.auth import user_actor
 from api.models import Department, User
 from api.web import bp, csrf, labels
 from engine.errors import EngineError
+from workflows.supervision import notifications
 
 
 # A form shown again with its problems is the page the person asked for: 200, not 400 (browsers
@@ -79,12 +80,16 @@ def has_role(*roles):
 # -- navigation -----------------------------------------------------------------------------
 NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.inbox", "待办", None),
+    ("web.notifications", "通知", None),
     ("web.items", "督办事项", None),
+    ("web.problems", "问题台账", None),
+    ("web.complaints", "群众反映", ("secretariat",)),
     ("web.report_weekly", "周报", ("secretariat", "leader", "supervisor")),
     ("web.report_ranking", "月度排名", ("secretariat", "leader", "supervisor", "staff")),
     ("web.report_year", "年度考核", ("secretariat", "leader", "supervisor")),
     ("web.escalations", "督查台", ("supervisor",)),
     ("web.designer", "流程设计", ("designer",)),
+    ("web.admin_monitor", "运行监控", ("admin",)),
     ("web.admin_users", "用户", ("admin",)),
     ("web.admin_departments", "部门", ("admin",)),
     ("web.admin_calendar", "工作日历", ("admin",)),
@@ -96,19 +101,31 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
 def navigation():
     if not g.get("user"):
         return {"nav": []}
-    simulated = engine().clock.mode == "simulated"
+    rt = engine()
+    simulated = rt.clock.mode == "simulated"
     entries = [(endpoint, text) for endpoint, text, roles in NAV
                if (roles is None or has_role(*roles)) and (endpoint != "web.admin_clock" or simulated)]
+    with rt.db.read() as db:
+        unread = notifications.unread_count(db, g.user.username)
     section = request.endpoint or ""
-    return {"nav": entries, "nav_active": _active_entry(section, entries)}
+    return {"nav": entries, "nav_active": _active_entry(section, entries),
+            "nav_badges": {"web.notifications": unread} if unread else {}, "unread_notifications": unread}
+
+
+SECTIONS = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.extension_request": "web.inbox",
+            "web.item": "web.items", "web.item_new": "web.items",
+            "web.report_ranking_print": "web.report_ranking",
+            "web.problem": "web.problems", "web.problem_new": "web.problems",
+            "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor"}
 
 
 def _active_entry(endpoint, entries):
-    prefixes = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.item": "web.items",
-                "web.item_new": "web.items", "web.report_ranking_print": "web.report_ranking"}
+    endpoints = {e for e, _ in entries}
     if endpoint.startswith("web.designer"):
         return "web.designer"
-    return prefixes.get(endpoint, endpoint)
+    if endpoint == "web.admin_migration":  # designers reach it from their versions page
+        return "web.admin_monitor" if "web.admin_monitor" in endpoints else "web.designer"
+    return SECTIONS.get(endpoint, endpoint)
 
 
 @bp.app_template_filter("localtime")

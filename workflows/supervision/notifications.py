@@ -20,6 +20,9 @@ import smtplib
 import urllib.request
 from email.message import EmailMessage
 
+from sqlalchemy import func, select
+
+from engine.errors import NotFound
 from workflows.supervision.models import Notification
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,49 @@ def notify(event, usernames, kind, title, body, item_id=None, task_id=None):
             messages.append((payload(row), person.email if person else None))
         event.after_commit(lambda: pusher.push(messages))
     return rows
+
+
+# -- reading (the API's /notifications and the web's 通知 page) -------------------------------
+def listing(session, username, unread=None, limit=50, offset=0):
+    """``(rows, total, unread_count)``: ``username``'s notifications, newest first;
+    ``unread`` True / False keeps only the unread / read ones."""
+    mine = select(Notification).where(Notification.username == username)
+    listed = mine
+    if unread is True:
+        listed = mine.where(Notification.read_at.is_(None))
+    elif unread is False:
+        listed = mine.where(Notification.read_at.is_not(None))
+    total = session.scalar(select(func.count()).select_from(listed.subquery()))
+    rows = list(session.scalars(listed.order_by(Notification.created_at.desc(), Notification.id.desc())
+                                .limit(limit).offset(offset)))
+    return rows, total, unread_count(session, username)
+
+
+def unread_count(session, username):
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.username == username, Notification.read_at.is_(None)))
+
+
+def mark_read(engine, username, notification_id):
+    """Mark one of ``username``'s notifications read (idempotent); NotFound for anyone else's."""
+    with engine.db.write() as session:
+        row = session.get(Notification, notification_id)
+        if row is None or row.username != username:  # others' are not even shown to exist
+            raise NotFound(f"no notification {notification_id}")
+        if row.read_at is None:
+            row.read_at = engine.clock.now()
+        return row
+
+
+def mark_all_read(engine, username):
+    """Mark every unread notification of ``username`` read; returns how many."""
+    now = engine.clock.now()
+    with engine.db.write() as session:
+        rows = list(session.scalars(select(Notification).where(
+            Notification.username == username, Notification.read_at.is_(None))))
+        for row in rows:
+            row.read_at = now
+        return len(rows)
 
 
 def payload(row):

@@ -47,6 +47,19 @@
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+  // Forms whose fields depend on a chosen action (the escalation desk, complaint triage): show the
+  // fields of the checked action only. Without JavaScript every field shows, with its hint.
+  document.querySelectorAll("form[data-action-form]").forEach(function (form) {
+    function sync() {
+      var checked = form.querySelector("input[name=action]:checked");
+      var value = checked ? checked.value : "";
+      form.querySelectorAll("[data-when]").forEach(function (el) {
+        el.hidden = el.dataset.when.split(" ").indexOf(value) < 0;
+      });
+    }
+    form.addEventListener("change", sync);
+    sync();
+  });
   // Print buttons (打印版通报).
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) { window.print(); }

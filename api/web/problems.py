@@ -1,0 +1,130 @@
+"""问题整改: the ledger (问题台账) with filters, search and CSV/XLSX downloads, a problem's page
+(facts, plan, open steps, reports and verifications, timeline), and registering a problem
+(问题登记, secretariat).
+
+Lists read ``workflows.rectification.queries`` within the reader's scope (the secretariat,
+supervisors and admins all problems, everyone else their department's), exactly as
+``GET /api/v1/problems``; the downloads are the API's files (``api.rectification.ledger_file``)
+behind the session. Registering goes through ``create_problem`` (its own validation) like
+``POST /api/v1/problems``. A problem's steps are worked on the ordinary task pages.
+"""
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from api.models import Department
+from api.present import Presenter
+from api.rectification import department_exists, ledger_file
+from api.web import bp, schema_form
+from api.web.inbox import task_titles_of
+from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
+from engine.errors import Forbidden, InvalidInput
+from workflows.rectification import queries
+from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem, get_problem
+
+PAGE = 50
+LIGHTS = ("green", "yellow", "red")
+FIELD_WORDS = {"is required": "此项为必填", "must not be blank": "不能为空", "must be a date YYYY-MM-DD": "请输入有效日期（年-月-日）"}
+
+
+def _filters(args):
+    """The ledger's filters from the query string; unknown values are ignored (as on the items list)."""
+    return {"source": args.get("source") if args.get("source") in SOURCES else None,
+            "department": args.get("department") or None,
+            "status": args.get("status") if args.get("status") in STATUSES else None,
+            "light": args.get("light") if args.get("light") in LIGHTS else None,
+            "q": args.get("q", "").strip()[:200] or None}
+
+
+def _ledger(filters, limit, offset):
+    rt = engine()
+    presenter = Presenter(rt)
+    with rt.db.read() as db:
+        rows, total = queries.ledger(db, g.actor, rt.calendar, presenter.now, limit=limit, offset=offset, **filters)
+        tasks = queries.open_tasks_by_problem(db, [r.id for r in rows])
+    return [presenter.problem(r, tasks.get(r.id, [])) for r in rows], total
+
+
+@bp.get("/problems")
+@login_required
+def problems():
+    filters = _filters(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    listed, total = _ledger(filters, PAGE, (page - 1) * PAGE)
+    query = {k: v for k, v in filters.items() if v}
+    return render_template("problems.html", problems=listed, total=total, page=page, args=request.args,
+                           query=query, pages=max((total + PAGE - 1) // PAGE, 1), departments=department_names(),
+                           may_create=g.actor.is_admin or g.actor.has_any("secretariat"))
+
+
+@bp.get("/problems.<any(csv, xlsx):fmt>")
+@login_required
+def problems_download(fmt):
+    listed, _total = _ledger(_filters(request.args), queries.MAX_EXPORT_ROWS, 0)
+    return ledger_file(fmt, listed, department_names())
+
+
+@bp.get("/problems/<problem_id>")
+@login_required
+def problem(problem_id):
+    rt = engine()
+    row = get_problem(rt, problem_id)
+    with rt.db.read() as db:
+        if not queries.may_see(db, g.actor, row):
+            raise Forbidden(f"problem {row.code} is not in your scope")
+        tasks = queries.open_tasks_by_problem(db, [row.id]).get(row.id, [])
+        reports = queries.reports(db, row.id)
+        timeline = queries.timeline(db, row.id)
+        titles = task_titles_of(db, row.id)
+    return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
+                           timeline=timeline, task_titles=titles, departments=department_names(),
+                           users=user_names())
+
+
+# -- 问题登记 -------------------------------------------------------------------------------------
+def problem_schema():
+    """The registration form (the API's ProblemIn) as a JSON Schema; departments from the database."""
+    with engine().db.read() as db:
+        departments = list(db.scalars(select(Department).order_by(Department.code)))
+    return {
+        "type": "object", "additionalProperties": False, "required": ["title", "source", "department", "deadline"],
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 400, "title": "问题", "x-widget": "text"},
+            "source": {"type": "string", "enum": list(SOURCES), "enumNames": [SOURCE_NAMES[s] for s in SOURCES],
+                       "title": "问题来源"},
+            "department": {"type": "string", "enum": [d.code for d in departments],
+                           "enumNames": [d.name for d in departments], "title": "责任部门"},
+            "deadline": {"type": "string", "format": "date", "title": "整改时限"},
+            "description": {"type": "string", "maxLength": 10000, "title": "问题描述", "x-widget": "textarea"},
+        },
+    }
+
+
+def field_errors(err):
+    """The domain's InvalidInput details as the form's ``{field: [message]}`` in Chinese."""
+    errors = {}
+    for problem in err.details or [{"field": "", "message": err.message}]:
+        field = (problem.get("field") or "").replace("/", ".")
+        errors.setdefault(field, []).append(FIELD_WORDS.get(problem.get("message"), problem.get("message")))
+    return errors
+
+
+@bp.route("/problems/new", methods=["GET", "POST"])
+@roles_required("secretariat")
+def problem_new():
+    rt = engine()
+    schema, errors, values, status = problem_schema(), {}, {}, 200
+    if request.method == "POST":
+        data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
+        if not errors and not department_exists(data["department"]):
+            errors = {"department": ["部门不存在"]}
+        if not errors:
+            try:
+                created = create_problem(rt, data, g.actor)
+            except InvalidInput as err:
+                errors = field_errors(err)
+            else:
+                flash(f"已登记问题：{created.code}，整改流程已启动，请办理“移交”。")
+                return redirect(url_for("web.problem", problem_id=created.id))
+        status = FORM_SHOWN_AGAIN
+    return render_template("problem_new.html", form_fields=schema_form.fields(schema, values), values=values,
+                           errors=errors), status
