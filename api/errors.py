@@ -4,7 +4,7 @@ Engine errors carry their own code and status; HTTP errors raised by Flask, APIF
 webargs (validation, 401, 404, 405, 413) are mapped here, so a client never sees HTML.
 """
 from apiflask import HTTPError, Schema
-from apiflask.fields import Dict, Nested, Raw, String
+from apiflask.fields import Nested, Raw, String
 
 from engine.errors import EngineError
 

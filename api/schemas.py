@@ -1,6 +1,6 @@
 """Request and response schemas, declared once: they validate input and publish OpenAPI."""
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 LIGHTS = ("green", "yellow", "red")

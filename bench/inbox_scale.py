@@ -13,14 +13,12 @@ Baseline, same server, same run: GET /api/v1/me. The SQL each endpoint runs is c
 in-process and its EXPLAIN (ANALYZE) plan is stored with the results.
 """
 import datetime as dt
-import io
 import json
 import random
 import sqlite3
 import time
 import uuid
 
-import requests
 import sqlalchemy as sa
 from sqlalchemy import event
 

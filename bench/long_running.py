@@ -13,7 +13,6 @@ Profiles of week 1 and week W are taken with pyinstrument when it is installed.
 import statistics
 import time
 
-from SpiffWorkflow.util.task import TaskState
 
 from api.app import build_engine
 from bench import workload

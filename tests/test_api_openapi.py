@@ -4,7 +4,6 @@ Bounded: a few generated examples per operation, against a real HTTP server on S
 checks are the contract's: no 5xx, and every response matches its documented schema,
 status code and content type.
 """
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate

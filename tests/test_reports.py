@@ -7,7 +7,6 @@ import csv
 import io
 
 import openpyxl
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import BOTH_DATABASES, SECRETARY
