@@ -9,10 +9,11 @@ verification the same way; the end of the process closes (销号) or cancels the
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
+from workflows.numbering import next_seq
 from workflows.rectification.models import Problem, ProblemReport
 
 PROCESS_KEY = "rectification"
@@ -82,21 +83,12 @@ def _rectification(event):
     return event.instance.definition_key == PROCESS_KEY and event.instance.business_key
 
 
-def _lock_codes(session, year):
-    """Two problems registered at the same moment would read the same max(seq); on PostgreSQL
-    an advisory lock per year serialises allocation until commit. SQLite writers already queue."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :year)"),
-                        {"namespace": _CODE_LOCK, "year": year})
-
-
 def on_instance_started(event):
     if not _rectification(event):
         return
     data, session = event.data, event.session
     year = event.engine.calendar.local(event.at).year
-    _lock_codes(session, year)
-    seq = (session.scalar(select(func.max(Problem.seq)).where(Problem.year == year)) or 0) + 1
+    seq = next_seq(session, Problem, year, _CODE_LOCK)
     deadline = data.get("problem_deadline")
     session.add(Problem(
         id=event.instance.business_key, code=f"ZG-{year}-{seq:04d}", year=year, seq=seq,

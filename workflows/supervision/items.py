@@ -8,10 +8,11 @@ process does. Later listeners record plans, reports, rechecks and closure the sa
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, update
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
+from workflows.numbering import next_seq
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
 
 PROCESS_KEY = "supervision"
@@ -75,15 +76,6 @@ def _supervision(event):
     return event.instance.definition_key == PROCESS_KEY and event.instance.business_key
 
 
-def _lock_item_numbers(session, year):
-    """Serialise code allocation per year until commit: two items registered at the same moment
-    would otherwise both read the same max(seq) and one would fail on UNIQUE (year, seq).
-    SQLite needs nothing: its writers already queue (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :year)"),
-                        {"namespace": _ITEM_CODE_LOCK, "year": year})
-
-
 _ITEM_CODE_LOCK = 0x6974656D  # "item"
 
 
@@ -92,8 +84,7 @@ def on_instance_started(event):
         return
     data, session = event.data, event.session
     year = event.engine.calendar.local(event.at).year
-    _lock_item_numbers(session, year)
-    seq = (session.scalar(select(func.max(Item.seq)).where(Item.year == year)) or 0) + 1
+    seq = next_seq(session, Item, year, _ITEM_CODE_LOCK)
     session.add(Item(
         id=event.instance.business_key, code=f"DB-{year}-{seq:04d}", year=year, seq=seq,
         title=data["title"], basis=data.get("basis"), department=data["department"],
