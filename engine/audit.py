@@ -15,6 +15,8 @@ from sqlalchemy import insert, select, update
 
 from engine.models import AuditHead, AuditRecord
 
+HEAD, RECORD = AuditHead.__table__, AuditRecord.__table__
+
 GENESIS = "0" * 64
 UTC = dt.timezone.utc
 
@@ -37,18 +39,20 @@ class AuditLog:
         return self.extend(session, [dict(kind=kind, actor=actor, instance_id=instance_id,
                                           business_key=business_key, data=data)])[0]
 
-    def extend(self, session, entries):
+    def extend(self, session, entries, at=None):
         """Add several records (dicts of :meth:`append`'s arguments) under one lock of the head;
-        returns them as dicts. Core statements, not ORM objects: this runs in every command.
+        returns them as dicts. Core statements on the session's connection, not ORM objects:
+        this runs in every command. ``at`` defaults to the clock's now.
 
         Call it last in a transaction: the head stays locked from here until commit.
         """
         if not entries:
             return []
-        head = session.execute(select(AuditHead.seq, AuditHead.hash)
-                               .where(AuditHead.id == 1).with_for_update()).one_or_none()
+        connection = session.connection()
+        head = connection.execute(select(HEAD.c.seq, HEAD.c.hash)
+                                  .where(HEAD.c.id == 1).with_for_update()).one_or_none()
         seq, prev_hash = head if head is not None else (0, GENESIS)
-        at = self.clock.now()
+        at = at or self.clock.now()
         records = []
         for entry in entries:
             data = json.loads(json.dumps(entry.get("data") or {}, ensure_ascii=False, default=str))
@@ -60,11 +64,11 @@ class AuditLog:
                                 business_key=entry.get("business_key"), data=data,
                                 prev_hash=prev_hash, hash=digest))
             prev_hash = digest
-        session.execute(insert(AuditRecord), records)
+        connection.execute(insert(RECORD), records)
         if head is None:
-            session.execute(insert(AuditHead).values(id=1, seq=seq, hash=prev_hash))
+            connection.execute(insert(HEAD).values(id=1, seq=seq, hash=prev_hash))
         else:
-            session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev_hash))
+            connection.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
         return records
 
 

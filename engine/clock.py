@@ -78,6 +78,26 @@ class FixedClock:
         return self._now
 
 
+class CommandClock:
+    """The engine's clock: inside a unit of work, the command's instant; elsewhere, ``base``.
+
+    Scripts, listeners and the audit log all ask the engine's clock for the time. While a unit
+    of work runs, they get the instant its command started (the bound :class:`FixedClock`), so
+    one command has one time and a shared simulated clock is read once per command, not once
+    per question. Everything else (``advance``, ``mode``) is ``base``'s.
+    """
+
+    def __init__(self, base):
+        self.base = base
+
+    def now(self):
+        bound = _current.get()
+        return bound.now() if isinstance(bound, FixedClock) else self.base.now()
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+
 def make_clock(clock_config, store=None):
     """The clock ``[clock]`` asks for; a simulated clock keeps its time in ``store``."""
     if clock_config.get("mode", "system") == "simulated":

@@ -4,6 +4,13 @@ SQLite (the embedded default) runs in WAL mode; its write sessions start with
 ``BEGIN IMMEDIATE`` so two writers queue on the file lock instead of failing when one
 upgrades a read snapshot. PostgreSQL uses a single pooled engine for both.
 Trade-off: SQLite serialises all writes (fine for one office); scale-out needs PostgreSQL.
+
+On PostgreSQL, read sessions run in autocommit: under READ COMMITTED every statement takes its
+own snapshot anyway, so a transaction around reads would only add the BEGIN and ROLLBACK round
+trips. :meth:`Database.stream` gives a real (read-only) transaction for server-side cursors.
+Pooled connections are not pinged before use (a round trip per checkout): after a database
+restart, the first statement on a stale connection fails, SQLAlchemy then drops the whole pool,
+and that one request answers 500/503 while later ones reconnect.
 """
 import contextlib
 from pathlib import Path
@@ -43,9 +50,8 @@ class Database:
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                           pool_pre_ping=True)
-            self.write_engine = self.engine
+            self.write_engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            self.engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -54,6 +60,20 @@ class Database:
         """A session for queries; never commits."""
         with self._read() as session:
             yield session
+
+    @contextlib.contextmanager
+    def stream(self):
+        """A session for reading in batches through a server-side cursor (``yield_per``): one
+        transaction, rolled back at the end; never commits."""
+        if self.is_sqlite:
+            with self.read() as session:
+                yield session
+            return
+        with self._write() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextlib.contextmanager
     def write(self):
@@ -66,6 +86,6 @@ class Database:
             connection.exec_driver_sql("SELECT 1")
 
     def dispose(self):
-        self.engine.dispose()
-        if self.write_engine is not self.engine:
-            self.write_engine.dispose()
+        self.write_engine.dispose()
+        if self.is_sqlite:
+            self.engine.dispose()

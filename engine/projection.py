@@ -39,6 +39,11 @@ def open_tasks(workflow, lane_roles):
             for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
 
 
+def open_task_ids(workflow):
+    """The ids of the open tasks, without evaluating their routing."""
+    return [str(task.id) for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+
 def _open_task(task, lane_roles):
     spec = task.task_spec
     props = spec.extensions.get("properties", {})

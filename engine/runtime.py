@@ -9,7 +9,7 @@ import datetime as dt
 from engine import audit as audit_module
 from engine.audit import AuditLog
 from engine.calendar import BusinessCalendar
-from engine.clock import install_spiff_clock, make_clock, parse_moment as _moment
+from engine.clock import CommandClock, install_spiff_clock, make_clock, parse_moment as _moment
 from engine.clock_store import DatabaseClockStore
 from engine.db import Database
 from engine.definitions import DefinitionStore
@@ -30,7 +30,7 @@ class Engine:
         self.registry = registry or Registry()
         self.db = db or Database(config["database"]["url"])
         # A simulated clock keeps its time in the database: every process shares it.
-        self.clock = clock or make_clock(config["clock"], DatabaseClockStore(self.db))
+        self.clock = CommandClock(clock or make_clock(config["clock"], DatabaseClockStore(self.db)))
         self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.audit = AuditLog(self.clock)
         self.definitions = DefinitionStore(self.db, self.clock, self.audit)
@@ -81,7 +81,7 @@ class Engine:
         return self.timers.advance_clock(to=to, seconds=seconds)
 
     def verify_audit(self, progress=None):
-        with self.db.read() as session:
+        with self.db.stream() as session:
             return audit_module.verify(session, progress=progress)
 
     def close(self):

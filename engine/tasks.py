@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import forms, rescheduling
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.models import HumanTask
+from engine.models import HumanTask, Instance
 
 ASSIGNING_ROLES = ("supervisor", "leader", "admin")
 
@@ -204,7 +204,11 @@ class Tasks:
 
     def complete(self, task_id, data, actor):
         """Complete an open task with ``data``; returns ``(task_row, newly_opened_rows)``."""
-        task = self.get(task_id)
+        with self.rt.db.read() as session:  # the task and its instance in one read
+            task = session.get(HumanTask, str(task_id))
+            if task is None:
+                raise NotFound(f"no task {task_id}")
+            instance = session.get(Instance, task.instance_id)
         if not may_work(actor, task):
             raise Forbidden(f"task {task_id} is not yours to complete")
         if task.state != "open":
@@ -223,7 +227,7 @@ class Tasks:
             ctx.audit("task_completed", task=task.key, task_id=task.id, data=data)
             ctx.emit("task_completed", task.key, task.id, data)
 
-        ctx = self.rt.uow.run(task.instance_id, action, actor)
+        ctx = self.rt.uow.run(task.instance_id, action, actor, instance=instance)
         row = ctx.closed.get(task.id)  # as the unit of work saved it; no need to read it back
         return (row if row is not None else self.get(task_id)), ctx.opened
 

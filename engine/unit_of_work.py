@@ -17,6 +17,8 @@ Events reach the registry's listeners inside the write transaction: the engine's
 once the transaction has committed, in order; a failing callback is logged and never undoes
 the command (they are best effort: a crash between commit and callback loses it).
 """
+import collections
+import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
@@ -26,13 +28,15 @@ import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
-from engine import projection, serialization
+from engine import compaction, projection, serialization
 from engine.clock import FixedClock, using_clock
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
+
+INSTANCE, HUMAN_TASK, TIMER = Instance.__table__, HumanTask.__table__, Timer.__table__
 
 RETRY_PREFIX = "retry:"  # task_key of a service task's retry row in the timer table
 
@@ -59,7 +63,11 @@ class Context:
     committed: list = dataclasses.field(default_factory=list)  # callbacks to run after commit
     closed: dict = dataclasses.field(default_factory=dict)    # task id -> HumanTask row closed
     timers_before: list = dataclasses.field(default_factory=list)  # waiting when loaded
+    tasks_before: list = dataclasses.field(default_factory=list)   # ids of tasks open when loaded
     retry: tuple | None = None                                # (task key, retries, backoff base)
+    loaded_status: str | None = None                          # the instance's status when loaded
+    outcomes: dict = dataclasses.field(default_factory=dict)  # task id -> done (see done())
+    variables: dict | None = None                             # read before compaction
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -75,6 +83,14 @@ class Context:
             self.retry = (task.task_spec.bpmn_id, int(retries),
                           int(getattr(task.task_spec, "retry_backoff_base", None) or 1))
         self.audit("instance_error", error=self.error, task=self.error_task)
+
+    def done(self, task_id):
+        """Whether SpiffWorkflow task ``task_id`` completed (a timer: fired its last time)."""
+        if task_id not in self.outcomes:
+            task = self.workflow.get_task_from_id(uuid.UUID(task_id))
+            self.outcomes[task_id] = task is not None and (task.state == TaskState.COMPLETED
+                                                           or _cycles_used_up(task))
+        return self.outcomes[task_id]
 
     def emit(self, name, task_key=None, task_id=None, data=None):
         self.events.append((name, task_key, task_id, data or {}))
@@ -105,38 +121,50 @@ class UnitOfWork:
         ctx = Context(actor=actor, now=now, instance=instance, workflow=workflow)
         ctx.audit("instance_started", definition=definition.key, version=definition.version)
         ctx.emit("instance_started", data=_jsonable(variables))
-        token = _running.set(ctx)
-        try:
+        with self._command(ctx):
             self._advance(ctx)
-        finally:
-            _running.reset(token)
-        self._write(ctx, new=True)
+            self._write(ctx, new=True)
         self._after_commit(ctx)
         return ctx
 
     # -- run a command on an existing instance ----------------------------------------------
-    def run(self, instance_id, action, actor, allow_status=("running",)):
-        """Apply ``action(ctx)`` to the instance and save; returns the context."""
+    def run(self, instance_id, action, actor, allow_status=("running",), instance=None):
+        """Apply ``action(ctx)`` to the instance and save; returns the context.
+
+        ``instance``: the row, when the caller has just read it (saves a read); a stale copy
+        is harmless, the save's version check refuses it.
+        """
         with self.rt.db.read() as session:
-            instance = session.get(Instance, instance_id)
+            if instance is None:
+                instance = session.get(Instance, instance_id)
             if instance is None:
                 raise NotFound(f"no instance {instance_id}")
             definition = self.rt.definitions.by_id(session, instance.definition_id)
         if instance.status not in allow_status:
             raise Conflict(f"instance {instance_id} is {instance.status}")
-        ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance)
+        ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance,
+                      loaded_status=instance.status)
         ctx.workflow = self._load(instance, definition)
         ctx.timers_before = projection.waiting_timers(ctx.workflow)
+        ctx.tasks_before = projection.open_task_ids(ctx.workflow)
+        with self._command(ctx):
+            action(ctx)
+            self._advance(ctx)
+            self._write(ctx, new=False)
+        self._after_commit(ctx)
+        return ctx
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _command(ctx):
+        """While a command runs and writes: ``ctx`` is the running unit of work, and every
+        clock in the engine and in SpiffWorkflow reads the command's instant."""
         token = _running.set(ctx)
         try:
             with using_clock(FixedClock(ctx.now)):
-                action(ctx)
-            self._advance(ctx)
+                yield
         finally:
             _running.reset(token)
-        self._write(ctx, new=False)
-        self._after_commit(ctx)
-        return ctx
 
     def load(self, instance):
         """The instance's workflow, for read-only inspection (dry runs); never saved."""
@@ -164,23 +192,33 @@ class UnitOfWork:
         workflow = ctx.workflow
         if ctx.status == "error":  # the command's own step failed in the model (ctx.fail)
             return
-        with using_clock(FixedClock(ctx.now)):  # the command's instant, for every timer
-            try:
-                if ctx.status is None:
-                    workflow.refresh_timers()
-                    workflow.do_engine_steps()
-                ctx.open_tasks = projection.open_tasks(workflow, self.rt.registry.lane_roles)
-                ctx.timers = projection.waiting_timers(workflow)
-            except EngineError:
-                raise
-            except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
-                ctx.fail(err)
-                self._project_after_failure(ctx)
+        try:
+            if ctx.status is None:
+                workflow.refresh_timers()
+                workflow.do_engine_steps()
+            ctx.open_tasks = projection.open_tasks(workflow, self.rt.registry.lane_roles)
+            ctx.timers = projection.waiting_timers(workflow)
+        except EngineError:
+            raise
+        except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
+            ctx.fail(err)
+            self._project_after_failure(ctx)
         if ctx.status is None:  # ("suspended" and "cancelled" are set by their commands)
             ctx.status = "completed" if workflow.is_completed() else "running"
             if ctx.status == "completed":
                 ctx.audit("instance_completed")
                 ctx.emit("instance_completed")
+        if ctx.status == "running" and ctx.loaded_status != "error":
+            self._compact(ctx)
+
+    def _compact(self, ctx):
+        """Drop the workflow's finished past before it is saved (engine.compaction), after
+        reading what the save still needs from it: the outcome of every task and timer that
+        was waiting when loaded, and the variables."""
+        for task_id in (*ctx.tasks_before, *(timer.id for timer in ctx.timers_before)):
+            ctx.done(task_id)
+        ctx.variables = self._variables(ctx.workflow)
+        compaction.compact(ctx.workflow)
 
     def _project_after_failure(self, ctx):
         """Best effort: the open tasks and timers of a workflow that stopped on an error.
@@ -195,28 +233,32 @@ class UnitOfWork:
             ctx.open_tasks = ctx.timers = None
 
     # -- write ------------------------------------------------------------------------------
+    # The write path runs on every command, so it speaks Core SQL over the session's connection
+    # (no ORM identity map or flush for its own rows); listeners keep the ORM session, in the
+    # same transaction.
     def _write(self, ctx, new):
         instance, workflow = ctx.instance, ctx.workflow
         values = dict(state=serialization.dump(workflow), status=ctx.status, updated_at=ctx.now,
-                      variables=self._variables(workflow), error=ctx.error,
+                      variables=ctx.variables if ctx.variables is not None else self._variables(workflow),
+                      error=ctx.error,
                       error_task=ctx.error_task)
         if ctx.status in ("completed", "cancelled"):
             values["ended_at"] = ctx.now
         if ctx.definition is not None:
             values.update(definition_id=ctx.definition.id, definition_version=ctx.definition.version)
         with self.rt.db.write() as session:
+            connection = session.connection()
             if new:
                 for name, value in values.items():
                     setattr(instance, name, value)
                 instance.version = 1
-                session.add(instance)
-                session.flush()
+                connection.execute(insert(INSTANCE).values(
+                    {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
             else:
-                result = session.execute(
-                    update(Instance).where(Instance.id == instance.id,
-                                           Instance.version == instance.version)
-                    .values(version=instance.version + 1, **values)
-                    .execution_options(synchronize_session=False))
+                result = connection.execute(
+                    update(INSTANCE).where(INSTANCE.c.id == instance.id,
+                                           INSTANCE.c.version == instance.version)
+                    .values(version=instance.version + 1, **values))
                 if result.rowcount != 1:
                     raise StaleInstance(f"instance {instance.id} was changed by another command; "
                                         "reload and try again")
@@ -225,8 +267,8 @@ class UnitOfWork:
                 for name, value in values.items():
                     setattr(instance, name, value)
                 instance.version += 1
-            self._sync_tasks(session, ctx, new)
-            self._sync_timers(session, ctx, new)
+            self._sync_tasks(connection, ctx, new)
+            self._sync_timers(connection, ctx, new)
             if ctx.retry:
                 self._schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
@@ -236,7 +278,7 @@ class UnitOfWork:
             self.rt.audit.extend(session, [
                 dict(kind=kind, actor=ctx.actor.username, instance_id=instance.id,
                      business_key=instance.business_key, data=_jsonable(data))
-                for kind, data in ctx.audits])
+                for kind, data in ctx.audits], at=ctx.now)
 
     @staticmethod
     def _after_commit(ctx):
@@ -251,45 +293,82 @@ class UnitOfWork:
         task = workflow.last_task or workflow.task_tree
         return _jsonable({k: v for k, v in task.data.items() if not callable(v)})
 
-    def _sync_tasks(self, session, ctx, new):
+    def _sync_tasks(self, connection, ctx, new):
+        """Close, update and open ``human_task`` rows so the open ones are the workflow's.
+
+        The open rows are the tasks that were open when the instance was last saved (written
+        in the same transaction), so they are known from the loaded workflow without a read,
+        except after a failure, when the rows were left as they were: an instance loaded in
+        error reads them, and only such an instance (retried) can open a task it had opened
+        before, whose row is then reopened instead of inserted.
+        """
         instance = ctx.instance
-        rows = {} if new else {row.id: row for row in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.state == "open"))}
+        if new:
+            open_ids = set()
+        elif ctx.loaded_status == "error":
+            open_ids = set(connection.scalars(select(HUMAN_TASK.c.id).where(
+                HUMAN_TASK.c.instance_id == instance.id, HUMAN_TASK.c.state == "open")))
+        else:
+            open_ids = set(ctx.tasks_before)
         if ctx.open_tasks is None:  # unknown after a failure: close only what the person completed
-            rows = {task_id: row for task_id, row in rows.items() if task_id in ctx.completed}
-            current = {}
+            current, closing = {}, open_ids & ctx.completed.keys()
         else:
             current = {task.id: task for task in ctx.open_tasks}
-        for task_id, row in rows.items():
-            if task_id in current:
-                task = current[task_id]
-                row.due_at, row.candidate_user = task.due_at, task.candidate_user
-                row.candidate_role, row.candidate_department = task.candidate_role, task.candidate_department
-                continue
-            row.completed_at = ctx.now
-            ctx.closed[task_id] = row
+            closing = open_ids - current.keys()
+        self._update_routing(connection, [current[task_id] for task_id in open_ids & current.keys()])
+        for task_id in closing:
+            changes = dict(completed_at=ctx.now, state=self._closed_state(ctx, task_id))
             if task_id in ctx.completed:
-                row.state, row.completed_by, row.data = "completed", ctx.actor.username, ctx.completed[task_id]
-            else:
-                spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task_id))
-                done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
-                row.state = "completed" if done else "cancelled"
-        for task_id, task in current.items():
-            if task_id not in rows:
-                if not new and self._reopen(session, ctx, task):
-                    continue
-                row = HumanTask(
-                    id=task.id, instance_id=instance.id, definition_id=instance.definition_id,
-                    business_key=instance.business_key, key=task.key, title=task.title, lane=task.lane,
-                    candidate_role=task.candidate_role, candidate_department=task.candidate_department,
-                    candidate_user=task.candidate_user, started_by=instance.started_by,
-                    state="open", created_at=ctx.now, due_at=task.due_at)
-                session.add(row)
-                ctx.opened.append(row)
-                spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
-                ctx.events.append(("task_opened", task.key, task.id, _jsonable(
-                    {k: v for k, v in spiff_task.data.items() if not callable(v)})))
-        session.flush()
+                changes.update(completed_by=ctx.actor.username, data=ctx.completed[task_id])
+            row = connection.execute(update(HUMAN_TASK).where(HUMAN_TASK.c.id == task_id)
+                                     .values(changes).returning(*HUMAN_TASK.c)).mappings().one()
+            ctx.closed[task_id] = HumanTask(**row)
+        opening = [task for task_id, task in current.items() if task_id not in open_ids]
+        if opening and ctx.loaded_status == "error":
+            opening = self._reopen(connection, opening)
+        if not opening:
+            return
+        created = [dict(id=task.id, instance_id=instance.id, definition_id=instance.definition_id,
+                        business_key=instance.business_key, key=task.key, title=task.title,
+                        lane=task.lane, **_routing(task), started_by=instance.started_by,
+                        state="open", created_at=ctx.now, assignee=None, completed_at=None,
+                        completed_by=None, data=None) for task in opening]
+        connection.execute(insert(HUMAN_TASK), created)
+        for values in created:
+            ctx.opened.append(HumanTask(**values))
+            spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(values["id"]))
+            ctx.events.append(("task_opened", values["key"], values["id"], _jsonable(
+                {k: v for k, v in spiff_task.data.items() if not callable(v)})))
+
+    @staticmethod
+    def _update_routing(connection, staying):
+        """Tasks open before and after the command: write their due time and candidates where
+        the command changed them (a rescheduled due time, a reassignment)."""
+        if not staying:
+            return
+        columns = [HUMAN_TASK.c.id, *(HUMAN_TASK.c[name] for name in _routing(staying[0]))]
+        rows = {row.id: row._mapping for row in connection.execute(
+            select(*columns).where(HUMAN_TASK.c.id.in_([task.id for task in staying])))}
+        for task in staying:
+            changes = {name: value for name, value in _routing(task).items() if rows[task.id][name] != value}
+            if changes:
+                connection.execute(update(HUMAN_TASK).where(HUMAN_TASK.c.id == task.id).values(changes))
+
+    @staticmethod
+    def _closed_state(ctx, task_id):
+        return "completed" if task_id in ctx.completed or ctx.done(task_id) else "cancelled"
+
+    @staticmethod
+    def _reopen(connection, opening):
+        """Tasks open again after their instance failed and was retried: the same rows,
+        reopened. Returns the tasks that are really new."""
+        known = set(connection.scalars(select(HUMAN_TASK.c.id).where(
+            HUMAN_TASK.c.id.in_([task.id for task in opening]))))
+        for task in opening:
+            if task.id in known:
+                connection.execute(update(HUMAN_TASK).where(HUMAN_TASK.c.id == task.id).values(
+                    state="open", completed_at=None, completed_by=None, **_routing(task)))
+        return [task for task in opening if task.id not in known]
 
     @staticmethod
     def _schedule_retry(session, ctx):
@@ -306,18 +385,7 @@ class UnitOfWork:
                           fire_at=fire_at, state="waiting"))
         ctx.audit("service_retry_scheduled", task=key, attempt=done + 1, of=retries, at=fire_at)
 
-    @staticmethod
-    def _reopen(session, ctx, task):
-        """A task open again after its instance failed and was retried: the same row, reopened."""
-        row = session.get(HumanTask, task.id)
-        if row is None:
-            return False
-        row.state, row.completed_at, row.completed_by = "open", None, None
-        row.due_at, row.candidate_user = task.due_at, task.candidate_user
-        row.candidate_role, row.candidate_department = task.candidate_role, task.candidate_department
-        return True
-
-    def _sync_timers(self, session, ctx, new):
+    def _sync_timers(self, connection, ctx, new):
         """Write the timer projection; every occurrence that fired gets a ``timer_fired`` record.
 
         A cycle timer keeps its row (one SpiffWorkflow task) while occurrences fire: an
@@ -328,15 +396,17 @@ class UnitOfWork:
         if ctx.timers is None:  # unknown after a failure: the rows stay as they are
             return
         current = {timer.id: timer for timer in ctx.timers}
-        if new or (not current and not ctx.timers_before):
-            # The waiting rows are the timers the workflow waited on when it was saved (written
-            # in the same transaction), so with none then and none now there is nothing to read.
+        if new:
             rows = {}
-        else:
-            # An incident is still a waiting timer to SpiffWorkflow: keep its row (and its state).
-            rows = {row.id: row for row in session.scalars(select(Timer).where(
-                Timer.instance_id == instance.id, Timer.state.in_(("waiting", "incident")),
-                ~Timer.task_key.startswith(RETRY_PREFIX)))}
+        elif ctx.loaded_status != "error":
+            # The waiting rows (and incidents, still waiting to SpiffWorkflow) are the timers the
+            # workflow waited on when it was saved, written in the same transaction: no read.
+            rows = {timer.id: WaitingRow(timer.id, timer.key, timer.fire_at) for timer in ctx.timers_before}
+        else:  # after a failure the rows were left as they were
+            rows = {row.id: row for row in connection.execute(
+                select(TIMER.c.id, TIMER.c.task_key, TIMER.c.fire_at).where(
+                    TIMER.c.instance_id == instance.id, TIMER.c.state.in_(("waiting", "incident")),
+                    ~TIMER.c.task_key.startswith(RETRY_PREFIX)))}
 
         def fired(row):
             ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))
@@ -344,27 +414,41 @@ class UnitOfWork:
 
         for timer_id, row in rows.items():
             if timer_id in current:
-                if current[timer_id].fire_at != row.fire_at and row.fire_at < ctx.now:
-                    fired(row)  # a cycle's occurrence; the row waits for the next one
-                row.fire_at = current[timer_id].fire_at
+                fire_at = current[timer_id].fire_at
+                if fire_at != row.fire_at:
+                    if row.fire_at < ctx.now:
+                        fired(row)  # a cycle's occurrence; the row waits for the next one
+                    connection.execute(update(TIMER).where(TIMER.c.id == timer_id).values(fire_at=fire_at))
                 continue
-            spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(timer_id))
-            done = spiff_task is not None and (spiff_task.state == TaskState.COMPLETED
-                                               or _cycles_used_up(spiff_task))
-            row.state = "fired" if done else "cancelled"
+            done = ctx.done(timer_id)
+            connection.execute(update(TIMER).where(TIMER.c.id == timer_id).values(
+                state="fired" if done else "cancelled"))
             if done:
                 fired(row)
-        for timer_id, timer in current.items():
-            if timer_id in rows:
-                continue
-            row = None if new else session.get(Timer, timer.id)
-            if row is not None:  # waiting again after its instance failed and was retried
-                row.state, row.fire_at, row.attempts = "waiting", timer.fire_at, 0
-                row.lease_owner = row.lease_until = row.last_error = None
-            else:
-                session.add(Timer(id=timer.id, instance_id=instance.id, task_key=timer.key,
-                                  fire_at=timer.fire_at, state="waiting"))
-        session.flush()
+        adding = [timer for timer_id, timer in current.items() if timer_id not in rows]
+        if adding and ctx.loaded_status == "error":
+            known = set(connection.scalars(select(TIMER.c.id).where(
+                TIMER.c.id.in_([timer.id for timer in adding]))))
+            for timer in adding:
+                if timer.id in known:  # waiting again after its instance failed and was retried
+                    connection.execute(update(TIMER).where(TIMER.c.id == timer.id).values(
+                        state="waiting", fire_at=timer.fire_at, attempts=0, lease_owner=None,
+                        lease_until=None, last_error=None))
+            adding = [timer for timer in adding if timer.id not in known]
+        if adding:
+            connection.execute(insert(TIMER), [
+                dict(id=timer.id, instance_id=instance.id, task_key=timer.key, fire_at=timer.fire_at,
+                     state="waiting", attempts=0, lease_owner=None, lease_until=None, last_error=None)
+                for timer in adding])
+
+
+WaitingRow = collections.namedtuple("WaitingRow", "id task_key fire_at")
+
+
+def _routing(task):
+    """The columns of a ``human_task`` row that follow the open task: due time and candidates."""
+    return dict(due_at=task.due_at, candidate_user=task.candidate_user,
+                candidate_role=task.candidate_role, candidate_department=task.candidate_department)
 
 
 def _cycles_used_up(task):
