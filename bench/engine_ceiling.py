@@ -21,7 +21,7 @@ from api.app import build_engine
 from bench import workload
 from bench.common import REPO, Result, engine_config, ratio
 from engine import serialization
-from engine.clock import using_clock
+from engine.clock import FixedClock, using_clock
 from workflows.supervision.items import create_item
 
 TARGET = 0.5
@@ -36,6 +36,9 @@ class BareLoop:
         definition = _definition(engine)
         self.spec, self.subprocess_specs = engine.definitions.spec(definition)
         self.stock_json = stock_json
+        # In memory means no database at all: scripts' now() and the timers read a fixed
+        # instant, not the simulated clock's row (Duban reads that row once per command).
+        self.clock = FixedClock(engine.clock.now())
 
     def dump(self, workflow):
         return _stock.serialize_json(workflow) if self.stock_json else serialization.dump(workflow)
@@ -48,7 +51,7 @@ class BareLoop:
         return serialization.load(state, self.spec, self.subprocess_specs, self.engine.script_engine())
 
     def advance(self, workflow):
-        with using_clock(self.engine.clock):
+        with using_clock(self.clock):
             workflow.refresh_timers()
             workflow.do_engine_steps()
 

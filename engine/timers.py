@@ -66,7 +66,7 @@ def worker_id():
 class Batch:
     """What one claim took: rows leased to us until ``lease_end`` (wall time)."""
 
-    timers: list            # (timer_id, instance_id, fire_at), in due order
+    timers: list            # (timer_id, instance_id, fire_at, task_key), in due order
     lease_end: dt.datetime
     gave_up: int = 0        # rows that became incidents instead of being claimed again
 
@@ -133,16 +133,18 @@ class Timers:
         Rows not tried (stopping, or the lease ran out) are given back.
         """
         result = TickResult(claimed=len(batch.timers), gave_up=batch.gave_up)
-        by_instance = {}
-        for timer_id, instance_id, fire_at in batch.timers:
+        by_instance, retries = {}, set()
+        for timer_id, instance_id, fire_at, task_key in batch.timers:
             by_instance.setdefault(instance_id, {})[timer_id] = fire_at
+            if task_key.startswith(RETRY_PREFIX):
+                retries.add(timer_id)
         pending = list(by_instance.items())
         while pending:
             if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
                 break  # our lease is over (or we are stopping): leave the rest to a new claim
             instance_id, timers = pending.pop(0)
             try:
-                outcome = self._fire(instance_id, timers)
+                outcome = self._fire(instance_id, timers, sorted(retries.intersection(timers)))
                 result.woken += outcome == "fired"
                 result.failed += outcome == "failed"
             except Exception:  # noqa: BLE001 — e.g. the database went away while recording
@@ -179,17 +181,17 @@ class Timers:
                     continue
                 row.lease_owner, row.lease_until = self.owner, lease_end
                 row.attempts += 1
-                batch.timers.append((row.id, row.instance_id, row.fire_at))
+                batch.timers.append((row.id, row.instance_id, row.fire_at, row.task_key))
         return batch
 
     # -- fire ------------------------------------------------------------------------------------
-    def _fire(self, instance_id, timers):
-        """Run the instance's unit of work; ``timers`` maps our claimed rows to their fire_at.
+    def _fire(self, instance_id, timers, retries):
+        """Run the instance's unit of work; ``timers`` maps our claimed rows to their fire_at,
+        ``retries`` are those that retry a failed service task.
 
         Returns ``"fired"`` (saved), ``"failed"`` (backed off or incident) or ``"lost"`` (our
         lease lapsed during a lost race: whoever holds the rows now carries on).
         """
-        retries = self._retry_rows(timers)
         if retries:
             return self._retry_service(instance_id, retries)
         for _ in range(STALE_RETRIES):
@@ -210,11 +212,6 @@ class Timers:
                     instance_id, STALE_RETRIES)
         self._release(timers)
         return "lost"
-
-    def _retry_rows(self, timers):
-        with self.rt.db.read() as session:
-            return list(session.scalars(select(Timer.id).where(
-                Timer.id.in_(list(timers)), Timer.task_key.startswith(RETRY_PREFIX))))
 
     def _retry_service(self, instance_id, retry_ids):
         """Run the failed service task again; a new failure schedules the next retry (or not)."""
