@@ -1,7 +1,8 @@
 """Benchmark 6 — timer drain: T timers due at once, fired by 1 and by 2 ``duban worker`` processes.
 
 Workload: T instances of a small process (timer → user task) on PostgreSQL, all timers due at
-the same moment; the clock is then past it. Baseline: the engine's in-process drain
+the same moment (created on a simulated clock before it, drained on the system clock long after
+it, as deployed). Baseline: the engine's in-process drain
 (``Timers.fire_due``, what ``duban serve`` runs in its scheduler), on an identical copy of the
 database (``CREATE DATABASE … TEMPLATE``). Then 1 and 2 ``duban worker`` subprocesses (the
 durable, leased worker) each on their own copy, timed until no timer is left waiting.
@@ -20,8 +21,10 @@ from bench.server import DUBAN
 from engine.actor import SYSTEM
 from engine.db import Database
 
-DUE = "2026-11-24T09:00:00+08:00"
-AFTER = "2026-11-25T09:00:00+08:00"
+# The timers are created on a simulated clock before DUE and drained on the system clock (as
+# deployed: a simulated clock would add a row read per firing), for which DUE is long past.
+BEFORE = "2026-01-04T09:00:00+08:00"
+DUE = "2026-01-05T09:00:00+08:00"
 TIMER_PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs_timer_drain"
   targetNamespace="http://duban.bench">
@@ -62,7 +65,7 @@ def waiting(url):
 def prepare(scratch, timers, log=print):
     """A template database with ``timers`` instances waiting on a timer due at DUE."""
     url = scratch.postgres("timers_template")
-    engine = build_engine(engine_config(url))
+    engine = build_engine(engine_config(url, clock={"start": BEFORE}))
     engine.deploy(TIMER_PROCESS, actor="bench")
     start = time.perf_counter()
     for _ in range(timers):
@@ -73,7 +76,7 @@ def prepare(scratch, timers, log=print):
 
 
 def drain_in_process(url):
-    engine = build_engine(engine_config(url, clock={"start": AFTER}))
+    engine = build_engine(engine_config(url, clock={"mode": "system"}))
     start = time.perf_counter()
     woken = engine.timers.fire_due()
     elapsed = time.perf_counter() - start
@@ -83,7 +86,7 @@ def drain_in_process(url):
 
 def drain_with_workers(scratch, url, processes, timeout):
     config = scratch.dir / f"worker_{processes}.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n[clock]\nmode = "simulated"\nstart = "{AFTER}"\n'
+    config.write_text(f'[database]\nurl = "{url}"\n[clock]\nmode = "system"\n'
                       '[scheduler]\ninterval_seconds = 1\n', encoding="utf-8")
     env = {**os.environ, "DUBAN_CONFIG": str(config)}
     env.pop("DUBAN_DATABASE_URL", None)

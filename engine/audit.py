@@ -11,11 +11,15 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from engine.models import AuditHead, AuditRecord
 
 HEAD, RECORD = AuditHead.__table__, AuditRecord.__table__
+# Built once: appends run in every command.
+_LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_APPEND = insert(RECORD)
 
 GENESIS = "0" * 64
 UTC = dt.timezone.utc
@@ -49,8 +53,7 @@ class AuditLog:
         if not entries:
             return []
         connection = session.connection()
-        head = connection.execute(select(HEAD.c.seq, HEAD.c.hash)
-                                  .where(HEAD.c.id == 1).with_for_update()).one_or_none()
+        head = connection.execute(_LOCK_HEAD).one_or_none()
         seq, prev_hash = head if head is not None else (0, GENESIS)
         at = at or self.clock.now()
         records = []
@@ -64,11 +67,11 @@ class AuditLog:
                                 business_key=entry.get("business_key"), data=data,
                                 prev_hash=prev_hash, hash=digest))
             prev_hash = digest
-        connection.execute(insert(RECORD), records)
+        connection.execute(_APPEND, records)
         if head is None:
             connection.execute(insert(HEAD).values(id=1, seq=seq, hash=prev_hash))
         else:
-            connection.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
+            connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         return records
 
 

@@ -28,7 +28,7 @@ import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from engine import compaction, projection, serialization
 from engine.clock import FixedClock, using_clock
@@ -37,6 +37,9 @@ from engine.events import Event
 from engine.models import HumanTask, Instance, Timer
 
 INSTANCE, HUMAN_TASK, TIMER = Instance.__table__, HumanTask.__table__, Timer.__table__
+# Built once (every command saves): the optimistic save of an instance.
+_SAVE_INSTANCE = update(INSTANCE).where(
+    INSTANCE.c.id == bindparam("saved_id"), INSTANCE.c.version == bindparam("saved_version"))
 
 RETRY_PREFIX = "retry:"  # task_key of a service task's retry row in the timer table
 
@@ -238,14 +241,13 @@ class UnitOfWork:
     # same transaction.
     def _write(self, ctx, new):
         instance, workflow = ctx.instance, ctx.workflow
+        moved = ctx.definition  # a migration moves the instance to another version
         values = dict(state=serialization.dump(workflow), status=ctx.status, updated_at=ctx.now,
                       variables=ctx.variables if ctx.variables is not None else self._variables(workflow),
-                      error=ctx.error,
-                      error_task=ctx.error_task)
-        if ctx.status in ("completed", "cancelled"):
-            values["ended_at"] = ctx.now
-        if ctx.definition is not None:
-            values.update(definition_id=ctx.definition.id, definition_version=ctx.definition.version)
+                      error=ctx.error, error_task=ctx.error_task,
+                      ended_at=ctx.now if ctx.status in ("completed", "cancelled") else instance.ended_at,
+                      definition_id=moved.id if moved else instance.definition_id,
+                      definition_version=moved.version if moved else instance.definition_version)
         with self.rt.db.write() as session:
             connection = session.connection()
             if new:
@@ -255,10 +257,9 @@ class UnitOfWork:
                 connection.execute(insert(INSTANCE).values(
                     {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
             else:
-                result = connection.execute(
-                    update(INSTANCE).where(INSTANCE.c.id == instance.id,
-                                           INSTANCE.c.version == instance.version)
-                    .values(version=instance.version + 1, **values))
+                result = connection.execute(_SAVE_INSTANCE, {
+                    **values, "version": instance.version + 1,
+                    "saved_id": instance.id, "saved_version": instance.version})
                 if result.rowcount != 1:
                     raise StaleInstance(f"instance {instance.id} was changed by another command; "
                                         "reload and try again")
