@@ -413,6 +413,7 @@ class UnitOfWork:
             ctx.audits.append(("timer_fired", {"task": row.task_key, "due": row.fire_at}))
             ctx.events.append(("timer_fired", row.task_key, row.id, {"due": row.fire_at}))
 
+        ended = {"fired": [], "cancelled": []}
         for timer_id, row in rows.items():
             if timer_id in current:
                 fire_at = current[timer_id].fire_at
@@ -422,10 +423,12 @@ class UnitOfWork:
                     connection.execute(update(TIMER).where(TIMER.c.id == timer_id).values(fire_at=fire_at))
                 continue
             done = ctx.done(timer_id)
-            connection.execute(update(TIMER).where(TIMER.c.id == timer_id).values(
-                state="fired" if done else "cancelled"))
+            ended["fired" if done else "cancelled"].append(timer_id)
             if done:
                 fired(row)
+        for state, timer_ids in ended.items():
+            if timer_ids:
+                connection.execute(update(TIMER).where(TIMER.c.id.in_(timer_ids)).values(state=state))
         adding = [timer for timer_id, timer in current.items() if timer_id not in rows]
         if adding and ctx.loaded_status == "error":
             known = set(connection.scalars(select(TIMER.c.id).where(
