@@ -14,7 +14,7 @@ OWN = ("engine/", "workflows/", "api/", "bench/")
 LIBRARIES = {"sqlalchemy": "sqlalchemy", "SpiffWorkflow": "SpiffWorkflow", "psycopg": "psycopg",
              "sqlite3": "sqlite3", "jsonschema": "jsonschema", "marshmallow": "marshmallow",
              "apiflask": "apiflask", "flask": "flask", "werkzeug": "werkzeug", "waitress": "waitress",
-             "json": "json", "RestrictedPython": "RestrictedPython"}
+             "gunicorn": "gunicorn", "json": "json", "RestrictedPython": "RestrictedPython"}
 
 
 def py_spy():
