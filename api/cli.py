@@ -81,24 +81,15 @@ def deploy(file):
 
 @main.command()
 def serve():
-    """Serve HTTP with waitress; in the embedded default also fire timers in-process."""
-    import waitress
+    """Serve HTTP: waitress in this process, or [server] processes > 1 gunicorn workers; in the
+    embedded default each serving process also fires timers ([scheduler] in_process)."""
+    from api.server import ServeError
+    from api.server import serve as run_server
 
-    from api.app import create_app
-    from api.scheduler import start_scheduler, stop_scheduler
-
-    config = load_config()
-    app = create_app(config)
-    engine = app.extensions["duban"]
-    scheduler = start_scheduler(engine) if config["scheduler"]["in_process"] else None
-    server = config["server"]
-    click.echo(f"serving on http://{server['host']}:{server['port']}")
     try:
-        waitress.serve(app, host=server["host"], port=int(server["port"]),
-                       threads=int(server.get("threads", 8)), ident="duban")
-    finally:
-        if scheduler:
-            stop_scheduler(engine, scheduler)
+        run_server(load_config(), echo=click.echo)
+    except ServeError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @main.command()

@@ -18,10 +18,12 @@ NAMES = ("engine", "http", "inbox", "long", "timers")
 def plan(scale, quick):
     """Workload sizes: ``scale`` 1 is the issue's (100,000 items, 10,000 timers, 52 weeks)."""
     if quick:
-        return {"engine": dict(loops=20, rounds=4), "http": dict(seconds=5, clients=8, threads=8),
+        return {"engine": dict(loops=20, rounds=4),
+                "http": dict(seconds=5, clients=8, threads=8, processes=2),
                 "inbox": dict(items=max(100, int(10_000 * scale)), repeats=20),
                 "long": dict(items=2, weeks=26), "timers": dict(timers=max(20, int(500 * scale)))}
-    return {"engine": dict(loops=100, rounds=5), "http": dict(seconds=20, clients=8, threads=8),
+    return {"engine": dict(loops=100, rounds=5),
+            "http": dict(seconds=20, clients=8, threads=8, processes=2),
             "inbox": dict(items=max(100, int(100_000 * scale)), repeats=50),
             "long": dict(items=3, weeks=52), "timers": dict(timers=max(20, int(10_000 * scale)))}
 
@@ -45,9 +47,12 @@ def machine():
             "commit": sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"), "postgres": PG_SERVER.split("@")[-1]}
 
 
-def run(only=NAMES, scale=1.0, quick=False, profile=True, log=print, out=None):
-    """Run the selected benchmarks; returns the results document (also written to ``out``)."""
+def run(only=NAMES, scale=1.0, quick=False, profile=True, log=print, out=None, processes=None):
+    """Run the selected benchmarks; returns the results document (also written to ``out``).
+    ``processes`` overrides the HTTP benchmark's ``[server] processes``."""
     sizes = plan(scale, quick)
+    if processes is not None:
+        sizes["http"] = {**sizes["http"], "processes": processes}
     document = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "scale": scale, "quick": quick, "machine": machine(), "benchmarks": [], "errors": []}
     scratch = Scratch()
@@ -146,6 +151,8 @@ def main(argv=None):
                         help="data size for inbox and timers (1 = 100,000 items / 10,000 timers)")
     parser.add_argument("--quick", action="store_true", help="short runs of everything (about two minutes)")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy / pyinstrument")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="[server] processes of `duban serve` in the HTTP benchmark (default 2)")
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--table", metavar="JSON", help="only print the table of an earlier results file")
     args = parser.parse_args(argv)
@@ -157,7 +164,10 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     from pathlib import Path
-    document = run(only, args.scale, args.quick, not args.no_profile, out=Path(args.out))
+    if args.processes is not None and args.processes < 1:
+        parser.error("--processes must be at least 1")
+    document = run(only, args.scale, args.quick, not args.no_profile, out=Path(args.out),
+                   processes=args.processes)
     print()
     print(table(document))
     print(f"\nresults: {args.out}")

@@ -1,14 +1,16 @@
 """Benchmark 2 — HTTP end to end (and benchmark 5 — memory of the serve process under it).
 
-Workload: a real ``duban serve`` subprocess (waitress, ``[server] threads``) on a bench
-database; C client threads, each with ``requests.Session``s holding pre-issued tokens, run
+Workload: a real ``duban serve`` subprocess on a bench database, by default with
+``[server] processes = 2`` (a prefork master and two gunicorn workers, each with
+``[server] threads``; ``processes = 1`` is waitress in one process); C client threads, each with ``requests.Session``s holding pre-issued tokens, run
 the supervision loop over HTTP as fast as they can for D seconds: the secretariat registers an
 item (POST /items), the department finds its task (GET /tasks?item_id=), then every step is a
 POST /tasks/{id}/complete whose ``next_tasks`` names the next one. Each client has its own
 department and leader (so no two clients race for one task). Baseline, same server, same
 clients, measured just before: GET /api/v1/me (token check and a small JSON answer), the
-per-request floor of the HTTP stack. Memory: VmHWM (peak RSS) of the serve process from
-/proc/<pid>/status, after start-up + logins (baseline) and after the load.
+per-request floor of the HTTP stack. Memory: VmHWM (peak RSS) of a serving process from
+/proc/<pid>/status — the serve process, or the largest of its workers — after start-up +
+logins (baseline) and after the load.
 """
 import contextlib
 import threading
@@ -114,9 +116,9 @@ def _drive(server, tokens, clients, seconds, mode):
 
 
 def run_backend(scratch, backend, clients=8, threads=8, seconds=20, warmup_loops=1, profile=False,
-                log=print):
+                log=print, processes=2):
     url = scratch.postgres("http") if backend == "postgresql" else scratch.sqlite("http", migrate=False)
-    server = Serve(scratch.dir, url, f"http_{backend}", threads=threads).init()
+    server = Serve(scratch.dir, url, f"http_{backend}", threads=threads, processes=processes).init()
     departments, users = people(clients)
     seed_organisation(url, departments, users)
     with server.start():
@@ -127,13 +129,15 @@ def run_backend(scratch, backend, clients=8, threads=8, seconds=20, warmup_loops
                 warm.loop()
         idle = server.memory()
         me, me_elapsed, me_errors, _samples, _ = _drive(server, tokens, clients, max(1.0, seconds / 4), "me")
-        spy = SpyRecorder(server.process.pid, scratch.dir / f"http_{backend}.pyspy.txt") if profile else None
+        spy = SpyRecorder(server.process.pid, scratch.dir / f"http_{backend}.pyspy.txt",
+                          subprocesses=processes > 1) if profile else None
         with spy or contextlib.nullcontext(), CpuMeter(server.process.pid) as cpu:
             lat, elapsed, errors, samples, loops = _drive(server, tokens, clients, seconds, "loop")
         loaded = server.memory()
     completions = len(lat["complete"])
     out = {
-        "backend": backend, "clients": clients, "server_threads": threads, "seconds": round(elapsed, 2),
+        "backend": backend, "clients": clients, "server_threads": threads, "server_processes": processes,
+        "seconds": round(elapsed, 2),
         "loops": loops, "completions": completions,
         "completions_per_s": round(completions / elapsed, 2),
         "requests_per_s": round(sum(len(v) for v in lat.values()) / elapsed, 2),
@@ -146,24 +150,31 @@ def run_backend(scratch, backend, clients=8, threads=8, seconds=20, warmup_loops
                                   for name, value in cpu.seconds().items()},
         "cpu_cores_busy": {name: round(value / elapsed, 2) for name, value in cpu.seconds().items()},
     }
-    log(f"  {backend}: {out['completions_per_s']} completions/s, complete p95 "
+    log(f"  {backend} ({processes} process{'es' if processes > 1 else ''}): "
+        f"{out['completions_per_s']} completions/s, complete p50 {out['complete']['p50_ms']} / p95 "
         f"{out['complete']['p95_ms']} ms, errors {out['errors']}, VmHWM {loaded.get('VmHWM_kb')} kB")
     return out
 
 
 def run(scratch, clients=8, threads=8, seconds=20, backends=("postgresql", "sqlite"), profile=False,
-        log=print):
-    runs = [run_backend(scratch, backend, clients, threads, seconds, profile=profile, log=log)
+        log=print, processes=2):
+    runs = [run_backend(scratch, backend, clients, threads, seconds, profile=profile, log=log,
+                        processes=processes)
             for backend in backends]
+    server = ("waitress, one process" if processes == 1 else
+              f"gunicorn, {processes} worker processes")
+    serving = "the serve process" if processes == 1 else "a serve worker (the largest of its workers)"
     http = Result(
         "http_e2e", "HTTP end to end: supervision loop through `duban serve`",
         f"{clients} client threads × {seconds} s per database against `duban serve` "
-        f"([server] threads = {threads}); loop = POST /items, GET /tasks, 7 × POST complete",
+        f"([server] processes = {processes}, threads = {threads}: {server}); "
+        "loop = POST /items, GET /tasks, 7 × POST complete",
         {"label": "GET /api/v1/me, same server and clients (per database)", "value": None,
          "unit": "ms p50"})
     memory = Result(
-        "memory", "Memory: peak RSS of the serve process under the HTTP load",
-        "VmHWM of `duban serve` after the HTTP end-to-end load above",
+        "memory", "Memory: peak RSS of a serve process under the HTTP load",
+        f"VmHWM of {serving} after the HTTP end-to-end load above "
+        f"([server] processes = {processes})",
         {"label": "VmHWM after start-up and logins, before load (per database)", "value": None,
          "unit": "MB"})
     for out in runs:
@@ -191,7 +202,14 @@ def run(scratch, clients=8, threads=8, seconds=20, backends=("postgresql", "sqli
         idle_mb = out["memory_idle"].get("VmHWM_kb", 0) / 1024
         peak_mb = out["memory_loaded"].get("VmHWM_kb", 0) / 1024
         memory.row(f"{name}: VmHWM before load (baseline)", round(idle_mb, 1), "MB", 1.0)
+        loaded = out["memory_loaded"]
+        extra = {}
+        if loaded.get("workers"):  # several processes: the whole server's footprint too
+            extra = {"workers": len(loaded["workers"]),
+                     "workers_VmRSS_sum_mb": round(sum(w["VmRSS_kb"] for w in loaded["workers"].values())
+                                                   / 1024, 1),
+                     "master_VmHWM_mb": round((loaded.get("master_VmHWM_kb") or 0) / 1024, 1)}
         memory.row(f"{name}: VmHWM after load", round(peak_mb, 1), "MB", ratio(peak_mb, idle_mb),
-                   VmRSS_mb=round(out["memory_loaded"].get("VmRSS_kb", 0) / 1024, 1))
+                   VmRSS_mb=round(loaded.get("VmRSS_kb", 0) / 1024, 1), **extra)
         memory.target(f"{name} VmHWM ≤ 250 MB", f"<= {TARGET_HWM_MB}", round(peak_mb, 1), peak_mb <= TARGET_HWM_MB)
     return http, memory, runs

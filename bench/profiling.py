@@ -14,7 +14,7 @@ OWN = ("engine/", "workflows/", "api/", "bench/")
 LIBRARIES = {"sqlalchemy": "sqlalchemy", "SpiffWorkflow": "SpiffWorkflow", "psycopg": "psycopg",
              "sqlite3": "sqlite3", "jsonschema": "jsonschema", "marshmallow": "marshmallow",
              "apiflask": "apiflask", "flask": "flask", "werkzeug": "werkzeug", "waitress": "waitress",
-             "json": "json", "RestrictedPython": "RestrictedPython"}
+             "gunicorn": "gunicorn", "json": "json", "RestrictedPython": "RestrictedPython"}
 
 
 def py_spy():
@@ -23,10 +23,12 @@ def py_spy():
 
 
 class SpyRecorder:
-    """``py-spy record --gil --format raw`` of a pid while a block runs; ``summary()`` after."""
+    """``py-spy record --gil --format raw`` of a pid (and with ``subprocesses`` its children,
+    e.g. the workers of a prefork ``duban serve``) while a block runs; ``summary()`` after."""
 
-    def __init__(self, pid, out_path, rate=200):
+    def __init__(self, pid, out_path, rate=200, subprocesses=False):
         self.pid, self.out, self.rate = pid, Path(out_path), rate
+        self.subprocesses = subprocesses
         self.process, self.error = None, None
 
     def __enter__(self):
@@ -36,7 +38,8 @@ class SpyRecorder:
             return self
         self.process = subprocess.Popen(
             [binary, "record", "--pid", str(self.pid), "--format", "raw", "--rate", str(self.rate),
-             "--output", str(self.out), "--nonblocking", "--gil"],
+             "--output", str(self.out), "--nonblocking", "--gil",
+             *(["--subprocesses"] if self.subprocesses else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return self
 
@@ -126,6 +129,20 @@ def _ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def children(pid):
+    """Live child processes of ``pid`` (e.g. the workers of a prefork ``duban serve``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
 def _postgres_pids():
     pids = []
     for entry in Path("/proc").iterdir():
@@ -139,8 +156,9 @@ def _postgres_pids():
 
 
 class CpuMeter:
-    """CPU seconds used during a block by: the serve process, this (client) process, all
-    PostgreSQL processes, and the whole machine (/proc/stat), to show where the cores went."""
+    """CPU seconds used during a block by: the serve process and its children (the workers
+    when it runs several processes), this (client) process, all PostgreSQL processes, and the
+    whole machine (/proc/stat), to show where the cores went."""
 
     HZ = os.sysconf("SC_CLK_TCK")
 
@@ -151,7 +169,8 @@ class CpuMeter:
         machine = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         busy = sum(int(v) for i, v in enumerate(machine) if i not in (3, 4))  # minus idle, iowait
         pg = {pid: _ticks(pid) for pid in _postgres_pids()}
-        return {"serve": _ticks(self.serve_pid), "client": _ticks(os.getpid()), "postgres": pg,
+        serve = {pid: _ticks(pid) for pid in [self.serve_pid, *children(self.serve_pid)]}
+        return {"serve": serve, "client": _ticks(os.getpid()), "postgres": pg,
                 "machine_busy": busy}
 
     def __enter__(self):
@@ -164,7 +183,8 @@ class CpuMeter:
     def seconds(self):
         before, after = self.before, self.after
         pg = sum(after["postgres"][pid] - before["postgres"].get(pid, 0) for pid in after["postgres"])
-        return {"serve": (after["serve"] - before["serve"]) / self.HZ,
+        serve = sum(after["serve"][pid] - before["serve"].get(pid, 0) for pid in after["serve"])
+        return {"serve": serve / self.HZ,
                 "client": (after["client"] - before["client"]) / self.HZ,
                 "postgres": pg / self.HZ,
                 "machine_busy": (after["machine_busy"] - before["machine_busy"]) / self.HZ}

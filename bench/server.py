@@ -11,6 +11,7 @@ import requests
 from werkzeug.security import generate_password_hash
 
 from api.models import Department, User
+from bench.profiling import children
 from engine.db import Database
 
 DUBAN = str(Path(sys.executable).parent / "duban")
@@ -39,11 +40,26 @@ def seed_organisation(url, departments, people):
     db.dispose()
 
 
-class Serve:
-    """``duban init`` then ``duban serve`` with a config file naming the bench database."""
+def _status(pid):
+    """``{"VmHWM_kb", "VmRSS_kb"}`` from /proc/<pid>/status (empty if the process is gone)."""
+    values = {}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return values
+    for line in lines:
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[f"{key}_kb"] = int(rest.split()[0])
+    return values
 
-    def __init__(self, workdir, url, name, threads=8):
-        self.url, self.threads = url, threads
+
+class Serve:
+    """``duban init`` then ``duban serve`` with a config file naming the bench database;
+    ``processes`` > 1 runs it as a prefork server (a master and that many workers)."""
+
+    def __init__(self, workdir, url, name, threads=8, processes=1):
+        self.url, self.threads, self.processes = url, threads, processes
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.config = Path(workdir) / f"{name}.toml"
@@ -51,6 +67,7 @@ class Serve:
         self.config.write_text(
             f'[database]\nurl = "{url}"\n'
             f'[server]\nhost = "127.0.0.1"\nport = {self.port}\nthreads = {threads}\n'
+            f'processes = {processes}\n'
             '[scheduler]\nin_process = false\n', encoding="utf-8")
         self.process = None
 
@@ -76,7 +93,8 @@ class Serve:
             if self.process.poll() is not None:
                 raise RuntimeError(f"duban serve exited: {self.log.read_text()[-2000:]}")
             try:
-                if requests.get(self.base + "/healthz", timeout=2).status_code == 200:
+                if (requests.get(self.base + "/healthz", timeout=2).status_code == 200
+                        and len(self.workers()) == self.processes):
                     return self
             except requests.ConnectionError:
                 pass
@@ -96,13 +114,20 @@ class Serve:
             self._log.close()
         self.process = None
 
+    def workers(self):
+        """The processes that serve requests: ``duban serve`` itself, or its worker processes."""
+        return [self.process.pid] if self.processes == 1 else children(self.process.pid)
+
     def memory(self):
-        """``{"VmHWM_kb", "VmRSS_kb"}`` of the serve process (peak and current resident set)."""
-        values = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                values[f"{key}_kb"] = int(rest.split()[0])
+        """``{"VmHWM_kb", "VmRSS_kb"}`` of one serving process (peak and current resident set):
+        the serve process itself, or with several processes the largest of its workers (each
+        worker's own peak; ``workers`` lists them all, ``master_VmHWM_kb`` is the master's)."""
+        per_worker = {pid: _status(pid) for pid in self.workers()}
+        per_worker = {pid: values for pid, values in per_worker.items() if values}
+        values = {key: max(v[key] for v in per_worker.values()) for key in ("VmHWM_kb", "VmRSS_kb")}
+        if self.processes > 1:
+            values["workers"] = per_worker
+            values["master_VmHWM_kb"] = _status(self.process.pid).get("VmHWM_kb")
         return values
 
     def login(self, username):

@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
     "database": {"url": "sqlite:///var/duban.db"},
-    "server": {"host": "127.0.0.1", "port": 5000, "threads": 8},
+    "server": {"host": "127.0.0.1", "port": 5000, "threads": 8, "processes": 1},
     "clock": {"mode": "system", "start": None},
     "calendar": {
         "timezone": "Asia/Shanghai",

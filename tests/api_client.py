@@ -59,7 +59,8 @@ class Client:
 class Server:
     """A threaded HTTP server on 127.0.0.1:<free port> in a thread; stop() shuts it down.
 
-    (``duban serve`` uses waitress; tests/test_cli.py covers that process end to end.)
+    (``duban serve`` uses waitress, or gunicorn with ``[server] processes`` > 1;
+    tests/test_cli.py and tests/test_serve_processes.py cover that process end to end.)
     """
 
     def __init__(self, engine):
