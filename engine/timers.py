@@ -6,7 +6,8 @@ One scheduler tick (:meth:`Timers.tick`):
 1. **Claim** up to ``batch_size`` due rows (``state = 'waiting' AND fire_at < now`` and not
    held) in one short write transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL,
    so concurrent workers take disjoint rows; on SQLite the write transaction itself
-   (``BEGIN IMMEDIATE``) serialises claimers, which is enough for its one scheduler process.
+   (``BEGIN IMMEDIATE``) serialises claimers, so several schedulers (one per serve
+   process) share one file safely.
    Each row gets ``lease_owner`` (this worker), ``lease_until`` and ``attempts + 1``.
 2. **Fire** each claimed instance through the unit of work. Its ``_sync_timers`` marks a row
    ``fired`` and writes the ``timer_fired`` audit record in the instance's own transaction,
