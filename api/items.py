@@ -2,7 +2,7 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Integer, List, Nested, String
 from apiflask.validators import Length, Range
-from flask import current_app
+from flask import current_app, jsonify
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
@@ -89,6 +89,9 @@ def create(body):
 @bp.output(ItemPage)
 @bp.doc(summary="Items in the caller's scope, newest first; filter by status, department, light")
 def list_items(query):
+    """The page is answered as the presenter shaped it: ``ItemPage`` documents it, but dumping 50
+    items and their open tasks through the schema again cost about a quarter of the request
+    (docs/BENCHMARKS.md, inbox at scale); ``tests/test_api_loop.py`` checks the shapes agree."""
     rt = engine()
     presenter = Presenter(rt)
     with rt.db.read() as session:
@@ -97,7 +100,7 @@ def list_items(query):
             query.get("department"), query.get("light"), query.get("overdue"), query.get("q"),
             query["limit"], query["offset"])
         tasks = queries.open_tasks_by_item(session, [r.id for r in rows])
-    return {"items": [presenter.item(r, tasks.get(r.id, [])) for r in rows], "total": total}
+    return jsonify({"items": [presenter.item(r, tasks.get(r.id, [])) for r in rows], "total": total})
 
 
 @bp.get("/items/<item_id>")

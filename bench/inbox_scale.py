@@ -47,7 +47,7 @@ INSTANCE_COLUMNS = ("id", "definition_id", "definition_key", "definition_version
 TASK_COLUMNS = ("id", "instance_id", "definition_id", "business_key", "key", "title", "lane",
                 "candidate_role", "candidate_department", "candidate_user", "assignee", "started_by",
                 "state", "created_at", "due_at", "completed_at", "completed_by")
-ITEM_DEPT_COLUMNS = ("item_id", "department", "role", "status")
+ITEM_DEPT_COLUMNS = ("item_id", "department", "role", "status", "created_at", "code")
 
 
 def ts(moment):
@@ -87,15 +87,16 @@ class Generator:
             closed_at = created_at + dt.timedelta(days=rng.uniform(10, max(11, age_days))) if status != "open" else None
             if closed_at and closed_at > now:
                 closed_at = now
-            items.append((item_id, f"DB-{year}-{seq:05d}", year, seq, f"督办事项 {n}", "meeting_decision", dept,
+            code = f"DB-{year}-{seq:05d}"
+            items.append((item_id, code, year, seq, f"督办事项 {n}", "meeting_decision", dept,
                           json.dumps(co), leader, (created_at + dt.timedelta(days=60)).date().isoformat(),
                           "按期反馈", status, "green", instance_id, "sec", ts(created_at), ts(closed_at),
                           "good" if status == "closed" else None))
             instances.append((instance_id, self.definition_id, "supervision", 1, item_id,
                               {"open": "running", "closed": "completed"}.get(status, "cancelled"), "{}", "{}",
                               "sec", ts(created_at), ts(closed_at or created_at), ts(closed_at), 1))
-            item_depts.append((item_id, dept, "lead", status))
-            item_depts.extend((item_id, code, "co", status) for code in co)
+            item_depts.append((item_id, dept, "lead", status, ts(created_at), code))
+            item_depts.extend((item_id, other, "co", status, ts(created_at), code) for other in co)
             tasks.extend(self.tasks_of(item_id, instance_id, dept, leader, created_at, closed_at, status))
         return items, instances, item_depts, tasks
 

@@ -92,7 +92,9 @@ class HumanTask(Base):
                _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NOT NULL"),
               ("ix_human_task_open_starter", ("started_by",),
                _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NULL"),
-              ("ix_human_task_open_item", ("business_key", "due_at"), _OPEN))),
+              ("ix_human_task_open_item", ("business_key", "due_at"), _OPEN),
+              # the open tasks due before a moment: lights counted from the few due soon (0009)
+              ("ix_human_task_open_due", ("due_at", "business_key"), _OPEN))),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id

@@ -1,4 +1,5 @@
 """The supervision loop driven only through HTTP by five people of different roles."""
+from api.schemas import ItemPage
 from tests.conftest import BOTH_DATABASES
 from tests.helpers import DONE_REPORT, ITEM, PLAN, REPORT
 
@@ -31,6 +32,9 @@ def test_loop_over_http(server):
 
     draft = inbox_task(staff, "draft_plan", item["id"])
     assert draft["due_at"] == "2026-11-25T10:00:00+00:00" and draft["light"] == "green"
+    listed = sec.get("/api/v1/items").json()  # answered as presented, not dumped: exactly ItemPage's shape
+    assert [i["open_tasks"][0]["id"] for i in listed["items"]] == [draft["id"]]
+    assert listed == ItemPage().dump(listed)
     detail = staff.get(f"/api/v1/tasks/{draft['id']}").json()
     assert detail["form"]["required"] == ["owner", "milestones", "measures", "expected_result"]
 

@@ -85,20 +85,21 @@ def on_instance_started(event):
     data, session = event.data, event.session
     year = event.engine.calendar.local(event.at).year
     seq = next_seq(session, Item, year, _ITEM_CODE_LOCK)
-    session.add(Item(
+    item = Item(
         id=event.instance.business_key, code=f"DB-{year}-{seq:04d}", year=year, seq=seq,
         title=data["title"], basis=data.get("basis"), department=data["department"],
         co_departments=data.get("co_departments") or [], leader=data["leader"],
         deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
         requirements=data.get("requirements"), status="open", light="green",
-        instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at))
+        instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at)
+    session.add(item)
     session.flush()
     departments = {data["department"]: "lead"}
     for code in data.get("co_departments") or []:
         departments.setdefault(code, "co")
-    session.add_all(ItemDepartment(item_id=event.instance.business_key, department=code, role=role,
-                                   status="open")
-                    for code, role in departments.items())
+    session.add_all(ItemDepartment(item_id=item.id, department=department, role=role, status=item.status,
+                                   created_at=item.created_at, code=item.code)
+                    for department, role in departments.items())
 
 
 def on_task_completed(event):

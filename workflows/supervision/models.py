@@ -15,8 +15,9 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (sa.UniqueConstraint("year", "seq"),
                       sa.Index("ix_item_list", "status", "department"),
-                      sa.Index("ix_item_status_created", "status", "created_at", "code"),
-                      sa.Index("ix_item_created", "created_at", "code"))
+                      # list order; id last, so joins to tasks and skipped rows stay in the index (0009)
+                      sa.Index("ix_item_status_created", "status", "created_at", "code", "id"),
+                      sa.Index("ix_item_created", "created_at", "code", "id"))
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # = instance business key
     code: Mapped[str] = mapped_column(sa.String(20), unique=True)      # DB-2026-0007
@@ -42,14 +43,21 @@ class ItemDepartment(Base):
     """Which departments take part in an item: the lead (主办) and co-departments (协办)."""
 
     __tablename__ = "item_department"
-    __table_args__ = (sa.Index("ix_item_department_department_item", "department", "item_id"),
-                      sa.Index("ix_item_department_department_status", "department", "status", "item_id"))
+    # A department's items in list order (newest first), index-only with item_id last (migration 0009).
+    __table_args__ = (sa.Index("ix_item_department_department_item", "department", "created_at", "code", "item_id"),
+                      sa.Index("ix_item_department_department_status", "department", "status", "created_at", "code",
+                               "item_id"))
 
     item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     department: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(sa.String(10))  # lead | co
-    # The item's status, copied so "a department's open items" is one index range.
+    # The item's status, copied so "a department's open items" is one index range; kept in step
+    # by the supervision listeners.
     status: Mapped[str] = mapped_column(sa.String(20), default="open", server_default="open")
+    # The item's created_at and code (never changed after registration), copied so a
+    # department's items are one index range in list order.
+    created_at: Mapped[dt.datetime]
+    code: Mapped[str] = mapped_column(sa.String(20))
 
 
 class ItemPlan(Base):
