@@ -140,12 +140,14 @@ class Timers:
             if task_key.startswith(RETRY_PREFIX):
                 retries.add(timer_id)
         pending = list(by_instance.items())
+        loaded = self._instances(list(by_instance))
         while pending:
             if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
                 break  # our lease is over (or we are stopping): leave the rest to a new claim
             instance_id, timers = pending.pop(0)
             try:
-                outcome = self._fire(instance_id, timers, sorted(retries.intersection(timers)))
+                outcome = self._fire(instance_id, timers, sorted(retries.intersection(timers)),
+                                     loaded.get(instance_id))
                 result.woken += outcome == "fired"
                 result.failed += outcome == "failed"
             except Exception:  # noqa: BLE001 — e.g. the database went away while recording
@@ -186,9 +188,17 @@ class Timers:
         return batch
 
     # -- fire ------------------------------------------------------------------------------------
-    def _fire(self, instance_id, timers, retries):
+    def _instances(self, instance_ids):
+        """The batch's instances in one read; each unit of work then starts from its row (a
+        row changed meanwhile fails the save's version check, and the retry reads it again)."""
+        with self.rt.db.read() as session:
+            return {row.id: row for row in session.scalars(
+                select(Instance).where(Instance.id.in_(instance_ids)))}
+
+    def _fire(self, instance_id, timers, retries, instance=None):
         """Run the instance's unit of work; ``timers`` maps our claimed rows to their fire_at,
-        ``retries`` are those that retry a failed service task.
+        ``retries`` are those that retry a failed service task, ``instance`` is the row as
+        read with the batch.
 
         Returns ``"fired"`` (saved), ``"failed"`` (backed off or incident) or ``"lost"`` (our
         lease lapsed during a lost race: whoever holds the rows now carries on).
@@ -197,8 +207,9 @@ class Timers:
             return self._retry_service(instance_id, retries)
         for _ in range(STALE_RETRIES):
             try:
-                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM)
+                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM, instance=instance)
             except StaleInstance:
+                instance = None
                 if not self._held(timers):
                     return "lost"
                 continue  # a person's command or another worker saved first: reload and retry
