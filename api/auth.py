@@ -13,7 +13,7 @@ from apiflask import APIBlueprint, HTTPTokenAuth, Schema
 from apiflask.fields import List, Nested, String
 from apiflask.validators import Length
 from flask import current_app, g
-from sqlalchemy import update
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash
 
 from api.errors import abort
@@ -38,12 +38,13 @@ def verify_token(token):
     if not token:
         return None
     now = engine().clock.now()
-    with engine().db.read() as session:
-        row = session.get(Token, _digest(token))
-        if row is None or row.revoked or row.expires_at <= now:
+    with engine().db.read() as session:  # every request: the token and its user in one query
+        found = session.execute(select(Token, User).join(User, User.username == Token.username)
+                                .where(Token.digest == _digest(token))).first()
+        if found is None:
             return None
-        user = session.get(User, row.username)
-        if user is None or not user.active:
+        row, user = found
+        if row.revoked or row.expires_at <= now or not user.active:
             return None
         g.token_digest = row.digest
         return user

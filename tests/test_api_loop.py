@@ -1,4 +1,7 @@
 """The supervision loop driven only through HTTP by five people of different roles."""
+from sqlalchemy import update
+
+from api.models import User
 from api.schemas import ItemPage
 from tests.conftest import BOTH_DATABASES
 from tests.helpers import DONE_REPORT, ITEM, PLAN, REPORT
@@ -117,6 +120,15 @@ def test_login_me_and_revoke(server):
     assert me == {"username": "zhang", "display_name": "发改委张三", "department": "d1", "roles": ["staff"]}
     assert client.post("/api/v1/auth/revoke").status_code == 204
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_deactivated_users_token_is_refused(server):
+    client = server.login("zhang")
+    assert client.get("/api/v1/me").status_code == 200
+    with server.engine.db.write() as session:
+        session.execute(update(User).where(User.username == "zhang").values(active=False))
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
 
 
 def test_token_expires(server):
