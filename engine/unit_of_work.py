@@ -87,6 +87,13 @@ class Context:
                           int(getattr(task.task_spec, "retry_backoff_base", None) or 1))
         self.audit("instance_error", error=self.error, task=self.error_task)
 
+    @property
+    def loaded_in_error(self):
+        """The instance was in error when loaded: its projection rows were left as they were
+        when it failed, so they are read rather than known from the workflow, and a retry
+        may reopen rows. Such an instance is not compacted."""
+        return self.loaded_status == "error"
+
     def done(self, task_id):
         """Whether SpiffWorkflow task ``task_id`` completed (a timer: fired its last time)."""
         if task_id not in self.outcomes:
@@ -211,7 +218,7 @@ class UnitOfWork:
             if ctx.status == "completed":
                 ctx.audit("instance_completed")
                 ctx.emit("instance_completed")
-        if ctx.status == "running" and ctx.loaded_status != "error":
+        if ctx.status == "running" and not ctx.loaded_in_error:
             self._compact(ctx)
 
     def _compact(self, ctx):
@@ -306,7 +313,7 @@ class UnitOfWork:
         instance = ctx.instance
         if new:
             open_ids = set()
-        elif ctx.loaded_status == "error":
+        elif ctx.loaded_in_error:
             open_ids = set(connection.scalars(select(HUMAN_TASK.c.id).where(
                 HUMAN_TASK.c.instance_id == instance.id, HUMAN_TASK.c.state == "open")))
         else:
@@ -325,7 +332,7 @@ class UnitOfWork:
                                      .values(changes).returning(*HUMAN_TASK.c)).mappings().one()
             ctx.closed[task_id] = HumanTask(**row)
         opening = [task for task_id, task in current.items() if task_id not in open_ids]
-        if opening and ctx.loaded_status == "error":
+        if opening and ctx.loaded_in_error:
             opening = self._reopen(connection, opening)
         if not opening:
             return
@@ -399,7 +406,7 @@ class UnitOfWork:
         current = {timer.id: timer for timer in ctx.timers}
         if new:
             rows = {}
-        elif ctx.loaded_status != "error":
+        elif not ctx.loaded_in_error:
             # The waiting rows (and incidents, still waiting to SpiffWorkflow) are the timers the
             # workflow waited on when it was saved, written in the same transaction: no read.
             rows = {timer.id: WaitingRow(timer.id, timer.key, timer.fire_at) for timer in ctx.timers_before}
@@ -430,7 +437,7 @@ class UnitOfWork:
             if timer_ids:
                 connection.execute(update(TIMER).where(TIMER.c.id.in_(timer_ids)).values(state=state))
         adding = [timer for timer_id, timer in current.items() if timer_id not in rows]
-        if adding and ctx.loaded_status == "error":
+        if adding and ctx.loaded_in_error:
             known = set(connection.scalars(select(TIMER.c.id).where(
                 TIMER.c.id.in_([timer.id for timer in adding]))))
             for timer in adding:
