@@ -140,7 +140,7 @@ class Timers:
             if task_key.startswith(RETRY_PREFIX):
                 retries.add(timer_id)
         pending = list(by_instance.items())
-        loaded = self._instances(list(by_instance))
+        loaded = self._instances(list(by_instance)) if by_instance else {}  # idle ticks: no read
         while pending:
             if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
                 break  # our lease is over (or we are stopping): leave the rest to a new claim
