@@ -8,6 +8,10 @@ def _no_after_commit(fn):
     raise RuntimeError("after_commit is only available inside a unit of work")
 
 
+def _no_audit(kind, data=None, business_key=None):
+    raise RuntimeError("audit is only available inside a unit of work")
+
+
 @dataclasses.dataclass
 class Event:
     name: str
@@ -21,3 +25,7 @@ class Event:
     data: dict = dataclasses.field(default_factory=dict)
     # after_commit(fn): call fn() once this transaction has committed (never if it rolls back)
     after_commit: Callable = _no_after_commit
+    # audit(kind, data=None, business_key=None): an audit record of this command, appended with
+    # the engine's own records after every listener has run (the audit head is locked last);
+    # business_key defaults to the instance's
+    audit: Callable = _no_audit

@@ -41,6 +41,7 @@ INSTANCE, HUMAN_TASK, TIMER = Instance.__table__, HumanTask.__table__, Timer.__t
 _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("saved_id"), INSTANCE.c.version == bindparam("saved_version"))
 
+_BUSINESS_KEY = object()  # marks a listener's record that names another business key
 RETRY_PREFIX = "retry:"  # task_key of a service task's retry row in the timer table
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ class Context:
 
     def after_commit(self, fn):
         self.committed.append(fn)
+
+    def audit_for_listener(self, kind, data=None, business_key=None):
+        """A listener's audit record (``Event.audit``): written last, with the engine's own."""
+        self.audits.append((kind, {**(data or {}), _BUSINESS_KEY: business_key}))
 
 
 def _jsonable(data):
@@ -281,12 +286,11 @@ class UnitOfWork:
                 self._schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, instance, ctx.actor, ctx.now, self.rt,
-                                            task_key, task_id, data, ctx.after_commit))
+                                            task_key, task_id, data, ctx.after_commit,
+                                            ctx.audit_for_listener))
             # Last: appending locks the audit chain's head until this transaction commits.
-            self.rt.audit.extend(session, [
-                dict(kind=kind, actor=ctx.actor.username, instance_id=instance.id,
-                     business_key=instance.business_key, data=_jsonable(data))
-                for kind, data in ctx.audits], at=ctx.now)
+            self.rt.audit.extend(session, [_audit_entry(ctx, kind, data) for kind, data in ctx.audits],
+                                 at=ctx.now)
 
     @staticmethod
     def _after_commit(ctx):
@@ -451,6 +455,12 @@ class UnitOfWork:
                 dict(id=timer.id, instance_id=instance.id, task_key=timer.key, fire_at=timer.fire_at,
                      state="waiting", attempts=0, lease_owner=None, lease_until=None, last_error=None)
                 for timer in adding])
+
+
+def _audit_entry(ctx, kind, data):
+    business_key = data.pop(_BUSINESS_KEY, None) or ctx.instance.business_key
+    return dict(kind=kind, actor=ctx.actor.username, instance_id=ctx.instance.id,
+                business_key=business_key, data=_jsonable(data))
 
 
 WaitingRow = collections.namedtuple("WaitingRow", "id task_key fire_at")
