@@ -8,7 +8,8 @@ of the process closes or cancels it the same way. What the two domains share liv
 - input checks: :func:`check_fields` (the common rules) and :func:`refuse`;
 - :func:`start` and :func:`get` (404 when unknown);
 - yearly codes (``DB-2026-0007``): :func:`allocate_code`, race-free;
-- listeners: :func:`keyed`, :func:`listener_of`, :func:`close_on_end`, :func:`due_at`, :func:`latest`.
+- listeners: :class:`Listeners` (scoped, :func:`keyed`, :meth:`~Listeners.close_on_end`),
+  :func:`opening_columns`, :func:`due_at`, :func:`latest`.
 """
 import datetime as dt
 import functools
@@ -117,32 +118,50 @@ def keyed(fn):
     return listener
 
 
-def listener_of(registry, process_key):
-    """``on(event_name, task=None)``: a decorator that registers a :func:`keyed` listener of
-    ``process_key``'s instances (and of task ``task``), for the record's own listeners."""
-    def on(event_name, task=None):
-        def register(fn):
-            registry.on(event_name, process=process_key, task=task)(keyed(fn))
+class Listeners:
+    """A record domain's listeners, collected where they are defined and registered at once,
+    like a Flask blueprint: each is scoped to the domain's process (and to a task, for task
+    events) and :func:`keyed`. They run in the order they were collected."""
+
+    def __init__(self, process_key):
+        self.process_key = process_key
+        self._collected = []  # (event name, task, fn)
+
+    def on(self, event_name, task=None):
+        """Decorator: collect ``fn(event)`` for ``event_name`` (of task ``task``)."""
+        def collect(fn):
+            self._collected.append((event_name, task, fn))
             return fn
-        return register
-    return on
+        return collect
+
+    def close_on_end(self, model, also=None):
+        """When the instance completes the record is ``closed``; when it is cancelled,
+        ``cancelled``; ``closed_at`` is the moment either way. ``also(event, record, status)``
+        keeps the record's own copies in step, in the same transaction."""
+        def ended(status):
+            def listener(event):
+                record = event.session.get(model, event.instance.business_key)
+                record.status, record.closed_at = status, event.at
+                if also is not None:
+                    also(event, record, status)
+            return listener
+
+        self.on("instance_completed")(ended("closed"))
+        self.on("instance_cancelled")(ended("cancelled"))
+
+    def register(self, registry):
+        for event_name, task, fn in self._collected:
+            registry.on(event_name, process=self.process_key, task=task)(keyed(fn))
 
 
-def close_on_end(registry, process_key, model, also=None):
-    """When ``process_key``'s instance completes the record is ``closed``; when it is cancelled,
-    ``cancelled``; ``closed_at`` is the moment either way. ``also(event, record, status)`` keeps
-    the record's own copies in step, in the same transaction."""
-    def ended(status):
-        def listener(event):
-            record = event.session.get(model, event.instance.business_key)
-            record.status, record.closed_at = status, event.at
-            if also is not None:
-                also(event, record, status)
-        return listener
-
-    on = listener_of(registry, process_key)
-    on("instance_completed")(ended("closed"))
-    on("instance_cancelled")(ended("cancelled"))
+def opening_columns(event, model, prefix, lock_namespace):
+    """The columns every record gets from its ``instance_started`` event: ``id`` (the business
+    key), its yearly ``code``, ``year`` and ``seq`` (:func:`allocate_code`), ``status`` open,
+    ``instance_id``, ``created_by`` and ``created_at``."""
+    year = event.engine.calendar.local(event.at).year
+    code, seq = allocate_code(event.session, model, prefix, year, lock_namespace)
+    return dict(id=event.instance.business_key, code=code, year=year, seq=seq, status="open",
+                instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at)
 
 
 def due_at(event):

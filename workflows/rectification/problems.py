@@ -33,48 +33,46 @@ def validate_problem(data):
 
 
 def create_problem(engine, data, actor, origin=None):
-    """Register a problem and start its rectification; returns the Problem row.
-
-    ``origin``: extra start variables naming where the problem came from
-    (``{"complaint_id": ...}``); listeners of other domains see them.
-    """
+    """Register a problem and start its rectification; returns the Problem row (``origin``: see
+    ``records.start``)."""
     fields = validate_problem(data)
     variables = {"title": fields["title"], "description": fields["description"], "source": fields["source"],
                  "department": fields["department"], "problem_deadline": fields["deadline"]}
-    problem_id = records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin)
-    return get_problem(engine, problem_id)
+    return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin))
 
 
 def get_problem(engine, problem_id):
     return records.get(engine, Problem, problem_id, "problem")
 
 
-# -- listeners (run inside the unit of work's write transaction; registered for rectification's
-# instances with a business key: see register) ----------------------------------------------
+# -- listeners (records.Listeners: in the write transaction, for problems' instances) -------
+listeners = records.Listeners(PROCESS_KEY)
+
+
+@listeners.on("instance_started")
 def on_instance_started(event):
-    data, session = event.data, event.session
-    year = event.engine.calendar.local(event.at).year
-    code, seq = records.allocate_code(session, Problem, "ZG", year, _CODE_LOCK)
+    data = event.data
     deadline = data.get("problem_deadline")
-    session.add(Problem(
-        id=event.instance.business_key, code=code, year=year, seq=seq,
+    event.session.add(Problem(
+        **records.opening_columns(event, Problem, "ZG", _CODE_LOCK),
         title=data["title"], description=data.get("description"), source=data["source"],
         department=data["department"], deadline=dt.date.fromisoformat(deadline) if deadline else None,
-        status="open", instance_id=event.instance.id, complaint_id=data.get("complaint_id"),
-        created_by=event.actor.username, created_at=event.at))
-    session.flush()
+        complaint_id=data.get("complaint_id")))
+    event.session.flush()
 
 
 def _problem(event):
     return event.session.get(Problem, event.instance.business_key)
 
 
+@listeners.on("task_completed", "hand_over")
 def hand_over(event):
     problem = _problem(event)
     problem.requirements = event.data.get("requirements") or problem.requirements
     problem.handed_over_at = event.at
 
 
+@listeners.on("task_completed", "submit_rectification_plan")
 def record_plan(event):
     problem, data = _problem(event), event.data
     problem.plan_owner, problem.plan_measures = data["owner"], data["measures"]
@@ -82,6 +80,7 @@ def record_plan(event):
     problem.plan_submitted_at = event.at
 
 
+@listeners.on("task_completed", "submit_rectification_report")
 def record_report(event):
     data = event.data
     event.session.add(ProblemReport(
@@ -90,6 +89,7 @@ def record_report(event):
         submitted_by=event.actor.username, submitted_at=event.at))
 
 
+@listeners.on("task_completed", "verify_rectification")
 def record_verification(event):
     problem_id = event.instance.business_key
     report = records.latest(event.session, ProblemReport, ProblemReport.problem_id == problem_id,
@@ -99,11 +99,8 @@ def record_verification(event):
         report.verified_by, report.verified_at = event.actor.username, event.at
 
 
+listeners.close_on_end(Problem)
+
+
 def register(registry):
-    on = records.listener_of(registry, PROCESS_KEY)
-    on("instance_started")(on_instance_started)
-    on("task_completed", "hand_over")(hand_over)
-    on("task_completed", "submit_rectification_plan")(record_plan)
-    on("task_completed", "submit_rectification_report")(record_report)
-    on("task_completed", "verify_rectification")(record_verification)
-    records.close_on_end(registry, PROCESS_KEY, Problem)
+    listeners.register(registry)

@@ -34,33 +34,26 @@ def validate_item(data):
 
 
 def create_item(engine, data, actor, origin=None):
-    """Register and dispatch an item; returns the Item row.
-
-    ``origin``: extra start variables naming where the item came from
-    (``{"complaint_id": ...}``); listeners of other domains see them.
-    """
-    fields = validate_item(data)
-    item_id = records.start(engine, PROCESS_KEY, "item_id", fields, actor, origin)
-    return get_item(engine, item_id)
+    """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``)."""
+    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", validate_item(data), actor, origin))
 
 
 def get_item(engine, item_id):
     return records.get(engine, Item, item_id, "item")
 
 
-# -- listeners (run inside the unit of work's write transaction; registered for supervision's
-# instances with a business key: see register) ---------------------------------------------
+# -- listeners (records.Listeners: in the write transaction, for items' instances) ----------
+listeners = records.Listeners(PROCESS_KEY)
+
+
+@listeners.on("instance_started")
 def on_instance_started(event):
     data, session = event.data, event.session
-    year = event.engine.calendar.local(event.at).year
-    code, seq = records.allocate_code(session, Item, "DB", year, _CODE_LOCK)
-    item = Item(
-        id=event.instance.business_key, code=code, year=year, seq=seq,
-        title=data["title"], basis=data.get("basis"), department=data["department"],
-        co_departments=data.get("co_departments") or [], leader=data["leader"],
-        deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
-        requirements=data.get("requirements"), status="open",
-        instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at)
+    item = Item(**records.opening_columns(event, Item, "DB", _CODE_LOCK),
+                title=data["title"], basis=data.get("basis"), department=data["department"],
+                co_departments=data.get("co_departments") or [], leader=data["leader"],
+                deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
+                requirements=data.get("requirements"))
     session.add(item)
     session.flush()
     departments = {data["department"]: "lead"}
@@ -71,6 +64,7 @@ def on_instance_started(event):
                     for department, role in departments.items())
 
 
+@listeners.on("task_completed", "draft_plan")
 def record_plan(event):
     data = event.data
     event.session.add(ItemPlan(
@@ -83,17 +77,20 @@ def _latest_plan(event):
     return records.latest(event.session, ItemPlan, ItemPlan.item_id == event.instance.business_key)
 
 
+@listeners.on("task_completed", "approve_plan")
 def decide_plan(event):
     plan = _latest_plan(event)
     plan.state = "approved" if event.data.get("approved") else "returned"
     plan.decision_comment, plan.decided_by = event.data.get("comment"), event.actor.username
 
 
+@listeners.on("task_completed", "file_plan")
 def file_plan(event):
     plan = _latest_plan(event)
     plan.state, plan.filed_at = "filed", event.at
 
 
+@listeners.on("task_completed", "report_progress")
 def record_report(event):
     data, item = event.data, event.session.get(Item, event.instance.business_key)
     event.session.add(ItemReport(
@@ -102,6 +99,7 @@ def record_report(event):
         due_at=records.due_at(event), submitted_by=event.actor.username, submitted_at=event.at))
 
 
+@listeners.on("task_completed", "recheck")
 def record_recheck(event):
     item_id = event.instance.business_key
     report = records.latest(event.session, ItemReport, ItemReport.item_id == item_id, ItemReport.done)
@@ -109,6 +107,7 @@ def record_recheck(event):
         report.recheck_passed, report.recheck_findings = event.data["passed"], event.data["findings"]
 
 
+@listeners.on("task_completed", "confirm_close")
 def confirm_close(event):
     event.session.get(Item, event.instance.business_key).rating = event.data["rating"]
 
@@ -119,13 +118,8 @@ def _departments_follow(event, item, status):
                           .values(status=status))
 
 
+listeners.close_on_end(Item, also=_departments_follow)
+
+
 def register(registry):
-    on = records.listener_of(registry, PROCESS_KEY)
-    on("instance_started")(on_instance_started)
-    on("task_completed", "draft_plan")(record_plan)
-    on("task_completed", "approve_plan")(decide_plan)
-    on("task_completed", "file_plan")(file_plan)
-    on("task_completed", "report_progress")(record_report)
-    on("task_completed", "recheck")(record_recheck)
-    on("task_completed", "confirm_close")(confirm_close)
-    records.close_on_end(registry, PROCESS_KEY, Item, also=_departments_follow)
+    listeners.register(registry)
