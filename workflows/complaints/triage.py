@@ -10,9 +10,9 @@ processes for one clue, and never a started process with the complaint still unt
 from sqlalchemy import func, select, update
 
 from engine.errors import Conflict, InvalidInput
+from workflows import records
 from workflows.complaints.models import Complaint
 from workflows.rectification import problems
-from workflows import records
 from workflows.records import keyed
 from workflows.supervision import items
 
