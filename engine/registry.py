@@ -134,10 +134,6 @@ class Registry:
             return fn
         return register
 
-    def listeners(self, event_name, process, task=None):
-        """The listeners an event of ``process`` (and ``task``) reaches, in registration order."""
-        return self._listeners.matching(event_name, process, task)
-
     def emit(self, event):
         """Call the listeners of ``event``, chosen by its name, ``event.instance.definition_key``
         and ``event.task_key``."""
