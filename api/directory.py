@@ -5,7 +5,7 @@ so the domain's listeners find the users of a role and department through this s
 """
 from sqlalchemy import select
 
-from api.models import User
+from api.models import Department, User
 from engine.directory import Directory, Person
 
 
@@ -25,3 +25,6 @@ class UserDirectory(Directory):
     def person(self, session, username):
         user = session.get(User, username)
         return _person(user) if user is not None and user.active else None
+
+    def departments(self, session):
+        return {d.code: d.name for d in session.scalars(select(Department))}

@@ -21,7 +21,8 @@ from workflows.supervision import reports
 from workflows.supervision.models import ReportSnapshot
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
-READERS = ("secretariat", "leader", "supervisor")
+READERS = ("secretariat", "leader", "supervisor")   # 周报, 年度考核, snapshots
+RANKING_READERS = READERS + ("staff",)  # the web navigation entry of 月度排名 (the ranking itself: everyone)
 FORMATS = OneOf(("json", "csv", "xlsx"))
 LIGHT_NAMES = {"green": "绿", "yellow": "黄", "red": "红"}
 

@@ -40,7 +40,7 @@ TASKS_PER_ITEM = 10
 UTC = dt.timezone.utc
 
 ITEM_COLUMNS = ("id", "code", "year", "seq", "title", "basis", "department", "co_departments", "leader",
-                "deadline", "requirements", "status", "light", "instance_id", "created_by", "created_at",
+                "deadline", "requirements", "status", "instance_id", "created_by", "created_at",
                 "closed_at", "rating")
 INSTANCE_COLUMNS = ("id", "definition_id", "definition_key", "definition_version", "business_key", "status",
                     "state", "variables", "started_by", "started_at", "updated_at", "ended_at", "version")
@@ -90,7 +90,7 @@ class Generator:
             code = f"DB-{year}-{seq:05d}"
             items.append((item_id, code, year, seq, f"督办事项 {n}", "meeting_decision", dept,
                           json.dumps(co), leader, (created_at + dt.timedelta(days=60)).date().isoformat(),
-                          "按期反馈", status, "green", instance_id, "sec", ts(created_at), ts(closed_at),
+                          "按期反馈", status, instance_id, "sec", ts(created_at), ts(closed_at),
                           "good" if status == "closed" else None))
             instances.append((instance_id, self.definition_id, "supervision", 1, item_id,
                               {"open": "running", "closed": "completed"}.get(status, "cancelled"), "{}", "{}",

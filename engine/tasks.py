@@ -219,7 +219,7 @@ class Tasks:
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
             if spiff_task is None or not spiff_task.task_spec.manual or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer open")
-            for hook in self.rt.registry.completion_hooks(task.key):
+            for hook in self.rt.registry.completion_hooks(instance.definition_key, task.key):
                 hook(CompletionStep(self.rt, ctx.instance, task, data, actor, ctx.now, ctx))
             spiff_task.set_data(**data)
             spiff_task.run()

@@ -40,6 +40,7 @@ def test_malformed_json_wrong_types_missing_fields(server, sec):
     assert_error(sec.post("/api/v1/items", {"title": "x"}), 400, "invalid_input",
                  ["department", "leader", "deadline"])
     assert_error(sec.post("/api/v1/items", {**ITEM, "deadline": "next friday"}), 400, "invalid_input", ["deadline"])
+    assert_error(sec.post("/api/v1/items", {**ITEM, "title": "   "}), 400, "invalid_input", ["title"])  # blank
     assert_error(sec.post("/api/v1/items", [1, 2]), 400, "invalid_input")
     assert full_snapshot(server.engine) == before
 

@@ -88,6 +88,7 @@ def test_triage_into_a_problem_and_an_item_and_dismiss(server):
     assert states == {lamp["id"]: "triaged", renovation["id"]: "triaged", dog["id"]: "dismissed"}
     audit = sec.get("/api/v1/audit", params={"item_id": lamp["id"]}).json()["items"]
     assert [r["kind"] for r in audit] == ["complaint_received", "complaint_triaged"]
+    assert audit[1]["instance_id"] == problem["instance_id"]  # written by the problem's unit of work
     assert server.login("admin").get("/api/v1/audit/verify").json()["ok"] is True
 
 

@@ -70,6 +70,7 @@ def test_completed_task_is_a_conflict_and_unknown_ids_are_not_found(supervision)
 @BOTH_DATABASES
 @pytest.mark.parametrize("data, field", [
     ({"department": "d1", "leader": "boss", "deadline": "2026-12-31"}, "title"),
+    ({"title": " \t ", "department": "d1", "leader": "boss", "deadline": "2026-12-31"}, "title"),  # blank
     ({"title": "x", "department": "d1", "leader": "boss", "deadline": "31/12/2026"}, "deadline"),
     ({"title": "x", "department": 7, "leader": "boss", "deadline": "2026-12-31"}, "department"),
     ({"title": "x", "department": "d1", "leader": "boss", "deadline": "2026-12-31", "colour": 1}, "colour"),

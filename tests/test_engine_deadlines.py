@@ -151,6 +151,32 @@ def test_before_complete_hooks_refuse_or_change_the_same_unit_of_work(deadline_e
     assert engine.seen["hooks"] == [{"refuse": True}, {"refuse": False}]
 
 
+def test_listeners_and_hooks_reach_only_their_process_and_task(deadline_engine):
+    engine, seen = deadline_engine, []
+    engine.deploy(PROCESS.replace('id="deadline"', 'id="other"').encode())
+    registry = engine.registry
+
+    def record(name):
+        return lambda event: seen.append((name, event.instance.definition_key, event.task_key))
+    registry.on("task_completed", process="deadline", task="work")(record("deadline/work"))
+    registry.on("task_completed", task="work")(record("any/work"))
+    registry.on("task_completed", process="other")(record("other/any"))
+    registry.on("task_completed", process="deadline", task="elsewhere")(record("deadline/elsewhere"))
+    registry.on("instance_completed", process="other")(record("other ended"))
+    registry.before_complete("work", process="other")(lambda step: seen.append(("hook", step.task.key)))
+    with pytest.raises(ValueError):
+        registry.on("instance_started", task="work")  # no task to scope to
+
+    for key in ("deadline", "other"):
+        instance = engine.instances.start(key, {}, SECRETARY)
+        engine.tasks.complete(_work(engine, instance.id).id, {}, SECRETARY)
+    assert seen == [("deadline/work", "deadline", "work"), ("any/work", "deadline", "work"),
+                    ("hook", "work"),  # registration order, whatever the scope
+                    ("any/work", "other", "work"), ("other/any", "other", "work"),
+                    ("other ended", "other", None)]
+    assert registry.completion_hooks("deadline", "work") == []
+
+
 def test_after_commit_callbacks_run_only_after_a_commit_and_failures_are_contained(deadline_engine, caplog):
     engine = deadline_engine
     calls = []

@@ -67,8 +67,14 @@ def test_reminded_on_the_due_day_and_escalated_after_it_across_national_day(engi
     handle = open_task(engine, SUPERVISOR, "handle_escalation", item.id)
     assert handle.id == escalation.handle_task_id and handle.candidate_role == "supervisor"
     assert [t.id for t in engine.tasks.inbox(STAFF, business_key=item.id)[0]] == [draft.id]  # still theirs
-    kinds = [r.kind for r in _timeline(engine, item.id)]
+    records = _timeline(engine, item.id)
+    kinds = [r.kind for r in records]
     assert kinds.count("reminder_sent") == 1 and kinds.count("escalation_opened") == 1
+    # A listener's record (Event.audit) is appended after its command's own, in the same chain.
+    opened = records[kinds.index("escalation_opened")]
+    fired = records[kinds.index("escalation_opened") - 1]
+    assert (fired.kind, fired.at, fired.instance_id, fired.actor) == (
+        "timer_fired", opened.at, item.instance_id, opened.actor) and opened.seq == fired.seq + 1
     assert engine.verify_audit()["ok"]
 
 

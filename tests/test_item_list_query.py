@@ -49,7 +49,7 @@ def _populate(engine, rng):
             co = rng.sample([d for d in DEPARTMENTS if d != lead], rng.choice((0, 0, 1, 2)))
             item = Item(id=item_id, code=f"DB-2026-{rng.randrange(10_000):05d}-{n}", year=2026, seq=n,
                         title=f"事项 {n}", department=lead, co_departments=co, leader=rng.choice(LEADERS),
-                        status=status, light="green", created_at=rng.choice(moments))
+                        status=status, created_at=rng.choice(moments))
             session.add(item)
             session.flush()
             for department in [lead, *co]:

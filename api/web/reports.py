@@ -22,7 +22,6 @@ from workflows.supervision import queries, reports
 from workflows.supervision.models import Item
 
 READERS = api_reports.READERS                # 周报, 年度考核
-RANKING_READERS = READERS + ("staff",)       # the navigation entry of 月度排名 (the page: everyone)
 WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TREND_MONTHS = 12

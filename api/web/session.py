@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
+from api import reports as api_reports
 from api.auth import user_actor
 from api.models import Department, User
 from api.web import bp, csrf, labels
@@ -84,9 +85,9 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.items", "督办事项", None),
     ("web.problems", "问题台账", None),
     ("web.complaints", "群众反映", ("secretariat",)),
-    ("web.report_weekly", "周报", ("secretariat", "leader", "supervisor")),
-    ("web.report_ranking", "月度排名", ("secretariat", "leader", "supervisor", "staff")),
-    ("web.report_year", "年度考核", ("secretariat", "leader", "supervisor")),
+    ("web.report_weekly", "周报", api_reports.READERS),
+    ("web.report_ranking", "月度排名", api_reports.RANKING_READERS),
+    ("web.report_year", "年度考核", api_reports.READERS),
     ("web.escalations", "督查台", ("supervisor",)),
     ("web.designer", "流程设计", ("designer",)),
     ("web.admin_monitor", "运行监控", ("admin",)),

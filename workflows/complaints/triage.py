@@ -9,9 +9,11 @@ processes for one clue, and never a started process with the complaint still unt
 """
 from sqlalchemy import func, select, update
 
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput
+from workflows import records
 from workflows.complaints.models import Complaint
 from workflows.rectification import problems
+from workflows.records import keyed
 from workflows.supervision import items
 
 STATES = ("received", "triaged", "dismissed")
@@ -19,11 +21,7 @@ TARGETS = {problems.PROCESS_KEY: "problem", items.PROCESS_KEY: "item"}
 
 
 def get(engine, complaint_id):
-    with engine.db.read() as session:
-        complaint = session.get(Complaint, complaint_id)
-    if complaint is None:
-        raise NotFound(f"no complaint {complaint_id}")
-    return complaint
+    return records.get(engine, Complaint, complaint_id, "complaint")
 
 
 def list_complaints(session, state=None, q=None, limit=50, offset=0):
@@ -72,22 +70,22 @@ def dismiss(engine, complaint_id, reason, actor):
     get(engine, complaint_id)
     now = engine.clock.now()
     with engine.db.write() as session:
-        # The audit head first, then the complaint: the same lock order as a triage's unit of work.
-        engine.audit.append(session, "complaint_dismissed", actor=actor.username, business_key=complaint_id,
-                            data={"complaint_id": complaint_id, "reason": reason.strip()})
+        # The complaint first, then the audit head (held until commit): the same lock order as a
+        # triage's unit of work, which appends its records last.
         result = session.execute(update(Complaint).where(
             Complaint.id == complaint_id, Complaint.state == "received").values(
             state="dismissed", dismiss_reason=reason.strip(), triaged_by=actor.username, triaged_at=now))
         if result.rowcount != 1:
             raise Conflict(f"complaint {complaint_id} was already triaged or dismissed")
+        engine.audit.append(session, "complaint_dismissed", actor=actor.username, business_key=complaint_id,
+                            data={"complaint_id": complaint_id, "reason": reason.strip()})
     return get(engine, complaint_id)
 
 
 # -- listener (runs inside the unit of work that starts the problem's or item's process) ----
 def on_instance_started(event):
-    target = TARGETS.get(event.instance.definition_key)
-    complaint_id = event.data.get("complaint_id")
-    if target is None or not complaint_id or not event.instance.business_key:
+    target, complaint_id = TARGETS[event.instance.definition_key], event.data.get("complaint_id")
+    if not complaint_id:  # registered directly, not from a complaint
         return
     session = event.session
     result = session.execute(update(Complaint).where(
@@ -96,11 +94,11 @@ def on_instance_started(event):
         **{f"{target}_id": event.instance.business_key}))
     if result.rowcount != 1:
         raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)")
-    event.engine.audit.append(session, "complaint_triaged", actor=event.actor.username,
-                              business_key=str(complaint_id),
-                              data={"complaint_id": str(complaint_id), "as": target,
-                                    f"{target}_id": event.instance.business_key})
+    event.audit("complaint_triaged", {"complaint_id": str(complaint_id), "as": target,
+                                      f"{target}_id": event.instance.business_key},
+                business_key=str(complaint_id))
 
 
 def register(registry):
-    registry.on("instance_started")(on_instance_started)
+    for process_key in TARGETS:
+        registry.on("instance_started", process=process_key)(keyed(on_instance_started))

@@ -7,13 +7,8 @@ its process does. Later listeners record the hand-over, the plan, each report an
 verification the same way; the end of the process closes (销号) or cancels the problem.
 """
 import datetime as dt
-import uuid
 
-from sqlalchemy import select
-
-from engine.errors import InvalidInput, NotFound
-from engine.models import HumanTask
-from workflows.numbering import next_seq
+from workflows import records
 from workflows.rectification.models import Problem, ProblemReport
 
 PROCESS_KEY = "rectification"
@@ -27,130 +22,85 @@ _CODE_LOCK = 0x7A670000  # "zg": serialises code allocation per year on PostgreS
 
 def validate_problem(data):
     """Return the cleaned problem fields or raise InvalidInput listing every field problem."""
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    problems = [{"field": name, "message": "is required"} for name in _REQUIRED
-                if data.get(name) in (None, "")]
-    problems += [{"field": name, "message": f"must be of type {kind.__name__}"}
-                 for name, kind in _FIELDS.items()
-                 if data.get(name) is not None and not isinstance(data[name], kind)]
-    problems += [{"field": name, "message": "unknown field"} for name in data if name not in _FIELDS]
+    problems = records.check_fields(data, _FIELDS, _REQUIRED)
     if isinstance(data.get("source"), str) and data["source"] and data["source"] not in SOURCES:
-        problems.append({"field": "source", "message": f"must be one of {', '.join(SOURCES)}"})
-    if isinstance(data.get("deadline"), str) and data["deadline"]:
-        try:
-            dt.date.fromisoformat(data["deadline"])
-        except ValueError:
-            problems.append({"field": "deadline", "message": "must be a date YYYY-MM-DD"})
-    if isinstance(data.get("title"), str):
-        if len(data["title"]) > 400:
-            problems.append({"field": "title", "message": "at most 400 characters"})
-        elif data["title"] and not data["title"].strip():
-            problems.append({"field": "title", "message": "must not be blank"})
+        problems.append(records.problem("source", f"must be one of {', '.join(SOURCES)}"))
     if isinstance(data.get("description"), str) and len(data["description"]) > 10000:
-        problems.append({"field": "description", "message": "at most 10000 characters"})
-    if problems:
-        raise InvalidInput("invalid problem", details=problems)
+        problems.append(records.problem("description", "at most 10000 characters"))
+    records.refuse(problems, "invalid problem")
     return {"title": data["title"].strip(), "description": data.get("description") or "",
             "source": data["source"], "department": data["department"], "deadline": data["deadline"]}
 
 
 def create_problem(engine, data, actor, origin=None):
-    """Register a problem and start its rectification; returns the Problem row.
-
-    ``origin``: extra start variables naming where the problem came from
-    (``{"complaint_id": ...}``); listeners of other domains see them.
-    """
+    """Register a problem and start its rectification; returns the Problem row (``origin``: see
+    ``records.start``)."""
     fields = validate_problem(data)
-    problem_id = str(uuid.uuid4())
-    variables = {"problem_id": problem_id, "title": fields["title"], "description": fields["description"],
-                 "source": fields["source"], "department": fields["department"],
-                 "problem_deadline": fields["deadline"], **(origin or {})}
-    instance = engine.instances.start(PROCESS_KEY, variables, actor, business_key=problem_id)
-    return get_problem(engine, instance.business_key)
+    variables = {"title": fields["title"], "description": fields["description"], "source": fields["source"],
+                 "department": fields["department"], "problem_deadline": fields["deadline"]}
+    return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin))
 
 
 def get_problem(engine, problem_id):
-    with engine.db.read() as session:
-        problem = session.get(Problem, problem_id)
-        if problem is None:
-            raise NotFound(f"no problem {problem_id}")
-        return problem
+    return records.get(engine, Problem, problem_id, "problem")
 
 
-# -- listeners (run inside the unit of work's write transaction) -----------------------------
-def _rectification(event):
-    return event.instance.definition_key == PROCESS_KEY and event.instance.business_key
+# -- listeners (records.Listeners: in the write transaction, for problems' instances) -------
+listeners = records.Listeners(PROCESS_KEY)
 
 
+@listeners.on("instance_started")
 def on_instance_started(event):
-    if not _rectification(event):
-        return
-    data, session = event.data, event.session
-    year = event.engine.calendar.local(event.at).year
-    seq = next_seq(session, Problem, year, _CODE_LOCK)
+    data = event.data
     deadline = data.get("problem_deadline")
-    session.add(Problem(
-        id=event.instance.business_key, code=f"ZG-{year}-{seq:04d}", year=year, seq=seq,
+    event.session.add(Problem(
+        **records.opening_columns(event, Problem, "ZG", _CODE_LOCK),
         title=data["title"], description=data.get("description"), source=data["source"],
         department=data["department"], deadline=dt.date.fromisoformat(deadline) if deadline else None,
-        status="open", instance_id=event.instance.id, complaint_id=data.get("complaint_id"),
-        created_by=event.actor.username, created_at=event.at))
-    session.flush()
+        complaint_id=data.get("complaint_id")))
+    event.session.flush()
 
 
-def on_task_completed(event):
-    if not _rectification(event):
-        return
-    handler = _TASK_HANDLERS.get(event.task_key)
-    if handler:
-        handler(event, event.session, event.session.get(Problem, event.instance.business_key))
+def _problem(event):
+    return event.session.get(Problem, event.instance.business_key)
 
 
-def _hand_over(event, session, problem):
+@listeners.on("task_completed", "hand_over")
+def hand_over(event):
+    problem = _problem(event)
     problem.requirements = event.data.get("requirements") or problem.requirements
     problem.handed_over_at = event.at
 
 
-def _record_plan(event, session, problem):
-    data = event.data
+@listeners.on("task_completed", "submit_rectification_plan")
+def record_plan(event):
+    problem, data = _problem(event), event.data
     problem.plan_owner, problem.plan_measures = data["owner"], data["measures"]
     problem.plan_deadline = dt.date.fromisoformat(data["deadline"])
     problem.plan_submitted_at = event.at
 
 
-def _record_report(event, session, problem):
-    data, task = event.data, session.get(HumanTask, event.task_id)
-    session.add(ProblemReport(
-        problem_id=problem.id, task_id=event.task_id, summary=data["summary"],
-        evidence=data.get("evidence"), done=data["done"], due_at=task.due_at if task else None,
+@listeners.on("task_completed", "submit_rectification_report")
+def record_report(event):
+    data = event.data
+    event.session.add(ProblemReport(
+        problem_id=event.instance.business_key, task_id=event.task_id, summary=data["summary"],
+        evidence=data.get("evidence"), done=data["done"], due_at=records.due_at(event),
         submitted_by=event.actor.username, submitted_at=event.at))
 
 
-def _record_verification(event, session, problem):
-    report = session.scalar(select(ProblemReport).where(
-        ProblemReport.problem_id == problem.id, ProblemReport.done)
-        .order_by(ProblemReport.id.desc()).limit(1))
+@listeners.on("task_completed", "verify_rectification")
+def record_verification(event):
+    problem_id = event.instance.business_key
+    report = records.latest(event.session, ProblemReport, ProblemReport.problem_id == problem_id,
+                            ProblemReport.done)
     if report is not None:
         report.passed, report.findings = event.data["passed"], event.data["findings"]
         report.verified_by, report.verified_at = event.actor.username, event.at
 
 
-_TASK_HANDLERS = {"hand_over": _hand_over, "submit_rectification_plan": _record_plan,
-                  "submit_rectification_report": _record_report,
-                  "verify_rectification": _record_verification}
-
-
-def on_instance_ended(status):
-    def listener(event):
-        if _rectification(event):
-            problem = event.session.get(Problem, event.instance.business_key)
-            problem.status, problem.closed_at = status, event.at
-    return listener
+listeners.close_on_end(Problem)
 
 
 def register(registry):
-    registry.on("instance_started")(on_instance_started)
-    registry.on("task_completed")(on_task_completed)
-    registry.on("instance_completed")(on_instance_ended("closed"))
-    registry.on("instance_cancelled")(on_instance_ended("cancelled"))
+    listeners.register(registry)

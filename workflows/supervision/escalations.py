@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.clock import parse_moment
 from engine.errors import Conflict, InvalidInput, StaleInstance
 from engine.models import HumanTask
+from workflows.records import keyed
 from workflows.supervision.models import Escalation, Item, Measure
 from workflows.supervision.notifications import notify, recipients
 
@@ -41,18 +42,12 @@ def _functions(engine):
     return {"overdue_steps_in_year": overdue_steps_in_year}
 
 
-def _ours(instance):
-    return instance.definition_key == PROCESS_KEY and instance.business_key
-
-
 def for_handling_task(session, task_id):
     return session.scalar(select(Escalation).where(Escalation.handle_task_id == task_id))
 
 
 # -- opened: the escalation timer fired --------------------------------------------------------
 def on_task_opened(event):
-    if event.task_key != TASK_KEY or not _ours(event.instance):
-        return
     session, data, calendar = event.session, event.data, event.engine.calendar
     since = parse_moment(data["overdue_since"])
     step = session.scalar(select(HumanTask).where(
@@ -73,12 +68,10 @@ def on_task_opened(event):
                             f"in {escalation.year} was taken concurrently; retry") from None
     item = session.get(Item, escalation.item_id)
     title = step.title if step else escalation.task_key
-    event.engine.audit.append(session, "escalation_opened", actor=event.actor.username,
-                              instance_id=event.instance.id, business_key=item.id, data={
-                                  "escalation_id": escalation.id, "task": escalation.task_key,
-                                  "department": escalation.department, "level": escalation.level,
-                                  "proposed_measure": escalation.proposed_measure,
-                                  "overdue_since": since.isoformat()})
+    event.audit("escalation_opened", {
+        "escalation_id": escalation.id, "task": escalation.task_key, "department": escalation.department,
+        "level": escalation.level, "proposed_measure": escalation.proposed_measure,
+        "overdue_since": since.isoformat()})
     supervisors = event.engine.registry.directory.users(session, role="supervisor")
     notify(event, supervisors, "escalation", f"逾期督办：{item.code}「{title}」已逾期",
            f"{escalation.department} 办理的「{item.title}」之「{title}」已于 "
@@ -89,8 +82,6 @@ def on_task_opened(event):
 # -- handled: validate and act inside the completing unit of work ------------------------------
 def before_handle(step):
     """Refuse bad choices before anything changes; move the overdue step's due time on extend."""
-    if not _ours(step.instance):
-        return
     engine, action = step.engine, step.data["action"]
     with engine.db.read() as session:
         escalation = for_handling_task(session, step.task.id)
@@ -134,8 +125,6 @@ def _check_assignee(session, directory, task, username):
 
 
 def on_task_completed(event):
-    if event.task_key != TASK_KEY or not _ours(event.instance):
-        return
     session, data = event.session, event.data
     escalation = for_handling_task(session, event.task_id)
     item = session.get(Item, escalation.item_id)
@@ -157,10 +146,8 @@ def on_task_completed(event):
                task_id=escalation.task_id)
     elif data["action"] == "reassign":
         escalation.reassigned_to = overdue.assignee = data["username"]
-        event.engine.audit.append(session, "task_assigned", actor=event.actor.username,
-                                  instance_id=event.instance.id, business_key=item.id,
-                                  data={"task": overdue.key, "task_id": overdue.id,
-                                        "assignee": data["username"], "escalation_id": escalation.id})
+        event.audit("task_assigned", {"task": overdue.key, "task_id": overdue.id,
+                                      "assignee": data["username"], "escalation_id": escalation.id})
         notify(event, [data["username"]], "task_reassigned", f"改派：{item.code}「{title}」",
                f"督查员已将逾期的「{title}」改派给你，请立即办理。{comment}", task_id=overdue.id)
     else:
@@ -169,27 +156,24 @@ def on_task_completed(event):
                           escalation_id=escalation.id, recorded_by=event.actor.username, at=event.at)
         session.add(measure)
         session.flush()
-        event.engine.audit.append(session, "measure_recorded", actor=event.actor.username,
-                                  instance_id=event.instance.id, business_key=item.id,
-                                  data={"measure_id": measure.id, "measure": measure.measure,
-                                        "department": measure.department, "year": measure.year,
-                                        "escalation_id": escalation.id})
+        event.audit("measure_recorded", {"measure_id": measure.id, "measure": measure.measure,
+                                         "department": measure.department, "year": measure.year,
+                                         "escalation_id": escalation.id})
         notify(event, department, "measure_recorded", f"问责：{item.code}「{title}」",
                f"因「{title}」逾期（本年度第 {escalation.level} 次），对 {escalation.department} "
                f"作出「{measure.measure}」。{comment}", task_id=escalation.task_id)
 
 
 def on_instance_cancelled(event):
-    if not _ours(event.instance):
-        return
     for escalation in event.session.scalars(select(Escalation).where(
             Escalation.instance_id == event.instance.id, Escalation.state == "open")):
         escalation.state = "cancelled"
 
 
 def register(registry):
+    """Every listener and the hook concern supervision's instances with a business key (an item)."""
     registry.functions(_functions)
-    registry.on("task_opened")(on_task_opened)
-    registry.before_complete(TASK_KEY)(before_handle)
-    registry.on("task_completed")(on_task_completed)
-    registry.on("instance_cancelled")(on_instance_cancelled)
+    registry.on("task_opened", process=PROCESS_KEY, task=TASK_KEY)(keyed(on_task_opened))
+    registry.before_complete(TASK_KEY, process=PROCESS_KEY)(keyed(before_handle))
+    registry.on("task_completed", process=PROCESS_KEY, task=TASK_KEY)(keyed(on_task_completed))
+    registry.on("instance_cancelled", process=PROCESS_KEY)(keyed(on_instance_cancelled))

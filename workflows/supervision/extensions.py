@@ -93,14 +93,8 @@ def apply_extension(engine, request, actor, extension_id):
     return False
 
 
-# -- listeners ---------------------------------------------------------------------------------
-def _ours(event):
-    return event.instance.definition_key == PROCESS_KEY
-
-
+# -- listeners (of the extension process's approve_extension) --------------------------------
 def on_task_opened(event):
-    if not _ours(event) or event.task_key != "approve_extension":
-        return
     item = event.session.get(Item, event.instance.business_key)
     request = event.data
     notify(event, [request["leader"]], "extension_requested", f"延期申请：{item.code}「{request['task_title']}」",
@@ -109,8 +103,6 @@ def on_task_opened(event):
 
 
 def on_task_completed(event):
-    if not _ours(event) or event.task_key != "approve_extension":
-        return
     request, approved = event.instance.variables, bool(event.data.get("approved"))
     item = event.session.get(Item, request["item_id"])
     verdict = "同意" if approved else "不同意"
@@ -124,5 +116,5 @@ def on_task_completed(event):
 
 
 def register(registry):
-    registry.on("task_opened")(on_task_opened)
-    registry.on("task_completed")(on_task_completed)
+    registry.on("task_opened", process=PROCESS_KEY, task="approve_extension")(on_task_opened)
+    registry.on("task_completed", process=PROCESS_KEY, task="approve_extension")(on_task_completed)

@@ -6,13 +6,10 @@ key; the ``instance_started`` listener writes the item row and allocates its cod
 process does. Later listeners record plans, reports, rechecks and closure the same way.
 """
 import datetime as dt
-import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from engine.errors import InvalidInput, NotFound
-from engine.models import HumanTask
-from workflows.numbering import next_seq
+from workflows import records
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
 
 PROCESS_KEY = "supervision"
@@ -20,30 +17,16 @@ BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public
 _FIELDS = {"title": str, "basis": str, "department": str, "co_departments": list, "leader": str,
            "deadline": str, "requirements": str}
 _REQUIRED = ("title", "department", "leader", "deadline")
+_CODE_LOCK = 0x6974656D  # "item": serialises code allocation per year on PostgreSQL
 
 
 def validate_item(data):
     """Return the cleaned item fields or raise InvalidInput listing every field problem."""
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    problems = [{"field": name, "message": "is required"} for name in _REQUIRED
-                if data.get(name) in (None, "")]
-    problems += [{"field": name, "message": f"must be of type {kind.__name__}"}
-                 for name, kind in _FIELDS.items()
-                 if data.get(name) is not None and not isinstance(data[name], kind)]
-    problems += [{"field": name, "message": "unknown field"} for name in data if name not in _FIELDS]
+    problems = records.check_fields(data, _FIELDS, _REQUIRED)
     if isinstance(data.get("co_departments"), list) and not all(
             isinstance(code, str) and code for code in data["co_departments"]):
-        problems.append({"field": "co_departments", "message": "must list department codes"})
-    if isinstance(data.get("deadline"), str):
-        try:
-            dt.date.fromisoformat(data["deadline"])
-        except ValueError:
-            problems.append({"field": "deadline", "message": "must be a date YYYY-MM-DD"})
-    if isinstance(data.get("title"), str) and len(data["title"]) > 400:
-        problems.append({"field": "title", "message": "at most 400 characters"})
-    if problems:
-        raise InvalidInput("invalid item", details=problems)
+        problems.append(records.problem("co_departments", "must list department codes"))
+    records.refuse(problems, "invalid item")
     return {"title": data["title"].strip(), "basis": data.get("basis") or "other",
             "department": data["department"], "co_departments": list(data.get("co_departments") or []),
             "leader": data["leader"], "deadline": data["deadline"],
@@ -51,127 +34,92 @@ def validate_item(data):
 
 
 def create_item(engine, data, actor, origin=None):
-    """Register and dispatch an item; returns the Item row.
-
-    ``origin``: extra start variables naming where the item came from
-    (``{"complaint_id": ...}``); listeners of other domains see them.
-    """
-    fields = validate_item(data)
-    item_id = str(uuid.uuid4())
-    instance = engine.instances.start(PROCESS_KEY, {"item_id": item_id, **fields, **(origin or {})},
-                                      actor, business_key=item_id)
-    return get_item(engine, instance.business_key)
+    """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``)."""
+    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", validate_item(data), actor, origin))
 
 
 def get_item(engine, item_id):
-    with engine.db.read() as session:
-        item = session.get(Item, item_id)
-        if item is None:
-            raise NotFound(f"no item {item_id}")
-        return item
+    return records.get(engine, Item, item_id, "item")
 
 
-# -- listeners (run inside the unit of work's write transaction) -----------------------------
-def _supervision(event):
-    return event.instance.definition_key == PROCESS_KEY and event.instance.business_key
+# -- listeners (records.Listeners: in the write transaction, for items' instances) ----------
+listeners = records.Listeners(PROCESS_KEY)
 
 
-_ITEM_CODE_LOCK = 0x6974656D  # "item"
-
-
+@listeners.on("instance_started")
 def on_instance_started(event):
-    if not _supervision(event):
-        return
     data, session = event.data, event.session
-    year = event.engine.calendar.local(event.at).year
-    seq = next_seq(session, Item, year, _ITEM_CODE_LOCK)
-    item = Item(
-        id=event.instance.business_key, code=f"DB-{year}-{seq:04d}", year=year, seq=seq,
-        title=data["title"], basis=data.get("basis"), department=data["department"],
-        co_departments=data.get("co_departments") or [], leader=data["leader"],
-        deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
-        requirements=data.get("requirements"), status="open", light="green",
-        instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at)
+    item = Item(**records.opening_columns(event, Item, "DB", _CODE_LOCK),
+                title=data["title"], basis=data.get("basis"), department=data["department"],
+                co_departments=data.get("co_departments") or [], leader=data["leader"],
+                deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
+                requirements=data.get("requirements"))
     session.add(item)
     session.flush()
     departments = {data["department"]: "lead"}
-    for code in data.get("co_departments") or []:
-        departments.setdefault(code, "co")
+    for department in data.get("co_departments") or []:
+        departments.setdefault(department, "co")
     session.add_all(ItemDepartment(item_id=item.id, department=department, role=role, status=item.status,
                                    created_at=item.created_at, code=item.code)
                     for department, role in departments.items())
 
 
-def on_task_completed(event):
-    if not _supervision(event):
-        return
-    handler = _TASK_HANDLERS.get(event.task_key)
-    if handler:
-        handler(event, event.session, event.instance.business_key)
-
-
-def _record_plan(event, session, item_id):
+@listeners.on("task_completed", "draft_plan")
+def record_plan(event):
     data = event.data
-    session.add(ItemPlan(item_id=item_id, task_id=event.task_id, owner=data["owner"],
-                         milestones=data["milestones"], measures=data["measures"],
-                         expected_result=data["expected_result"], submitted_by=event.actor.username,
-                         submitted_at=event.at, state="submitted"))
+    event.session.add(ItemPlan(
+        item_id=event.instance.business_key, task_id=event.task_id, owner=data["owner"],
+        milestones=data["milestones"], measures=data["measures"], expected_result=data["expected_result"],
+        submitted_by=event.actor.username, submitted_at=event.at, state="submitted"))
 
 
-def _latest_plan(session, item_id):
-    return session.scalar(select(ItemPlan).where(ItemPlan.item_id == item_id)
-                          .order_by(ItemPlan.id.desc()).limit(1))
+def _latest_plan(event):
+    return records.latest(event.session, ItemPlan, ItemPlan.item_id == event.instance.business_key)
 
 
-def _decide_plan(event, session, item_id):
-    plan = _latest_plan(session, item_id)
+@listeners.on("task_completed", "approve_plan")
+def decide_plan(event):
+    plan = _latest_plan(event)
     plan.state = "approved" if event.data.get("approved") else "returned"
     plan.decision_comment, plan.decided_by = event.data.get("comment"), event.actor.username
 
 
-def _file_plan(event, session, item_id):
-    plan = _latest_plan(session, item_id)
+@listeners.on("task_completed", "file_plan")
+def file_plan(event):
+    plan = _latest_plan(event)
     plan.state, plan.filed_at = "filed", event.at
 
 
-def _record_report(event, session, item_id):
-    data, task = event.data, session.get(HumanTask, event.task_id)
-    item = session.get(Item, item_id)
-    session.add(ItemReport(item_id=item_id, task_id=event.task_id, department=item.department,
-                           progress=data["progress"], summary=data["summary"], done=data["done"],
-                           completion_report=data.get("completion_report"),
-                           due_at=task.due_at if task else None,
-                           submitted_by=event.actor.username, submitted_at=event.at))
+@listeners.on("task_completed", "report_progress")
+def record_report(event):
+    data, item = event.data, event.session.get(Item, event.instance.business_key)
+    event.session.add(ItemReport(
+        item_id=item.id, task_id=event.task_id, department=item.department, progress=data["progress"],
+        summary=data["summary"], done=data["done"], completion_report=data.get("completion_report"),
+        due_at=records.due_at(event), submitted_by=event.actor.username, submitted_at=event.at))
 
 
-def _record_recheck(event, session, item_id):
-    report = session.scalar(select(ItemReport).where(ItemReport.item_id == item_id, ItemReport.done)
-                            .order_by(ItemReport.id.desc()).limit(1))
+@listeners.on("task_completed", "recheck")
+def record_recheck(event):
+    item_id = event.instance.business_key
+    report = records.latest(event.session, ItemReport, ItemReport.item_id == item_id, ItemReport.done)
     if report is not None:
         report.recheck_passed, report.recheck_findings = event.data["passed"], event.data["findings"]
 
 
-def _confirm_close(event, session, item_id):
-    session.get(Item, item_id).rating = event.data["rating"]
+@listeners.on("task_completed", "confirm_close")
+def confirm_close(event):
+    event.session.get(Item, event.instance.business_key).rating = event.data["rating"]
 
 
-_TASK_HANDLERS = {"draft_plan": _record_plan, "approve_plan": _decide_plan, "file_plan": _file_plan,
-                  "report_progress": _record_report, "recheck": _record_recheck,
-                  "confirm_close": _confirm_close}
+def _departments_follow(event, item, status):
+    """The item's department rows carry its status (department lists read them alone)."""
+    event.session.execute(update(ItemDepartment).where(ItemDepartment.item_id == item.id)
+                          .values(status=status))
 
 
-def on_instance_ended(status):
-    def listener(event):
-        if _supervision(event):
-            item = event.session.get(Item, event.instance.business_key)
-            item.status, item.closed_at = status, event.at
-            event.session.execute(update(ItemDepartment).where(ItemDepartment.item_id == item.id)
-                                  .values(status=status))
-    return listener
+listeners.close_on_end(Item, also=_departments_follow)
 
 
 def register(registry):
-    registry.on("instance_started")(on_instance_started)
-    registry.on("task_completed")(on_task_completed)
-    registry.on("instance_completed")(on_instance_ended("closed"))
-    registry.on("instance_cancelled")(on_instance_ended("cancelled"))
+    listeners.register(registry)

@@ -31,7 +31,6 @@ class Item(Base):
     deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
     requirements: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(20), default="open")  # open|closed|cancelled
-    light: Mapped[str] = mapped_column(sa.String(10), default="green")
     instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime]

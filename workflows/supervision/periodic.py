@@ -4,8 +4,11 @@
   day before it when Friday is not one — the same rule as the progress reports' due time);
   stores the week's report as a snapshot and tells leaders and the secretariat it is ready.
 - ``monthly_ranking``: due from the first moment of a month; stores the previous month's
-  ranking as a snapshot (the figures of record for the circular) and tells the secretariat.
-Snapshots keep department codes; pages resolve names when they show them.
+  ranking of every department of the organisation (``Directory.departments``, the same list
+  the live ranking ranks) as a snapshot — the figures of record for the circular, with the
+  departments' names as they were — and tells the secretariat.
+The weekly snapshot keeps department codes (its groups are the items' departments); pages
+resolve names when they show them.
 """
 import datetime as dt
 
@@ -45,7 +48,8 @@ def run_weekly(engine, session, week, now):
 
 
 def run_monthly(engine, session, month, now):
-    data = reports.ranking(session, engine.calendar, month, now, {})
+    departments = engine.registry.directory.departments(session)
+    data = reports.ranking(session, engine.calendar, month, now, departments)
     session.add(ReportSnapshot(kind="ranking", period=month, created_at=now, data=data))
     _notify(engine, session, ("secretariat",), "monthly_ranking", f"{month} 月度通报排名已生成",
             "可在“月度通报排名”中查看并打印通报。", now)

@@ -39,8 +39,7 @@ def request_change(engine, item, reason, milestones, actor):
 
 
 def on_task_completed(event):
-    if event.instance.definition_key != PROCESS_KEY or event.task_key != "approve_plan_change":
-        return
+    """Approved: adopt the new plan version (registered for ``approve_plan_change`` only)."""
     request = event.instance.variables
     session = event.session
     if not event.data.get("approved"):
@@ -55,4 +54,4 @@ def on_task_completed(event):
 
 
 def register(registry):
-    registry.on("task_completed")(on_task_completed)
+    registry.on("task_completed", process=PROCESS_KEY, task="approve_plan_change")(on_task_completed)

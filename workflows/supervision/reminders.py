@@ -2,13 +2,15 @@
 
 The diagram's reminder timers (``last_working_day_start(<due>)``, non-interrupting) lead to
 a script that raises ``emit("reminder", {"task": <task key>, "due": <due>})``; the listener
-here notifies the open step's assignee, or else every user of its role and department, in
-the same transaction as the timer's firing.
+here (registered for the supervision process's items) notifies the open step's assignee, or
+else every user of its role and department, in the same transaction as the timer's firing.
 """
 from sqlalchemy import select
 
 from engine.clock import parse_moment
 from engine.models import HumanTask
+from workflows.records import keyed
+from workflows.supervision.items import PROCESS_KEY
 from workflows.supervision.models import Item
 from workflows.supervision.notifications import notify, recipients
 
@@ -23,20 +25,17 @@ def open_step(session, instance_id, task_key):
 def on_reminder(event):
     session = event.session
     task = open_step(session, event.instance.id, event.data.get("task"))
-    item = session.get(Item, event.instance.business_key) if event.instance.business_key else None
-    if task is None or item is None:
+    if task is None:  # completed meanwhile: nobody to remind
         return
+    item = session.get(Item, event.instance.business_key)
     due = event.engine.calendar.local(parse_moment(event.data["due"]))
     users = recipients(session, event.engine.registry.directory, task)
     notify(event, users, "reminder", f"催办：{item.code}「{task.title}」今日到期",
            f"督办事项「{item.title}」的「{task.title}」应于 {due:%Y-%m-%d %H:%M} 前完成，请抓紧办理。",
            task_id=task.id)
-    event.engine.audit.append(session, "reminder_sent", actor=event.actor.username,
-                              instance_id=event.instance.id, business_key=item.id,
-                              data={"task": task.key, "task_id": task.id, "due": due.isoformat(),
-                                    "to": users})
+    event.audit("reminder_sent", {"task": task.key, "task_id": task.id, "due": due.isoformat(), "to": users})
 
 
 def register(registry):
     registry.event("reminder")
-    registry.on("reminder")(on_reminder)
+    registry.on("reminder", process=PROCESS_KEY)(keyed(on_reminder))

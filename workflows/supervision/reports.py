@@ -155,12 +155,20 @@ def _item_counts(session, start, end):
     return counts
 
 
+def _rate(on_time, overdue):
+    """The on-time rate (4 decimals), or None when no step was decided."""
+    decided = on_time + overdue
+    return round(on_time / decided, 4) if decided else None
+
+
 def _counts_in(session, column, moment_column, start, end):
     return dict(session.execute(select(column, func.count()).where(
         moment_column >= start, moment_column < end).group_by(column)).all())
 
 
 def _department_rows(session, start, end, now, departments):
+    """One row per department of ``departments`` (``{code: name}``), ranked: five aggregate
+    queries (steps; items handled; items closed; escalations; measures), none per department."""
     as_of = min(end, now)
     steps, items = _step_counts(session, start, end, as_of), _item_counts(session, start, end)
     extra_counts = (
@@ -173,8 +181,7 @@ def _department_rows(session, start, end, now, departments):
                **items.get(code, {}), **steps.get(code, {})}
         for field, counts in extra_counts:
             row[field] = counts.get(code, 0)
-        decided = row["steps_on_time"] + row["overdue_steps"]
-        row["on_time_rate"] = round(row["steps_on_time"] / decided, 4) if decided else None
+        row["on_time_rate"] = _rate(row["steps_on_time"], row["overdue_steps"])
         rows.append(row)
     rows.sort(key=lambda r: (r["on_time_rate"] is None, -(r["on_time_rate"] or 0), r["overdue_steps"],
                              -r["steps_due"], r["department"]))
@@ -205,18 +212,20 @@ def year_end(session, calendar, year, now, departments):
 def ranking_trend(session, calendar, month, now, departments, months=12):
     """On-time rate per month for the ``months`` months ending with ``month``: overall and per department.
 
-    Calls :func:`ranking` once per month (two aggregate queries each). That is fine at this
-    scale — tens of departments, a dozen months; a single query grouped by month would be the
-    next step if it ever shows in a profile. Leading months in which no step was decided are
-    dropped, but at least 6 months are kept so the axis reads as a trend.
+    One aggregate query per month (:func:`_step_counts`, the only figures a rate needs; the
+    ranking's other counts are not read). That is fine at this scale — a dozen months; a
+    single query grouped by month would be the next step if it ever shows in a profile.
+    Leading months in which no step was decided are dropped, but at least 6 months are kept
+    so the axis reads as a trend.
     """
     rows = []
     for each in months_up_to(month, months):
-        departments_rows = ranking(session, calendar, each, now, departments)["departments"]
-        on_time = sum(r["steps_on_time"] for r in departments_rows)
-        decided = on_time + sum(r["overdue_steps"] for r in departments_rows)
-        rows.append((each, round(on_time / decided, 4) if decided else None,
-                     {r["department"]: r["on_time_rate"] for r in departments_rows}))
+        start, end = month_bounds(calendar, each)
+        counts = _step_counts(session, start, end, min(end, now))
+        on_time = sum(c["steps_on_time"] for c in counts.values())
+        overdue = sum(c["overdue_steps"] for c in counts.values())
+        rows.append((each, _rate(on_time, overdue),
+                     {code: _rate(c["steps_on_time"], c["overdue_steps"]) for code, c in counts.items()}))
     while len(rows) > 6 and rows[0][1] is None:
         rows.pop(0)
     return {"months": [m for m, _, _ in rows], "overall": [rate for _, rate, _ in rows],

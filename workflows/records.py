@@ -1,0 +1,176 @@
+"""Records that follow a process one to one: supervision items (督办事项), rectification problems (问题整改).
+
+A record's id is its process instance's business key. Registering one starts the process;
+the ``instance_started`` listener writes the row (and allocates its yearly code) inside the
+instance's own transaction, so a record exists exactly when its process does, and the end
+of the process closes or cancels it the same way. What the two domains share lives here:
+
+- input checks: :func:`check_fields` (the common rules) and :func:`refuse`;
+- :func:`start` and :func:`get` (404 when unknown);
+- yearly codes (``DB-2026-0007``): :func:`allocate_code`, race-free;
+- listeners: :class:`Listeners` (scoped, :func:`keyed`, :meth:`~Listeners.close_on_end`),
+  :func:`opening_columns`, :func:`due_at`, :func:`latest`.
+"""
+import datetime as dt
+import functools
+import uuid
+
+from sqlalchemy import func, select, text
+
+from engine.errors import InvalidInput, NotFound
+from engine.models import HumanTask
+
+TITLE_LIMIT = 400
+
+
+# -- input --------------------------------------------------------------------------------------
+def problem(field, message):
+    return {"field": field, "message": message}
+
+
+def check_fields(data, fields, required, dates=("deadline",)):
+    """The field problems every record shares (a list; empty when none).
+
+    ``fields``: ``{name: type}`` of the accepted fields; ``required``: names that must be
+    present and not empty; ``dates``: names that must be ``YYYY-MM-DD`` when given. A
+    ``title`` must not be blank (whitespace only) and has at most :data:`TITLE_LIMIT`
+    characters. Raises InvalidInput at once when ``data`` is not an object.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    problems = [problem(name, "is required") for name in required if data.get(name) in (None, "")]
+    problems += [problem(name, f"must be of type {kind.__name__}") for name, kind in fields.items()
+                 if data.get(name) is not None and not isinstance(data[name], kind)]
+    problems += [problem(name, "unknown field") for name in data if name not in fields]
+    for name in dates:
+        if isinstance(data.get(name), str) and data[name]:
+            try:
+                dt.date.fromisoformat(data[name])
+            except ValueError:
+                problems.append(problem(name, "must be a date YYYY-MM-DD"))
+    title = data.get("title")
+    if isinstance(title, str):
+        if len(title) > TITLE_LIMIT:
+            problems.append(problem("title", f"at most {TITLE_LIMIT} characters"))
+        elif title and not title.strip():
+            problems.append(problem("title", "must not be blank"))
+    return problems
+
+
+def refuse(problems, message):
+    """Raise InvalidInput(message) listing ``problems`` (400 with ``details``), if there are any."""
+    if problems:
+        raise InvalidInput(message, details=problems)
+
+
+# -- commands and reads -------------------------------------------------------------------------
+def start(engine, process_key, id_variable, variables, actor, origin=None):
+    """Start the latest ``process_key`` for a new record; returns the record's id.
+
+    The id is the instance's business key and, named ``id_variable``, its first start
+    variable. ``origin``: extra start variables naming where the record came from
+    (``{"complaint_id": ...}``); listeners of other domains see them.
+    """
+    record_id = str(uuid.uuid4())
+    instance = engine.instances.start(process_key, {id_variable: record_id, **variables, **(origin or {})},
+                                      actor, business_key=record_id)
+    return instance.business_key
+
+
+def get(engine, model, record_id, noun):
+    """The ``model`` row ``record_id`` (detached, read in its own transaction); NotFound if none."""
+    with engine.db.read() as session:
+        row = session.get(model, record_id)
+    if row is None:
+        raise NotFound(f"no {noun} {record_id}")
+    return row
+
+
+# -- codes --------------------------------------------------------------------------------------
+def allocate_code(session, model, prefix, year, lock_namespace):
+    """``(code, seq)``: the next yearly code of ``model`` (with ``year`` and ``seq`` columns, and
+    UNIQUE (year, seq)), e.g. ``("DB-2026-0007", 7)``.
+
+    Two records registered at the same moment would both read the same max(seq) and one would
+    fail on UNIQUE (year, seq). On PostgreSQL an advisory lock per (namespace, year) serialises
+    allocation until commit; SQLite needs nothing, its writers already queue (BEGIN IMMEDIATE).
+    Each model has its own ``lock_namespace`` (a 32-bit integer).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :year)"),
+                        {"namespace": lock_namespace, "year": year})
+    seq = (session.scalar(select(func.max(model.seq)).where(model.year == year)) or 0) + 1
+    return f"{prefix}-{year}-{seq:04d}", seq
+
+
+# -- listeners ----------------------------------------------------------------------------------
+def keyed(fn):
+    """Run listener (or completion hook) ``fn`` only for instances with a business key.
+
+    A process can also be started through the generic instance API without one; such an
+    instance has no record, so the record's listeners leave it alone.
+    """
+    @functools.wraps(fn)
+    def listener(event):
+        if event.instance.business_key:
+            return fn(event)
+        return None
+    return listener
+
+
+class Listeners:
+    """A record domain's listeners, collected where they are defined and registered at once,
+    like a Flask blueprint: each is scoped to the domain's process (and to a task, for task
+    events) and :func:`keyed`. They run in the order they were collected."""
+
+    def __init__(self, process_key):
+        self.process_key = process_key
+        self._collected = []  # (event name, task, fn)
+
+    def on(self, event_name, task=None):
+        """Decorator: collect ``fn(event)`` for ``event_name`` (of task ``task``)."""
+        def collect(fn):
+            self._collected.append((event_name, task, fn))
+            return fn
+        return collect
+
+    def close_on_end(self, model, also=None):
+        """When the instance completes the record is ``closed``; when it is cancelled,
+        ``cancelled``; ``closed_at`` is the moment either way. ``also(event, record, status)``
+        keeps the record's own copies in step, in the same transaction."""
+        def ended(status):
+            def listener(event):
+                record = event.session.get(model, event.instance.business_key)
+                record.status, record.closed_at = status, event.at
+                if also is not None:
+                    also(event, record, status)
+            return listener
+
+        self.on("instance_completed")(ended("closed"))
+        self.on("instance_cancelled")(ended("cancelled"))
+
+    def register(self, registry):
+        for event_name, task, fn in self._collected:
+            registry.on(event_name, process=self.process_key, task=task)(keyed(fn))
+
+
+def opening_columns(event, model, prefix, lock_namespace):
+    """The columns every record gets from its ``instance_started`` event: ``id`` (the business
+    key), its yearly ``code``, ``year`` and ``seq`` (:func:`allocate_code`), ``status`` open,
+    ``instance_id``, ``created_by`` and ``created_at``."""
+    year = event.engine.calendar.local(event.at).year
+    code, seq = allocate_code(event.session, model, prefix, year, lock_namespace)
+    return dict(id=event.instance.business_key, code=code, year=year, seq=seq, status="open",
+                instance_id=event.instance.id, created_by=event.actor.username, created_at=event.at)
+
+
+def due_at(event):
+    """The due time the task of a ``task_completed`` event had (its row, closed by this same
+    unit of work), or None."""
+    task = event.session.get(HumanTask, event.task_id)
+    return task.due_at if task is not None else None
+
+
+def latest(session, model, *conditions):
+    """The ``model`` row (with an integer ``id``) added last among those matching ``conditions``."""
+    return session.scalar(select(model).where(*conditions).order_by(model.id.desc()).limit(1))
