@@ -118,27 +118,26 @@ def admin_instance_retry(instance_id):
     return _run(lambda: rt.instances.retry(instance_id, g.actor), "已重试出错的环节。")
 
 
+def _run_with_reason(instance_id, action, done):
+    """``engine.instances.<action>(instance_id, reason, actor)`` with the form's reason (404 first)."""
+    rt = engine()
+    rt.instances.get(instance_id)
+    reason, page = _reason(instance_id, action)
+    if page:
+        return page
+    return _run(lambda: getattr(rt.instances, action)(instance_id, reason, g.actor), done)
+
+
 @bp.post("/admin/instances/<instance_id>/cancel")
 @roles_required("admin")
 def admin_instance_cancel(instance_id):
-    rt = engine()
-    rt.instances.get(instance_id)
-    reason, page = _reason(instance_id, "cancel")
-    if page:
-        return page
-    return _run(lambda: rt.instances.cancel(instance_id, reason, g.actor), "已撤销该流程实例。")
+    return _run_with_reason(instance_id, "cancel", "已撤销该流程实例。")
 
 
 @bp.post("/admin/instances/<instance_id>/suspend")
 @roles_required("admin")
 def admin_instance_suspend(instance_id):
-    rt = engine()
-    rt.instances.get(instance_id)
-    reason, page = _reason(instance_id, "suspend")
-    if page:
-        return page
-    return _run(lambda: rt.instances.suspend(instance_id, reason, g.actor),
-                "已暂停该流程实例：其任务不能办理，定时器暂停触发。")
+    return _run_with_reason(instance_id, "suspend", "已暂停该流程实例：其任务不能办理，定时器暂停触发。")
 
 
 @bp.post("/admin/instances/<instance_id>/resume")
