@@ -13,11 +13,13 @@ rules moved here):
   and so every item's and problem's tasks, lists and lights. (Was ``OVERSEERS`` in
   ``workflows/supervision/queries.py`` and ``workflows/rectification/queries.py``.)
 - ``TASK_OVERSEERS`` (admin, supervisor) see every task, including tasks of a generic
-  process that works on no item or problem. The secretariat is not among them: it sees the
-  tasks of items and problems through ``RECORD_OVERSEERS``, but not the tasks of processes
-  others started. (Was ``OVERSEERS`` in ``api/tasks.py``.)
-- ``ESCALATION_OVERSEERS`` (admin, supervisor) see every escalation and may reassign any
-  task; a leader sees the escalations of, and reassigns the tasks of, the items they lead.
+  process that works on no item or problem, and may reassign any task (a leader only the
+  tasks of the items they lead). The secretariat is not among them: it sees the tasks of
+  items and problems through ``RECORD_OVERSEERS``, but not the tasks of processes others
+  started, and reassigns nothing. (Was ``OVERSEERS`` in ``api/tasks.py``, and spelled out
+  again in ``api.tasks.may_override``.)
+- ``ESCALATION_OVERSEERS`` (admin, supervisor) see every escalation; a leader sees those of
+  the items they lead. (Was spelled out in ``workflows/supervision/queries.py``.)
 
 The SQL twins of the visibility rules (item lists, the ledger, escalation lists) live in the
 domains' ``queries`` modules, which read their role groups from here: keep the two in step
@@ -107,8 +109,8 @@ def may_see_task_record(session, actor, task, record):
 
 def may_override_task(session, actor, task):
     """Whether ``actor`` may reassign ``task`` or give it back for its assignee:
-    ``ESCALATION_OVERSEERS`` any task, a leader the tasks of the items they lead."""
-    if _holds(actor, ESCALATION_OVERSEERS):
+    ``TASK_OVERSEERS`` any task, a leader the tasks of the items they lead."""
+    if _holds(actor, TASK_OVERSEERS):
         return True
     record = task_record(session, task)
     return isinstance(record, Item) and leads_item(actor, record)
