@@ -7,7 +7,7 @@ from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations,
-                 instances, items, notifications, organisation, rectification, reports, tasks, web)
+                 instances, items, notifications, organisation, rectification, reports, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
@@ -42,7 +42,7 @@ def create_app(config=None, engine=None):
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
         JSON_SORT_KEYS=False,
     )
-    app.extensions["duban"] = engine
+    app.extensions[runtime.EXTENSION] = engine
     proxies = int(config["server"].get("trusted_proxies", 0))
     if proxies:  # behind N balancers: the client address (per-client throttles) from X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

@@ -2,11 +2,11 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, String
 from apiflask.validators import Length
-from flask import current_app
 from sqlalchemy import func, select
 
 from api.auth import require_roles, token_auth
 from api.present import audit
+from api.runtime import engine
 from api.schemas import AuditPage, Page
 from engine.models import AuditRecord
 
@@ -26,10 +26,6 @@ class VerifyOut(Schema):
     count = Integer(required=True)
     seq = Integer()
     reason = String()
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 @bp.get("/audit")

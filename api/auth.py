@@ -12,21 +12,17 @@ import secrets
 from apiflask import APIBlueprint, HTTPTokenAuth, Schema
 from apiflask.fields import List, Nested, String
 from apiflask.validators import Length
-from flask import current_app, g
+from flask import g
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash
 
 from api.errors import abort
 from api.models import Token, User
+from api.runtime import engine
 from engine.actor import Actor
 
-ROLES = ("staff", "leader", "secretariat", "supervisor", "designer", "admin")
 token_auth = HTTPTokenAuth(scheme="Bearer", description="`Authorization: Bearer <token>` from POST /api/v1/auth/token")
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1", tag="Auth")
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def _digest(token):

@@ -4,10 +4,10 @@ import datetime as dt
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import DateTime, Integer, String
 from apiflask.validators import Range
-from flask import current_app
 
 from api.auth import require_roles, token_auth
 from api.errors import abort
+from api.runtime import engine
 
 bp = APIBlueprint("clock", __name__, url_prefix="/api/v1", tag="Clock")
 
@@ -20,10 +20,6 @@ class ClockOut(Schema):
 class AdvanceIn(Schema):
     to = DateTime()
     seconds = Integer(validate=Range(0, 10 * 366 * 86400))
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def _simulated():

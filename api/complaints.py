@@ -7,13 +7,14 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Date, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf
-from flask import current_app, request
+from flask import request
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
 from api.items import check_references
 from api.present import iso
 from api.rectification import check_department
+from api.runtime import engine
 from api.schemas import Page
 from workflows.complaints import intake, triage
 from workflows.complaints.intake import Throttled
@@ -86,10 +87,6 @@ class TriagedOut(Schema):
 
 class DismissIn(Schema):
     reason = String(required=True, validate=Length(1, 2000))
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def per_hour():

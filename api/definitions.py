@@ -2,11 +2,12 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Range
-from flask import Response, current_app, request
+from flask import Response, request
 from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
+from api.runtime import engine
 from engine.models import Definition
 
 bp = APIBlueprint("definitions", __name__, url_prefix="/api/v1", tag="Definitions")
@@ -39,10 +40,6 @@ class DefinitionPage(Schema):
 
 class VersionQuery(Schema):
     version = Integer(validate=Range(1, 2_147_483_647))
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def definition_out(row):

@@ -7,10 +7,10 @@ when a supervisor confirms one there.
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from flask import current_app
 
 from api.auth import current_actor, require_roles, token_auth
 from api.present import escalation, measure
+from api.runtime import engine
 from api.schemas import EscalationOut, Page
 from workflows.supervision import queries
 
@@ -49,10 +49,6 @@ class MeasureOut(Schema):
 class MeasurePage(Schema):
     items = List(Nested(MeasureOut), required=True)
     total = Integer(required=True)
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 @bp.get("/escalations")

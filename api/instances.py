@@ -2,11 +2,11 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from flask import current_app
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
 from api.present import Presenter, instance as instance_out
+from api.runtime import engine
 from api.schemas import Page, TaskOut
 from engine.instances import STATUSES
 
@@ -62,10 +62,6 @@ class MessageIn(Schema):
 
 class CancelIn(Schema):
     reason = String(required=True, validate=Length(1, 2000))
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def _readable(row):

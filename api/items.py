@@ -1,40 +1,25 @@
 """Supervision items (督办事项): register and dispatch, list, detail, plan changes, extension requests."""
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import AwareDateTime, Integer, List, Nested, String
-from apiflask.validators import Length, Range
-from flask import current_app, jsonify
+from apiflask.fields import String
+from flask import jsonify
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort
 from api.models import Department, User
-from api.present import Presenter, audit, escalation, plan, report
-from api.schemas import ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, Milestone
+from api.present import Presenter, audit, current_plan, escalation, plan, report
+from api.runtime import engine
+from api.schemas import ExtensionIn, ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, PlanChangeIn
+from workflows import access
 from workflows.supervision import extensions, plan_changes, queries
-from workflows.supervision.items import create_item, get_item
+from workflows.supervision.items import create_item
 
 bp = APIBlueprint("items", __name__, url_prefix="/api/v1", tag="Items")
-
-
-class PlanChangeIn(Schema):
-    reason = String(required=True, validate=Length(1, 2000))
-    milestones = List(Nested(Milestone), required=True, validate=Length(1, 100))
 
 
 class PlanChangeOut(Schema):
     item_id = String(required=True)
     instance_id = String(required=True)
     status = String(required=True)
-
-
-class ExtensionIn(Schema):
-    task_id = String(required=True, validate=Length(1, 36))
-    reason = String(required=True, validate=Length(1, 2000))
-    new_due = AwareDateTime(required=True, format="iso")
-    progress = Integer(required=True, validate=Range(0, 100))
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def reference_problems(body):
@@ -61,17 +46,13 @@ def check_references(body):
 
 
 def visible_item(item_id):
-    rt = engine()
-    item = get_item(rt, item_id)
-    with rt.db.read() as session:
-        if not queries.may_see(session, current_actor(), item):
-            abort(403, "forbidden", f"item {item.code} is not in your scope")
-    return item
+    """The item if the caller may see it (``workflows.access.may_see_item``); else 403."""
+    return access.visible_item(engine(), current_actor(), item_id)
 
 
 @bp.post("/items")
 @bp.auth_required(token_auth)
-@require_roles("secretariat")
+@require_roles(*access.REGISTRARS)
 @bp.input(ItemIn, arg_name="body")
 @bp.output(ItemCreated, status_code=201)
 @bp.doc(summary="Register and dispatch an item (立项交办): starts the latest supervision process",
@@ -115,8 +96,8 @@ def get(item_id):
         tasks = queries.open_tasks_by_item(session, [item.id]).get(item.id, [])
         plans = queries.plans(session, item.id)
         body = presenter.item(item, tasks)
-        adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
-        body.update(plan=plan((adopted or plans)[-1]) if plans else None, plans=[plan(p) for p in plans],
+        current = current_plan(plans)
+        body.update(plan=plan(current) if current else None, plans=[plan(p) for p in plans],
                     reports=[report(r) for r in queries.reports(session, item.id)],
                     escalations=[escalation(e) for e in queries.item_escalations(session, item.id)],
                     timeline=[audit(r) for r in queries.timeline(session, item.id)])

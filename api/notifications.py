@@ -1,10 +1,10 @@
 """The caller's notifications (催办, 督办, decisions), newest first; marking one read."""
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
-from flask import current_app
 
 from api.auth import current_actor, token_auth
 from api.present import notification
+from api.runtime import engine
 from api.schemas import Page
 from workflows.supervision import notifications
 
@@ -31,10 +31,6 @@ class NotificationPage(Schema):
     items = List(Nested(NotificationOut), required=True)
     total = Integer(required=True)
     unread = Integer(required=True)
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 @bp.get("/notifications")

@@ -2,14 +2,15 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Email, Length, OneOf, Regexp
-from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from api.auth import ROLES, UserOut, current_actor, require_roles, token_auth, user_out
+from api.auth import UserOut, current_actor, require_roles, token_auth, user_out
 from api.models import Department, User
+from api.runtime import engine
 from api.schemas import Page
 from engine.errors import Conflict, InvalidInput
+from engine.roles import ROLES
 
 bp = APIBlueprint("organisation", __name__, url_prefix="/api/v1", tag="Organisation")
 CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -43,10 +44,6 @@ class UserIn(Schema):
 class UserPage(Schema):
     items = List(Nested(UserOut), required=True)
     total = Integer(required=True)
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 # -- the writes, shared by the API and the web pages (callers validate the fields' shapes) ------

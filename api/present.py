@@ -63,6 +63,16 @@ def audit(record):
             "data": record.data or {}, "hash": record.hash}
 
 
+ADOPTED_PLAN_STATES = ("approved", "filed", "changed")
+
+
+def current_plan(plans):
+    """Of an item's plans (oldest first), the one in force: the latest adopted, else the latest
+    submitted; None when there is none."""
+    adopted = [p for p in plans if p.state in ADOPTED_PLAN_STATES]
+    return (adopted or plans)[-1] if plans else None
+
+
 def plan(row):
     return {"id": row.id, "owner": row.owner, "milestones": row.milestones, "measures": row.measures,
             "expected_result": row.expected_result, "state": row.state, "submitted_by": row.submitted_by,

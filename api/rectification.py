@@ -5,7 +5,6 @@ The problem's steps are worked through the task endpoints, like any process's.
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf
-from flask import current_app
 from sqlalchemy import select
 
 from api.auth import current_actor, require_roles, token_auth
@@ -13,9 +12,11 @@ from api.errors import abort
 from api.exports import XLSX_TYPE, csv_response, xlsx_response
 from api.models import Department
 from api.present import Presenter, audit, problem_report
+from api.runtime import engine
 from api.schemas import LIGHTS, AuditOut, Page, TaskOut
+from workflows import access
 from workflows.rectification import queries
-from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem, get_problem
+from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
 bp = APIBlueprint("rectification", __name__, url_prefix="/api/v1", tag="Rectification")
 STATUS_NAMES = {"open": "整改中", "closed": "已销号", "cancelled": "已撤销"}
@@ -103,10 +104,6 @@ class LedgerQuery(Page):
     format = String(load_default="json", validate=OneOf(("json", "csv", "xlsx")))
 
 
-def engine():
-    return current_app.extensions["duban"]
-
-
 def department_exists(code):
     with engine().db.read() as session:
         return session.get(Department, code) is not None
@@ -119,17 +116,13 @@ def check_department(code, field="department"):
 
 
 def visible_problem(problem_id):
-    rt = engine()
-    problem = get_problem(rt, problem_id)
-    with rt.db.read() as session:
-        if not queries.may_see(session, current_actor(), problem):
-            abort(403, "forbidden", f"problem {problem.code} is not in your scope")
-    return problem
+    """The problem if the caller may see it (``workflows.access.may_see_problem``); else 403."""
+    return access.visible_problem(engine(), current_actor(), problem_id)
 
 
 @bp.post("/problems")
 @bp.auth_required(token_auth)
-@require_roles("secretariat")
+@require_roles(*access.REGISTRARS)
 @bp.input(ProblemIn, arg_name="body")
 @bp.output(ProblemCreated, status_code=201)
 @bp.doc(summary="Register a problem (问题登记) and start its rectification process", responses=[400, 403, 404])

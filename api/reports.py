@@ -9,13 +9,13 @@ import datetime as dt
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range, Regexp
-from flask import current_app
 from sqlalchemy import func, select
 
 from api.auth import require_roles, token_auth
 from api.errors import abort
 from api.exports import csv_response, xlsx_response
 from api.models import Department
+from api.runtime import engine
 from api.schemas import Page
 from workflows.supervision import reports
 from workflows.supervision.models import ReportSnapshot
@@ -50,10 +50,6 @@ class MonthQuery(Schema):
 class YearQuery(Schema):
     year = Integer(validate=Range(2000, 2100))
     format = String(load_default="json", validate=FORMATS)
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 def _departments(session):

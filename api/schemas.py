@@ -1,6 +1,6 @@
 """Request and response schemas, declared once: they validate input and publish OpenAPI."""
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
+from apiflask.fields import AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 LIGHTS = ("green", "yellow", "red")
@@ -163,18 +163,25 @@ class ItemQuery(Page):
     q = String(validate=Length(1, 200))
 
 
+class PlanChangeIn(Schema):
+    """计划调整 (``POST /items/{id}/plan-change``; the web page's form is derived from it)."""
+    reason = String(required=True, validate=Length(1, 2000))
+    milestones = List(Nested(Milestone), required=True, validate=Length(1, 100))
+
+
+class ExtensionIn(Schema):
+    """延期申请 (``POST /items/{id}/extension``; the web page's form is derived from it)."""
+    task_id = String(required=True, validate=Length(1, 36))
+    new_due = AwareDateTime(required=True, format="iso")
+    reason = String(required=True, validate=Length(1, 2000))
+    progress = Integer(required=True, validate=Range(0, 100))
+
+
 class ItemCreated(Schema):
     id = String(required=True)
     code = String(required=True)
     instance_id = String(required=True)
     status = String(required=True)
-
-
-class Anything(Schema):
-    """A free JSON object (process variables, form data)."""
-
-    class Meta:
-        unknown = "include"
 
 
 class CompleteIn(Schema):

@@ -84,10 +84,11 @@ def _serve_waitress(config, host, port, threads, echo):
     import waitress
 
     from api.app import create_app
+    from api.runtime import engine_of
     from api.scheduler import start_scheduler, stop_scheduler
 
     app = create_app(config)
-    engine = app.extensions["duban"]
+    engine = engine_of(app)
     scheduler = start_scheduler(engine) if config["scheduler"]["in_process"] else None
     try:
         server = waitress.create_server(app, host=host, port=port, threads=threads, ident="duban")
@@ -152,9 +153,10 @@ class Prefork(BaseApplication):
     def load(self):
         """In a worker process, after the fork: this worker's app, engine and pool."""
         from api.app import create_app
+        from api.runtime import engine_of
 
         app = create_app(self.config)
-        self.engine = app.extensions["duban"]
+        self.engine = engine_of(app)
         return app
 
 

@@ -2,24 +2,19 @@
 from apiflask import APIBlueprint
 from apiflask.fields import String
 from apiflask.validators import Length
-from flask import current_app
 from sqlalchemy import func, select
 
 from api.auth import current_actor, token_auth
-from api.errors import abort
 from api.models import TaskComment, User
 from api.present import Presenter, iso
+from api.runtime import engine
 from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut,
                          Page, TaskDetailOut, TaskOut, TaskPage)
 from engine import forms
-from engine.tasks import may_work
-from workflows.rectification import queries as problem_queries
-from workflows.rectification.models import Problem
-from workflows.supervision import queries
-from workflows.supervision.models import Item
+from engine.errors import Forbidden, InvalidInput
+from workflows import access
 
 bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
-OVERSEERS = ("admin", "supervisor")
 
 
 class InboxQuery(Page):
@@ -27,49 +22,9 @@ class InboxQuery(Page):
     instance_id = String(validate=Length(1, 200))
 
 
-def engine():
-    return current_app.extensions["duban"]
-
-
-def _item(task):
-    if not task.business_key:
-        return None
-    with engine().db.read() as session:
-        return session.get(Item, task.business_key)
-
-
-def _sees_record(actor, task):
-    """Whether ``actor`` may see the record the task works on: its item, or its problem."""
-    if not task.business_key:
-        return False
-    with engine().db.read() as session:
-        item = session.get(Item, task.business_key)
-        if item is not None:
-            return queries.may_see(session, actor, item)
-        problem = session.get(Problem, task.business_key)
-        return problem is not None and problem_queries.may_see(session, actor, problem)
-
-
-def may_see_task(actor, task):
-    """Whoever may work the task, supervisors and admins, and whoever may see its item or
-    problem (its departments, its leader, the secretariat). The web pages use this too."""
-    return may_work(actor, task) or actor.has_any(*OVERSEERS) or _sees_record(actor, task)
-
-
 def visible_task(task_id):
-    """The task if the caller may see it (:func:`may_see_task`); else 403."""
-    task = engine().tasks.get(task_id)
-    if not may_see_task(current_actor(), task):
-        abort(403, "forbidden", f"task {task_id} is not yours")
-    return task
-
-
-def may_override(actor, task):
-    """Supervisors and admins may reassign any task; a leader only the tasks of items they lead."""
-    if actor.is_admin or "supervisor" in actor.roles:
-        return True
-    item = _item(task)
-    return "leader" in actor.roles and item is not None and item.leader == actor.username
+    """The task if the caller may see it (``workflows.access.may_see_task``); else 403."""
+    return access.visible_task(engine(), current_actor(), task_id)
 
 
 @bp.get("/tasks")
@@ -128,7 +83,7 @@ def claim(task_id):
 def unclaim(task_id):
     rt, actor = engine(), current_actor()
     task = rt.tasks.get(task_id)
-    return Presenter(rt).task(rt.tasks.unclaim(task_id, actor, override=may_override(actor, task)))
+    return Presenter(rt).task(rt.tasks.unclaim(task_id, actor, override=access.overrides_task(rt, actor, task)))
 
 
 @bp.post("/tasks/<task_id>/assign")
@@ -137,19 +92,21 @@ def unclaim(task_id):
 @bp.output(TaskOut)
 @bp.doc(summary="Assign a task to a user (supervisor, leader or admin)", responses=[400, 403, 404, 409])
 def assign(task_id, body):
-    rt, actor = engine(), current_actor()
-    if not may_override(actor, visible_task(task_id)):
-        abort(403, "forbidden", "only supervisors, admins and the item's leader assign this task")
-    if not is_active_user(body["username"]):
-        abort(400, "invalid_input", f"no active user {body['username']!r}",
-              [{"field": "username", "message": "unknown user"}])
-    return Presenter(rt).task(rt.tasks.assign(task_id, body["username"], actor))
+    rt = engine()
+    return Presenter(rt).task(assign_task(rt, current_actor(), visible_task(task_id), body["username"]))
 
 
-def is_active_user(username):
-    with engine().db.read() as session:
+def assign_task(rt, actor, task, username):
+    """Give ``task`` to ``username`` (the API's and the task page's assign): Forbidden unless
+    ``actor`` may override the task (``workflows.access.may_override_task``), InvalidInput
+    (field ``username``) unless ``username`` is an active user; Conflict when the task changed."""
+    if not access.overrides_task(rt, actor, task):
+        raise Forbidden("only supervisors, admins and the item's leader assign this task")
+    with rt.db.read() as session:
         user = session.get(User, username)
-    return user is not None and user.active
+    if user is None or not user.active:
+        raise InvalidInput(f"no active user {username!r}", [{"field": "username", "message": "unknown user"}])
+    return rt.tasks.assign(task.id, username, actor)
 
 
 @bp.get("/tasks/<task_id>/comments")

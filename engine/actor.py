@@ -1,6 +1,8 @@
 """Who is acting: a person (username, roles, department) or the engine itself."""
 import dataclasses
 
+from engine.roles import ADMIN
+
 
 @dataclasses.dataclass(frozen=True)
 class Actor:
@@ -10,7 +12,7 @@ class Actor:
 
     @property
     def is_admin(self):
-        return "admin" in self.roles
+        return ADMIN in self.roles
 
     def has_any(self, *roles):
         return bool(self.roles.intersection(roles))

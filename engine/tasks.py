@@ -24,11 +24,16 @@ from SpiffWorkflow.util.task import TaskState
 from engine import forms, rescheduling
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import HumanTask, Instance
-
-ASSIGNING_ROLES = ("supervisor", "leader", "admin")
+from engine.roles import ASSIGNING_ROLES
 
 
 def may_work(actor, task):
+    """Whether ``actor`` may work (claim, complete) ``task``: the engine's one rule, by routing.
+
+    Admins any task; else the assignee, else the diagram's candidate user; else whoever holds
+    its candidate role in its candidate department (either may be absent); a task routed to
+    nobody belongs to whoever started its instance. ``workable_by`` is its SQL twin.
+    """
     if actor.is_admin:
         return True
     owner = task.assignee or task.candidate_user

@@ -164,3 +164,39 @@ def history_server(history):
         session.add(Department(code="d3", name="教育局"))
     yield running
     running.stop()
+
+
+# -- the browser tests (tests/test_web_browser_*.py) ---------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole run (tests/web_browser.py); each person gets a context of it."""
+    from tests.web_browser import launch
+
+    yield from launch()
+
+
+def _people(server, browser):
+    from tests.web_browser import Person
+
+    opened = []
+
+    def open_as(username, viewport=None):
+        person = Person(browser, server.base, **({"viewport": viewport} if viewport else {}))
+        opened.append(person)
+        return person.login(username)
+
+    yield open_as
+    for person in opened:
+        person.close()  # asserts: no console errors, no page errors
+
+
+@pytest.fixture
+def people(server, browser):
+    """``people(username, viewport=None)``: a logged-in person in the browser, on ``server``."""
+    yield from _people(server, browser)
+
+
+@pytest.fixture
+def history_people(history_server, browser):
+    """People on the server over the reports' known history (tests/report_history.py; now 2026-10-20)."""
+    yield from _people(history_server, browser)

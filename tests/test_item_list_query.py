@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.actor import Actor
 from engine.models import Definition, HumanTask, Instance
 from tests.conftest import BOTH_DATABASES
-from workflows import lights
+from workflows import access, lights
 from workflows.supervision import queries
 from workflows.supervision.models import Item, ItemDepartment
 
@@ -76,7 +76,7 @@ def _copies(item):
 def _expected(items, departments, open_dues, actor, limit_of_warning, status=None, department=None,
               light=None, overdue=None, q=None):
     def visible(item):
-        if actor.is_admin or actor.has_any(*queries.OVERSEERS):
+        if actor.is_admin or actor.has_any(*access.RECORD_OVERSEERS):
             return True
         return (("leader" in actor.roles and item.leader == actor.username)
                 or (actor.department is not None and actor.department in departments[item.id]))

@@ -248,7 +248,7 @@ def test_claim_unclaim_assign_and_comments_on_the_task_page(server):
     assert snapshot(server.engine) == before
     assert zhang.post(f"/tasks/{draft}/unclaim").status_code == 302 and assignee(server, draft) is None
 
-    # assign: supervisors, admins and the item's leader (api.tasks.may_override)
+    # assign: supervisors, admins and the item's leader (workflows.access.may_override_task)
     page = sup.get(f"/tasks/{draft}").text
     assert 'id="assign-form"' in page
     options = re.findall(r'<option value="(\w+)"', page[page.index('id="assign-username"'):])

@@ -1,4 +1,4 @@
-"""Playwright on Debian's Chromium for the web tests: one browser per test module, one context per person.
+"""Playwright on Debian's Chromium for the web tests: one browser per test run, one context per person.
 
 Never downloads a browser: it drives ``/usr/bin/chromium`` and fails (does not skip) when that
 is missing. Each :class:`Person` collects console errors and uncaught page errors; the tests

@@ -1,16 +1,18 @@
 """The web application (网页端): server-rendered pages in Simplified Chinese over the same engine.
 
 One blueprint, ``web``, one module per area: ``session`` (log in, the current user, role
-checks, navigation with the unread count), ``inbox`` (待办, task forms, claim / assign,
-comments, 计划调整 and 延期申请), ``notifications`` (通知), ``items`` (督办事项), ``problems``
+checks, navigation with the unread count), ``inbox`` (待办), ``tasks`` (a task's page: its
+form, claim / assign, comments), ``notifications`` (通知), ``items`` (督办事项) with
+``item_requests`` (计划调整 and 延期申请), ``problems``
 (问题台账, 问题登记), ``complaints`` (群众反映 triage), ``reports`` (周报, 月度排名 with charts,
 打印版通报, 年度考核), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
 ``admin`` (users, departments, calendar, clock), ``monitor`` (运行监控, 流程实例, 流程迁移) and
 ``assets`` (bpmn-js / dmn-js / ECharts from node_modules). ``schema_form`` turns a task's
-JSON Schema into form fields and a submitted form back into task data.
+JSON Schema into form fields and a submitted form back into task data; ``request_forms``
+derives such a schema from an API request schema; ``lookups`` reads the names pages show.
 
-Pages use the same users, roles and checks as the API (``api.auth.user_actor``,
-``engine.tasks.may_work``, ``api.tasks.may_see_task``, the domains' ``queries.scope``) and
+Pages use the same users, roles and checks as the API (``api.auth.user_actor``, the access
+policy ``workflows.access``, the domains' ``queries.scope``) and
 call the engine and the domains directly, not the HTTP API. Sessions are Flask's signed
 cookie; the key is ``[web] secret_key``, or one generated once into ``[web]
 secret_key_file`` (``var/secret_key``) so every process on the machine shares it — several
@@ -57,8 +59,8 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (admin, assets, complaints, designer, escalations, inbox, items, labels,  # noqa: F401
-                         monitor, notifications, problems, reports, session)
+    from api.web import (admin, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
+                         items, labels, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))

@@ -8,13 +8,15 @@ import re
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from api.auth import ROLES
 from api.models import Department, User
 from api.organisation import CODE_PATTERN, add_department, add_user
+from api.runtime import engine
 from api.web import bp
 from api.web.labels import ROLES as ROLE_LABELS
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required
+from api.web.lookups import department_names
+from api.web.session import roles_required
 from engine.errors import Conflict, InvalidInput
+from engine.roles import ROLES
 
 
 def _code_problem(code):
@@ -28,7 +30,7 @@ def _code_problem(code):
 @bp.route("/admin/departments", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_departments():
-    errors, values, status = {}, {}, 200
+    errors, values = {}, {}
     if request.method == "POST":
         values = {k: request.form.get(k, "").strip() for k in ("code", "name")}
         if problem := _code_problem(values["code"]):
@@ -43,20 +45,19 @@ def admin_departments():
             else:
                 flash(f"已创建部门：{values['name']}。")
                 return redirect(url_for("web.admin_departments"))
-        status = FORM_SHOWN_AGAIN
     with engine().db.read() as db:
         rows = list(db.scalars(select(Department).order_by(Department.code)))
         members = {}
         for user in db.scalars(select(User)):
             members[user.department] = members.get(user.department, 0) + 1
     return render_template("admin/departments.html", departments=rows, members=members, errors=errors,
-                           values=values), status
+                           values=values)
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_users():
-    errors, values, status = {}, {"roles": []}, 200
+    errors, values = {}, {"roles": []}
     if request.method == "POST":
         values = {k: request.form.get(k, "").strip() for k in ("username", "display_name", "department")}
         values["roles"] = [r for r in request.form.getlist("roles") if r in ROLES]
@@ -80,11 +81,10 @@ def admin_users():
             else:
                 flash(f"已创建用户：{values['display_name']}（{values['username']}）。")
                 return redirect(url_for("web.admin_users"))
-        status = FORM_SHOWN_AGAIN
     with engine().db.read() as db:
         users = list(db.scalars(select(User).order_by(User.department, User.username)))
     return render_template("admin/users.html", users=users, departments=department_names(), errors=errors,
-                           values=values, roles=[(r, ROLE_LABELS[r]) for r in ROLES]), status
+                           values=values, roles=[(r, ROLE_LABELS[r]) for r in ROLES])
 
 
 WEEKDAYS = "一二三四五六日"
@@ -120,7 +120,7 @@ def admin_clock():
     rt = engine()
     if rt.clock.mode != "simulated":
         abort(404)
-    error, status = None, 200
+    error = None
     now = rt.clock.now()
     if request.method == "POST":
         target, error = _advance_target(rt, now)
@@ -128,9 +128,8 @@ def admin_clock():
             rt.advance_clock(to=target)
             flash(f"时钟已推进到 {rt.calendar.local(rt.clock.now()):%Y-%m-%d %H:%M}，到期的定时任务已触发。")
             return redirect(url_for("web.admin_clock"))
-        status = FORM_SHOWN_AGAIN
     return render_template("admin/clock.html", now=rt.calendar.local(now), error=error,
-                           form=request.form), status
+                           form=request.form)
 
 
 def _advance_target(rt, now):

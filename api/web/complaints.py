@@ -13,10 +13,12 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.complaints import READERS
 from api.items import reference_problems
 from api.rectification import department_exists
+from api.runtime import engine
 from api.web import bp, schema_form
 from api.web.items import item_schema
+from api.web.lookups import department_names, user_names
 from api.web.problems import field_errors, problem_schema
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, has_role, roles_required, user_names
+from api.web.session import has_role, roles_required
 from engine.errors import Conflict, Forbidden, InvalidInput
 from workflows.complaints import triage
 
@@ -64,7 +66,7 @@ def complaint(complaint_id):
     row = triage.get(rt, complaint_id)  # 404 first
     kind = request.values.get("as") if request.values.get("as") in OUTCOMES else "problem"
     schema = triage_schema(kind)
-    errors, values, status = {}, _values(kind, row), 200
+    errors, values = {}, _values(kind, row)
     if request.method == "POST":
         if not has_role("secretariat"):
             raise Forbidden("only the secretariat triages complaints")
@@ -83,11 +85,10 @@ def complaint(complaint_id):
             else:
                 if created is not None:
                     return created
-        status = FORM_SHOWN_AGAIN
     return render_template("complaint.html", complaint=row, kind=kind, outcomes=OUTCOMES, errors=errors,
                            values=values, form_fields=schema_form.fields(schema, values),
                            departments=department_names(), users=user_names(),
-                           may_triage=row.state == "received" and has_role("secretariat")), status
+                           may_triage=row.state == "received" and has_role("secretariat"))
 
 
 def _act(rt, kind, row, data, errors):

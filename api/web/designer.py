@@ -13,8 +13,9 @@ from flask import Response, g, jsonify, render_template, request, url_for
 from lxml import etree
 from sqlalchemy import func, select
 
+from api.runtime import engine
 from api.web import bp
-from api.web.session import engine, roles_required
+from api.web.session import roles_required
 from engine.errors import EngineError
 from engine.models import Definition, Instance
 

@@ -14,10 +14,11 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from api.runtime import engine
 from api.web import bp, schema_form
-from api.web.inbox import items_by_id
 from api.web.labels import ESCALATION_ACTIONS
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required, user_names
+from api.web.lookups import department_names, items_by_id, user_names
+from api.web.session import roles_required
 from engine import forms
 from engine.clock import parse_moment
 from engine.errors import Conflict, InvalidInput
@@ -53,7 +54,7 @@ def escalations():
     return _render(request.args.get("state"))
 
 
-def _render(state, form_errors=None, form_values=None, status=200):
+def _render(state, form_errors=None, form_values=None):
     state = state if state in ("open", "handled") else "open"
     rt = engine()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -88,7 +89,7 @@ def _render(state, form_errors=None, form_values=None, status=200):
         "escalations.html", state=state, desk=desk, total=total, open_total=open_total, page=page,
         pages=max((total + PAGE - 1) // PAGE, 1), items=items_by_id(r.item_id for r in rows),
         departments=department_names(), users=names, actions=ESCALATION_ACTIONS,
-        form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now())), status
+        form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now()))
 
 
 @bp.post("/escalations/<int:escalation_id>")
@@ -125,7 +126,7 @@ def handle_escalation(escalation_id):
                 return redirect(url_for("web.escalations", state="handled"))
             errors = {"action": [_words(err.message)]}
     if errors:
-        return _render("open", {row.id: errors}, {row.id: values}, FORM_SHOWN_AGAIN)
+        return _render("open", {row.id: errors}, {row.id: values})
     with rt.db.read() as db:
         item = items_by_id([row.item_id]).get(row.item_id)
         step = db.get(HumanTask, row.task_id) if row.task_id else None

@@ -8,15 +8,17 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from sqlalchemy import select
 
 from api.models import Department, User
-from api.present import Presenter
+from api.present import Presenter, current_plan
+from api.runtime import engine
 from api.web import bp, schema_form
-from api.web.inbox import task_titles_of
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
+from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.session import login_required, roles_required
 from api.web.labels import BASES
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import InvalidInput
 from engine.models import HumanTask, Instance
+from workflows import access
 from workflows.supervision import queries
-from workflows.supervision.items import create_item, get_item
+from workflows.supervision.items import create_item
 
 PAGE = 50
 
@@ -44,16 +46,11 @@ def items():
     return render_template("items.html", items=listed, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), args=args,
                            departments=department_names(), users=user_names(),
-                           may_create=g.actor.is_admin or g.actor.has_any("secretariat"))
+                           may_create=access.may_register(g.actor))
 
 
 def _visible_item(item_id):
-    rt = engine()
-    item = get_item(rt, item_id)
-    with rt.db.read() as db:
-        if not queries.may_see(db, g.actor, item):
-            raise Forbidden(f"item {item.code} is not in your scope")
-    return item
+    return access.visible_item(engine(), g.actor, item_id)
 
 
 @bp.get("/items/<item_id>")
@@ -65,20 +62,17 @@ def item(item_id):
     with rt.db.read() as db:
         open_tasks = queries.open_tasks_by_item(db, [item.id]).get(item.id, [])
         plans = queries.plans(db, item.id)
-        adopted = [p for p in plans if p.state in ("approved", "filed", "changed")]
         instance = db.get(Instance, item.instance_id) if item.instance_id else None
         steps = _steps(db, item.instance_id)
-        context = dict(plan=(adopted or plans)[-1] if plans else None, plans=plans,
+        context = dict(plan=current_plan(plans), plans=plans,
                        reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
                        task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),
-                           may_change_plan=(item.status == "open" and "staff" in g.actor.roles
-                                            and g.actor.department == item.department
+                           may_change_plan=(item.status == "open" and access.may_request_plan_change(g.actor, item)
                                             and bool(context["plans"]) and context["plans"][-1].state != "returned"),
-                           may_request_extension=(item.status == "open" and "staff" in g.actor.roles
-                                                  and g.actor.department == item.department),
+                           may_request_extension=item.status == "open" and access.may_request_extension(g.actor, item),
                            **context)
 
 
@@ -134,10 +128,10 @@ def item_schema():
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
-@roles_required("secretariat")
+@roles_required(*access.REGISTRARS)
 def item_new():
     rt = engine()
-    schema, errors, values, status = item_schema(), {}, {}, 200
+    schema, errors, values = item_schema(), {}, {}
     if request.method == "POST":
         data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
         if data.get("department") and data.get("department") in (data.get("co_departments") or []):
@@ -150,6 +144,5 @@ def item_new():
             else:
                 flash(f"已立项交办：{item.code}。")
                 return redirect(url_for("web.item", item_id=item.id))
-        status = FORM_SHOWN_AGAIN
     return render_template("item_new.html", form_fields=schema_form.fields(schema, values), values=values,
-                           errors=errors), status
+                           errors=errors)

@@ -30,7 +30,6 @@ AUDIT_KINDS = {
 }
 INSTANCE_STATUS = {"running": "运行中", "suspended": "已暂停", "completed": "已结束", "cancelled": "已撤销",
                    "error": "出错"}
-TIMER_STATE = {"waiting": "等待触发", "fired": "已触发", "cancelled": "已取消", "incident": "故障"}
 ESCALATION_ACTIONS = {"remind": "提醒催办", "extend": "延期", "reassign": "改派", "accountability": "确认问责"}
 ESCALATION_STATE = {"open": "待处置", "handled": "已处置", "cancelled": "已撤销"}
 NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escalation_reminder": "督办催办",

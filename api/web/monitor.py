@@ -21,9 +21,11 @@ import re
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from api.runtime import engine
 from api.web import bp
 from api.web.labels import INSTANCE_STATUS
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required
+from api.web.lookups import department_names
+from api.web.session import roles_required
 from engine.errors import Conflict, NotFound
 from engine.instances import STATUSES
 from engine.models import Definition, Instance
@@ -48,7 +50,7 @@ def records_by_key(keys):
     return found
 
 
-def _cockpit(errors=None, values=None, status=200):
+def _cockpit(errors=None, values=None):
     rt = engine()
     counts = rt.instances.counts()
     table = {}
@@ -71,7 +73,7 @@ def _cockpit(errors=None, values=None, status=200):
         failed=failed, failed_total=failed_total, suspended=suspended, suspended_total=suspended_total,
         timer_incidents=timer_incidents, pending=pending, owners=owners, definitions=definitions,
         records=records, open_counts=rt.tasks.open_counts(now), departments=department_names(),
-        errors=errors or {}, values=values or {}, now=now), status
+        errors=errors or {}, values=values or {}, now=now)
 
 
 @bp.get("/admin/monitor")
@@ -94,8 +96,8 @@ def _reason(instance_id, action):
     message = "请填写原因" if not reason else f"原因不能超过 {REASON_MAX} 个字"
     errors, values = {(instance_id, action): [message]}, {(instance_id, action): request.form.get("reason", "")}
     if request.form.get("back") == "instances":
-        return None, _instances(errors, values, FORM_SHOWN_AGAIN)
-    return None, _cockpit(errors, values, FORM_SHOWN_AGAIN)
+        return None, _instances(errors, values)
+    return None, _cockpit(errors, values)
 
 
 def _run(command, done):
@@ -116,27 +118,26 @@ def admin_instance_retry(instance_id):
     return _run(lambda: rt.instances.retry(instance_id, g.actor), "已重试出错的环节。")
 
 
+def _run_with_reason(instance_id, action, done):
+    """``engine.instances.<action>(instance_id, reason, actor)`` with the form's reason (404 first)."""
+    rt = engine()
+    rt.instances.get(instance_id)
+    reason, page = _reason(instance_id, action)
+    if page:
+        return page
+    return _run(lambda: getattr(rt.instances, action)(instance_id, reason, g.actor), done)
+
+
 @bp.post("/admin/instances/<instance_id>/cancel")
 @roles_required("admin")
 def admin_instance_cancel(instance_id):
-    rt = engine()
-    rt.instances.get(instance_id)
-    reason, page = _reason(instance_id, "cancel")
-    if page:
-        return page
-    return _run(lambda: rt.instances.cancel(instance_id, reason, g.actor), "已撤销该流程实例。")
+    return _run_with_reason(instance_id, "cancel", "已撤销该流程实例。")
 
 
 @bp.post("/admin/instances/<instance_id>/suspend")
 @roles_required("admin")
 def admin_instance_suspend(instance_id):
-    rt = engine()
-    rt.instances.get(instance_id)
-    reason, page = _reason(instance_id, "suspend")
-    if page:
-        return page
-    return _run(lambda: rt.instances.suspend(instance_id, reason, g.actor),
-                "已暂停该流程实例：其任务不能办理，定时器暂停触发。")
+    return _run_with_reason(instance_id, "suspend", "已暂停该流程实例：其任务不能办理，定时器暂停触发。")
 
 
 @bp.post("/admin/instances/<instance_id>/resume")
@@ -162,7 +163,7 @@ def admin_timer_retry(timer_id):
 
 
 # -- 流程实例 -------------------------------------------------------------------------------------
-def _instances(errors=None, values=None, status=200):
+def _instances(errors=None, values=None):
     rt = engine()
     args = request.values
     definition = args.get("f_definition") or args.get("definition") or None
@@ -182,7 +183,7 @@ def _instances(errors=None, values=None, status=200):
                            pages=max((total + PAGE - 1) // PAGE, 1), keys=keys, statuses=STATUSES,
                            filters={"definition": definition, "status": state, "code": code},
                            records=records_by_key(r.business_key for r in rows),
-                           errors=errors or {}, values=values or {}), status
+                           errors=errors or {}, values=values or {})
 
 
 @bp.get("/admin/instances")
@@ -242,10 +243,9 @@ def admin_migration():
             results = [{"instance_id": c.instance_id, "can_move": c.can_move,
                         "reason": migration_reason(c.reason), "record": records.get(owners.get(c.instance_id))}
                        for c in checks]
-    status = FORM_SHOWN_AGAIN if errors else 200
     return render_template("admin/migration.html", keys=keys, key=key, versions=versions, counts=counts,
                            statuses=STATUSES, errors=errors, results=results,
-                           from_version=from_version, to_version=to_version), status
+                           from_version=from_version, to_version=to_version)
 
 
 def _versions_problems(versions, from_version, to_version):

@@ -5,9 +5,10 @@ The navigation shows the unread count (``session.navigation``).
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from api.runtime import engine
 from api.web import bp
 from api.web.labels import NOTIFICATION_KINDS
-from api.web.session import engine, login_required
+from api.web.session import login_required
 from workflows.supervision import notifications as notes
 from workflows.supervision.models import Item
 

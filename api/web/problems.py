@@ -14,12 +14,14 @@ from sqlalchemy import select
 from api.models import Department
 from api.present import Presenter
 from api.rectification import department_exists, ledger_file
+from api.runtime import engine
 from api.web import bp, schema_form
-from api.web.inbox import task_titles_of
-from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
-from engine.errors import Forbidden, InvalidInput
+from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.session import login_required, roles_required
+from engine.errors import InvalidInput
+from workflows import access
 from workflows.rectification import queries
-from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem, get_problem
+from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
 PAGE = 50
 LIGHTS = ("green", "yellow", "red")
@@ -53,7 +55,7 @@ def problems():
     query = {k: v for k, v in filters.items() if v}
     return render_template("problems.html", problems=listed, total=total, page=page, args=request.args,
                            query=query, pages=max((total + PAGE - 1) // PAGE, 1), departments=department_names(),
-                           may_create=g.actor.is_admin or g.actor.has_any("secretariat"))
+                           may_create=access.may_register(g.actor))
 
 
 @bp.get("/problems.<any(csv, xlsx):fmt>")
@@ -67,10 +69,8 @@ def problems_download(fmt):
 @login_required
 def problem(problem_id):
     rt = engine()
-    row = get_problem(rt, problem_id)
+    row = access.visible_problem(rt, g.actor, problem_id)
     with rt.db.read() as db:
-        if not queries.may_see(db, g.actor, row):
-            raise Forbidden(f"problem {row.code} is not in your scope")
         tasks = queries.open_tasks_by_problem(db, [row.id]).get(row.id, [])
         reports = queries.reports(db, row.id)
         timeline = queries.timeline(db, row.id)
@@ -109,10 +109,10 @@ def field_errors(err):
 
 
 @bp.route("/problems/new", methods=["GET", "POST"])
-@roles_required("secretariat")
+@roles_required(*access.REGISTRARS)
 def problem_new():
     rt = engine()
-    schema, errors, values, status = problem_schema(), {}, {}, 200
+    schema, errors, values = problem_schema(), {}, {}
     if request.method == "POST":
         data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
         if not errors and not department_exists(data["department"]):
@@ -125,6 +125,5 @@ def problem_new():
             else:
                 flash(f"已登记问题：{created.code}，整改流程已启动，请办理“移交”。")
                 return redirect(url_for("web.problem", problem_id=created.id))
-        status = FORM_SHOWN_AGAIN
     return render_template("problem_new.html", form_fields=schema_form.fields(schema, values), values=values,
-                           errors=errors), status
+                           errors=errors)

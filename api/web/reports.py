@@ -16,8 +16,11 @@ from flask import g, render_template, request
 from sqlalchemy import select
 
 from api import reports as api_reports
+from api.runtime import engine
 from api.web import bp
-from api.web.session import department_names, engine, error_page, login_required, roles_required, user_names
+from api.web.lookups import department_names, user_names
+from api.web.session import error_page, login_required, roles_required
+from workflows import access
 from workflows.supervision import queries, reports
 from workflows.supervision.models import Item
 
@@ -139,7 +142,7 @@ def report_ranking():
         "lights": lights_now,
     }
     return render_template("report_ranking.html", report=report, month=month, chart=chart,
-                           lights_scope_all=g.actor.is_admin or g.actor.has_any(*queries.OVERSEERS),
+                           lights_scope_all=access.sees_every_item(g.actor),
                            previous=_shift_month(month, -1), following=_shift_month(month, 1),
                            title=month_title(month))
 

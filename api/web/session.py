@@ -3,33 +3,26 @@
 The session cookie holds only the username; every request re-reads the user, so a user
 made inactive is logged out at their next click. Checks are the API's: admin passes every
 role check (``api.auth.require_roles`` semantics), actors come from ``api.auth.user_actor``.
+
+A form shown again with its problems is answered 200, not 400: it is the page the person
+asked for, and browsers log every 4xx navigation as a console error.
 """
 import datetime as dt
 import functools
 from urllib.parse import urlsplit
 
-from flask import (current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
 from api import reports as api_reports
 from api.auth import user_actor
-from api.models import Department, User
+from api.models import User
+from api.runtime import engine
 from api.web import bp, csrf, labels
 from engine.errors import EngineError
 from workflows.supervision import notifications
-
-
-# A form shown again with its problems is the page the person asked for: 200, not 400 (browsers
-# log every 4xx navigation as a console error, and the page itself is fine).
-FORM_SHOWN_AGAIN = 200
-
-
-def engine():
-    return current_app.extensions["duban"]
 
 
 # -- the current user -------------------------------------------------------------------------
@@ -202,13 +195,3 @@ def http_failed(err):
     messages = {400: "请求有误。", 403: "您无权进行此操作。", 404: "未找到该页面。",
                 405: "不支持此操作。", 413: "提交的内容过大。"}
     return error_page(err.code, messages.get(err.code, "操作未能完成。"), None)
-
-
-def department_names():
-    with engine().db.read() as db:
-        return {d.code: d.name for d in db.scalars(select(Department).order_by(Department.code))}
-
-
-def user_names():
-    with engine().db.read() as db:
-        return {u.username: u.display_name for u in db.scalars(select(User))}

@@ -6,22 +6,17 @@ of their own department.
 from sqlalchemy import func, or_, select
 
 from engine.models import AuditRecord, HumanTask
-from workflows import lights
+from workflows import access, lights
 from workflows.rectification.models import Problem, ProblemReport
 
-OVERSEERS = ("admin", "secretariat", "supervisor")
 MAX_EXPORT_ROWS = 50_000
 
 
 def scope(query, actor):
-    if actor.is_admin or actor.has_any(*OVERSEERS):
+    """Limit a Problem query to ``actor``'s scope: the SQL twin of ``access.may_see_problem``."""
+    if access.sees_every_problem(actor):
         return query
     return query.where(Problem.department == actor.department) if actor.department else query.where(False)
-
-
-def may_see(session, actor, problem):
-    return session.scalar(scope(select(func.count()).select_from(Problem).where(Problem.id == problem.id),
-                                actor)) == 1
 
 
 def ledger(session, actor, calendar, now, source=None, department=None, status=None, light=None,

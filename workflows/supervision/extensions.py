@@ -24,6 +24,7 @@ from engine.clock import parse_moment
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, StaleInstance
 from engine.models import HumanTask, Instance
 from engine.rescheduling import due_variable
+from workflows import access
 from workflows.supervision.models import Item
 from workflows.supervision.notifications import notify
 
@@ -38,7 +39,7 @@ def _problem(field, message):
 
 def request_extension(engine, item, task_id, reason, new_due, progress, actor):
     """Start the approval of an extension of ``task_id`` to ``new_due``; returns the instance."""
-    if "staff" not in actor.roles or actor.department != item.department:
+    if not access.may_request_extension(actor, item):
         raise Forbidden("only staff of the lead department may request an extension")
     if item.status != "open":
         raise Conflict(f"item {item.code} is {item.status}")

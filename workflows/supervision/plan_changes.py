@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from engine.errors import Conflict, Forbidden, InvalidInput
+from workflows import access
 from workflows.supervision.models import ItemPlan
 
 PROCESS_KEY = "plan_change"
@@ -18,7 +19,7 @@ PROCESS_KEY = "plan_change"
 
 def request_change(engine, item, reason, milestones, actor):
     """Start the approval; returns the plan_change instance."""
-    if "staff" not in actor.roles or actor.department != item.department:
+    if not access.may_request_plan_change(actor, item):
         raise Forbidden("only staff of the lead department may request a plan change")
     if item.status != "open":
         raise Conflict(f"item {item.code} is {item.status}")

@@ -3,11 +3,11 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from engine.models import AuditRecord, HumanTask
+from engine.roles import LEADER
 from engine.tasks import OPEN
-from workflows import lights
+from workflows import access, lights
 from workflows.supervision.models import Escalation, Item, ItemDepartment, ItemPlan, ItemReport, Measure
 
-OVERSEERS = ("admin", "secretariat", "supervisor")
 # A list's own department rows, apart from the scope's subquery over the same table (not
 # correlated with it); built once, as adapting an alias costs more than the SQL it saves.
 _LISTED = aliased(ItemDepartment, name="listed")
@@ -19,17 +19,14 @@ def _department_items(department, status=None):
     return query.where(ItemDepartment.status == status) if status else query
 
 
-def _overseer(actor):
-    return actor.is_admin or actor.has_any(*OVERSEERS)
-
-
 def _visible(actor, item_id, status=None):
     """The condition limiting items (``item_id``: a column holding their ids) to ``actor``'s scope,
-    or None for overseers. It names ``Item.leader`` for leaders, so ``Item`` must be in the query."""
-    if _overseer(actor):
+    or None for overseers. It names ``Item.leader`` for leaders, so ``Item`` must be in the query.
+    The SQL twin of ``access.may_see_item``."""
+    if access.sees_every_item(actor):
         return None
     conditions = []
-    if "leader" in actor.roles:
+    if LEADER in actor.roles:
         conditions.append(Item.leader == actor.username)
     if actor.department:
         conditions.append(item_id.in_(_department_items(actor.department, status)))
@@ -45,10 +42,6 @@ def scope(query, actor, status=None):
     return query if condition is None else query.where(condition)
 
 
-def may_see(session, actor, item):
-    return session.scalar(scope(select(func.count()).select_from(Item).where(Item.id == item.id), actor)) == 1
-
-
 def _listed(actor, status, department):
     """What an item list reads before its light and search filters:
     ``(rows, item_id, order, conditions, joins_item)``.
@@ -61,7 +54,7 @@ def _listed(actor, status, department):
     never the whole ``item`` table. Any other list reads ``item`` itself. ``joins_item``: the
     conditions name ``Item``'s own columns (a leader's scope), so counting must join it.
     """
-    overseer, leader = _overseer(actor), "leader" in actor.roles
+    overseer, leader = access.sees_every_item(actor), LEADER in actor.roles
     own = actor.department if not (overseer or leader) else None
     listed = department or own
     if not listed:
@@ -165,9 +158,10 @@ def _page(session, query, order, limit, offset):
 
 
 def escalations(session, actor, state=None, item_id=None, department=None, limit=50, offset=0):
-    """Escalations, oldest overdue first: supervisors and admins see all, leaders their items'."""
+    """Escalations, oldest overdue first: supervisors and admins see all, leaders their items'
+    (``access.sees_every_escalation``)."""
     query = select(Escalation)
-    if not actor.has_any("admin", "supervisor"):
+    if not access.sees_every_escalation(actor):
         query = query.where(Escalation.item_id.in_(select(Item.id).where(Item.leader == actor.username)))
     for column, value in ((Escalation.state, state), (Escalation.item_id, item_id),
                           (Escalation.department, department)):
