@@ -5,7 +5,7 @@ from apiflask.validators import Length, Range
 from flask import current_app, jsonify
 
 from api.auth import current_actor, require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.models import Department, User
 from api.present import Presenter, audit, escalation, plan, report
 from api.schemas import ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, Milestone
@@ -45,12 +45,12 @@ def reference_problems(body):
         for field, code in [("department", body["department"])] + [
                 (f"co_departments/{i}", c) for i, c in enumerate(body["co_departments"])]:
             if session.get(Department, code) is None:
-                problems.append({"field": field, "message": f"unknown department {code!r}"})
+                problems.append(problem(field, "unknown_department", f"unknown department {code!r}"))
         leader = session.get(User, body["leader"])
         if leader is None or not leader.active or "leader" not in (leader.roles or []):
-            problems.append({"field": "leader", "message": f"{body['leader']!r} is not a leader"})
+            problems.append(problem("leader", "not_a_leader", f"{body['leader']!r} is not a leader"))
     if body["department"] in body["co_departments"]:
-        problems.append({"field": "co_departments", "message": "the lead department cannot co-handle"})
+        problems.append(problem("co_departments", "lead_co_handles", "the lead department cannot co-handle"))
     return problems
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from api.auth import require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.exports import csv_response, xlsx_response
 from api.models import Department
 from api.schemas import Page
@@ -85,7 +85,7 @@ def is_iso_week(week):
 
 def _valid_week(week):
     if not is_iso_week(week):
-        abort(400, "invalid_input", f"{week} is not an ISO week", [{"field": "week", "message": "no such week"}])
+        abort(400, "invalid_input", f"{week} is not an ISO week", [problem("week", "invalid_week", "no such week")])
 
 
 @bp.get("/reports/weekly")

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from api.auth import current_actor, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.models import TaskComment, User
 from api.present import Presenter, iso
 from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut,
@@ -142,7 +142,7 @@ def assign(task_id, body):
         abort(403, "forbidden", "only supervisors, admins and the item's leader assign this task")
     if not is_active_user(body["username"]):
         abort(400, "invalid_input", f"no active user {body['username']!r}",
-              [{"field": "username", "message": "unknown user"}])
+              [problem("username", "unknown_user", "unknown user")])
     return Presenter(rt).task(rt.tasks.assign(task_id, body["username"], actor))
 
 

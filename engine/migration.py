@@ -51,7 +51,7 @@ class Migrations:
         with self.rt.db.read() as session:
             target = self.rt.definitions.get(session, instance.definition_key, to_version)
         if target.id == instance.definition_id:
-            raise InvalidInput(f"instance {instance.id} is already on version {to_version}")
+            raise InvalidInput(f"instance {instance.id} is already on version {to_version}", reason="same_version")
         return target
 
     def check(self, instance_id, to_version):
@@ -78,7 +78,7 @@ class Migrations:
             top, subprocesses, missing = _blockers(workflow, spec, subprocess_specs)
             if missing:
                 raise Conflict(f"instance cannot move to version {target.version}: steps "
-                               f"{', '.join(missing)} do not exist there")
+                               f"{', '.join(missing)} do not exist there", reason="steps_missing")
             removed = migrate_workflow(top, workflow, spec)
             for sub_id, sub_diff in subprocesses.items():
                 sub = workflow.subprocesses[sub_id]

@@ -67,7 +67,7 @@ def complaint(complaint_id):
     errors, values, status = {}, _values(kind, row), 200
     if request.method == "POST":
         if not has_role("secretariat"):
-            raise Forbidden("only the secretariat triages complaints")
+            raise Forbidden("only the secretariat triages complaints", reason="not_secretariat")
         if row.state != "received":
             flash("该群众反映已分拣或已不予处理。")
             return redirect(url_for("web.complaint", complaint_id=row.id))

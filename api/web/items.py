@@ -52,7 +52,7 @@ def _visible_item(item_id):
     item = get_item(rt, item_id)
     with rt.db.read() as db:
         if not queries.may_see(db, g.actor, item):
-            raise Forbidden(f"item {item.code} is not in your scope")
+            raise Forbidden(f"item {item.code} is not in your scope", reason="out_of_scope")
     return item
 
 

@@ -70,7 +70,7 @@ def problem(problem_id):
     row = get_problem(rt, problem_id)
     with rt.db.read() as db:
         if not queries.may_see(db, g.actor, row):
-            raise Forbidden(f"problem {row.code} is not in your scope")
+            raise Forbidden(f"problem {row.code} is not in your scope", reason="out_of_scope")
         tasks = queries.open_tasks_by_problem(db, [row.id]).get(row.id, [])
         reports = queries.reports(db, row.id)
         timeline = queries.timeline(db, row.id)

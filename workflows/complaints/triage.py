@@ -9,7 +9,7 @@ processes for one clue, and never a started process with the complaint still unt
 """
 from sqlalchemy import func, select, update
 
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, problem
 from workflows.complaints.models import Complaint
 from workflows.rectification import problems
 from workflows.supervision import items
@@ -22,7 +22,7 @@ def get(engine, complaint_id):
     with engine.db.read() as session:
         complaint = session.get(Complaint, complaint_id)
     if complaint is None:
-        raise NotFound(f"no complaint {complaint_id}")
+        raise NotFound(f"no complaint {complaint_id}", reason="no_complaint")
     return complaint
 
 
@@ -42,7 +42,7 @@ def list_complaints(session, state=None, q=None, limit=50, offset=0):
 def _open(engine, complaint_id):
     complaint = get(engine, complaint_id)
     if complaint.state != "received":
-        raise Conflict(f"complaint {complaint_id} is already {complaint.state}")
+        raise Conflict(f"complaint {complaint_id} is already {complaint.state}", reason="already_triaged")
     return complaint
 
 
@@ -68,7 +68,7 @@ def triage_as_item(engine, complaint_id, fields, actor):
 def dismiss(engine, complaint_id, reason, actor):
     """Dismiss with a reason; Conflict when the complaint was already triaged or dismissed."""
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("a dismissal needs a reason", details=[{"field": "reason", "message": "is required"}])
+        raise InvalidInput("a dismissal needs a reason", details=[problem("reason", "required", "is required")])
     get(engine, complaint_id)
     now = engine.clock.now()
     with engine.db.write() as session:
@@ -79,7 +79,7 @@ def dismiss(engine, complaint_id, reason, actor):
             Complaint.id == complaint_id, Complaint.state == "received").values(
             state="dismissed", dismiss_reason=reason.strip(), triaged_by=actor.username, triaged_at=now))
         if result.rowcount != 1:
-            raise Conflict(f"complaint {complaint_id} was already triaged or dismissed")
+            raise Conflict(f"complaint {complaint_id} was already triaged or dismissed", reason="already_triaged")
     return get(engine, complaint_id)
 
 
@@ -95,7 +95,8 @@ def on_instance_started(event):
         state="triaged", triaged_as=target, triaged_by=event.actor.username, triaged_at=event.at,
         **{f"{target}_id": event.instance.business_key}))
     if result.rowcount != 1:
-        raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)")
+        raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)",
+                       reason="already_triaged")
     event.engine.audit.append(session, "complaint_triaged", actor=event.actor.username,
                               business_key=str(complaint_id),
                               data={"complaint_id": str(complaint_id), "as": target,

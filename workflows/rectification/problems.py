@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy import select
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, problem
 from engine.models import HumanTask
 from workflows.numbering import next_seq
 from workflows.rectification.models import Problem, ProblemReport
@@ -28,27 +28,27 @@ _CODE_LOCK = 0x7A670000  # "zg": serialises code allocation per year on PostgreS
 def validate_problem(data):
     """Return the cleaned problem fields or raise InvalidInput listing every field problem."""
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    problems = [{"field": name, "message": "is required"} for name in _REQUIRED
+        raise InvalidInput("the body must be a JSON object", reason="not_an_object")
+    problems = [problem(name, "required", "is required") for name in _REQUIRED
                 if data.get(name) in (None, "")]
-    problems += [{"field": name, "message": f"must be of type {kind.__name__}"}
+    problems += [problem(name, "invalid", f"must be of type {kind.__name__}")
                  for name, kind in _FIELDS.items()
                  if data.get(name) is not None and not isinstance(data[name], kind)]
-    problems += [{"field": name, "message": "unknown field"} for name in data if name not in _FIELDS]
+    problems += [problem(name, "unknown", "unknown field") for name in data if name not in _FIELDS]
     if isinstance(data.get("source"), str) and data["source"] and data["source"] not in SOURCES:
-        problems.append({"field": "source", "message": f"must be one of {', '.join(SOURCES)}"})
+        problems.append(problem("source", "invalid_choice", f"must be one of {', '.join(SOURCES)}"))
     if isinstance(data.get("deadline"), str) and data["deadline"]:
         try:
             dt.date.fromisoformat(data["deadline"])
         except ValueError:
-            problems.append({"field": "deadline", "message": "must be a date YYYY-MM-DD"})
+            problems.append(problem("deadline", "invalid_date", "must be a date YYYY-MM-DD"))
     if isinstance(data.get("title"), str):
         if len(data["title"]) > 400:
-            problems.append({"field": "title", "message": "at most 400 characters"})
+            problems.append(problem("title", "too_long", "at most 400 characters"))
         elif data["title"] and not data["title"].strip():
-            problems.append({"field": "title", "message": "must not be blank"})
+            problems.append(problem("title", "blank", "must not be blank"))
     if isinstance(data.get("description"), str) and len(data["description"]) > 10000:
-        problems.append({"field": "description", "message": "at most 10000 characters"})
+        problems.append(problem("description", "too_long", "at most 10000 characters"))
     if problems:
         raise InvalidInput("invalid problem", details=problems)
     return {"title": data["title"].strip(), "description": data.get("description") or "",
@@ -74,7 +74,7 @@ def get_problem(engine, problem_id):
     with engine.db.read() as session:
         problem = session.get(Problem, problem_id)
         if problem is None:
-            raise NotFound(f"no problem {problem_id}")
+            raise NotFound(f"no problem {problem_id}", reason="no_problem")
         return problem
 
 

@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import select, update
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, problem
 from engine.models import HumanTask
 from workflows.numbering import next_seq
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
@@ -25,23 +25,23 @@ _REQUIRED = ("title", "department", "leader", "deadline")
 def validate_item(data):
     """Return the cleaned item fields or raise InvalidInput listing every field problem."""
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    problems = [{"field": name, "message": "is required"} for name in _REQUIRED
+        raise InvalidInput("the body must be a JSON object", reason="not_an_object")
+    problems = [problem(name, "required", "is required") for name in _REQUIRED
                 if data.get(name) in (None, "")]
-    problems += [{"field": name, "message": f"must be of type {kind.__name__}"}
+    problems += [problem(name, "invalid", f"must be of type {kind.__name__}")
                  for name, kind in _FIELDS.items()
                  if data.get(name) is not None and not isinstance(data[name], kind)]
-    problems += [{"field": name, "message": "unknown field"} for name in data if name not in _FIELDS]
+    problems += [problem(name, "unknown", "unknown field") for name in data if name not in _FIELDS]
     if isinstance(data.get("co_departments"), list) and not all(
             isinstance(code, str) and code for code in data["co_departments"]):
-        problems.append({"field": "co_departments", "message": "must list department codes"})
+        problems.append(problem("co_departments", "invalid", "must list department codes"))
     if isinstance(data.get("deadline"), str):
         try:
             dt.date.fromisoformat(data["deadline"])
         except ValueError:
-            problems.append({"field": "deadline", "message": "must be a date YYYY-MM-DD"})
+            problems.append(problem("deadline", "invalid_date", "must be a date YYYY-MM-DD"))
     if isinstance(data.get("title"), str) and len(data["title"]) > 400:
-        problems.append({"field": "title", "message": "at most 400 characters"})
+        problems.append(problem("title", "too_long", "at most 400 characters"))
     if problems:
         raise InvalidInput("invalid item", details=problems)
     return {"title": data["title"].strip(), "basis": data.get("basis") or "other",
@@ -67,7 +67,7 @@ def get_item(engine, item_id):
     with engine.db.read() as session:
         item = session.get(Item, item_id)
         if item is None:
-            raise NotFound(f"no item {item_id}")
+            raise NotFound(f"no item {item_id}", reason="no_item")
         return item
 
 
