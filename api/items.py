@@ -38,7 +38,7 @@ def engine():
 
 
 def reference_problems(body):
-    """``[{"field", "message"}]``: departments must exist; the leader must be an active user with
+    """``[{"field", "code", "message"}]``: departments must exist; the leader must be an active user with
     role leader; the lead department cannot co-handle. (The web pages check the same.)"""
     problems = []
     with engine().db.read() as session:

@@ -188,7 +188,7 @@ def check_schema(root):
         VALIDATOR.validate(copy.deepcopy(root))
     except ValidationException as err:
         _fail(f"BPMN schema: {str(err).splitlines()[0]}", getattr(err, "id", None) or None,
-              getattr(err, "line_number", None) or None)
+              getattr(err, "line_number", None) or None, reason="bpmn_schema")
 
 
 def build_parser(source, kind, dmn_sources=()):

@@ -39,7 +39,10 @@ def validate(task_spec, data):
     text = task_spec.extensions.get("properties", {}).get("formSchema")
     if text:
         for error in sorted(_validator(text).iter_errors(data), key=lambda e: list(e.path)):
-            problems.append(problem(_field(error), error.validator, error.message))  # the keyword that failed
+            limit = error.validator_value  # maxLength's 400, minimum's 0: the pages' words need it
+            numeric = isinstance(limit, (int, float)) and not isinstance(limit, bool)
+            problems.append(problem(_field(error), error.validator, error.message,  # the keyword that failed
+                                    **({"limit": limit} if numeric else {})))
     if problems:
         raise FormInvalid(f"{len(problems)} field problem(s) in the form", details=problems)
     return data

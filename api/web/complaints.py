@@ -15,7 +15,8 @@ from api.items import reference_problems
 from api.rectification import department_exists
 from api.web import bp, schema_form
 from api.web.items import item_schema
-from api.web.problems import field_errors, problem_schema
+from api.web.labels import field_errors, refusal_text
+from api.web.problems import problem_schema
 from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, has_role, roles_required, user_names
 from engine.errors import Conflict, Forbidden, InvalidInput
 from workflows.complaints import triage
@@ -106,9 +107,7 @@ def _act(rt, kind, row, data, errors):
     data = {**data, "co_departments": data.get("co_departments") or []}
     for problem in reference_problems(data):
         field = problem["field"].split("/")[0]
-        errors.setdefault(field, []).append(
-            "主办部门不能同时作为协办部门" if "co-handle" in problem["message"]
-            else "请选择在任的分管领导" if field == "leader" else "部门不存在")
+        errors.setdefault(field, []).append(refusal_text(problem))
     if errors:
         return None
     item = triage.triage_as_item(rt, row.id, data, g.actor)

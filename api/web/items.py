@@ -12,7 +12,7 @@ from api.present import Presenter
 from api.web import bp, schema_form
 from api.web.inbox import task_titles_of
 from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, login_required, roles_required, user_names
-from api.web.labels import BASES
+from api.web.labels import BASES, field_errors
 from engine.errors import Forbidden, InvalidInput
 from engine.models import HumanTask, Instance
 from workflows.supervision import queries
@@ -146,7 +146,7 @@ def item_new():
             try:
                 item = create_item(rt, data, g.actor)
             except InvalidInput as err:
-                errors = {"": [err.message]}
+                errors = field_errors(err)
             else:
                 flash(f"已立项交办：{item.code}。")
                 return redirect(url_for("web.item", item_id=item.id))

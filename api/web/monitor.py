@@ -22,7 +22,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from api.web import bp
-from api.web.labels import INSTANCE_STATUS
+from api.web.labels import INSTANCE_STATUS, error_text
 from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required
 from engine.errors import Conflict, NotFound
 from engine.instances import STATUSES
@@ -102,7 +102,7 @@ def _run(command, done):
     try:
         command()
     except Conflict as err:
-        flash(f"操作未执行：实例状态已变化（{err.message}）。")
+        flash(f"操作未执行：实例状态已变化（{error_text(err)}）。")
     else:
         flash(done)
     return _back()
