@@ -73,7 +73,7 @@ REFUSALS = {
     "const": "取值不符合要求", "pattern": "格式不正确", "uniqueItems": "不能重复", "type": "格式不正确",
     "format": "格式不正确",
     # a refused command
-    "not_found": "未找到该记录", "no_definition": "未找到该流程定义", "no_task": "未找到该任务",
+    "no_definition": "未找到该流程定义", "no_task": "未找到该任务",
     "no_instance": "未找到该流程实例", "no_timer": "未找到该定时器", "no_item": "未找到该督办事项",
     "no_problem": "未找到该整改问题", "no_complaint": "未找到该群众反映", "no_notification": "未找到该通知",
     "no_escalation": "该任务没有对应的升级督办记录",

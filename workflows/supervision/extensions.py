@@ -52,7 +52,7 @@ def request_extension(engine, item, task_id, reason, new_due, progress, actor):
     if task is None or task.business_key != item.id:
         _problem("task_id", "not_a_step", "not a step of this item")
     if task.state != "open":
-        raise Conflict(f"step {task.key} is already {task.state}", reason="step_closed")
+        raise Conflict(f"step {task.key} is already {task.state}", reason="step_done")
     if task.due_at is None:
         raise Conflict(f"step {task.key} has no due time to extend", reason="no_due")
     due_variable(engine.tasks.task_spec(task))  # Conflict when its due time cannot move
