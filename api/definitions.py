@@ -139,6 +139,7 @@ class MigrationResult(Schema):
     instance_id = String(required=True)
     can_move = Boolean(required=True)
     reason = String(allow_none=True)
+    code = String(allow_none=True)  # why not, as details[].code: instance_not_running, steps_missing, ...
 
 
 class MigrationReport(Schema):
@@ -177,6 +178,7 @@ def migrate_all(key, body):
               [problem("to_version", "same_version", "same as from_version")])
     results = rt.migrations.migrate_all(key, body["from_version"], body["to_version"], current_actor(),
                                         dry_run=body["dry_run"])
-    items = [{"instance_id": r.instance_id, "can_move": r.can_move, "reason": r.reason} for r in results]
+    items = [{"instance_id": r.instance_id, "can_move": r.can_move, "reason": r.reason, "code": r.code}
+             for r in results]
     return {"items": items, "total": len(items), "dry_run": body["dry_run"],
             "moved": 0 if body["dry_run"] else sum(r.can_move for r in results)}

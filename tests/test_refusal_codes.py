@@ -117,3 +117,18 @@ def test_pages_show_the_chinese_of_a_refusal(server):
     malformed = ada.client.post("/designer/deploy", data=b"<bpmn:definitions", headers=headers).json
     assert malformed["deployed"] is False and malformed["error"]["code"] == "invalid_definition"
     assert malformed["error"]["message"] == "XML 格式有误" and malformed["error"]["details"]["code"] == "malformed_xml"
+
+
+def test_a_migration_check_names_why_not(server):
+    from tests.bpmn_snippets import chain, user_task
+    from tests.conftest import SECRETARY
+    engine = server.engine
+    engine.deploy(chain("p", user_task(1, "甲"), user_task(2, "乙")))
+    instance = engine.instances.start("p", {}, SECRETARY)
+    [task] = engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]
+    engine.tasks.complete(task.id, {}, SECRETARY)
+    engine.deploy(chain("p", user_task(1, "甲")))  # v2 drops step n2 (乙)
+    response = server.login("ada").post("/api/v1/definitions/p/migrate", {"from_version": 1, "to_version": 2})
+    assert response.status_code == 200, response.text
+    [row] = response.json()["items"]
+    assert (row["can_move"], row["code"]) == (False, "steps_missing")

@@ -115,6 +115,7 @@ DETAILED = {
     "already_requested": "「{title}」已有延期申请在等待分管领导审批。",
     "no_due": "「{title}」的办理期限不能调整。", "no_due_variable": "「{title}」的办理期限不能调整。",
     "step_done": "「{title}」已办理完毕，无需延期。",
+    "steps_missing": "版本 {version} 中没有这些环节：{steps}", "instance_not_running": "实例{status}",
 }
 FIELD_PROBLEM = "填写的内容不符合要求"  # a field problem whose code has no words yet
 REFUSED = "操作未能完成，请检查后重试"      # a refusal whose code has no words yet

@@ -16,13 +16,12 @@ Everything is the engine's own command or query, with the API's roles: admin for
 incidents and suspension, designer for migration. A refused action (no reason given) is shown
 next to its field and changes nothing; one that lost a race is told so.
 """
-import re
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from api.web import bp
-from api.web.labels import INSTANCE_STATUS, error_text
+from api.web.labels import INSTANCE_STATUS, error_text, refusal_text
 from api.web.session import FORM_SHOWN_AGAIN, department_names, engine, roles_required
 from engine.errors import Conflict, NotFound
 from engine.instances import STATUSES
@@ -192,20 +191,16 @@ def admin_instances():
 
 
 # -- 流程迁移 -------------------------------------------------------------------------------------
-REASONS = ((re.compile(r"^steps not in version (\d+): (.*)$"), "版本 {0} 中没有这些环节：{1}"),
-           (re.compile(r"^instance is (\w+)$"), "实例{0}"),
-           (re.compile(r"^instance cannot move to version (\d+): steps (.*) do not exist there$"),
-            "版本 {0} 中没有这些环节：{1}"))
-
-
-def migration_reason(reason):
-    """The engine's reason an instance cannot move, in Chinese where it is a known one."""
-    for pattern, words in REASONS:
-        match = pattern.match(reason or "")
-        if match:
-            parts = [INSTANCE_STATUS.get(p, p) if p in INSTANCE_STATUS else p for p in match.groups()]
-            return words.format(*parts)
-    return reason
+def migration_reason(check):
+    """Why ``check``'s instance cannot move, in Chinese: the words of its code, never its English."""
+    if check.can_move:
+        return None
+    facts = dict(check.facts)
+    if "status" in facts:
+        facts["status"] = INSTANCE_STATUS.get(facts["status"], facts["status"])
+    if "steps" in facts:
+        facts["steps"] = ", ".join(facts["steps"])
+    return refusal_text({"code": check.code}, **facts)
 
 
 @bp.route("/admin/migration", methods=["GET", "POST"])
@@ -240,7 +235,7 @@ def admin_migration():
             owners = _owners([c.instance_id for c in checks])
             records = records_by_key(owners.values())
             results = [{"instance_id": c.instance_id, "can_move": c.can_move,
-                        "reason": migration_reason(c.reason), "record": records.get(owners.get(c.instance_id))}
+                        "reason": migration_reason(c), "record": records.get(owners.get(c.instance_id))}
                        for c in checks]
     status = FORM_SHOWN_AGAIN if errors else 200
     return render_template("admin/migration.html", keys=keys, key=key, versions=versions, counts=counts,
