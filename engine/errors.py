@@ -9,8 +9,9 @@ Two codes per error, for two readers:
   built for it; a field problem is a :func:`problem` (``field``, ``code``, ``message``) in
   ``details``. Problem codes are stable snake_case identifiers, except that a form field's
   problem (``engine.forms``) carries the JSON Schema keyword that failed (``required``,
-  ``maxLength``, ``type``, ...). A code, once raised, keeps its meaning: pages and clients key
-  on it.
+  ``maxLength``, ``type``, ...). A definition the engine cannot run keeps its details object
+  ``{"element", "line"}`` and names its problem there as ``code``. A code, once raised, keeps
+  its meaning: pages and clients key on it.
 
 Messages are English, for logs and API clients, and may change. The pages never read them:
 they show the Chinese label of the code (``api.web.labels``).
