@@ -6,7 +6,7 @@ from apiflask.fields import DateTime, Integer, String
 from apiflask.validators import Range
 
 from api.auth import require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.runtime import engine
 
 bp = APIBlueprint("clock", __name__, url_prefix="/api/v1", tag="Clock")
@@ -52,14 +52,14 @@ def advance(body):
     rt = _simulated()
     if ("to" in body) == ("seconds" in body):
         abort(400, "invalid_input", "give exactly one of 'to' and 'seconds'",
-              [{"field": "to", "message": "exactly one of to / seconds"}])
+              [problem("to", "one_of", "exactly one of to / seconds")])
     target = body.get("to")
     if target is not None and target.tzinfo is None:
-        abort(400, "invalid_input", "'to' needs a UTC offset", [{"field": "to", "message": "no offset"}])
+        abort(400, "invalid_input", "'to' needs a UTC offset", [problem("to", "no_offset", "no offset")])
     now = rt.clock.now()
     target = target or now + dt.timedelta(seconds=body["seconds"])
     if target < now:
         abort(400, "invalid_input", f"the clock cannot go back from {now.isoformat()}",
-              [{"field": "to", "message": "before the current time"}])
+              [problem("to", "clock_backwards", "before the current time")])
     rt.advance_clock(to=target)
     return _out(rt)

@@ -40,10 +40,9 @@ def _field_errors(err, form):
     errors = {}
     for problem in err.details or []:
         field = problem.get("field")
-        template = MESSAGES.get(problem.get("code"), "{label}：{message}")
+        template = MESSAGES.get(problem.get("code"), "{label}填写有误。")  # never the English message
         errors.setdefault(field, template.format(label=LABELS.get(field, field), max=problem.get("max"),
-                                                 length=len(form.get(field) or ""),
-                                                 message=problem.get("message")))
+                                                 length=len(form.get(field) or "")))
     return errors
 
 

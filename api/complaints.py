@@ -10,7 +10,7 @@ from apiflask.validators import Length, OneOf
 from flask import request
 
 from api.auth import current_actor, require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.items import check_references
 from api.present import iso
 from api.rectification import check_department
@@ -155,7 +155,7 @@ def triage_complaint(complaint_id, body):
     if body["as_"] == "item":
         if not body.get("leader"):
             abort(400, "invalid_input", "an item needs its leader in charge",
-                  [{"field": "leader", "message": "is required to triage as an item"}])
+                  [problem("leader", "required", "is required to triage as an item")])
         fields["co_departments"] = body.get("co_departments") or []
         check_references(fields)
         created = triage.triage_as_item(rt, complaint_id, fields, actor)

@@ -6,7 +6,7 @@ from flask import Response, request
 from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.runtime import engine
 from engine.models import Definition
 
@@ -52,7 +52,7 @@ def _uploaded_source():
         upload = request.files.get("file")
         if upload is None:
             abort(400, "invalid_input", "multipart upload needs a field named 'file'",
-                  [{"field": "file", "message": "missing"}])
+                  [problem("file", "required", "missing")])
         return upload.read()
     if request.mimetype not in XML_TYPES:
         abort(415, "unsupported_media_type",
@@ -136,6 +136,7 @@ class MigrationResult(Schema):
     instance_id = String(required=True)
     can_move = Boolean(required=True)
     reason = String(allow_none=True)
+    code = String(allow_none=True)  # why not, as details[].code: instance_not_running, steps_missing, ...
 
 
 class MigrationReport(Schema):
@@ -171,9 +172,10 @@ def migrate_all(key, body):
         rt.definitions.get(session, key, body["to_version"])
     if body["from_version"] == body["to_version"]:
         abort(400, "invalid_input", "from_version and to_version are the same",
-              [{"field": "to_version", "message": "same as from_version"}])
+              [problem("to_version", "same_version", "same as from_version")])
     results = rt.migrations.migrate_all(key, body["from_version"], body["to_version"], current_actor(),
                                         dry_run=body["dry_run"])
-    items = [{"instance_id": r.instance_id, "can_move": r.can_move, "reason": r.reason} for r in results]
+    items = [{"instance_id": r.instance_id, "can_move": r.can_move, "reason": r.reason, "code": r.code}
+             for r in results]
     return {"items": items, "total": len(items), "dry_run": body["dry_run"],
             "moved": 0 if body["dry_run"] else sum(r.can_move for r in results)}

@@ -6,7 +6,7 @@ webargs (validation, 401, 404, 405, 413) are mapped here, so a client never sees
 from apiflask import HTTPError, Schema
 from apiflask.fields import Nested, Raw, String
 
-from engine.errors import EngineError
+from engine.errors import EngineError, problem
 
 _CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
@@ -35,8 +35,13 @@ def abort(status, code, message, details=None, headers=None):
     raise ApiError(status, code, message, details, headers)
 
 
+# marshmallow's default messages that have a code of their own; any other is "invalid".
+_SCHEMA_CODES = {"Missing data for required field.": "required", "Unknown field.": "unknown",
+                 "Field may not be null.": "required"}
+
+
 def _field_details(detail):
-    """webargs' ``{"json": {"field": ["msg"]}}`` → ``[{"field", "message"}]``."""
+    """webargs' ``{"json": {"field": ["msg"]}}`` → ``[{"field", "code", "message"}]``."""
     problems = []
 
     def walk(value, path):
@@ -44,9 +49,9 @@ def _field_details(detail):
             for key, item in value.items():
                 walk(item, f"{path}/{key}" if path else str(key))
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            problems.extend({"field": path, "message": message} for message in value)
+            problems.extend(problem(path, _SCHEMA_CODES.get(message, "invalid"), message) for message in value)
         else:
-            problems.append({"field": path, "message": str(value)})
+            problems.append(problem(path, "invalid", str(value)))
     for location, fields in (detail or {}).items():
         walk(fields, "" if location in ("json", "query", "form", "files") else location)
     return problems

@@ -4,7 +4,7 @@ from apiflask.fields import String
 from flask import jsonify
 
 from api.auth import current_actor, require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.models import Department, User
 from api.present import Presenter, audit, current_plan, escalation, plan, report
 from api.runtime import engine
@@ -23,19 +23,19 @@ class PlanChangeOut(Schema):
 
 
 def reference_problems(body):
-    """``[{"field", "message"}]``: departments must exist; the leader must be an active user with
+    """``[{"field", "code", "message"}]``: departments must exist; the leader must be an active user with
     role leader; the lead department cannot co-handle. (The web pages check the same.)"""
     problems = []
     with engine().db.read() as session:
         for field, code in [("department", body["department"])] + [
                 (f"co_departments/{i}", c) for i, c in enumerate(body["co_departments"])]:
             if session.get(Department, code) is None:
-                problems.append({"field": field, "message": f"unknown department {code!r}"})
+                problems.append(problem(field, "unknown_department", f"unknown department {code!r}"))
         leader = session.get(User, body["leader"])
         if leader is None or not leader.active or "leader" not in (leader.roles or []):
-            problems.append({"field": "leader", "message": f"{body['leader']!r} is not a leader"})
+            problems.append(problem("leader", "not_a_leader", f"{body['leader']!r} is not a leader"))
     if body["department"] in body["co_departments"]:
-        problems.append({"field": "co_departments", "message": "the lead department cannot co-handle"})
+        problems.append(problem("co_departments", "lead_co_handles", "the lead department cannot co-handle"))
     return problems
 
 

@@ -9,7 +9,7 @@ from api.auth import UserOut, current_actor, require_roles, token_auth, user_out
 from api.models import Department, User
 from api.runtime import engine
 from api.schemas import Page
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, InvalidInput, problem
 from engine.roles import ROLES
 
 bp = APIBlueprint("organisation", __name__, url_prefix="/api/v1", tag="Organisation")
@@ -51,7 +51,7 @@ def add_department(rt, code, name, actor):
     """Create a department; Conflict when the code exists."""
     with rt.db.write() as session:
         if session.get(Department, code) is not None:
-            raise Conflict(f"department {code!r} exists")
+            raise Conflict(f"department {code!r} exists", reason="exists")
         session.add(Department(code=code, name=name))
         rt.audit.append(session, "department_created", actor=actor, data={"code": code, "name": name})
 
@@ -63,10 +63,10 @@ def add_user(rt, body, actor):
     """
     with rt.db.write() as session:
         if session.get(User, body["username"]) is not None:
-            raise Conflict(f"user {body['username']!r} exists")
+            raise Conflict(f"user {body['username']!r} exists", reason="exists")
         if body["department"] is not None and session.get(Department, body["department"]) is None:
             raise InvalidInput(f"unknown department {body['department']!r}",
-                               details=[{"field": "department", "message": "unknown department"}])
+                               details=[problem("department", "unknown_department", "unknown department")])
         user = User(username=body["username"], password_hash=generate_password_hash(body["password"]),
                     display_name=body["display_name"], department=body["department"],
                     roles=sorted(set(body["roles"])), email=body.get("email"), created_at=rt.clock.now())

@@ -8,7 +8,7 @@ from apiflask.validators import Length, OneOf
 from sqlalchemy import select
 
 from api.auth import current_actor, require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.exports import XLSX_TYPE, csv_response, xlsx_response
 from api.models import Department
 from api.present import Presenter, audit, problem_report
@@ -112,7 +112,7 @@ def department_exists(code):
 def check_department(code, field="department"):
     if not department_exists(code):
         abort(400, "invalid_input", f"unknown department {code!r}",
-              [{"field": field, "message": f"unknown department {code!r}"}])
+              [problem(field, "unknown_department", f"unknown department {code!r}")])
 
 
 def visible_problem(problem_id):

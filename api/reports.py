@@ -12,7 +12,7 @@ from apiflask.validators import OneOf, Range, Regexp
 from sqlalchemy import func, select
 
 from api.auth import require_roles, token_auth
-from api.errors import abort
+from api.errors import abort, problem
 from api.exports import csv_response, xlsx_response
 from api.models import Department
 from api.runtime import engine
@@ -82,7 +82,7 @@ def is_iso_week(week):
 
 def _valid_week(week):
     if not is_iso_week(week):
-        abort(400, "invalid_input", f"{week} is not an ISO week", [{"field": "week", "message": "no such week"}])
+        abort(400, "invalid_input", f"{week} is not an ISO week", [problem("week", "invalid_week", "no such week")])
 
 
 @bp.get("/reports/weekly")

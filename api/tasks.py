@@ -11,7 +11,7 @@ from api.runtime import engine
 from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut,
                          Page, TaskDetailOut, TaskOut, TaskPage)
 from engine import forms
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import Forbidden, InvalidInput, problem
 from workflows import access
 
 bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
@@ -101,11 +101,12 @@ def assign_task(rt, actor, task, username):
     ``actor`` may override the task (``workflows.access.may_override_task``), InvalidInput
     (field ``username``) unless ``username`` is an active user; Conflict when the task changed."""
     if not access.overrides_task(rt, actor, task):
-        raise Forbidden("only supervisors, admins and the item's leader assign this task")
+        raise Forbidden("only supervisors, admins and the item's leader assign this task",
+                        reason="may_not_assign")
     with rt.db.read() as session:
         user = session.get(User, username)
     if user is None or not user.active:
-        raise InvalidInput(f"no active user {username!r}", [{"field": "username", "message": "unknown user"}])
+        raise InvalidInput(f"no active user {username!r}", [problem("username", "unknown_user", "unknown user")])
     return rt.tasks.assign(task.id, username, actor)
 
 

@@ -46,18 +46,18 @@ _FLOW_NODES = {"startEvent", "endEvent", "task", "userTask", "manualTask", "scri
                "boundaryEvent"}
 
 
-def _fail(message, element=None, line=None):
-    details = {"element": element, "line": line}
+def _fail(message, element=None, line=None, reason="invalid_definition"):
+    details = {"element": element, "line": line, "code": reason}
     where = " ".join(part for part in (
         f"element '{element}'" if element else "", f"line {line}" if line else "") if part)
-    raise InvalidDefinition(f"{message} ({where})" if where else message, details=details)
+    raise InvalidDefinition(f"{message} ({where})" if where else message, details=details, reason=reason)
 
 
 def parse_xml(source):
     try:
         return etree.fromstring(source, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as err:
-        _fail(f"malformed XML: {err.msg}", line=err.lineno)
+        _fail(f"malformed XML: {err.msg}", line=err.lineno, reason="malformed_xml")
 
 
 def _local(tag):
@@ -85,11 +85,11 @@ def _owner_id(node):
 
 def _lint_expression(text, mode, node):
     if not text.strip():
-        _fail("empty expression", _owner_id(node), node.sourceline)
+        _fail("empty expression", _owner_id(node), node.sourceline, reason="empty_expression")
     try:
         compile_script(text.strip(), mode)
     except ScriptRejected as err:
-        _fail(err.message, _owner_id(node), node.sourceline)
+        _fail(err.message, _owner_id(node), node.sourceline, reason=err.reason)
 
 
 def _lint_property(prop):
@@ -101,7 +101,7 @@ def _lint_property(prop):
             jsonschema.Draft202012Validator.check_schema(json.loads(value))
         except (ValueError, jsonschema.SchemaError) as err:
             _fail(f"formSchema is not a valid JSON Schema: {str(err).splitlines()[0]}",
-                  _owner_id(prop), prop.sourceline)
+                  _owner_id(prop), prop.sourceline, reason="bad_form_schema")
 
 
 def _lint_container(container):
@@ -113,14 +113,15 @@ def _lint_container(container):
             ref = flow.get(attr)
             if ref not in nodes:
                 _fail(f"sequence flow {attr} '{ref}' is not a node of this process",
-                      flow.get("id"), flow.sourceline)
+                      flow.get("id"), flow.sourceline, reason="unknown_flow_node")
             seen.add(ref)
     for node_id, node in nodes.items():
         kind = _local(node.tag)
         if kind not in _NO_INCOMING and node_id not in incoming:
-            _fail(f"{kind} has no incoming sequence flow", node_id, node.sourceline)
+            _fail(f"{kind} has no incoming sequence flow", node_id, node.sourceline, reason="no_incoming_flow")
         if kind not in _NO_OUTGOING and node_id not in outgoing:
-            _fail(f"{kind} has no outgoing sequence flow (dangling)", node_id, node.sourceline)
+            _fail(f"{kind} has no outgoing sequence flow (dangling)", node_id, node.sourceline,
+                  reason="no_outgoing_flow")
         if kind == "subProcess":
             _lint_container(node)
 
@@ -129,7 +130,7 @@ def executable_process_id(root):
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "false") == "true"] or processes
     if not executable:
-        _fail("no bpmn:process in the document")
+        _fail("no bpmn:process in the document", reason="no_process")
     return executable[0].get("id"), executable[0].get("name")
 
 
@@ -138,7 +139,7 @@ def _dmn_decision(root):
         decision = root.find(f"{{{ns}}}decision")
         if decision is not None:
             return decision.get("id"), decision.get("name")
-    _fail("DMN document has no decision")
+    _fail("DMN document has no decision", reason="no_decision")
 
 
 def _kind(root):
@@ -147,7 +148,7 @@ def _kind(root):
         return "bpmn"
     if _local(root.tag) == "definitions" and namespace in DMN_NAMESPACES:
         return "dmn"
-    _fail(f"not a BPMN or DMN document (root element {root.tag})", line=root.sourceline)
+    _fail(f"not a BPMN or DMN document (root element {root.tag})", line=root.sourceline, reason="not_bpmn")
 
 
 def lint_dmn(parser, decision_id):
@@ -159,7 +160,7 @@ def lint_dmn(parser, decision_id):
     try:
         engine = decision_engine(parser, decision_id)
     except (ValidationException, SpiffWorkflowException, KeyError, IndexError) as err:
-        _fail(f"DMN: {str(err).splitlines()[0] if str(err) else type(err).__name__}", decision_id)
+        _fail(f"DMN: {str(err).splitlines()[0] if str(err) else type(err).__name__}", decision_id, reason="bad_dmn")
     for rule in engine.decision_table.rules:
         try:
             for entry in rule.inputEntries:
@@ -171,7 +172,7 @@ def lint_dmn(parser, decision_id):
                 if getattr(entry, "text", None):
                     compile_script(entry.text.strip(), "eval")
         except ScriptRejected as err:
-            _fail(f"DMN rule {rule.row_number}: {err.message}", rule.id)
+            _fail(f"DMN rule {rule.row_number}: {err.message}", rule.id, reason=err.reason)
 
 
 def _compile_input_cell(text):
@@ -187,7 +188,7 @@ def check_schema(root):
         VALIDATOR.validate(copy.deepcopy(root))
     except ValidationException as err:
         _fail(f"BPMN schema: {str(err).splitlines()[0]}", getattr(err, "id", None) or None,
-              getattr(err, "line_number", None) or None)
+              getattr(err, "line_number", None) or None, reason="bpmn_schema")
 
 
 def build_parser(source, kind, dmn_sources=()):
@@ -240,7 +241,7 @@ class DefinitionStore:
                 return self._store(key, name, kind, digest, source, dmn, spec_parts, actor)
             except IntegrityError:
                 continue
-        raise InvalidDefinition(f"could not allocate a version for {key!r}; retry")
+        raise InvalidDefinition(f"could not allocate a version for {key!r}; retry", reason="version_taken")
 
     def _store(self, key, name, kind, digest, source, dmn, spec_parts, actor):
         with self.db.write() as session:
@@ -283,7 +284,7 @@ class DefinitionStore:
                  else query.order_by(Definition.version.desc()).limit(1))
         definition = session.scalar(query)
         if definition is None:
-            raise NotFound(f"no definition {key!r}" + (f" version {version}" if version else ""))
+            raise NotFound(f"no definition {key!r}" + (f" version {version}" if version else ""), reason="no_definition")
         return definition
 
     def by_id(self, session, definition_id):
@@ -294,7 +295,7 @@ class DefinitionStore:
             return cached
         definition = session.get(Definition, definition_id)
         if definition is None:
-            raise NotFound(f"no definition with id {definition_id}")
+            raise NotFound(f"no definition with id {definition_id}", reason="no_definition")
         copy = Definition(**{column.key: getattr(definition, column.key)
                              for column in Definition.__table__.columns})
         with self._lock:
@@ -334,4 +335,4 @@ class DefinitionStore:
             for task_spec in process.task_specs.values():
                 if getattr(task_spec, "bpmn_id", None) == task_key:
                     return task_spec
-        raise NotFound(f"definition {definition.key} v{definition.version} has no task {task_key!r}")
+        raise NotFound(f"definition {definition.key} v{definition.version} has no task {task_key!r}", reason="no_task")

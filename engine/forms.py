@@ -9,7 +9,7 @@ import json
 
 import jsonschema
 
-from engine.errors import FormInvalid
+from engine.errors import FormInvalid, problem
 
 _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
@@ -33,13 +33,16 @@ def validate(task_spec, data):
     """Raise :class:`FormInvalid` with one detail per problem; return ``data`` when valid."""
     if not isinstance(data, dict):
         raise FormInvalid("task data must be a JSON object",
-                          details=[{"field": "", "message": "expected an object"}])
-    problems = [{"field": path, "message": "the key 'typename' is reserved"}
+                          details=[problem("", "type", "expected an object")])
+    problems = [problem(path, "reserved_key", "the key 'typename' is reserved")
                 for path in _typename_paths(data, "")]
     text = task_spec.extensions.get("properties", {}).get("formSchema")
     if text:
         for error in sorted(_validator(text).iter_errors(data), key=lambda e: list(e.path)):
-            problems.append({"field": _field(error), "message": error.message})
+            limit = error.validator_value  # maxLength's 400, minimum's 0: the pages' words need it
+            numeric = isinstance(limit, (int, float)) and not isinstance(limit, bool)
+            problems.append(problem(_field(error), error.validator, error.message,  # the keyword that failed
+                                    **({"limit": limit} if numeric else {})))
     if problems:
         raise FormInvalid(f"{len(problems)} field problem(s) in the form", details=problems)
     return data

@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, problem
 from engine.forms import _typename_paths
 from engine.models import HumanTask, Instance
 
@@ -16,15 +16,15 @@ STATUSES = ("running", "suspended", "completed", "cancelled", "error")
 def _check_variables(variables, reserved):
     if not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object",
-                           details=[{"field": "variables", "message": "expected an object"}])
-    problems = [{"field": f"variables/{path}", "message": "the key 'typename' is reserved"}
+                           details=[problem("variables", "invalid", "expected an object")])
+    problems = [problem(f"variables/{path}", "reserved_key", "the key 'typename' is reserved")
                 for path in _typename_paths(variables, "")]
-    problems += [{"field": f"variables/{name}", "message": "this name is a script function"}
+    problems += [problem(f"variables/{name}", "reserved_name", "this name is a script function")
                  for name in sorted(set(variables) & reserved)]
     try:
         json.dumps(variables)
     except (TypeError, ValueError) as err:
-        problems.append({"field": "variables", "message": f"not JSON-serialisable: {err}"})
+        problems.append(problem("variables", "not_json", f"not JSON-serialisable: {err}"))
     if problems:
         raise InvalidInput("invalid start variables", details=problems)
 
@@ -40,14 +40,14 @@ class Instances:
         with self.rt.db.read() as session:
             definition = self.rt.definitions.get(session, key, version)
         if definition.kind != "bpmn":
-            raise InvalidInput(f"{key!r} is a decision table, not a process")
+            raise InvalidInput(f"{key!r} is a decision table, not a process", reason="not_a_process")
         return self.rt.uow.start(definition, variables, actor, business_key).instance
 
     def get(self, instance_id):
         with self.rt.db.read() as session:
             instance = session.get(Instance, instance_id)
             if instance is None:
-                raise NotFound(f"no instance {instance_id}")
+                raise NotFound(f"no instance {instance_id}", reason="no_instance")
             return instance
 
     def open_tasks(self, session, instance_ids):
@@ -113,7 +113,7 @@ class Instances:
         def action(ctx):
             failed = ctx.workflow.get_tasks(state=TaskState.ERROR)
             if not failed:
-                raise Conflict(f"instance {instance_id} has no failed task to retry")
+                raise Conflict(f"instance {instance_id} has no failed task to retry", reason="nothing_to_retry")
             ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed])
             for task in failed:
                 try:
@@ -128,7 +128,7 @@ class Instances:
         def action(ctx):
             waiting = {event.name for event in ctx.workflow.waiting_events()}
             if name not in waiting:
-                raise Conflict(f"instance is not waiting for message {name!r}")
+                raise Conflict(f"instance is not waiting for message {name!r}", reason="not_waiting")
             ctx.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
             ctx.audit("message_received", name=name)
         return self.rt.uow.run(instance_id, action, actor).instance

@@ -18,9 +18,14 @@ from engine.errors import Conflict, InvalidInput
 
 @dataclasses.dataclass
 class MigrationCheck:
+    """Whether an instance can move. When not: ``code`` names why (``instance_not_running``,
+    ``steps_missing``, ... as ``details[].code``), ``facts`` hold the particulars (``status``;
+    ``version`` and ``steps``), ``reason`` says it in English for logs and API clients."""
     instance_id: str
     can_move: bool
     reason: str | None = None
+    code: str | None = None
+    facts: dict = dataclasses.field(default_factory=dict)
 
 
 _PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
@@ -51,20 +56,22 @@ class Migrations:
         with self.rt.db.read() as session:
             target = self.rt.definitions.get(session, instance.definition_key, to_version)
         if target.id == instance.definition_id:
-            raise InvalidInput(f"instance {instance.id} is already on version {to_version}")
+            raise InvalidInput(f"instance {instance.id} is already on version {to_version}", reason="same_version")
         return target
 
     def check(self, instance_id, to_version):
         """Dry run for one instance: can it move, and if not, why."""
         instance = self.rt.instances.get(instance_id)
         if instance.status != "running":
-            return MigrationCheck(instance.id, False, f"instance is {instance.status}")
+            return MigrationCheck(instance.id, False, f"instance is {instance.status}", "instance_not_running",
+                                  {"status": instance.status})
         target = self._target(instance, to_version)
         workflow = self.rt.uow.load(instance)
         _, _, missing = _blockers(workflow, *self.rt.definitions.spec(target))
         if missing:
             return MigrationCheck(instance.id, False,
-                                  f"steps not in version {target.version}: {', '.join(missing)}")
+                                  f"steps not in version {target.version}: {', '.join(missing)}", "steps_missing",
+                                  {"version": target.version, "steps": list(missing)})
         return MigrationCheck(instance.id, True)
 
     def migrate(self, instance_id, to_version, actor):
@@ -78,7 +85,7 @@ class Migrations:
             top, subprocesses, missing = _blockers(workflow, spec, subprocess_specs)
             if missing:
                 raise Conflict(f"instance cannot move to version {target.version}: steps "
-                               f"{', '.join(missing)} do not exist there")
+                               f"{', '.join(missing)} do not exist there", reason="steps_missing")
             removed = migrate_workflow(top, workflow, spec)
             for sub_id, sub_diff in subprocesses.items():
                 sub = workflow.subprocesses[sub_id]
@@ -103,6 +110,6 @@ class Migrations:
                 try:
                     self.migrate(row.id, to_version, actor)
                 except Conflict as err:  # moved on meanwhile: report, do not stop the batch
-                    check = MigrationCheck(row.id, False, err.message)
+                    check = MigrationCheck(row.id, False, err.message, err.reason)
             results.append(check)
         return results

@@ -29,7 +29,7 @@ def due_variable(task_spec):
     expression = (task_spec.extensions.get("properties", {}).get("dueDate") or "").strip()
     if not expression.isidentifier():
         raise Conflict(f"task {task_spec.bpmn_id!r} has no due-date variable to move "
-                       f"(dueDate is {expression!r})")
+                       f"(dueDate is {expression!r})", reason="no_due_variable")
     return expression
 
 
@@ -57,7 +57,7 @@ def reschedule(workflow, task_id, due_iso):
     """
     task = workflow.get_task_from_id(uuid.UUID(str(task_id)))
     if task is None or not task.task_spec.manual or task.state != TaskState.READY:
-        raise Conflict(f"task {task_id} is not an open user task of this instance")
+        raise Conflict(f"task {task_id} is not an open user task of this instance", reason="task_closed")
     variable = due_variable(task.task_spec)
     previous = task.data.get(variable)
     task.data[variable] = due_iso

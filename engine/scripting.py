@@ -72,15 +72,16 @@ def _precheck(tree):
     for node in ast.walk(tree):
         if isinstance(node, ast.ExceptHandler) and _catches_all(node):
             raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: catch-all "
-                                 "'except' is not allowed; name the exceptions to handle")
+                                 "'except' is not allowed; name the exceptions to handle", reason="catch_all")
         if isinstance(node, ast.Try) and node.finalbody:
             raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: "
-                                 "'finally' is not allowed in scripts")
+                                 "'finally' is not allowed in scripts", reason="finally")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: imports are not allowed")
+            raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: imports are not allowed",
+                                 reason="import")
         if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
             raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: "
-                                 f"'{node.id}' is not available to scripts")
+                                 f"'{node.id}' is not available to scripts", reason="forbidden_name")
 
 
 _compiled = {}
@@ -96,7 +97,7 @@ def compile_script(source, mode="exec"):
             _precheck(ast.parse(source, mode=mode))
             code = compile_restricted(source, "<string>", mode)
         except SyntaxError as err:  # RestrictedPython reports policy violations as SyntaxError
-            raise ScriptRejected(f"script rejected by the sandbox: {err}") from None
+            raise ScriptRejected(f"script rejected by the sandbox: {err}", reason="script_syntax") from None
         with _compiled_lock:
             _compiled[key] = code
     return code

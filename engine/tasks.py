@@ -170,7 +170,7 @@ class Tasks:
         with self.rt.db.read() as session:
             task = session.get(HumanTask, str(task_id))
             if task is None:
-                raise NotFound(f"no task {task_id}")
+                raise NotFound(f"no task {task_id}", reason="no_task")
             return task
 
     def task_spec(self, task):
@@ -212,18 +212,18 @@ class Tasks:
         with self.rt.db.read() as session:  # the task and its instance in one read
             task = session.get(HumanTask, str(task_id))
             if task is None:
-                raise NotFound(f"no task {task_id}")
+                raise NotFound(f"no task {task_id}", reason="no_task")
             instance = session.get(Instance, task.instance_id)
         if not may_work(actor, task):
-            raise Forbidden(f"task {task_id} is not yours to complete")
+            raise Forbidden(f"task {task_id} is not yours to complete", reason="not_yours")
         if task.state != "open":
-            raise Conflict(f"task {task_id} is already {task.state}")
+            raise Conflict(f"task {task_id} is already {task.state}", reason="task_closed")
         forms.validate(self.task_spec(task), data)
 
         def action(ctx):
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
             if spiff_task is None or not spiff_task.task_spec.manual or spiff_task.state != TaskState.READY:
-                raise Conflict(f"task {task_id} is no longer open")
+                raise Conflict(f"task {task_id} is no longer open", reason="task_closed")
             for hook in self.rt.registry.completion_hooks(instance.definition_key, task.key):
                 hook(CompletionStep(self.rt, ctx.instance, task, data, actor, ctx.now, ctx))
             spiff_task.set_data(**data)
@@ -246,7 +246,7 @@ class Tasks:
         """
         task = self.get(task_id)
         if task.state != "open":
-            raise Conflict(f"task {task_id} is already {task.state}")
+            raise Conflict(f"task {task_id} is already {task.state}", reason="task_closed")
         self.rt.uow.run(task.instance_id, lambda ctx: self.reschedule_in(ctx, task.id, due, reason), actor)
         return self.get(task_id)
 
@@ -265,7 +265,7 @@ class Tasks:
     def claim(self, task_id, actor):
         task = self.get(task_id)
         if not may_work(actor, task):
-            raise Forbidden(f"task {task_id} is not yours to claim")
+            raise Forbidden(f"task {task_id} is not yours to claim", reason="not_yours")
         return self._set_assignee(task, actor.username, actor, "task_claimed",
                                   HumanTask.assignee.is_(None) | (HumanTask.assignee == actor.username))
 
@@ -274,14 +274,14 @@ class Tasks:
         layer grants ``override`` (supervisors, the item's leader)."""
         task = self.get(task_id)
         if task.assignee != actor.username and not (override or actor.is_admin):
-            raise Forbidden(f"task {task_id} is not claimed by you")
+            raise Forbidden(f"task {task_id} is not claimed by you", reason="not_claimed_by_you")
         return self._set_assignee(task, None, actor, "task_unclaimed", _unchanged(task))
 
     def assign(self, task_id, username, actor):
         """Give the task to ``username``. The caller's layer checks who may assign what; the
         engine only insists on an assigning role."""
         if not actor.has_any(*ASSIGNING_ROLES):
-            raise Forbidden("only supervisors, leaders and admins assign tasks")
+            raise Forbidden("only supervisors, leaders and admins assign tasks", reason="may_not_assign")
         task = self.get(task_id)
         return self._set_assignee(task, username, actor, "task_assigned", _unchanged(task))
 
@@ -291,7 +291,7 @@ class Tasks:
             result = session.execute(update(HumanTask).where(
                 HumanTask.id == task.id, HumanTask.state == "open", guard).values(assignee=username))
             if result.rowcount != 1:
-                raise Conflict(f"task {task.id} is closed or was claimed by someone else")
+                raise Conflict(f"task {task.id} is closed or was claimed by someone else", reason="task_taken")
             self.rt.audit.append(session, kind, actor=actor.username, instance_id=task.instance_id,
                                  business_key=task.business_key,
                                  data={"task": task.key, "task_id": task.id, "assignee": username})

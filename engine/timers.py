@@ -313,9 +313,9 @@ class Timers:
         with self.rt.db.write() as session:
             row = session.scalar(select(Timer).where(Timer.id == timer_id).with_for_update())
             if row is None:
-                raise NotFound(f"no timer {timer_id}")
+                raise NotFound(f"no timer {timer_id}", reason="no_timer")
             if row.state != "incident":
-                raise Conflict(f"timer {timer_id} is {row.state}, not an incident")
+                raise Conflict(f"timer {timer_id} is {row.state}, not an incident", reason="not_an_incident")
             row.state, row.attempts = "waiting", 0
             row.lease_owner = row.lease_until = None
             instance = session.get(Instance, row.instance_id)
@@ -350,16 +350,16 @@ class Timers:
         """
         clock = self.rt.clock
         if not hasattr(clock, "advance"):
-            raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"')
+            raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"', reason="system_clock")
         start = clock.now()
         try:
             target = (parse_moment(to).astimezone(dt.timezone.utc) if to is not None
                       else start + dt.timedelta(seconds=float(seconds or 0)))
         except (TypeError, ValueError) as err:
-            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}")
+            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}", reason="invalid_moment")
         if target < start:
             raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
-                               f"to {target.isoformat()}")
+                               f"to {target.isoformat()}", reason="clock_backwards")
         while not self._stopping.is_set():
             due = self.next_due()
             if due is None or due >= target:

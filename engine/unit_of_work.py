@@ -153,10 +153,10 @@ class UnitOfWork:
             if instance is None:
                 instance = session.get(Instance, instance_id)
             if instance is None:
-                raise NotFound(f"no instance {instance_id}")
+                raise NotFound(f"no instance {instance_id}", reason="no_instance")
             definition = self.rt.definitions.by_id(session, instance.definition_id)
         if instance.status not in allow_status:
-            raise Conflict(f"instance {instance_id} is {instance.status}")
+            raise Conflict(f"instance {instance_id} is {instance.status}", reason="instance_not_running")
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance,
                       loaded_status=instance.status)
         ctx.workflow = self._load(instance, definition)
@@ -274,7 +274,7 @@ class UnitOfWork:
                     "saved_id": instance.id, "saved_version": instance.version})
                 if result.rowcount != 1:
                     raise StaleInstance(f"instance {instance.id} was changed by another command; "
-                                        "reload and try again")
+                                        "reload and try again", reason="changed_concurrently")
                 # The row now holds exactly these values: keep the (detached) object in step
                 # instead of reading it back.
                 for name, value in values.items():

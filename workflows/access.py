@@ -158,7 +158,7 @@ def visible_item(engine, actor, item_id):
     item = get_item(engine, item_id)
     with engine.db.read() as session:
         if not may_see_item(session, actor, item):
-            raise Forbidden(f"item {item.code} is not in your scope")
+            raise Forbidden(f"item {item.code} is not in your scope", reason="out_of_scope")
     return item
 
 
@@ -166,7 +166,7 @@ def visible_problem(engine, actor, problem_id):
     """The problem, if ``actor`` may see it: NotFound (404) when there is none, else Forbidden (403)."""
     problem = get_problem(engine, problem_id)
     if not may_see_problem(actor, problem):
-        raise Forbidden(f"problem {problem.code} is not in your scope")
+        raise Forbidden(f"problem {problem.code} is not in your scope", reason="out_of_scope")
     return problem
 
 
@@ -175,7 +175,7 @@ def visible_task(engine, actor, task_id):
     task = engine.tasks.get(task_id)
     with engine.db.read() as session:
         if not may_see_task(session, actor, task):
-            raise Forbidden(f"task {task_id} is not yours")
+            raise Forbidden(f"task {task_id} is not yours", reason="not_yours")
     return task
 
 

@@ -17,43 +17,41 @@ import uuid
 
 from sqlalchemy import func, select, text
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, problem
 from engine.models import HumanTask
 
 TITLE_LIMIT = 400
 
 
 # -- input --------------------------------------------------------------------------------------
-def problem(field, message):
-    return {"field": field, "message": message}
-
-
 def check_fields(data, fields, required, dates=("deadline",)):
-    """The field problems every record shares (a list; empty when none).
+    """The field problems every record shares (a list of :func:`engine.errors.problem`; empty
+    when none), each with its code: ``required``, ``invalid`` (wrong type), ``unknown``,
+    ``invalid_date``, ``too_long``, ``blank``.
 
     ``fields``: ``{name: type}`` of the accepted fields; ``required``: names that must be
     present and not empty; ``dates``: names that must be ``YYYY-MM-DD`` when given. A
     ``title`` must not be blank (whitespace only) and has at most :data:`TITLE_LIMIT`
-    characters. Raises InvalidInput at once when ``data`` is not an object.
+    characters. Raises InvalidInput (``not_an_object``) at once when ``data`` is not an object.
     """
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    problems = [problem(name, "is required") for name in required if data.get(name) in (None, "")]
-    problems += [problem(name, f"must be of type {kind.__name__}") for name, kind in fields.items()
+        raise InvalidInput("the body must be a JSON object", reason="not_an_object")
+    problems = [problem(name, "required", "is required") for name in required if data.get(name) in (None, "")]
+    problems += [problem(name, "invalid", f"must be of type {kind.__name__}") for name, kind in fields.items()
                  if data.get(name) is not None and not isinstance(data[name], kind)]
-    problems += [problem(name, "unknown field") for name in data if name not in fields]
+    problems += [problem(name, "unknown", "unknown field") for name in data if name not in fields]
     for name in dates:
         if isinstance(data.get(name), str) and data[name]:
             try:
                 dt.date.fromisoformat(data[name])
             except ValueError:
-                problems.append(problem(name, "must be a date YYYY-MM-DD"))
+                problems.append(problem(name, "invalid_date", "must be a date YYYY-MM-DD"))
     title = data.get("title")
     if isinstance(title, str):
         if len(title) > TITLE_LIMIT:
-            problems.append(problem("title", f"at most {TITLE_LIMIT} characters"))
+            problems.append(problem("title", "too_long", f"at most {TITLE_LIMIT} characters", limit=TITLE_LIMIT))
         elif title and not title.strip():
-            problems.append(problem("title", "must not be blank"))
+            problems.append(problem("title", "blank", "must not be blank"))
     return problems
 
 
@@ -78,11 +76,12 @@ def start(engine, process_key, id_variable, variables, actor, origin=None):
 
 
 def get(engine, model, record_id, noun):
-    """The ``model`` row ``record_id`` (detached, read in its own transaction); NotFound if none."""
+    """The ``model`` row ``record_id`` (detached, read in its own transaction); NotFound
+    (code ``no_<noun>``) if none."""
     with engine.db.read() as session:
         row = session.get(model, record_id)
     if row is None:
-        raise NotFound(f"no {noun} {record_id}")
+        raise NotFound(f"no {noun} {record_id}", reason=f"no_{noun}")
     return row
 
 

@@ -16,8 +16,9 @@ from api.rectification import department_exists
 from api.runtime import engine
 from api.web import bp, schema_form
 from api.web.items import item_schema
+from api.web.labels import field_errors, refusal_text
 from api.web.lookups import department_names, user_names
-from api.web.problems import field_errors, problem_schema
+from api.web.problems import problem_schema
 from api.web.session import has_role, roles_required
 from engine.errors import Conflict, Forbidden, InvalidInput
 from workflows.complaints import triage
@@ -69,7 +70,7 @@ def complaint(complaint_id):
     errors, values = {}, _values(kind, row)
     if request.method == "POST":
         if not has_role("secretariat"):
-            raise Forbidden("only the secretariat triages complaints")
+            raise Forbidden("only the secretariat triages complaints", reason="not_secretariat")
         if row.state != "received":
             flash("该群众反映已分拣或已不予处理。")
             return redirect(url_for("web.complaint", complaint_id=row.id))
@@ -107,9 +108,7 @@ def _act(rt, kind, row, data, errors):
     data = {**data, "co_departments": data.get("co_departments") or []}
     for problem in reference_problems(data):
         field = problem["field"].split("/")[0]
-        errors.setdefault(field, []).append(
-            "主办部门不能同时作为协办部门" if "co-handle" in problem["message"]
-            else "请选择在任的分管领导" if field == "leader" else "部门不存在")
+        errors.setdefault(field, []).append(refusal_text(problem))
     if errors:
         return None
     item = triage.triage_as_item(rt, row.id, data, g.actor)

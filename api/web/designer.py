@@ -2,8 +2,9 @@
 deploying (through ``engine.deploy``, the same validation as the API), and comparing versions.
 
 Deploying answers JSON to the modeler page's script: ``{"deployed": true, "key", "version",
-"created"}``, or ``{"deployed": false, "error": {"code", "message", "details": {"element",
-"line"}}}`` so the page can mark the element the engine named — with status 200 either way:
+"created"}``, or ``{"deployed": false, "error": {"code", "message" (Chinese, from the problem's
+code), "details": {"element", "line", "code"}, "technical" (the parser's English)}}`` so the page
+can mark the element the engine named — with status 200 either way:
 the refusal is the answer the page asked for (the API's POST /api/v1/definitions answers 400),
 and browsers log every 4xx as a console error. Identical bytes return the existing version.
 """
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 
 from api.runtime import engine
 from api.web import bp
+from api.web.labels import error_text
 from api.web.session import roles_required
 from engine.errors import EngineError
 from engine.models import Definition, Instance
@@ -107,7 +109,9 @@ def designer_deploy():
     try:
         definition, created = engine().deploy(source, actor=g.actor.username)
     except EngineError as err:
-        return jsonify(deployed=False, error={"code": err.code, "message": err.message, "details": err.details})
+        # The page shows the Chinese words of the problem's code; the parser's English stays a tooltip.
+        return jsonify(deployed=False, error={"code": err.code, "message": error_text(err), "details": err.details,
+                                              "technical": err.message})
     return jsonify(deployed=True, key=definition.key, version=definition.version, kind=definition.kind, created=created,
                    url=url_for("web.designer_versions", key=definition.key),
                    edit_url=url_for("web.designer_edit", key=definition.key, version=definition.version))

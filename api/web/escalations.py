@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from api.runtime import engine
 from api.web import bp, schema_form
-from api.web.labels import ESCALATION_ACTIONS
+from api.web.labels import ESCALATION_ACTIONS, error_text, field_errors
 from api.web.lookups import department_names, items_by_id, user_names
 from api.web.session import roles_required
 from engine import forms
@@ -32,20 +32,8 @@ OPEN_LIMIT = 200
 PAGE = 50
 FIELDS = ("action", "comment", "new_due", "username")
 NEEDS = {"extend": ("new_due",), "reassign": ("username",)}  # the fields each action sends besides comment
-# The engine's words for a refused choice (workflows.supervision.escalations), in the desk's words.
-REFUSALS = (
-    ("must be in the future", "新的办理期限须晚于当前时间"),
-    ("must be a date-time", "请输入有效的日期时间"),
-    ("no active user", "该用户不存在或已停用"),
-    ("is not in department", "该用户不属于承办部门"),
-    ("does not have role", "该用户不能办理此环节"),
-    ("is no longer open", "逾期环节已办理完毕，只能提醒催办或确认问责"),
-    ("no measure was proposed", "本次升级没有建议的问责措施"),
-)
-
-
-def _words(message):
-    return next((chinese for english, chinese in REFUSALS if english in message), message)
+# Refusals of the chosen action itself (workflows.supervision.escalations): shown next to it.
+ACTION_REFUSALS = ("step_closed", "no_measure")
 
 
 @bp.get("/escalations")
@@ -116,15 +104,12 @@ def handle_escalation(escalation_id):
         try:
             rt.tasks.complete(task.id, data, g.actor)
         except InvalidInput as err:  # the hook's refusal (or the engine's form check): next to its field
-            errors = {}
-            for problem in err.details or [{"field": "", "message": err.message}]:
-                field = problem.get("field", "").replace("/", ".")
-                errors.setdefault(field if field in FIELDS else "", []).append(_words(problem["message"]))
+            errors = field_errors(err, FIELDS)
         except Conflict as err:
-            if "overdue step" not in err.message and "no measure" not in err.message:
+            if err.reason not in ACTION_REFUSALS:
                 flash("该升级督办已被他人处置或状态已变化。")  # completed concurrently
                 return redirect(url_for("web.escalations", state="handled"))
-            errors = {"action": [_words(err.message)]}
+            errors = {"action": [error_text(err)]}
     if errors:
         return _render("open", {row.id: errors}, {row.id: values})
     with rt.db.read() as db:

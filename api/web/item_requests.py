@@ -16,6 +16,7 @@ from sqlalchemy import select
 from api.runtime import engine
 from api.schemas import ExtensionIn, PlanChangeIn
 from api.web import bp, schema_form
+from api.web.labels import error_text, field_errors
 from api.web.lookups import department_names, user_names
 from api.web.request_forms import form_schema
 from api.web.session import login_required
@@ -73,22 +74,12 @@ def plan_change(item_id):
             plan_changes.request_change(rt, item, data["reason"], data["milestones"], g.actor)
             flash("计划调整申请已提交，经分管领导审批后生效。")
         values, errors, done = _submitted(item, PLAN_CHANGE_SCHEMA, send,
-                                          lambda err, _data: {"": [_plan_change_refusal(err)]})
+                                          lambda err, _data: {"": [error_text(err)]})
         if done:
             return done
     return render_template("plan_change.html", item=item, plan=current, errors=errors, values=values,
                            form_fields=schema_form.fields(PLAN_CHANGE_SCHEMA, values),
                            departments=department_names(), users=user_names())
-
-
-def _plan_change_refusal(err):
-    if isinstance(err, Forbidden):
-        return "只有主办部门的承办人员可以申请计划调整。"
-    if "no plan" in err.message:
-        return "该事项尚无可调整的工作计划，请先提交工作计划。"
-    if isinstance(err, Conflict):
-        return "该事项已办结或已撤销，不能调整计划。"
-    return err.message
 
 
 # -- 延期申请 ---------------------------------------------------------------------------------------
@@ -140,31 +131,9 @@ def extension_request(item_id):
 
 
 def _extension_refusal(err, steps, task_id):
-    """The domain's refusal in the page's words: ``{field: [message]}`` (``""``: the whole form)."""
+    """The domain's refusal in the page's words: ``{field: [message]}`` (``""``: the whole form).
+    A refusal about the chosen step (fell due, already asked, ...) stands next to the step."""
     step = next((s for s in steps if s["id"] == task_id), None)
-    title = step["title"] if step else "该环节"
-    if isinstance(err, Forbidden):
-        return {"": ["只有主办部门的承办人员可以申请延期。"]}
-    if isinstance(err, InvalidInput):
-        out = {}
-        for problem in err.details or [{"field": "", "message": err.message}]:
-            field, message = problem.get("field", ""), problem.get("message", "")
-            if "later than" in message and step:
-                message = f"须晚于该环节当前的办理期限（{engine().calendar.local(step['due_at']):%Y-%m-%d %H:%M}）"
-            elif field == "task_id":
-                message = "请选择本事项的办理环节"
-            out.setdefault(field, []).append(message)
-        return out
-    message = err.message
-    if "fell due" in message and step:
-        return {"task_id": [f"「{title}」已于 {engine().calendar.local(step['due_at']):%Y-%m-%d %H:%M} 到期："
-                            "延期须在到期前申请；逾期环节由督查员督办处置。"]}
-    if "already waiting" in message:
-        return {"task_id": [f"「{title}」已有延期申请在等待分管领导审批。"]}
-    if "no due" in message:
-        return {"task_id": [f"「{title}」的办理期限不能调整。"]}
-    if "is already" in message:
-        return {"task_id": [f"「{title}」已办理完毕，无需延期。"]}
-    if message.startswith("item "):
-        return {"": ["该事项已办结或已撤销，不能申请延期。"]}
-    return {"": [message]}
+    facts = {"title": step["title"], "due": f"{engine().calendar.local(step['due_at']):%Y-%m-%d %H:%M}"} if step else {}
+    about_step = isinstance(err, Conflict) and err.reason != "item_closed"
+    return field_errors(err, default="task_id" if about_step else "", **facts)

@@ -13,7 +13,7 @@ from api.runtime import engine
 from api.web import bp, schema_form
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import login_required, roles_required
-from api.web.labels import BASES
+from api.web.labels import BASES, field_errors
 from engine.errors import InvalidInput
 from engine.models import HumanTask, Instance
 from workflows import access
@@ -140,7 +140,7 @@ def item_new():
             try:
                 item = create_item(rt, data, g.actor)
             except InvalidInput as err:
-                errors = {"": [err.message]}
+                errors = field_errors(err)
             else:
                 flash(f"已立项交办：{item.code}。")
                 return redirect(url_for("web.item", item_id=item.id))

@@ -46,3 +46,120 @@ ENUM_VALUES = {**RATINGS, "remind": "提醒催办", "extend": "延期", "reassig
 
 def label(table, value):
     return table.get(value, value) if value is not None else ""
+
+
+# -- refusals: the Chinese of each problem code (``details[].code``, see ``engine.errors``) ----------
+# The pages show these, never an error's English message. Every code raised in engine/, workflows/
+# and api/ has an entry (tests/test_refusal_codes.py checks it).
+REFUSALS = {
+    # a field's problem (domain validation, API schemas)
+    "required": "此项为必填", "invalid": "填写的内容格式不正确", "unknown": "表单中没有此项",
+    "too_long": "内容过长", "blank": "不能为空", "invalid_date": "请输入有效日期（年-月-日）",
+    "invalid_choice": "请选择有效选项", "invalid_name": "文件名无效：只能是文件名本身，不能含路径或特殊字符",
+    "not_an_object": "提交的内容格式不正确", "not_a_moment": "请输入有效的日期时间",
+    "no_offset": "请输入带时区的日期时间", "not_future": "新的办理期限须晚于当前时间",
+    "not_later": "须晚于该环节当前的办理期限", "not_a_step": "请选择本事项的办理环节",
+    "no_such_user": "该用户不存在或已停用", "unknown_user": "该用户不存在或已停用",
+    "wrong_department": "该用户不属于承办部门", "wrong_role": "该用户不能办理此环节",
+    "unknown_department": "部门不存在", "not_a_leader": "请选择在任的分管领导",
+    "lead_co_handles": "主办部门不能同时作为协办部门", "reserved_key": "不能使用保留的字段名 typename",
+    "reserved_name": "该变量名与流程脚本函数重名", "not_json": "内容无法保存（不是有效的 JSON 数据）",
+    "one_of": "目标时间与推进秒数只能填写一项", "invalid_week": "请选择有效的周",
+    # a task form's problem: the JSON Schema keyword that failed (engine.forms)
+    "additionalProperties": "表单中没有此项", "minLength": "内容过短", "maxLength": "内容过长",
+    "minimum": "数值过小", "maximum": "数值过大", "exclusiveMinimum": "数值过小", "exclusiveMaximum": "数值过大",
+    "minItems": "填写的项数不足", "maxItems": "填写的项数过多", "enum": "请选择有效选项",
+    "const": "取值不符合要求", "pattern": "格式不正确", "uniqueItems": "不能重复", "type": "格式不正确",
+    "format": "格式不正确",
+    # a refused command
+    "no_definition": "未找到该流程定义", "no_task": "未找到该任务",
+    "no_instance": "未找到该流程实例", "no_timer": "未找到该定时器", "no_item": "未找到该督办事项",
+    "no_problem": "未找到该整改问题", "no_complaint": "未找到该群众反映", "no_notification": "未找到该通知",
+    "no_escalation": "该任务没有对应的升级督办记录",
+    "not_yours": "该任务不由您办理", "not_claimed_by_you": "该任务不是由您认领的",
+    "may_not_assign": "只有督查员、分管领导和管理员可以指派任务", "out_of_scope": "该记录不在您的查看范围内",
+    "not_lead_staff": "只有主办部门的承办人员可以提出此申请", "not_secretariat": "只有秘书科可以分拣群众反映",
+    "task_closed": "该任务已办理或已取消", "task_taken": "该任务已办理或已被他人认领",
+    "changed_concurrently": "该事项已被他人同时处理，请刷新后重试", "level_taken": "升级督办被同时记录，请重试",
+    "instance_not_running": "流程实例已结束、已暂停或出错", "item_closed": "该事项已办结或已撤销",
+    "step_closed": "逾期环节已办理完毕，只能提醒催办或确认问责", "no_measure": "本次升级没有建议的问责措施",
+    "step_done": "该环节已办理完毕，无需延期", "no_due": "该环节没有办理期限，不能延期",
+    "no_due_variable": "该环节的办理期限不能调整",
+    "fell_due": "该环节已到期：延期须在到期前申请；逾期环节由督查员督办处置",
+    "already_requested": "该环节已有延期申请在等待分管领导审批",
+    "no_plan": "该事项尚无可调整的工作计划，请先提交工作计划", "already_triaged": "该群众反映已分拣或已不予处理",
+    "exists": "编码或用户名已存在", "not_a_process": "这是决策表，不能作为流程启动",
+    "nothing_to_retry": "该实例没有出错的环节可重试", "not_waiting": "该实例没有在等待此消息",
+    "same_version": "实例已在该版本上", "steps_missing": "实例当前所在的环节在目标版本中不存在，不能迁移",
+    "not_an_incident": "该定时器不处于故障状态", "system_clock": "系统时钟不能调整（仅模拟时钟可推进）",
+    "invalid_moment": "请输入有效的时间", "clock_backwards": "时钟不能回拨",
+    # a definition the engine cannot run (designer)
+    "invalid_definition": "流程定义有误，引擎无法运行", "malformed_xml": "XML 格式有误",
+    "bpmn_schema": "不符合 BPMN 规范", "not_bpmn": "不是 BPMN 或 DMN 文档", "no_process": "文档中没有可执行的流程",
+    "no_decision": "DMN 文档中没有决策表", "bad_dmn": "决策表有误", "empty_expression": "表达式为空",
+    "bad_form_schema": "表单定义（formSchema）不是有效的 JSON Schema",
+    "unknown_flow_node": "顺序流连接了不存在的节点", "no_incoming_flow": "该节点没有流入的顺序流",
+    "no_outgoing_flow": "该节点没有流出的顺序流", "version_taken": "版本号被同时部署占用，请重试",
+    "catch_all": "脚本不允许使用不指明异常的 except", "finally": "脚本不允许使用 finally",
+    "import": "脚本不允许导入模块", "forbidden_name": "脚本使用了不允许的名称",
+    "script_syntax": "脚本有语法错误或使用了不允许的写法",
+}
+# Fuller words when the problem (``limit``, ``max``) or the page (``title``, ``due``) has the facts.
+DETAILED = {
+    "too_long": "不能超过 {limit} 个字符", "minLength": "至少 {limit} 个字符", "maxLength": "不能超过 {limit} 个字符",
+    "minimum": "不能小于 {limit}", "maximum": "不能大于 {limit}", "exclusiveMinimum": "须大于 {limit}",
+    "exclusiveMaximum": "须小于 {limit}", "minItems": "至少填写 {limit} 项", "maxItems": "最多填写 {limit} 项",
+    "not_later": "须晚于该环节当前的办理期限（{due}）",
+    "fell_due": "「{title}」已于 {due} 到期：延期须在到期前申请；逾期环节由督查员督办处置。",
+    "already_requested": "「{title}」已有延期申请在等待分管领导审批。",
+    "no_due": "「{title}」的办理期限不能调整。", "no_due_variable": "「{title}」的办理期限不能调整。",
+    "step_done": "「{title}」已办理完毕，无需延期。",
+    "steps_missing": "版本 {version} 中没有这些环节：{steps}", "instance_not_running": "实例{status}",
+}
+FIELD_PROBLEM = "填写的内容不符合要求"  # a field problem whose code has no words yet
+REFUSED = "操作未能完成，请检查后重试"      # a refusal whose code has no words yet
+
+
+def refusal_text(problem, **facts):
+    """The Chinese for one problem (``{"field", "code", ...}``), never its English message.
+
+    ``facts`` (e.g. ``title``, ``due``) fill the fuller words of :data:`DETAILED`; without
+    them the plain words of :data:`REFUSALS` apply, and an unknown code gets a generic sentence.
+    """
+    code = problem.get("code")
+    known = {**problem, **facts}
+    known.setdefault("limit", problem.get("max"))  # the complaint form says max=
+    known = {key: value for key, value in known.items() if value is not None}
+    if code == "minLength" and known.get("limit") == 1:
+        return "不能为空"
+    try:
+        return DETAILED[code].format(**known)
+    except KeyError:  # no fuller words, or not all their facts
+        return REFUSALS.get(code) or (FIELD_PROBLEM if problem.get("field") else REFUSED)
+
+
+def error_text(err, **facts):
+    """The Chinese for a whole ``EngineError``: its problems' words, joined."""
+    texts = []
+    for problem in err.problems():
+        text = refusal_text(problem, **facts)
+        if text not in texts:
+            texts.append(text)
+    return "；".join(texts)
+
+
+def field_errors(err, fields=None, default="", **facts):
+    """An ``EngineError``'s problems as a form's ``{field: [中文, ...]}``.
+
+    Field paths ``a/b`` become the forms' ``a.b``; a problem of no field, or of a field not in
+    ``fields`` (when given), goes under ``default`` (``""``: the whole form).
+    """
+    errors = {}
+    for problem in err.problems():
+        field = (problem.get("field") or "").replace("/", ".")
+        if not field or (fields is not None and field not in fields):
+            field = default
+        text = refusal_text(problem, **facts)
+        if text not in errors.setdefault(field, []):
+            errors[field].append(text)
+    return errors

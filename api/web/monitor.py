@@ -16,14 +16,13 @@ Everything is the engine's own command or query, with the API's roles: admin for
 incidents and suspension, designer for migration. A refused action (no reason given) is shown
 next to its field and changes nothing; one that lost a race is told so.
 """
-import re
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from api.runtime import engine
 from api.web import bp
-from api.web.labels import INSTANCE_STATUS
+from api.web.labels import INSTANCE_STATUS, error_text, refusal_text
 from api.web.lookups import department_names
 from api.web.session import roles_required
 from engine.errors import Conflict, NotFound
@@ -104,7 +103,7 @@ def _run(command, done):
     try:
         command()
     except Conflict as err:
-        flash(f"操作未执行：实例状态已变化（{err.message}）。")
+        flash(f"操作未执行：实例状态已变化（{error_text(err)}）。")
     else:
         flash(done)
     return _back()
@@ -193,20 +192,16 @@ def admin_instances():
 
 
 # -- 流程迁移 -------------------------------------------------------------------------------------
-REASONS = ((re.compile(r"^steps not in version (\d+): (.*)$"), "版本 {0} 中没有这些环节：{1}"),
-           (re.compile(r"^instance is (\w+)$"), "实例{0}"),
-           (re.compile(r"^instance cannot move to version (\d+): steps (.*) do not exist there$"),
-            "版本 {0} 中没有这些环节：{1}"))
-
-
-def migration_reason(reason):
-    """The engine's reason an instance cannot move, in Chinese where it is a known one."""
-    for pattern, words in REASONS:
-        match = pattern.match(reason or "")
-        if match:
-            parts = [INSTANCE_STATUS.get(p, p) if p in INSTANCE_STATUS else p for p in match.groups()]
-            return words.format(*parts)
-    return reason
+def migration_reason(check):
+    """Why ``check``'s instance cannot move, in Chinese: the words of its code, never its English."""
+    if check.can_move:
+        return None
+    facts = dict(check.facts)
+    if "status" in facts:
+        facts["status"] = INSTANCE_STATUS.get(facts["status"], facts["status"])
+    if "steps" in facts:
+        facts["steps"] = ", ".join(facts["steps"])
+    return refusal_text({"code": check.code}, **facts)
 
 
 @bp.route("/admin/migration", methods=["GET", "POST"])
@@ -241,7 +236,7 @@ def admin_migration():
             owners = _owners([c.instance_id for c in checks])
             records = records_by_key(owners.values())
             results = [{"instance_id": c.instance_id, "can_move": c.can_move,
-                        "reason": migration_reason(c.reason), "record": records.get(owners.get(c.instance_id))}
+                        "reason": migration_reason(c), "record": records.get(owners.get(c.instance_id))}
                        for c in checks]
     return render_template("admin/migration.html", keys=keys, key=key, versions=versions, counts=counts,
                            statuses=STATUSES, errors=errors, results=results,

@@ -16,6 +16,7 @@ from api.present import Presenter
 from api.rectification import department_exists, ledger_file
 from api.runtime import engine
 from api.web import bp, schema_form
+from api.web.labels import field_errors
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import login_required, roles_required
 from engine.errors import InvalidInput
@@ -25,7 +26,6 @@ from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, cr
 
 PAGE = 50
 LIGHTS = ("green", "yellow", "red")
-FIELD_WORDS = {"is required": "此项为必填", "must not be blank": "不能为空", "must be a date YYYY-MM-DD": "请输入有效日期（年-月-日）"}
 
 
 def _filters(args):
@@ -97,15 +97,6 @@ def problem_schema():
             "description": {"type": "string", "maxLength": 10000, "title": "问题描述", "x-widget": "textarea"},
         },
     }
-
-
-def field_errors(err):
-    """The domain's InvalidInput details as the form's ``{field: [message]}`` in Chinese."""
-    errors = {}
-    for problem in err.details or [{"field": "", "message": err.message}]:
-        field = (problem.get("field") or "").replace("/", ".")
-        errors.setdefault(field, []).append(FIELD_WORDS.get(problem.get("message"), problem.get("message")))
-    return errors
 
 
 @bp.route("/problems/new", methods=["GET", "POST"])

@@ -329,7 +329,7 @@ def _describe(error):
         "format": {"date": "请输入有效日期（年-月-日）", "date-time": "请输入有效的日期时间",
                    "email": "请输入有效的电子邮箱"}.get(limit, "格式不正确"),
     }
-    return _name(path), messages.get(kind, error.message)
+    return _name(path), messages.get(kind, "填写的内容不符合要求")  # never the validator's English
 
 
 def submit(schema, form, tz):

@@ -187,7 +187,7 @@ def csrf_failed(err):
 @bp.errorhandler(EngineError)
 def engine_failed(err):
     messages = {403: "您无权进行此操作。", 404: "未找到该记录。", 409: "该事项已被他人处理或状态已变化，请刷新后重试。"}
-    return error_page(err.status, messages.get(err.status, "操作未能完成。"), err.message)
+    return error_page(err.status, messages.get(err.status, "操作未能完成。"), labels.error_text(err))
 
 
 @bp.errorhandler(HTTPException)

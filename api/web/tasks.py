@@ -16,6 +16,7 @@ from api.runtime import engine
 from api.schemas import MAX_COMMENT
 from api.tasks import add_task_comment, assign_task, task_comments
 from api.web import bp, schema_form
+from api.web.labels import error_text, field_errors
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import error_page, login_required
 from engine import forms
@@ -119,13 +120,10 @@ def task(task_id):
         return _render_task(task, schema, values, errors)
     try:
         _row, opened = rt.tasks.complete(task.id, data, g.actor)
-    except FormInvalid as err:  # the engine's own check found more: show its words
-        engine_errors = {}
-        for problem in err.details or []:
-            engine_errors.setdefault(problem["field"].replace("/", "."), []).append(problem["message"])
-        return _render_task(task, schema, values, engine_errors)
+    except FormInvalid as err:  # the engine's own check found more: show the words of its codes
+        return _render_task(task, schema, values, field_errors(err))
     except Conflict as err:
-        return error_page(409, "该任务已被他人办理或状态已变化，请返回待办刷新。", err.message)
+        return error_page(409, "该任务已被他人办理或状态已变化，请返回待办刷新。", error_text(err))
     flash(f"已办理：{task.title or task.key}。" + (
         "下一步：" + "、".join(t.title or t.key for t in opened) if opened else ""))
     return redirect(url_for("web.inbox"))

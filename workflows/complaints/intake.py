@@ -59,7 +59,7 @@ def file_name_problem(name):
 def validate(data):
     """The cleaned fields, or InvalidInput with one detail (``field``, ``code``, ``message``) per problem."""
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object", reason="not_an_object")
     problems = []
     body = data.get("text")
     if not isinstance(body, str) or not body.strip():

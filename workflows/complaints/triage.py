@@ -9,7 +9,7 @@ processes for one clue, and never a started process with the complaint still unt
 """
 from sqlalchemy import func, select, update
 
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, InvalidInput, problem
 from workflows import records
 from workflows.complaints.models import Complaint
 from workflows.rectification import problems
@@ -40,7 +40,7 @@ def list_complaints(session, state=None, q=None, limit=50, offset=0):
 def _open(engine, complaint_id):
     complaint = get(engine, complaint_id)
     if complaint.state != "received":
-        raise Conflict(f"complaint {complaint_id} is already {complaint.state}")
+        raise Conflict(f"complaint {complaint_id} is already {complaint.state}", reason="already_triaged")
     return complaint
 
 
@@ -66,7 +66,7 @@ def triage_as_item(engine, complaint_id, fields, actor):
 def dismiss(engine, complaint_id, reason, actor):
     """Dismiss with a reason; Conflict when the complaint was already triaged or dismissed."""
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("a dismissal needs a reason", details=[{"field": "reason", "message": "is required"}])
+        raise InvalidInput("a dismissal needs a reason", details=[problem("reason", "required", "is required")])
     get(engine, complaint_id)
     now = engine.clock.now()
     with engine.db.write() as session:
@@ -76,7 +76,7 @@ def dismiss(engine, complaint_id, reason, actor):
             Complaint.id == complaint_id, Complaint.state == "received").values(
             state="dismissed", dismiss_reason=reason.strip(), triaged_by=actor.username, triaged_at=now))
         if result.rowcount != 1:
-            raise Conflict(f"complaint {complaint_id} was already triaged or dismissed")
+            raise Conflict(f"complaint {complaint_id} was already triaged or dismissed", reason="already_triaged")
         engine.audit.append(session, "complaint_dismissed", actor=actor.username, business_key=complaint_id,
                             data={"complaint_id": complaint_id, "reason": reason.strip()})
     return get(engine, complaint_id)
@@ -93,7 +93,8 @@ def on_instance_started(event):
         state="triaged", triaged_as=target, triaged_by=event.actor.username, triaged_at=event.at,
         **{f"{target}_id": event.instance.business_key}))
     if result.rowcount != 1:
-        raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)")
+        raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)",
+                       reason="already_triaged")
     event.audit("complaint_triaged", {"complaint_id": str(complaint_id), "as": target,
                                       f"{target}_id": event.instance.business_key},
                 business_key=str(complaint_id))

@@ -8,6 +8,7 @@ verification the same way; the end of the process closes (销号) or cancels the
 """
 import datetime as dt
 
+from engine.errors import problem
 from workflows import records
 from workflows.rectification.models import Problem, ProblemReport
 
@@ -24,9 +25,9 @@ def validate_problem(data):
     """Return the cleaned problem fields or raise InvalidInput listing every field problem."""
     problems = records.check_fields(data, _FIELDS, _REQUIRED)
     if isinstance(data.get("source"), str) and data["source"] and data["source"] not in SOURCES:
-        problems.append(records.problem("source", f"must be one of {', '.join(SOURCES)}"))
+        problems.append(problem("source", "invalid_choice", f"must be one of {', '.join(SOURCES)}"))
     if isinstance(data.get("description"), str) and len(data["description"]) > 10000:
-        problems.append(records.problem("description", "at most 10000 characters"))
+        problems.append(problem("description", "too_long", "at most 10000 characters", limit=10000))
     records.refuse(problems, "invalid problem")
     return {"title": data["title"].strip(), "description": data.get("description") or "",
             "source": data["source"], "department": data["department"], "deadline": data["deadline"]}

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.clock import parse_moment
-from engine.errors import Conflict, InvalidInput, StaleInstance
+from engine.errors import Conflict, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask
 from workflows.records import keyed
 from workflows.supervision.models import Escalation, Item, Measure
@@ -65,7 +65,7 @@ def on_task_opened(event):
     except IntegrityError:
         # Another escalation of this department took the same rung first: count again.
         raise StaleInstance(f"escalation level {escalation.level} of {escalation.department} "
-                            f"in {escalation.year} was taken concurrently; retry") from None
+                            f"in {escalation.year} was taken concurrently; retry", reason="level_taken") from None
     item = session.get(Item, escalation.item_id)
     title = step.title if step else escalation.task_key
     event.audit("escalation_opened", {
@@ -87,12 +87,12 @@ def before_handle(step):
         escalation = for_handling_task(session, step.task.id)
         overdue = session.get(HumanTask, escalation.task_id) if escalation and escalation.task_id else None
         if escalation is None:
-            raise Conflict(f"task {step.task.id} handles no recorded escalation")
+            raise Conflict(f"task {step.task.id} handles no recorded escalation", reason="no_escalation")
         if action in ("extend", "reassign") and (overdue is None or overdue.state != "open"):
             raise Conflict(f"the overdue step {escalation.task_key} is no longer open; "
-                           "only remind or accountability apply")
+                           "only remind or accountability apply", reason="step_closed")
         if action == "accountability" and not escalation.proposed_measure:
-            raise Conflict("no measure was proposed for this escalation")
+            raise Conflict("no measure was proposed for this escalation", reason="no_measure")
         if action == "reassign":
             _check_assignee(session, engine.registry.directory, overdue, step.data["username"])
     if action == "extend":
@@ -100,28 +100,28 @@ def before_handle(step):
         step.reschedule(overdue.id, new_due, reason=f"escalation {escalation.id}: extended by supervisor")
 
 
-def _problem(field, message):
-    raise InvalidInput(f"{field}: {message}", details=[{"field": field, "message": message}])
+def _problem(field, code, message):
+    raise InvalidInput(f"{field}: {message}", details=[problem(field, code, message)])
 
 
 def _future_moment(value, now):
     try:
         moment = parse_moment(value)
     except (TypeError, ValueError):
-        _problem("new_due", "must be a date-time with a UTC offset, e.g. 2026-10-16T18:00:00+08:00")
+        _problem("new_due", "not_a_moment", "must be a date-time with a UTC offset, e.g. 2026-10-16T18:00:00+08:00")
     if moment <= now:
-        _problem("new_due", "must be in the future")
+        _problem("new_due", "not_future", "must be in the future")
     return moment
 
 
 def _check_assignee(session, directory, task, username):
     person = directory.person(session, username)
     if person is None:
-        _problem("username", f"no active user {username!r}")
+        _problem("username", "no_such_user", f"no active user {username!r}")
     if task.candidate_department and person.department != task.candidate_department:
-        _problem("username", f"{username!r} is not in department {task.candidate_department!r}")
+        _problem("username", "wrong_department", f"{username!r} is not in department {task.candidate_department!r}")
     if task.candidate_role and task.candidate_role not in person.roles:
-        _problem("username", f"{username!r} does not have role {task.candidate_role!r}")
+        _problem("username", "wrong_role", f"{username!r} does not have role {task.candidate_role!r}")
 
 
 def on_task_completed(event):

@@ -21,7 +21,7 @@ import logging
 from sqlalchemy import select
 
 from engine.clock import parse_moment
-from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, StaleInstance
+from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask, Instance
 from engine.rescheduling import due_variable
 from workflows import access
@@ -33,37 +33,37 @@ PROCESS_KEY = "extension"
 RETRIES = 5
 
 
-def _problem(field, message):
-    raise InvalidInput(f"{field}: {message}", details=[{"field": field, "message": message}])
+def _problem(field, code, message):
+    raise InvalidInput(f"{field}: {message}", details=[problem(field, code, message)])
 
 
 def request_extension(engine, item, task_id, reason, new_due, progress, actor):
     """Start the approval of an extension of ``task_id`` to ``new_due``; returns the instance."""
     if not access.may_request_extension(actor, item):
-        raise Forbidden("only staff of the lead department may request an extension")
+        raise Forbidden("only staff of the lead department may request an extension", reason="not_lead_staff")
     if item.status != "open":
-        raise Conflict(f"item {item.code} is {item.status}")
+        raise Conflict(f"item {item.code} is {item.status}", reason="item_closed")
     if new_due.tzinfo is None:
-        _problem("new_due", "needs a UTC offset")
+        _problem("new_due", "no_offset", "needs a UTC offset")
     with engine.db.read() as session:
         task = session.get(HumanTask, task_id)
         pending = list(session.scalars(select(Instance).where(
             Instance.definition_key == PROCESS_KEY, Instance.business_key == item.id,
             Instance.status == "running")))
     if task is None or task.business_key != item.id:
-        _problem("task_id", "not a step of this item")
+        _problem("task_id", "not_a_step", "not a step of this item")
     if task.state != "open":
-        raise Conflict(f"step {task.key} is already {task.state}")
+        raise Conflict(f"step {task.key} is already {task.state}", reason="step_done")
     if task.due_at is None:
-        raise Conflict(f"step {task.key} has no due time to extend")
+        raise Conflict(f"step {task.key} has no due time to extend", reason="no_due")
     due_variable(engine.tasks.task_spec(task))  # Conflict when its due time cannot move
     if engine.clock.now() >= task.due_at:
         raise Conflict(f"step {task.key} fell due at {task.due_at.isoformat()}: an extension must "
-                       "be requested before the due time")
+                       "be requested before the due time", reason="fell_due")
     if new_due <= task.due_at:
-        _problem("new_due", "must be later than the step's current due time")
+        _problem("new_due", "not_later", "must be later than the step's current due time")
     if any((p.variables or {}).get("task_id") == task.id for p in pending):
-        raise Conflict(f"an extension of step {task.key} is already waiting for approval")
+        raise Conflict(f"an extension of step {task.key} is already waiting for approval", reason="already_requested")
     variables = {"item_id": item.id, "leader": item.leader, "department": item.department,
                  "task_id": task.id, "task_key": task.key, "task_title": task.title,
                  "current_due": engine.calendar.local(task.due_at).isoformat(),

@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import update
 
+from engine.errors import problem
 from workflows import records
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemReport
 
@@ -25,7 +26,7 @@ def validate_item(data):
     problems = records.check_fields(data, _FIELDS, _REQUIRED)
     if isinstance(data.get("co_departments"), list) and not all(
             isinstance(code, str) and code for code in data["co_departments"]):
-        problems.append(records.problem("co_departments", "must list department codes"))
+        problems.append(problem("co_departments", "invalid", "must list department codes"))
     records.refuse(problems, "invalid item")
     return {"title": data["title"].strip(), "basis": data.get("basis") or "other",
             "department": data["department"], "co_departments": list(data.get("co_departments") or []),

@@ -86,7 +86,7 @@ def mark_read(engine, username, notification_id):
     with engine.db.write() as session:
         row = session.get(Notification, notification_id)
         if row is None or row.username != username:  # others' are not even shown to exist
-            raise NotFound(f"no notification {notification_id}")
+            raise NotFound(f"no notification {notification_id}", reason="no_notification")
         if row.read_at is None:
             row.read_at = engine.clock.now()
         return row

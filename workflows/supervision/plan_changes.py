@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine.errors import Conflict, Forbidden, InvalidInput
+from engine.errors import Conflict, Forbidden, InvalidInput, problem
 from workflows import access
 from workflows.supervision.models import ItemPlan
 
@@ -20,17 +20,17 @@ PROCESS_KEY = "plan_change"
 def request_change(engine, item, reason, milestones, actor):
     """Start the approval; returns the plan_change instance."""
     if not access.may_request_plan_change(actor, item):
-        raise Forbidden("only staff of the lead department may request a plan change")
+        raise Forbidden("only staff of the lead department may request a plan change", reason="not_lead_staff")
     if item.status != "open":
-        raise Conflict(f"item {item.code} is {item.status}")
+        raise Conflict(f"item {item.code} is {item.status}", reason="item_closed")
     with engine.db.read() as session:
         current = session.scalar(select(ItemPlan).where(ItemPlan.item_id == item.id)
                                  .order_by(ItemPlan.id.desc()).limit(1))
     if current is None or current.state == "returned":
-        raise Conflict("the item has no plan to change yet; submit the work plan first")
+        raise Conflict("the item has no plan to change yet; submit the work plan first", reason="no_plan")
     if not milestones:
         raise InvalidInput("a plan change needs at least one milestone",
-                           details=[{"field": "milestones", "message": "at least one"}])
+                           details=[problem("milestones", "required", "at least one")])
     variables = {"item_id": item.id, "leader": item.leader, "department": item.department,
                  "reason": reason, "milestones": [
                      {"date": m["date"].isoformat() if isinstance(m["date"], dt.date) else m["date"],

@@ -83,6 +83,7 @@
     var button = this;
     button.disabled = true;
     clearMark();
+    status.title = "";
     say("正在部署……", true);
     modeler.saveXML({ format: true })
       .then(function (result) {
@@ -111,6 +112,7 @@
         if (details.element) { where.push("元素 " + details.element); }
         if (details.line) { where.push("第 " + details.line + " 行"); }
         var marked = markElement(details.element);
+        status.title = error.technical || "";
         say("部署失败" + (where.length ? "（" + where.join("，") + (marked ? "，已在图中标出" : "") + "）" : "") + "：" + (error.message || "未知错误"), false);
       })
       .catch(function (err) { say("部署失败：" + err.message, false); })
