@@ -32,7 +32,8 @@ simulated), so a simulated clock steps through them deterministically. A lease m
 whether its holder is alive, so ``lease_until`` of a held row (``lease_owner`` set) is wall
 time (:class:`~engine.clock.SystemClock`). With the system clock both are the same; with a
 simulated clock a dead worker's lease still lapses while nobody moves the clock. A row in
-back-off has ``lease_owner`` empty and ``lease_until`` on the engine clock.
+back-off has ``lease_owner`` empty and ``lease_until`` on the engine clock. Moving the
+simulated clock fires what falls due on the way (``engine.simulation``).
 """
 import dataclasses
 import datetime as dt
@@ -40,22 +41,19 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
 from engine.actor import SYSTEM
-from engine.clock import SystemClock, parse_moment
-from engine.errors import Conflict, InvalidInput, NotFound, StaleInstance
+from engine.clock import SystemClock
+from engine.errors import Conflict, NotFound, StaleInstance
 from engine.models import Instance, Timer
 from engine.unit_of_work import RETRY_PREFIX
 
 log = logging.getLogger(__name__)
 
-STEP = dt.timedelta(milliseconds=1)  # SpiffWorkflow fires when due < now: step just past due
 STALE_RETRIES = 5
-POLL_SECONDS = 0.05
 
 
 def worker_id():
@@ -105,13 +103,18 @@ class Timers:
     # -- the scheduler's job -------------------------------------------------------------------
     def fire_due(self):
         """Fire every claimable due timer, batch after batch. Returns the instances woken."""
-        return self._drain().woken
+        return self.drain().woken
 
     def stop(self):
         """Ask running ticks to finish the instance at hand and give back unused leases."""
         self._stopping.set()
 
-    def _drain(self):
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def drain(self):
+        """Tick until a tick claims nothing; returns the ticks' summed :class:`TickResult`."""
         total = TickResult()
         while not self._stopping.is_set():
             result = self.tick()
@@ -325,7 +328,7 @@ class Timers:
                                  data={"timer": row.id, "task": row.task_key})
             return row
 
-    # -- the simulated clock -----------------------------------------------------------------------
+    # -- the simulated clock (engine.simulation) --------------------------------------------------
     def next_due(self):
         """The earliest engine-clock moment after which a waiting row may be claimed, or None.
 
@@ -338,44 +341,3 @@ class Timers:
             moments = session.scalars(select(ready_at).where(Timer.state == "waiting", _instance_running())
                                       .order_by(ready_at).limit(1))
             return next(iter(moments), None)
-
-    def advance_clock(self, to=None, seconds=None):
-        """Move the simulated clock to ``to`` (or by ``seconds``), firing timers in due order.
-
-        Steps the clock just past each next due moment (+1 ms) and fires what is due there,
-        so ``now()`` inside a firing is its due moment, and timers that a firing creates
-        fire too when they fall due before the target. Due timers another worker holds are
-        waited for (wall time, until it releases them or its lease lapses). Returns the new
-        now. Raises Conflict for the system clock and InvalidInput for a target in the past.
-        """
-        clock = self.rt.clock
-        if not hasattr(clock, "advance"):
-            raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"')
-        start = clock.now()
-        try:
-            target = (parse_moment(to).astimezone(dt.timezone.utc) if to is not None
-                      else start + dt.timedelta(seconds=float(seconds or 0)))
-        except (TypeError, ValueError) as err:
-            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}")
-        if target < start:
-            raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
-                               f"to {target.isoformat()}")
-        while not self._stopping.is_set():
-            due = self.next_due()
-            if due is None or due >= target:
-                break
-            now = clock.now()
-            step = min(max(due + STEP, now), target)
-            if step > now:
-                self._move(step)
-            drained = self._drain()
-            if step <= now and not (drained.claimed or drained.gave_up):
-                time.sleep(POLL_SECONDS)  # someone else holds what is due: let them finish
-        self._move(target)
-        return clock.now()
-
-    def _move(self, moment):
-        try:
-            self.rt.clock.advance(to=moment)
-        except ValueError:
-            pass  # another process moved the shared clock further meanwhile
