@@ -53,3 +53,14 @@ def load(state, spec, subprocess_specs, script_engine):
     workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
+
+
+def jsonable(data):
+    """A JSON-safe copy of ``data`` as the database stores it (instance variables, form data,
+    event data): values JSON cannot hold (datetimes, decimals) become their ``str``."""
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def task_data(task):
+    """A SpiffWorkflow task's data as JSON, without the functions scripts may leave in it."""
+    return jsonable({key: value for key, value in task.data.items() if not callable(value)})

@@ -9,11 +9,12 @@ One scheduler tick (:meth:`Timers.tick`):
    (``BEGIN IMMEDIATE``) serialises claimers, so several schedulers (one per serve
    process) share one file safely.
    Each row gets ``lease_owner`` (this worker), ``lease_until`` and ``attempts + 1``.
-2. **Fire** each claimed instance through the unit of work. Its ``_sync_timers`` marks a row
-   ``fired`` and writes the ``timer_fired`` audit record in the instance's own transaction,
-   so a timer fires at most once: if a lease lapses while its holder is still working (or a
-   person's command runs at the same moment), the second save fails the optimistic
-   ``version`` check (:class:`StaleInstance`) and its retry finds the timer already fired.
+2. **Fire** each claimed instance through the unit of work. Its projection
+   (``engine.projection``) marks a row ``fired`` and writes the ``timer_fired`` audit record
+   in the instance's own transaction, so a timer fires at most once: if a lease lapses while
+   its holder is still working (or a person's command runs at the same moment), the second
+   save fails the optimistic ``version`` check (:class:`StaleInstance`) and its retry finds
+   the timer already fired.
 3. **Release** rows still waiting (cycle timers with a next occurrence, or a timer that
    SpiffWorkflow did not consider due); a row that fired keeps ``lease_owner`` as a record.
 
@@ -26,6 +27,11 @@ the unit of work saves as the instance's ``error``) records ``last_error`` and b
 (``backoff_seconds * 2**(attempts-1)``, at most ``backoff_max_seconds``); after
 ``max_attempts`` the row becomes ``state = 'incident'`` until :meth:`Timers.retry_incident`.
 The rest of the batch goes on.
+
+**Service-task retries.** A service task with ``spiffworkflow:retry`` that fails leaves its
+instance in ``error`` and gets a retry row (``task_key = 'retry:<task>'``, see
+:func:`schedule_retry`), written by the failing unit of work; firing that row retries the
+instance. BPMN timer rows are the projection's (``engine.projection``).
 
 **Two times.** Due times and back-offs are business time: the engine clock (system or
 simulated), so a simulated clock steps through them deterministically. A lease measures
@@ -49,11 +55,11 @@ from engine.actor import SYSTEM
 from engine.clock import SystemClock
 from engine.errors import Conflict, NotFound, StaleInstance
 from engine.models import Instance, Timer
-from engine.unit_of_work import RETRY_PREFIX
 
 log = logging.getLogger(__name__)
 
 STALE_RETRIES = 5
+RETRY_PREFIX = "retry:"  # task_key of a service task's retry row (see schedule_retry)
 
 
 def worker_id():
@@ -76,6 +82,24 @@ class TickResult:
     gave_up: int = 0   # rows that became incidents at claim time
     woken: int = 0     # instances whose unit of work saved
     failed: int = 0    # instances whose firing raised
+
+
+def schedule_retry(session, ctx):
+    """A retry row for the failed service task ``ctx.retry`` (task key, retries, back-off
+    base), ``backoff_base * 2**n`` seconds on, while retries remain; else the failure stays
+    an incident of the instance. Runs in the unit of work's write transaction (``session``);
+    appends its audit record to ``ctx``."""
+    key, retries, base = ctx.retry
+    task_key = RETRY_PREFIX + key
+    done = session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.instance_id == ctx.instance.id, Timer.task_key == task_key))
+    if done >= retries:
+        ctx.audit("service_retries_exhausted", task=key, retries=retries)
+        return
+    fire_at = ctx.now + dt.timedelta(seconds=base * 2 ** done)
+    session.add(Timer(id=str(uuid.uuid4()), instance_id=ctx.instance.id, task_key=task_key,
+                      fire_at=fire_at, state="waiting"))
+    ctx.audit("service_retry_scheduled", task=key, attempt=done + 1, of=retries, at=fire_at)
 
 
 def _instance_running():
