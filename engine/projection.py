@@ -12,7 +12,7 @@ expressions over the task's data and override the lane.
 
 * *Transaction*: the unit of work's write transaction, after the instance row's optimistic
   save and before the listeners; Core SQL on that session's connection (no ORM flush).
-* *Reads* the command's :class:`~engine.unit_of_work.Context`: what was open and waiting
+* *Reads* the command's :class:`~engine.context.Context`: what was open and waiting
   when loaded (``tasks_before``, ``timers_before``), the projection after the command
   (``open_tasks``, ``timers``; ``None`` when a failure left it unknown: the rows then stay
   as they are, except that the task the person completed closes), the tasks the command

@@ -21,8 +21,6 @@ the command (they are best effort: a crash between commit and callback loses it)
 """
 import contextlib
 import contextvars
-import dataclasses
-import datetime as dt
 import logging
 import uuid
 
@@ -31,6 +29,7 @@ from sqlalchemy import bindparam, insert, update
 
 from engine import compaction, projection, serialization
 from engine.clock import FixedClock, using_clock
+from engine.context import Context
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import Instance
@@ -41,93 +40,8 @@ INSTANCE = Instance.__table__
 _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("saved_id"), INSTANCE.c.version == bindparam("saved_version"))
 
-_BUSINESS_KEY = object()  # marks a listener's record that names another business key
-
 log = logging.getLogger(__name__)
 _running = contextvars.ContextVar("duban_unit_of_work", default=None)
-
-
-def _list():
-    return dataclasses.field(default_factory=list)
-
-
-def _dict():
-    return dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class Context:
-    """One command: what it loaded, what it did, and what to do after commit.
-
-    The command (``action(ctx)``) reads ``workflow`` and records what it did through
-    :meth:`audit`, :meth:`emit`, :meth:`fail` and the fields it owns below; the unit of work
-    fills in the rest and writes it all.
-    """
-
-    # -- what was loaded
-    actor: object
-    now: dt.datetime                      # the command's instant: every clock reads it
-    instance: Instance                    # the row; kept in step with what the save writes
-    workflow: BpmnWorkflow | None = None
-    loaded_status: str | None = None      # the instance's status when loaded (None: a start)
-    tasks_before: list = _list()          # ids of the tasks open when loaded
-    timers_before: list = _list()         # projection.WaitingTimer, waiting when loaded
-    # -- what the command did (its own fields, then the workflow's outcome)
-    completed: dict = _dict()             # task id -> form data, the tasks a person completed
-    status: str | None = None             # the final status; suspend and cancel force theirs
-    error: str | None = None              # with status "error": why (see fail())
-    error_task: str | None = None         # with status "error": the BPMN id of the failed task
-    retry: tuple | None = None            # (task key, retries, backoff base): a failed service task
-    migration_target: object = None       # the definition a migration moves the instance to
-    audits: list = _list()                # (kind, data), the audit records to append
-    events: list = _list()                # (name, task_key, task_id, data), for the listeners
-    open_tasks: list | None = None        # projection.OpenTask once it waits; None: unknown (failure)
-    timers: list | None = None            # projection.WaitingTimer once it waits; None: unknown
-    variables: dict | None = None         # the instance's variables, read before compaction
-    outcomes: dict = _dict()              # task id -> done (see done()), read before compaction
-    opened: list = _list()                # HumanTask rows the write opened
-    closed: dict = _dict()                # task id -> HumanTask row the write closed
-    # -- what to do after commit
-    after_commit_callbacks: list = _list()  # listeners' follow-ups, run in order once committed
-
-    def audit(self, kind, **data):
-        self.audits.append((kind, data))
-
-    def emit(self, name, task_key=None, task_id=None, data=None):
-        self.events.append((name, task_key, task_id, data or {}))
-
-    def fail(self, err):
-        """Record a failure of the model: the instance is saved in error with the reason and task."""
-        task = getattr(err, "task", None)
-        self.status, self.error = "error", f"{type(err).__name__}: {err}"
-        self.error_task = task.task_spec.bpmn_id if task is not None else None
-        self.open_tasks = self.timers = None  # unknown: the projections keep their rows
-        retries = getattr(task.task_spec, "retries", None) if task is not None else None
-        if retries:  # spiffworkflow:retry on a service task: SpiffWorkflow parses it, we run it
-            self.retry = (task.task_spec.bpmn_id, int(retries),
-                          int(getattr(task.task_spec, "retry_backoff_base", None) or 1))
-        self.audit("instance_error", error=self.error, task=self.error_task)
-
-    @property
-    def loaded_in_error(self):
-        """The instance was in error when loaded: its projection rows were left as they were
-        when it failed, so they are read rather than known from the workflow, and a retry
-        may reopen rows. Such an instance is not compacted."""
-        return self.loaded_status == "error"
-
-    def done(self, task_id):
-        """Whether SpiffWorkflow task ``task_id`` completed (a timer: fired its last time)."""
-        if task_id not in self.outcomes:
-            task = self.workflow.get_task_from_id(uuid.UUID(task_id))
-            self.outcomes[task_id] = task is not None and projection.finished(task)
-        return self.outcomes[task_id]
-
-    def after_commit(self, fn):
-        self.after_commit_callbacks.append(fn)
-
-    def audit_for_listener(self, kind, data=None, business_key=None):
-        """A listener's audit record (``Event.audit``): written last, with the engine's own."""
-        self.audits.append((kind, {**(data or {}), _BUSINESS_KEY: business_key}))
 
 
 class UnitOfWork:
@@ -289,8 +203,7 @@ class UnitOfWork:
                                             task_key, task_id, data, ctx.after_commit,
                                             ctx.audit_for_listener))
             # Last: appending locks the audit chain's head until this transaction commits.
-            self.rt.audit.extend(session, [_audit_entry(ctx, kind, data) for kind, data in ctx.audits],
-                                 at=ctx.now)
+            self.rt.audit.extend(session, ctx.audit_entries(), at=ctx.now)
 
     @staticmethod
     def _save_instance(connection, ctx, values, new):
@@ -334,8 +247,3 @@ def _saved_values(ctx):
 def _variables(workflow):
     return serialization.task_data(workflow.last_task or workflow.task_tree)
 
-
-def _audit_entry(ctx, kind, data):
-    business_key = data.pop(_BUSINESS_KEY, None) or ctx.instance.business_key
-    return dict(kind=kind, actor=ctx.actor.username, instance_id=ctx.instance.id,
-                business_key=business_key, data=serialization.jsonable(data))
