@@ -32,8 +32,9 @@ expressions over the task's data and override the lane.
 
 A timer fired when its row leaves the projection and its SpiffWorkflow task finished (a
 cycle timer: its last occurrence). A cycle timer keeps its row (one SpiffWorkflow task)
-while occurrences fire: an occurrence fired when its ``fire_at`` moved on and the old time
-is past.
+while occurrences fire, so one fired when its ``fire_at`` moved on. A date or duration
+timer whose ``fire_at`` moved was rescheduled (``engine.rescheduling``), not fired, even
+when the old time had passed before a worker claimed it: it fires once, at its new time.
 """
 import collections
 import dataclasses
@@ -69,6 +70,7 @@ class WaitingTimer:
     id: str
     key: str
     fire_at: dt.datetime
+    cycle: bool = False  # a cycle timer: one task whose fire_at moves on at each occurrence
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -117,11 +119,12 @@ def waiting_timers(workflow):
     timers = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
         value = task.internal_data.get("event_value")
-        if isinstance(value, dict):  # cycle timer: its next occurrence, unless exhausted
+        cycle = isinstance(value, dict)
+        if cycle:  # cycle timer: its next occurrence, unless exhausted
             value = value.get("next") if value.get("cycles") != 0 else None
         if isinstance(value, str):
             timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id,
-                                       TimerEventDefinition.get_datetime(value)))
+                                       TimerEventDefinition.get_datetime(value), cycle))
     return timers
 
 
@@ -245,7 +248,7 @@ def _write_timers(connection, ctx, new):
             if done:
                 _fired(ctx, row)
         elif timer.fire_at != row.fire_at:
-            if row.fire_at < ctx.now:
+            if timer.cycle and row.fire_at < ctx.now:
                 _fired(ctx, row)  # an occurrence; the row waits for the next one
             connection.execute(update(TIMER).where(TIMER.c.id == timer_id).values(fire_at=timer.fire_at))
     for state, timer_ids in ended.items():
