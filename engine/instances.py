@@ -7,8 +7,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.forms import _typename_paths
 from engine.models import HumanTask, Instance
+from engine.serialization import typename_paths
 
 STATUSES = ("running", "suspended", "completed", "cancelled", "error")
 
@@ -18,7 +18,7 @@ def _check_variables(variables, reserved):
         raise InvalidInput("variables must be a JSON object",
                            details=[{"field": "variables", "message": "expected an object"}])
     problems = [{"field": f"variables/{path}", "message": "the key 'typename' is reserved"}
-                for path in _typename_paths(variables, "")]
+                for path in typename_paths(variables)]
     problems += [{"field": f"variables/{name}", "message": "this name is a script function"}
                  for name in sorted(set(variables) & reserved)]
     try:
