@@ -18,14 +18,14 @@ expressions over the task's data and override the lane.
   as they are, except that the task the person completed closes), the tasks the command
   completed (``completed``), which tasks and timers finished (``done()``), ``now``,
   ``actor``, ``instance`` and ``workflow``. The rows are not read back: the open and
-  waiting rows are what the save of the loaded state wrote, in the same transaction. Two
+  waiting rows are what the save of the loaded state wrote with it, in one transaction. Two
   exceptions: the routing columns of the tasks open before and after (to write only what
   changed), and, only when the instance was loaded in error (``ctx.loaded_in_error``), its
   open task rows and waiting timer rows, which a failure left as they were, and the rows of
   tasks and timers that appear again (a retry reopens them instead of inserting).
-* *Writes* ``human_task`` rows (open, close, routing, reopen) and BPMN ``timer`` rows
-  (add, move, fired or cancelled, waiting again); never a service task's retry row
-  (``engine.timers``).
+* *Writes* ``human_task`` rows (open, close, routing, reopen; a closed row comes back from
+  its ``UPDATE ... RETURNING``) and BPMN ``timer`` rows (add, move, fired or cancelled,
+  waiting again); never a service task's retry row (``engine.timers``).
 * *Appends* to the Context what the caller and the listeners need: the rows it opened and
   closed (``opened``, ``closed``), a ``task_opened`` event per opened task with the data it
   opened with, and a ``timer_fired`` event and audit record per timer occurrence that fired.
