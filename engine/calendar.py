@@ -117,10 +117,6 @@ class BusinessCalendar:
         """Office close of the ``n``-th working day after ``moment``'s date."""
         return self.at(self.nth_working_day(self.local(moment).date(), n), self.office_close)
 
-    def working_day_start(self, moment):
-        """Office opening of ``moment``'s day."""
-        return self.at(self.local(moment).date(), self.office_open)
-
     def last_working_day_start(self, due):
         """Office opening of the last working day up to ``due`` (the default reminder time)."""
         day = self.local(due).date()

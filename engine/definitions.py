@@ -296,11 +296,11 @@ class DefinitionStore:
         definition = session.get(Definition, definition_id)
         if definition is None:
             raise NotFound(f"no definition with id {definition_id}", reason="no_definition")
-        copy = Definition(**{column.key: getattr(definition, column.key)
-                             for column in Definition.__table__.columns})
+        detached = Definition(**{column.key: getattr(definition, column.key)
+                                 for column in Definition.__table__.columns})
         with self._lock:
-            self._rows[definition_id] = copy
-        return copy
+            self._rows[definition_id] = detached
+        return detached
 
     def spec(self, definition):
         """``(spec, subprocess_specs)`` of a BPMN definition, parsed once per process."""

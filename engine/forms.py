@@ -1,8 +1,7 @@
 """Task forms: the JSON Schema in a user task's ``formSchema`` property, checked on completion.
 
 A task without a schema accepts any JSON object. Keys named ``typename`` are refused anywhere
-in the data: SpiffWorkflow's serializer would take such a dict for an encoded object and fail
-to load the instance again (spiff-arena #1712).
+in the data (:func:`engine.serialization.typename_paths`).
 """
 import functools
 import json
@@ -10,6 +9,7 @@ import json
 import jsonschema
 
 from engine.errors import FormInvalid, problem
+from engine.serialization import typename_paths
 
 _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
@@ -35,7 +35,7 @@ def validate(task_spec, data):
         raise FormInvalid("task data must be a JSON object",
                           details=[problem("", "type", "expected an object")])
     problems = [problem(path, "reserved_key", "the key 'typename' is reserved")
-                for path in _typename_paths(data, "")]
+                for path in typename_paths(data)]
     text = task_spec.extensions.get("properties", {}).get("formSchema")
     if text:
         for error in sorted(_validator(text).iter_errors(data), key=lambda e: list(e.path)):
@@ -61,14 +61,3 @@ def _field(error):
         path += sorted(name for name in error.instance if name not in known)[:1]
     return "/".join(path)
 
-
-def _typename_paths(value, path):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}/{key}" if path else str(key)
-            if key == "typename":
-                yield here
-            yield from _typename_paths(item, here)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _typename_paths(item, f"{path}/{index}" if path else str(index))

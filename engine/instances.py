@@ -7,8 +7,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound, problem
-from engine.forms import _typename_paths
 from engine.models import HumanTask, Instance
+from engine.serialization import typename_paths
 
 STATUSES = ("running", "suspended", "completed", "cancelled", "error")
 
@@ -18,7 +18,7 @@ def _check_variables(variables, reserved):
         raise InvalidInput("variables must be a JSON object",
                            details=[problem("variables", "invalid", "expected an object")])
     problems = [problem(f"variables/{path}", "reserved_key", "the key 'typename' is reserved")
-                for path in _typename_paths(variables, "")]
+                for path in typename_paths(variables)]
     problems += [problem(f"variables/{name}", "reserved_name", "this name is a script function")
                  for name in sorted(set(variables) & reserved)]
     try:

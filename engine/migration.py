@@ -93,7 +93,7 @@ class Migrations:
             workflow.subprocess_specs = subprocess_specs
             for task in removed:  # SpiffWorkflow 3.2 leaves reset timers registered (notes §10.3)
                 workflow.event_manager.remove_task(task)
-            ctx.definition = target
+            ctx.migration_target = target
             ctx.audit("instance_migrated", from_version=instance.definition_version,
                       to_version=target.version)
         return self.rt.uow.run(instance_id, action, actor).instance

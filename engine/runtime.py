@@ -6,7 +6,7 @@ holds them and offers the calls the API and the domain use.
 """
 import datetime as dt
 
-from engine import audit as audit_module
+from engine import audit as audit_module, simulation
 from engine.audit import AuditLog
 from engine.calendar import BusinessCalendar
 from engine.clock import CommandClock, install_spiff_clock, make_clock, parse_moment as _moment
@@ -77,8 +77,8 @@ class Engine:
         return self.definitions.deploy(source, actor)
 
     def advance_clock(self, to=None, seconds=None):
-        """Move the simulated clock, firing timers in due order on the way (see engine.timers)."""
-        return self.timers.advance_clock(to=to, seconds=seconds)
+        """Move the simulated clock, firing timers in due order on the way (engine.simulation)."""
+        return simulation.advance_clock(self.clock, self.timers, to=to, seconds=seconds)
 
     def verify_audit(self, progress=None):
         with self.db.stream() as session:

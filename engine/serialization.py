@@ -3,6 +3,10 @@
 SpiffWorkflow's serializer embeds the whole spec in every instance's JSON; this converter
 leaves it out and takes the (cached) spec back at load time. The format is otherwise
 SpiffWorkflow 3.2.0's own (serializer_version 1.5), so its migrations still apply.
+
+Also the rules for the JSON data the engine stores beside the state: :func:`jsonable` and
+:func:`task_data` (variables, form and event data), and :func:`typename_paths` (the one key
+the serializer cannot take back).
 """
 import json
 from uuid import UUID
@@ -53,3 +57,32 @@ def load(state, spec, subprocess_specs, script_engine):
     workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
+
+
+def typename_paths(value, path=""):
+    """The paths (``a/b/0``) of every key named ``typename`` in JSON ``value``.
+
+    SpiffWorkflow's serializer takes a dict with that key for an encoded object and cannot
+    load the instance again (spiff-arena #1712), so task data and start variables with one
+    are refused before they reach a workflow.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}/{key}" if path else str(key)
+            if key == "typename":
+                yield here
+            yield from typename_paths(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from typename_paths(item, f"{path}/{index}" if path else str(index))
+
+
+def jsonable(data):
+    """A JSON-safe copy of ``data`` as the database stores it (instance variables, form data,
+    event data): values JSON cannot hold (datetimes, decimals) become their ``str``."""
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def task_data(task):
+    """A SpiffWorkflow task's data as JSON, without the functions scripts may leave in it."""
+    return jsonable({key: value for key, value in task.data.items() if not callable(value)})

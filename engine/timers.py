@@ -9,11 +9,12 @@ One scheduler tick (:meth:`Timers.tick`):
    (``BEGIN IMMEDIATE``) serialises claimers, so several schedulers (one per serve
    process) share one file safely.
    Each row gets ``lease_owner`` (this worker), ``lease_until`` and ``attempts + 1``.
-2. **Fire** each claimed instance through the unit of work. Its ``_sync_timers`` marks a row
-   ``fired`` and writes the ``timer_fired`` audit record in the instance's own transaction,
-   so a timer fires at most once: if a lease lapses while its holder is still working (or a
-   person's command runs at the same moment), the second save fails the optimistic
-   ``version`` check (:class:`StaleInstance`) and its retry finds the timer already fired.
+2. **Fire** each claimed instance through the unit of work. Its projection
+   (``engine.projection``) marks a row ``fired`` and writes the ``timer_fired`` audit record
+   in the instance's own transaction, so a timer fires at most once: if a lease lapses while
+   its holder is still working (or a person's command runs at the same moment), the second
+   save fails the optimistic ``version`` check (:class:`StaleInstance`) and its retry finds
+   the timer already fired.
 3. **Release** rows still waiting (cycle timers with a next occurrence, or a timer that
    SpiffWorkflow did not consider due); a row that fired keeps ``lease_owner`` as a record.
 
@@ -27,12 +28,18 @@ the unit of work saves as the instance's ``error``) records ``last_error`` and b
 ``max_attempts`` the row becomes ``state = 'incident'`` until :meth:`Timers.retry_incident`.
 The rest of the batch goes on.
 
+**Service-task retries.** A service task with ``spiffworkflow:retry`` that fails leaves its
+instance in ``error`` and gets a retry row (``task_key = 'retry:<task>'``, see
+:func:`schedule_retry`), written by the failing unit of work; firing that row retries the
+instance. BPMN timer rows are the projection's (``engine.projection``).
+
 **Two times.** Due times and back-offs are business time: the engine clock (system or
 simulated), so a simulated clock steps through them deterministically. A lease measures
 whether its holder is alive, so ``lease_until`` of a held row (``lease_owner`` set) is wall
 time (:class:`~engine.clock.SystemClock`). With the system clock both are the same; with a
 simulated clock a dead worker's lease still lapses while nobody moves the clock. A row in
-back-off has ``lease_owner`` empty and ``lease_until`` on the engine clock.
+back-off has ``lease_owner`` empty and ``lease_until`` on the engine clock. Moving the
+simulated clock fires what falls due on the way (``engine.simulation``).
 """
 import dataclasses
 import datetime as dt
@@ -40,22 +47,19 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
 from engine.actor import SYSTEM
-from engine.clock import SystemClock, parse_moment
-from engine.errors import Conflict, InvalidInput, NotFound, StaleInstance
+from engine.clock import SystemClock
+from engine.errors import Conflict, NotFound, StaleInstance
 from engine.models import Instance, Timer
-from engine.unit_of_work import RETRY_PREFIX
 
 log = logging.getLogger(__name__)
 
-STEP = dt.timedelta(milliseconds=1)  # SpiffWorkflow fires when due < now: step just past due
 STALE_RETRIES = 5
-POLL_SECONDS = 0.05
+RETRY_PREFIX = "retry:"  # task_key of a service task's retry row (see schedule_retry)
 
 
 def worker_id():
@@ -78,6 +82,24 @@ class TickResult:
     gave_up: int = 0   # rows that became incidents at claim time
     woken: int = 0     # instances whose unit of work saved
     failed: int = 0    # instances whose firing raised
+
+
+def schedule_retry(session, ctx):
+    """A retry row for the failed service task ``ctx.retry`` (task key, retries, back-off
+    base), ``backoff_base * 2**n`` seconds on, while retries remain; else the failure stays
+    an incident of the instance. Runs in the unit of work's write transaction (``session``);
+    appends its audit record to ``ctx``."""
+    key, retries, base = ctx.retry
+    task_key = RETRY_PREFIX + key
+    done = session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.instance_id == ctx.instance.id, Timer.task_key == task_key))
+    if done >= retries:
+        ctx.audit("service_retries_exhausted", task=key, retries=retries)
+        return
+    fire_at = ctx.now + dt.timedelta(seconds=base * 2 ** done)
+    session.add(Timer(id=str(uuid.uuid4()), instance_id=ctx.instance.id, task_key=task_key,
+                      fire_at=fire_at, state="waiting"))
+    ctx.audit("service_retry_scheduled", task=key, attempt=done + 1, of=retries, at=fire_at)
 
 
 def _instance_running():
@@ -105,13 +127,18 @@ class Timers:
     # -- the scheduler's job -------------------------------------------------------------------
     def fire_due(self):
         """Fire every claimable due timer, batch after batch. Returns the instances woken."""
-        return self._drain().woken
+        return self.drain().woken
 
     def stop(self):
         """Ask running ticks to finish the instance at hand and give back unused leases."""
         self._stopping.set()
 
-    def _drain(self):
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def drain(self):
+        """Tick until a tick claims nothing; returns the ticks' summed :class:`TickResult`."""
         total = TickResult()
         while not self._stopping.is_set():
             result = self.tick()
@@ -325,7 +352,7 @@ class Timers:
                                  data={"timer": row.id, "task": row.task_key})
             return row
 
-    # -- the simulated clock -----------------------------------------------------------------------
+    # -- the simulated clock (engine.simulation) --------------------------------------------------
     def next_due(self):
         """The earliest engine-clock moment after which a waiting row may be claimed, or None.
 
@@ -338,44 +365,3 @@ class Timers:
             moments = session.scalars(select(ready_at).where(Timer.state == "waiting", _instance_running())
                                       .order_by(ready_at).limit(1))
             return next(iter(moments), None)
-
-    def advance_clock(self, to=None, seconds=None):
-        """Move the simulated clock to ``to`` (or by ``seconds``), firing timers in due order.
-
-        Steps the clock just past each next due moment (+1 ms) and fires what is due there,
-        so ``now()`` inside a firing is its due moment, and timers that a firing creates
-        fire too when they fall due before the target. Due timers another worker holds are
-        waited for (wall time, until it releases them or its lease lapses). Returns the new
-        now. Raises Conflict for the system clock and InvalidInput for a target in the past.
-        """
-        clock = self.rt.clock
-        if not hasattr(clock, "advance"):
-            raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"', reason="system_clock")
-        start = clock.now()
-        try:
-            target = (parse_moment(to).astimezone(dt.timezone.utc) if to is not None
-                      else start + dt.timedelta(seconds=float(seconds or 0)))
-        except (TypeError, ValueError) as err:
-            raise InvalidInput(f"cannot advance the clock to {to!r} / by {seconds!r}: {err}", reason="invalid_moment")
-        if target < start:
-            raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
-                               f"to {target.isoformat()}", reason="clock_backwards")
-        while not self._stopping.is_set():
-            due = self.next_due()
-            if due is None or due >= target:
-                break
-            now = clock.now()
-            step = min(max(due + STEP, now), target)
-            if step > now:
-                self._move(step)
-            drained = self._drain()
-            if step <= now and not (drained.claimed or drained.gave_up):
-                time.sleep(POLL_SECONDS)  # someone else holds what is due: let them finish
-        self._move(target)
-        return clock.now()
-
-    def _move(self, moment):
-        try:
-            self.rt.clock.advance(to=moment)
-        except ValueError:
-            pass  # another process moved the shared clock further meanwhile

@@ -118,6 +118,27 @@ def test_fired_timers_are_armed_again_at_the_new_time(deadline_engine):
     assert engine.instances.get(instance.id).status == "completed"
 
 
+@BOTH_DATABASES
+def test_a_due_date_timer_moved_before_the_worker_fired_it_fires_once_at_its_new_time(deadline_engine):
+    """A date timer whose due time moves is rescheduled, not fired: only a cycle timer's
+    occurrence fires when its fire_at moves on (exactly-once checks count timer_fired)."""
+    engine = deadline_engine
+    instance = engine.instances.start("deadline", {}, SECRETARY)
+    engine.clock.advance(to=_at("2026-11-25T18:00:01+08:00"))  # both timers due; no worker ran
+    engine.tasks.reschedule(_work(engine, instance.id).id, _at("2026-11-27T18:00:00+08:00"), SECRETARY)
+
+    assert _audit(engine, "timer_fired") == [] and engine.seen["late"] == []
+    assert _timers(engine, instance.id) == [("remind", "2026-11-27T01:00:00+00:00", "waiting"),
+                                            ("escalate", "2026-11-27T10:00:00+00:00", "waiting")]
+    engine.advance_clock(to="2026-11-27T18:00:01+08:00")
+    assert engine.seen["late"] == [("remind", "2026-11-27T18:00:00+08:00"),
+                                   ("escalate", "2026-11-27T18:00:00+08:00")]
+    assert sorted((r.data["task"], _at(r.data["due"])) for r in _audit(engine, "timer_fired")) == [
+        ("escalate", _at("2026-11-27T18:00:00+08:00")), ("remind", _at("2026-11-27T09:00:00+08:00"))]
+    assert _timers(engine, instance.id) == [("remind", "2026-11-27T01:00:00+00:00", "fired"),
+                                            ("escalate", "2026-11-27T10:00:00+00:00", "fired")]
+
+
 def test_a_task_without_a_due_variable_or_no_longer_open_cannot_be_rescheduled(deadline_engine):
     engine = deadline_engine
     engine.deploy(PROCESS.replace('value="work_due"', 'value="work_due if work_due else None"')
