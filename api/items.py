@@ -9,7 +9,7 @@ from api.models import Department, User
 from api.present import Presenter, audit, current_plan, escalation, plan, report
 from api.runtime import engine
 from api.schemas import ExtensionIn, ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, PlanChangeIn
-from workflows import access
+from workflows import access, records
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import create_item
 
@@ -80,7 +80,7 @@ def list_items(query):
             session, current_actor(), rt.calendar, presenter.now, query.get("status"),
             query.get("department"), query.get("light"), query.get("overdue"), query.get("q"),
             query["limit"], query["offset"])
-        tasks = queries.open_tasks_by_item(session, [r.id for r in rows])
+        tasks = records.open_tasks(session, [r.id for r in rows])
     return jsonify({"items": [presenter.item(r, tasks.get(r.id, [])) for r in rows], "total": total})
 
 
@@ -93,14 +93,14 @@ def get(item_id):
     rt = engine()
     presenter = Presenter(rt)
     with rt.db.read() as session:
-        tasks = queries.open_tasks_by_item(session, [item.id]).get(item.id, [])
+        tasks = records.open_tasks(session, [item.id]).get(item.id, [])
         plans = queries.plans(session, item.id)
         body = presenter.item(item, tasks)
         current = current_plan(plans)
         body.update(plan=plan(current) if current else None, plans=[plan(p) for p in plans],
                     reports=[report(r) for r in queries.reports(session, item.id)],
                     escalations=[escalation(e) for e in queries.item_escalations(session, item.id)],
-                    timeline=[audit(r) for r in queries.timeline(session, item.id)])
+                    timeline=[audit(r) for r in records.timeline(session, item.id)])
     return body
 
 

@@ -14,7 +14,7 @@ from api.models import Department
 from api.present import Presenter, audit, problem_report
 from api.runtime import engine
 from api.schemas import LIGHTS, AuditOut, Page, TaskOut
-from workflows import access
+from workflows import access, records
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -151,7 +151,7 @@ def ledger(query):
             session, current_actor(), rt.calendar, presenter.now, source=query.get("source"),
             department=query.get("department"), status=query.get("status"), light=query.get("light"),
             q=query.get("q"), limit=limit, offset=offset)
-        tasks = queries.open_tasks_by_problem(session, [r.id for r in rows])
+        tasks = records.open_tasks(session, [r.id for r in rows])
         names = {d.code: d.name for d in session.scalars(select(Department))} if download else {}
     problems = [presenter.problem(r, tasks.get(r.id, [])) for r in rows]
     if not download:
@@ -184,8 +184,8 @@ def get(problem_id):
     problem = visible_problem(problem_id)
     rt = engine()
     with rt.db.read() as session:
-        tasks = queries.open_tasks_by_problem(session, [problem.id]).get(problem.id, [])
+        tasks = records.open_tasks(session, [problem.id]).get(problem.id, [])
         body = Presenter(rt).problem(problem, tasks)
         body.update(reports=[problem_report(r) for r in queries.reports(session, problem.id)],
-                    timeline=[audit(r) for r in queries.timeline(session, problem.id)])
+                    timeline=[audit(r) for r in records.timeline(session, problem.id)])
     return body

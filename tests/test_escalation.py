@@ -12,6 +12,7 @@ from engine.actor import Actor
 from tests.api_client import seed_organisation
 from tests.conftest import BOTH_DATABASES, LEADER, REPO, SECRETARY, SHIPPED, STAFF, deploy_shipped
 from tests.helpers import PLAN, REPORT, complete, new_item, open_task
+from workflows import records
 from workflows.supervision.items import get_item
 from workflows.supervision.models import Escalation, Measure, Notification
 
@@ -79,10 +80,8 @@ def test_reminded_on_the_due_day_and_escalated_after_it_across_national_day(engi
 
 
 def _timeline(engine, item_id):
-    from workflows.supervision import queries
-
     with engine.db.read() as session:
-        return queries.timeline(session, item_id)
+        return records.timeline(session, item_id)
 
 
 @BOTH_DATABASES

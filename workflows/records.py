@@ -6,7 +6,7 @@ instance's own transaction, so a record exists exactly when its process does, an
 of the process closes or cancels it the same way. What the two domains share lives here:
 
 - input checks: :func:`check_fields` (the common rules) and :func:`refuse`;
-- :func:`start` and :func:`get` (404 when unknown);
+- :func:`start` and :func:`get` (404 when unknown); a record's :func:`open_tasks` and :func:`timeline`;
 - yearly codes (``DB-2026-0007``): :func:`allocate_code`, race-free;
 - listeners: :class:`Listeners` (scoped, :func:`keyed`, :meth:`~Listeners.close_on_end`),
   :func:`opening_columns`, :func:`due_at`, :func:`latest`.
@@ -18,7 +18,7 @@ import uuid
 from sqlalchemy import func, select, text
 
 from engine.errors import InvalidInput, NotFound, problem
-from engine.models import HumanTask
+from engine.models import AuditRecord, HumanTask
 
 TITLE_LIMIT = 400
 
@@ -83,6 +83,26 @@ def get(engine, model, record_id, noun):
     if row is None:
         raise NotFound(f"no {noun} {record_id}", reason=f"no_{noun}")
     return row
+
+
+def open_tasks(session, record_ids):
+    """``{record id: [its open HumanTask rows]}``, soonest due first (no due time last), for
+    the records ``record_ids`` (their instances' business keys); records without one are absent."""
+    tasks = {}
+    if not record_ids:
+        return tasks
+    for row in session.scalars(select(HumanTask).where(
+            HumanTask.business_key.in_(record_ids), HumanTask.state == "open")
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
+        tasks.setdefault(row.business_key, []).append(row)
+    return tasks
+
+
+def timeline(session, record_id, limit=500):
+    """The record's audit records, oldest first (its instances' and its listeners' records
+    carry the record's id as business key)."""
+    return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == record_id)
+                                .order_by(AuditRecord.seq).limit(limit)))
 
 
 # -- codes --------------------------------------------------------------------------------------

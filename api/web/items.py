@@ -4,19 +4,19 @@ process diagram with the current step marked), and registering a new item (立�
 Lists read the projection (``workflows.supervision.queries``) within the caller's scope; the
 diagram's XML comes from a session-authenticated endpoint that checks the same scope.
 """
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
 from api.models import Department, User
 from api.present import Presenter, current_plan
 from api.runtime import engine
-from api.web import bp, schema_form
+from api.web import bp
 from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
-from api.web.labels import BASES, field_errors
-from engine.errors import InvalidInput
+from api.web.labels import BASES
 from engine.models import HumanTask, Instance
-from workflows import access
+from workflows import access, records
 from workflows.supervision import queries
 from workflows.supervision.items import create_item
 
@@ -41,7 +41,7 @@ def items():
         rows, total = queries.list_items(db, g.actor, rt.calendar, presenter.now, status,
                                          args.get("department") or None, light, _flag(args.get("overdue")),
                                          q, PAGE, (page - 1) * PAGE)
-        tasks = queries.open_tasks_by_item(db, [r.id for r in rows])
+        tasks = records.open_tasks(db, [r.id for r in rows])
     listed = [presenter.item(r, tasks.get(r.id, [])) for r in rows]
     return render_template("items.html", items=listed, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), args=args,
@@ -60,12 +60,12 @@ def item(item_id):
     item = _visible_item(item_id)
     presenter = Presenter(rt)
     with rt.db.read() as db:
-        open_tasks = queries.open_tasks_by_item(db, [item.id]).get(item.id, [])
+        open_tasks = records.open_tasks(db, [item.id]).get(item.id, [])
         plans = queries.plans(db, item.id)
         instance = db.get(Instance, item.instance_id) if item.instance_id else None
         steps = _steps(db, item.instance_id)
         context = dict(plan=current_plan(plans), plans=plans,
-                       reports=queries.reports(db, item.id), timeline=queries.timeline(db, item.id),
+                       reports=queries.reports(db, item.id), timeline=records.timeline(db, item.id),
                        task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
@@ -130,19 +130,9 @@ def item_schema():
 @bp.route("/items/new", methods=["GET", "POST"])
 @roles_required(*access.REGISTRARS)
 def item_new():
-    rt = engine()
-    schema, errors, values = item_schema(), {}, {}
-    if request.method == "POST":
-        data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
-        if data.get("department") and data.get("department") in (data.get("co_departments") or []):
-            errors.setdefault("co_departments", []).append("主办部门不能同时作为协办部门")
-        if not errors:
-            try:
-                item = create_item(rt, data, g.actor)
-            except InvalidInput as err:
-                errors = field_errors(err)
-            else:
-                flash(f"已立项交办：{item.code}。")
-                return redirect(url_for("web.item", item_id=item.id))
-    return render_template("item_new.html", form_fields=schema_form.fields(schema, values), values=values,
-                           errors=errors)
+    def lead_is_not_co(data):
+        if data.get("department") and data["department"] in (data.get("co_departments") or []):
+            return {"co_departments": ["主办部门不能同时作为协办部门"]}
+        return {}
+    return registration_page("item_new.html", item_schema(), create_item, lambda item: (
+        f"已立项交办：{item.code}。", url_for("web.item", item_id=item.id)), check=lead_is_not_co)

@@ -8,19 +8,18 @@ supervisors and admins all problems, everyone else their department's), exactly 
 behind the session. Registering goes through ``create_problem`` (its own validation) like
 ``POST /api/v1/problems``. A problem's steps are worked on the ordinary task pages.
 """
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import g, render_template, request, url_for
 from sqlalchemy import select
 
 from api.models import Department
 from api.present import Presenter
 from api.rectification import department_exists, ledger_file
 from api.runtime import engine
-from api.web import bp, schema_form
-from api.web.labels import field_errors
+from api.web import bp
 from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
-from engine.errors import InvalidInput
-from workflows import access
+from workflows import access, records
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -42,7 +41,7 @@ def _ledger(filters, limit, offset):
     presenter = Presenter(rt)
     with rt.db.read() as db:
         rows, total = queries.ledger(db, g.actor, rt.calendar, presenter.now, limit=limit, offset=offset, **filters)
-        tasks = queries.open_tasks_by_problem(db, [r.id for r in rows])
+        tasks = records.open_tasks(db, [r.id for r in rows])
     return [presenter.problem(r, tasks.get(r.id, [])) for r in rows], total
 
 
@@ -71,9 +70,9 @@ def problem(problem_id):
     rt = engine()
     row = access.visible_problem(rt, g.actor, problem_id)
     with rt.db.read() as db:
-        tasks = queries.open_tasks_by_problem(db, [row.id]).get(row.id, [])
+        tasks = records.open_tasks(db, [row.id]).get(row.id, [])
         reports = queries.reports(db, row.id)
-        timeline = queries.timeline(db, row.id)
+        timeline = records.timeline(db, row.id)
         titles = task_titles_of(db, row.id)
     return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
                            timeline=timeline, task_titles=titles, departments=department_names(),
@@ -102,19 +101,10 @@ def problem_schema():
 @bp.route("/problems/new", methods=["GET", "POST"])
 @roles_required(*access.REGISTRARS)
 def problem_new():
-    rt = engine()
-    schema, errors, values = problem_schema(), {}, {}
-    if request.method == "POST":
-        data, values, errors = schema_form.submit(schema, request.form, rt.calendar.tz)
-        if not errors and not department_exists(data["department"]):
-            errors = {"department": ["部门不存在"]}
-        if not errors:
-            try:
-                created = create_problem(rt, data, g.actor)
-            except InvalidInput as err:
-                errors = field_errors(err)
-            else:
-                flash(f"已登记问题：{created.code}，整改流程已启动，请办理“移交”。")
-                return redirect(url_for("web.problem", problem_id=created.id))
-    return render_template("problem_new.html", form_fields=schema_form.fields(schema, values), values=values,
-                           errors=errors)
+    def department_known(data):
+        if data.get("department") and not department_exists(data["department"]):
+            return {"department": ["部门不存在"]}
+        return {}
+    return registration_page("problem_new.html", problem_schema(), create_problem, lambda problem: (
+        f"已登记问题：{problem.code}，整改流程已启动，请办理“移交”。",
+        url_for("web.problem", problem_id=problem.id)), check=department_known)

@@ -23,8 +23,7 @@ from engine import forms
 from engine.errors import Conflict, FormInvalid, InvalidInput
 from engine.models import Instance
 from engine.tasks import may_work
-from workflows import access
-from workflows.rectification import queries as problem_queries
+from workflows import access, records
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import PROCESS_KEY as SUPERVISION
 from workflows.supervision.models import Item
@@ -66,13 +65,13 @@ def _context(task, **extra):
 def _record_context(db, task, instance, record):
     """The part of a task page about the item or problem the task works on."""
     if not isinstance(record, Item):
-        return {"problem": record, "timeline": problem_queries.timeline(db, record.id),
+        return {"problem": record, "timeline": records.timeline(db, record.id),
                 "task_titles": task_titles_of(db, record.id)}
     plans = queries.plans(db, record.id)
     extendable = (task.state == "open" and task.due_at is not None and instance is not None
                   and instance.definition_key == SUPERVISION and task.candidate_department == record.department)
     return {"item": record, "plan": current_plan(plans), "plans": plans,
-            "reports": queries.reports(db, record.id), "timeline": queries.timeline(db, record.id),
+            "reports": queries.reports(db, record.id), "timeline": records.timeline(db, record.id),
             "task_titles": task_titles_of(db, record.id), "extension_task_id": task.id if extendable else None}
 
 

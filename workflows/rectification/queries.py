@@ -5,7 +5,6 @@ of their own department.
 """
 from sqlalchemy import func, or_, select
 
-from engine.models import AuditRecord, HumanTask
 from workflows import access, lights
 from workflows.rectification.models import Problem, ProblemReport
 
@@ -42,22 +41,6 @@ def ledger(session, actor, calendar, now, source=None, department=None, status=N
     return rows, total
 
 
-def open_tasks_by_problem(session, problem_ids):
-    tasks = {}
-    if not problem_ids:
-        return tasks
-    for row in session.scalars(select(HumanTask).where(
-            HumanTask.business_key.in_(problem_ids), HumanTask.state == "open")
-            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
-        tasks.setdefault(row.business_key, []).append(row)
-    return tasks
-
-
 def reports(session, problem_id):
     return list(session.scalars(select(ProblemReport).where(ProblemReport.problem_id == problem_id)
                                 .order_by(ProblemReport.id)))
-
-
-def timeline(session, problem_id, limit=500):
-    return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == problem_id)
-                                .order_by(AuditRecord.seq).limit(limit)))

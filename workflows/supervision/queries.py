@@ -2,9 +2,7 @@
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from engine.models import AuditRecord, HumanTask
 from engine.roles import LEADER
-from engine.tasks import OPEN
 from workflows import access, lights
 from workflows.supervision.models import Escalation, Item, ItemDepartment, ItemPlan, ItemReport, Measure
 
@@ -129,15 +127,6 @@ def light_counts(session, actor, calendar, now):
     return {"green": total - soon, "yellow": soon - red, "red": red}
 
 
-def open_tasks_by_item(session, item_ids):
-    tasks = {}
-    for row in session.scalars(select(HumanTask).where(
-            HumanTask.business_key.in_(item_ids), HumanTask.state == OPEN)
-            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)):
-        tasks.setdefault(row.business_key, []).append(row)
-    return tasks
-
-
 def plans(session, item_id):
     return list(session.scalars(select(ItemPlan).where(ItemPlan.item_id == item_id).order_by(ItemPlan.id)))
 
@@ -145,11 +134,6 @@ def plans(session, item_id):
 def reports(session, item_id):
     return list(session.scalars(select(ItemReport).where(ItemReport.item_id == item_id)
                                 .order_by(ItemReport.id)))
-
-
-def timeline(session, item_id, limit=500):
-    return list(session.scalars(select(AuditRecord).where(AuditRecord.business_key == item_id)
-                                .order_by(AuditRecord.seq).limit(limit)))
 
 
 def _page(session, query, order, limit, offset):
