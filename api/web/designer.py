@@ -14,6 +14,8 @@ from flask import Response, g, jsonify, render_template, request, url_for
 from lxml import etree
 from sqlalchemy import func, select
 
+from api.definitions import definition_filename
+from api.headers import user_document
 from api.runtime import engine
 from api.web import bp
 from api.web.labels import error_text
@@ -72,7 +74,8 @@ def designer_versions(key):
 @bp.get("/designer/<key>/<int:version>.xml")
 @roles_required("designer")
 def designer_xml(key, version):
-    return Response(_definition(key, version).source, mimetype="application/xml")
+    definition = _definition(key, version)
+    return user_document(definition.source, "application/xml", definition_filename(definition))
 
 
 @bp.get("/designer/<key>/<int:version>/edit")
