@@ -30,7 +30,7 @@ def create_app(config=None, engine=None):
     config = config or (engine.config if engine else load_config())
     engine = engine or build_engine(config)
     app = APIFlask(__name__, title="Duban 督办 API", version="1",
-                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
+                   spec_path="/api/v1/openapi.json", docs_path=None)  # docs: api/web/api_docs.py
     app.config.update(
         MAX_CONTENT_LENGTH=int(config["limits"]["max_body_bytes"]),
         VALIDATION_ERROR_STATUS_CODE=400,
