@@ -15,6 +15,9 @@ from engine.config import REPO_ROOT
 log = logging.getLogger(__name__)
 NODE_MODULES = REPO_ROOT / "node_modules"
 PACKAGES = {"bpmn-js": "dist", "dmn-js": "dist", "echarts": "dist", "swagger-ui-dist": "."}  # package: folder
+# Scripts, styles and the fonts and images they load; not the packages' demo pages (swagger-ui-dist's
+# index.html would run the petstore demo on our origin).
+SUFFIXES = (".js", ".css", ".map", ".woff", ".woff2", ".ttf", ".eot", ".svg", ".png")
 
 
 def check_installed():
@@ -26,6 +29,6 @@ def check_installed():
 
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package, filename):
-    if package not in PACKAGES:
+    if package not in PACKAGES or not filename.endswith(SUFFIXES):
         abort(404)
     return send_from_directory(NODE_MODULES / package / PACKAGES[package], filename, max_age=86400)
