@@ -10,7 +10,7 @@ and browsers log every 4xx as a console error. Identical bytes return the existi
 """
 import difflib
 
-from flask import Response, g, jsonify, render_template, request, url_for
+from flask import g, jsonify, render_template, request, url_for
 from lxml import etree
 from sqlalchemy import func, select
 
@@ -99,7 +99,7 @@ def designer_new():
 @bp.get("/designer/new.xml")
 @roles_required("designer")
 def designer_new_xml():
-    return Response(NEW_PROCESS, mimetype="application/xml")
+    return user_document(NEW_PROCESS, "application/xml", "new_process.bpmn")  # like every definition's XML
 
 
 @bp.post("/designer/deploy")
