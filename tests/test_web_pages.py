@@ -333,6 +333,9 @@ def test_vendor_assets_are_served_from_node_modules(server):
     assert web.get("/vendor/echarts/echarts.common.min.js").status_code == 200
     assert web.get("/vendor/left-pad/index.js").status_code == 404
     assert web.get("/vendor/bpmn-js/../package.json").status_code == 404
+    assert web.get("/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    for page in ("index.html", "oauth2-redirect.html", "package.json"):  # assets only, no demo pages
+        assert web.get(f"/vendor/swagger-ui-dist/{page}").status_code == 404, page
 
 
 def test_session_key_from_config_or_generated_once(tmp_path):

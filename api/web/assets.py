@@ -1,8 +1,9 @@
 """Front-end packages from npm, served by the app itself (no CDN: pages work offline).
 
-``make setup`` runs ``npm ci`` from the committed package-lock.json; this route serves only
-the ``dist/`` folder of the packages listed here, e.g. ``/vendor/bpmn-js/bpmn-modeler.production.min.js``
-or ``/vendor/echarts/echarts.common.min.js`` (the report pages' charts).
+``make setup`` runs ``npm ci`` from the committed package-lock.json (exact versions); this route
+serves only the built folder of the packages listed here, e.g.
+``/vendor/bpmn-js/bpmn-modeler.production.min.js``, ``/vendor/echarts/echarts.common.min.js``
+(the report pages' charts) or ``/vendor/swagger-ui-dist/swagger-ui-bundle.js`` (the API docs).
 """
 import logging
 
@@ -13,18 +14,21 @@ from engine.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 NODE_MODULES = REPO_ROOT / "node_modules"
-PACKAGES = ("bpmn-js", "dmn-js", "echarts")
+PACKAGES = {"bpmn-js": "dist", "dmn-js": "dist", "echarts": "dist", "swagger-ui-dist": "."}  # package: folder
+# Scripts, styles and the fonts and images they load; not the packages' demo pages (swagger-ui-dist's
+# index.html would run the petstore demo on our origin).
+SUFFIXES = (".js", ".css", ".map", ".woff", ".woff2", ".ttf", ".eot", ".svg", ".png")
 
 
 def check_installed():
-    missing = [p for p in PACKAGES if not (NODE_MODULES / p / "dist").is_dir()]
+    missing = [p for p, folder in PACKAGES.items() if not (NODE_MODULES / p / folder).is_dir()]
     if missing:
         log.warning("front-end packages missing (%s): run `make setup` (npm ci); the diagram, "
-                    "designer and report pages need them", ", ".join(missing))
+                    "designer, report and API docs pages need them", ", ".join(missing))
 
 
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package, filename):
-    if package not in PACKAGES:
+    if package not in PACKAGES or not filename.endswith(SUFFIXES):
         abort(404)
-    return send_from_directory(NODE_MODULES / package / "dist", filename, max_age=86400)
+    return send_from_directory(NODE_MODULES / package / PACKAGES[package], filename, max_age=86400)

@@ -10,10 +10,12 @@ and browsers log every 4xx as a console error. Identical bytes return the existi
 """
 import difflib
 
-from flask import Response, g, jsonify, render_template, request, url_for
+from flask import g, jsonify, render_template, request, url_for
 from lxml import etree
 from sqlalchemy import func, select
 
+from api.definitions import definition_filename
+from api.headers import user_document
 from api.runtime import engine
 from api.web import bp
 from api.web.labels import error_text
@@ -72,7 +74,8 @@ def designer_versions(key):
 @bp.get("/designer/<key>/<int:version>.xml")
 @roles_required("designer")
 def designer_xml(key, version):
-    return Response(_definition(key, version).source, mimetype="application/xml")
+    definition = _definition(key, version)
+    return user_document(definition.source, "application/xml", definition_filename(definition))
 
 
 @bp.get("/designer/<key>/<int:version>/edit")
@@ -96,7 +99,7 @@ def designer_new():
 @bp.get("/designer/new.xml")
 @roles_required("designer")
 def designer_new_xml():
-    return Response(NEW_PROCESS, mimetype="application/xml")
+    return user_document(NEW_PROCESS, "application/xml", "new_process.bpmn")  # like every definition's XML
 
 
 @bp.post("/designer/deploy")

@@ -4,9 +4,11 @@ process diagram with the current step marked), and registering a new item (立�
 Lists read the projection (``workflows.supervision.queries``) within the caller's scope; the
 diagram's XML comes from a session-authenticated endpoint that checks the same scope.
 """
-from flask import Response, abort, g, render_template, request, url_for
+from flask import abort, g, render_template, request, url_for
 from sqlalchemy import select
 
+from api.definitions import definition_filename
+from api.headers import user_document
 from api.models import Department, User
 from api.present import Presenter, current_plan
 from api.runtime import engine
@@ -97,7 +99,7 @@ def item_diagram(item_id):
         if instance is None:
             abort(404)
         definition = rt.definitions.by_id(db, instance.definition_id)
-        return Response(definition.source, mimetype="application/xml")
+        return user_document(definition.source, "application/xml", definition_filename(definition))
 
 
 # -- 立项交办 -------------------------------------------------------------------------------

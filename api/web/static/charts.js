@@ -10,6 +10,9 @@
   var COLORS = { green: "#1a7f37", yellow: "#c58a00", red: "#c62828", bar: "#3d6db5", line: "#b3261e" };
   var LIGHTS = [["red", "逾期"], ["yellow", "临期"], ["green", "正常"]];
   function percent(value) { return value === null || value === undefined ? "—" : value.toFixed(1) + "%"; }
+  // A tooltip formatter's string is HTML: names (set by admins) go in as text, escaped.
+  var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" };
+  function escapeHtml(value) { return String(value).replace(/[&<>"']/g, function (ch) { return ENTITIES[ch]; }); }
 
   var options = {
     // 各部门按时办理率: horizontal bars in rank order (rank 1 on top); 100% in green.
@@ -19,7 +22,7 @@
         grid: { left: 8, right: 56, top: 8, bottom: 24, containLabel: true },
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: function (params) {
           var row = rows[params[0].dataIndex];
-          return row.name + "<br>按时率 " + percent(row.rate) + "<br>按时办理 " + row.on_time + "，超期 " + row.overdue;
+          return escapeHtml(row.name) + "<br>按时率 " + percent(row.rate) + "<br>按时办理 " + row.on_time + "，超期 " + row.overdue;
         } },
         xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
         yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.name; }),
