@@ -16,7 +16,8 @@ policy ``workflows.access``, the domains' ``queries.scope``) and
 call the engine and the domains directly, not the HTTP API. Sessions are Flask's signed
 cookie; the key is ``[web] secret_key``, or one generated once into ``[web]
 secret_key_file`` (``var/secret_key``) so every process on the machine shares it — several
-hosts must set ``secret_key``. Every POST
+hosts must set ``secret_key``. The cookie holds a session token (``api.auth``), checked on
+the server on every request; ``[web] secure_cookies`` gives it the ``Secure`` flag (HTTPS). Every POST
 of this blueprint carries a CSRF token (Flask-WTF's CSRFProtect); the API's bearer-token
 endpoints are not cookie-authenticated and need none.
 """
@@ -64,11 +65,13 @@ def init_app(app, config):
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))
+    secure = bool(config.get("web", {}).get("secure_cookies", False))  # true behind HTTPS
     app.config.update(
         WTF_CSRF_CHECK_DEFAULT=False,   # checked in the web blueprint only (session.before_request)
         WTF_CSRF_TIME_LIMIT=None,       # valid as long as the session: forms filled slowly on phones
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_NAME="duban_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=hours),
     )
