@@ -72,7 +72,7 @@ class AdminUserOut(UserOut):
 
 
 class UserPage(Schema):
-    items = List(Nested(AdminUserOut), required=True)
+    items = List(Nested(UserOut), required=True)
     total = Integer(required=True)
 
 
@@ -238,7 +238,7 @@ def list_users(page):
         total = session.scalar(select(func.count()).select_from(User))
         rows = session.scalars(select(User).order_by(User.username)
                                .limit(page["limit"]).offset(page["offset"]))
-        return {"items": [admin_user_out(r) for r in rows], "total": total}
+        return {"items": [user_out(r) for r in rows], "total": total}
 
 
 @bp.patch("/users/<username>")

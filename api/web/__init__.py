@@ -6,7 +6,7 @@ form, claim / assign, comments), ``notifications`` (通知), ``items`` (督办�
 ``item_requests`` (计划调整 and 延期申请), ``problems``
 (问题台账, 问题登记), ``complaints`` (群众反映 triage), ``reports`` (周报, 月度排名 with charts,
 打印版通报, 年度考核), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
-``admin`` (users, departments, calendar, clock), ``monitor`` (运行监控, 流程实例, 流程迁移) and
+``admin`` (users with login lockouts, departments, calendar, clock), ``account`` (修改密码), ``monitor`` (运行监控, 流程实例, 流程迁移) and
 ``assets`` (bpmn-js / dmn-js / ECharts from node_modules). ``schema_form`` turns a task's
 JSON Schema into form fields and a submitted form back into task data; ``request_forms``
 derives such a schema from an API request schema; ``lookups`` reads the names pages show.
@@ -60,7 +60,7 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (admin, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
+    from api.web import (account, admin, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
                          items, labels, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)

@@ -111,7 +111,8 @@ SECTIONS = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.extens
             "web.item": "web.items", "web.item_new": "web.items",
             "web.report_ranking_print": "web.report_ranking",
             "web.problem": "web.problems", "web.problem_new": "web.problems",
-            "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor"}
+            "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor",
+            "web.admin_user": "web.admin_users"}
 
 
 def _active_entry(endpoint, entries):
