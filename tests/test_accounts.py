@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from api import passwords
+from api.app import create_app
 from api.runtime import WALL_CLOCK
 from engine.models import AuditRecord
 from tests.api_client import PASSWORD, Client, Server
@@ -140,3 +141,150 @@ def test_the_login_page_is_throttled_too(server, wall):
 def audit(server):
     with server.engine.db.read() as session:
         return session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+
+
+# -- 3. accounts ---------------------------------------------------------------------------------
+NEW_USER = {"username": "zhao", "display_name": "教育局赵六", "department": "d1", "roles": ["staff"]}
+
+
+@pytest.mark.parametrize("password, problem", [
+    ("short-pw", "password_too_short"), ("password123456", "common_password"),
+    ("Qwertyuiop123", "common_password"), ("zhao-river-lanterns", "contains_username")])
+def test_weak_passwords_are_refused_everywhere(server, password, problem):
+    admin = server.login("admin")
+    created = admin.post("/api/v1/users", {**NEW_USER, "password": password})
+    assert created.status_code == 400 and created.json()["error"]["code"] == "weak_password"
+    assert problem in [d["code"] for d in created.json()["error"]["details"]]
+    assert admin.post("/api/v1/users", {**NEW_USER, "password": STRONG}).status_code == 201
+    reset = admin.post("/api/v1/users/zhao/password", {"password": password})
+    assert reset.status_code == 400 and reset.json()["error"]["code"] == "weak_password"
+    own = token_for(server, "zhao", STRONG).post("/api/v1/me/password", {"current": STRONG, "new": password})
+    assert own.status_code == 400 and own.json()["error"]["code"] == "weak_password"
+
+
+def test_the_common_password_list_is_shipped():
+    assert len(passwords.common_passwords()) > 2000
+    assert passwords.problems(STRONG, "zhang") == []
+
+
+def test_admin_changes_roles_department_name_and_deactivation_ends_sessions(server, wall):
+    admin = server.login("admin")
+    zhang, web = token_for(server, "zhang"), Web(server.app, "zhang")
+    changed = server.login("admin").request("PATCH", "/api/v1/users/zhang", json={
+        "display_name": "张三", "department": "d2", "roles": ["staff", "discipline"]})
+    assert changed.status_code == 200, changed.text
+    assert zhang.get("/api/v1/me").json() == {"username": "zhang", "display_name": "张三", "department": "d2",
+                                              "roles": ["discipline", "staff"]}
+    bad = admin.request("PATCH", "/api/v1/users/zhang", json={"department": "nope"})
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["code"] == "unknown_department"
+    assert admin.request("PATCH", "/api/v1/users/nobody", json={"active": False}).status_code == 404
+    assert admin.request("PATCH", "/api/v1/users/zhang", json={"roles": ["king"]}).status_code == 400
+
+    assert admin.request("PATCH", "/api/v1/users/zhang", json={"active": False}).json()["active"] is False
+    assert zhang.get("/api/v1/me").status_code == 401
+    assert web.get("/inbox").status_code == 302
+    assert try_login(server, "zhang", PASSWORD).status_code == 401
+    admin.request("PATCH", "/api/v1/users/zhang", json={"active": True})
+    assert zhang.get("/api/v1/me").status_code == 401  # the old token stays ended
+    assert try_login(server, "zhang", PASSWORD).status_code == 200
+    kinds = [(r.kind, r.data.get("username")) for r in audit(server) if r.kind == "user_changed"]
+    assert len(kinds) == 3 and all(name == "zhang" for _, name in kinds)
+
+
+def test_password_reset_and_own_change_end_the_other_sessions(server, wall):
+    admin = server.login("admin")
+    first, second, web = token_for(server, "li"), token_for(server, "li"), Web(server.app, "li")
+    changed = first.post("/api/v1/me/password", {"current": PASSWORD, "new": STRONG})
+    assert changed.status_code == 200, changed.text
+    assert first.get("/api/v1/me").status_code == 200  # the caller's own token stays
+    assert second.get("/api/v1/me").status_code == 401 and web.get("/inbox").status_code == 302
+    wrong = first.post("/api/v1/me/password", {"current": "not-my-password", "new": STRONG + "x"})
+    assert wrong.status_code == 400 and wrong.json()["error"]["details"][0]["code"] == "wrong_password"
+    assert try_login(server, "li", PASSWORD).status_code == 401
+    assert try_login(server, "li", STRONG).status_code == 200
+
+    assert admin.post("/api/v1/users/li/password", {"password": "Fresh-granite-harbour"}).status_code == 200
+    assert first.get("/api/v1/me").status_code == 401
+    assert try_login(server, "li", "Fresh-granite-harbour").status_code == 200
+    kinds = [r.kind for r in audit(server)]
+    assert "password_changed" in kinds and "password_reset" in kinds
+    assert STRONG not in repr([r.data for r in audit(server)])
+
+
+def test_revoke_ends_the_callers_token_only(server, wall):
+    one, two = token_for(server, "sec"), token_for(server, "sec")
+    assert one.post("/api/v1/auth/revoke").status_code == 204
+    assert one.get("/api/v1/me").status_code == 401 and two.get("/api/v1/me").status_code == 200
+
+
+def test_departments_rename_deactivate_and_no_parent_yet(server):
+    admin = server.login("admin")
+    renamed = admin.request("PATCH", "/api/v1/departments/d1", json={"name": "发展改革委"})
+    assert renamed.json() == {"code": "d1", "name": "发展改革委", "active": True}
+    assert admin.request("PATCH", "/api/v1/departments/d2", json={"active": False}).json()["active"] is False
+    refused = admin.post("/api/v1/users", {**NEW_USER, "department": "d2", "password": STRONG})
+    assert refused.status_code == 400 and refused.json()["error"]["details"][0]["code"] == "inactive_department"
+    parent = admin.request("PATCH", "/api/v1/departments/d1", json={"parent": "office"})
+    assert parent.status_code == 400 and parent.json()["error"]["details"][0]["code"] == "no_department_tree"
+    assert admin.post("/api/v1/departments", {"code": "d9", "name": "x", "parent": "d1"}).status_code == 400
+    assert admin.request("PATCH", "/api/v1/departments/nope", json={"name": "x"}).status_code == 404
+    listed = {d["code"]: d for d in admin.get("/api/v1/departments").json()["items"]}
+    assert listed["d1"]["name"] == "发展改革委" and listed["d2"]["active"] is False
+    assert [r.kind for r in audit(server)].count("department_changed") == 2
+
+
+# -- web sessions --------------------------------------------------------------------------------
+def test_logging_out_ends_the_session_on_the_server(server):
+    web = Web(server.app, "zhang")
+    cookie = web.client.get_cookie("duban_session").value
+    assert web.post("/logout").status_code == 302
+    replay = server.app.test_client()
+    replay.set_cookie("duban_session", cookie)
+    assert replay.get("/inbox").status_code == 302  # the old cookie is worth nothing
+
+
+def test_secure_cookies_setting(server):
+    assert "Secure" not in _login_cookie(server.app)
+    config = {**server.engine.config, "web": {**server.engine.config["web"], "secure_cookies": True}}
+    assert "Secure" in _login_cookie(create_app(config=config, engine=server.engine))
+
+
+def _login_cookie(app):
+    web = Web(app)
+    response = web.post("/login", {"username": "zhang", "password": PASSWORD})
+    return response.headers["Set-Cookie"]
+
+
+def test_change_password_page_and_admin_pages(server, wall):
+    zhang = Web(server.app, "zhang")
+    page = zhang.get("/password").text
+    assert "修改密码" in page and "当前密码" in page
+    weak = zhang.post("/password", {"current": PASSWORD, "new": "password123456", "repeat": "password123456"})
+    assert "这是常见密码" in weak.text
+    wrong = zhang.post("/password", {"current": "nope", "new": STRONG, "repeat": STRONG})
+    assert "当前密码不正确" in wrong.text
+    assert zhang.post("/password", {"current": PASSWORD, "new": STRONG, "repeat": STRONG}).status_code == 302
+    assert zhang.get("/inbox").status_code == 200  # this session stays
+
+    admin = Web(server.app, "admin")
+    edit = admin.post("/admin/users/wang", {"display_name": "王五", "department": "d1", "roles": ["staff", "personnel"]},
+                      token_from="/admin/users/wang")
+    assert edit.status_code == 302
+    assert re.search(r'姓名">王五</td>\s*<td data-label="部门">发展和改革委员会</td>\s*<td data-label="角色">人事、承办人员',
+                     admin.get("/admin/users").text)
+    weak = admin.post("/admin/users/wang", {"action": "reset", "password": "wang-is-here-1"})
+    assert "密码不能包含用户名" in weak.text
+    assert admin.post("/admin/users/wang", {"action": "reset", "password": STRONG}).status_code == 302
+    assert admin.post("/admin/departments/d2", {"name": "住建局"}).status_code == 302
+    assert admin.post("/admin/departments/d2", {"action": "deactivate"}).status_code == 302
+    departments = admin.get("/admin/departments").text
+    assert re.search(r'data-department="d2">.*住建局.*停用', departments, re.S)
+
+    for _ in range(10):
+        wall.advance(seconds=120)
+        try_login(server, "boss", "wrong-guess")
+    users = admin.get("/admin/users").text
+    assert 'data-lockout="boss"' in users
+    assert admin.post("/admin/lockouts/lift", {"kind": "username", "key": "boss"}).status_code == 302
+    assert 'data-lockout="boss"' not in admin.get("/admin/users").text
+    assert try_login(server, "boss", PASSWORD).status_code == 200
