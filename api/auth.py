@@ -162,6 +162,12 @@ class TokenResponse(Schema):
     user = Nested(UserOut, required=True)
 
 
+THROTTLED_DOC = {"description": "too many failed logins for this username or address",
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+                 "headers": {"Retry-After": {"description": "seconds until a login is accepted again",
+                                             "schema": {"type": "integer"}}}}
+
+
 def user_out(user):
     return {"username": user.username, "display_name": user.display_name,
             "department": user.department, "roles": list(user.roles or [])}
@@ -170,7 +176,9 @@ def user_out(user):
 @bp.post("/auth/token")
 @bp.input(Credentials, arg_name="credentials")
 @bp.output(TokenResponse)
-@bp.doc(summary="Log in: exchange username and password for a bearer token", responses=[400, 401])
+@bp.doc(summary="Log in: exchange username and password for a bearer token; repeated failures are "
+                "slowed, then refused (429 with Retry-After)",
+        responses={200: "the token", 400: "bad input", 401: "wrong username or password", 429: THROTTLED_DOC})
 def issue_token(credentials):
     rt = engine()
     try:
