@@ -265,7 +265,8 @@ def lift_lockout(rt, kind, key, actor):
 @bp.auth_required(token_auth)
 @require_roles("admin")
 @bp.output(LockoutPage)
-@bp.doc(summary="Usernames and addresses whose logins are slowed or refused now (admin)", responses=[403])
+@bp.doc(summary="Usernames and addresses with recent failed logins; retry_after > 0 while refused (admin)",
+        responses=[403])
 def list_lockouts():
     rt = engine()
     items = login_throttle.lockouts(rt.db, login_throttle.Policy.from_config(rt.config), wall_now())

@@ -140,12 +140,13 @@ def succeeded(db, username, address):
 
 
 def lockouts(db, policy, now):
-    """Counters refusing logins now: ``[{"kind", "key", "failures", "locked_until", "retry_after"}]``."""
+    """Counters with failed logins in the window or a lock: ``[{"kind", "key", "failures",
+    "locked_until", "retry_after"}]`` (``retry_after`` > 0 while logins for it are refused)."""
     with db.read() as session:
         rows = session.scalars(select(LoginThrottle).order_by(LoginThrottle.kind, LoginThrottle.key)).all()
     return [{"kind": row.kind, "key": row.key, "failures": row.failures,
              "locked_until": row.locked_until, "retry_after": policy.wait(row, now)}
-            for row in rows if policy.wait(row, now)]
+            for row in rows if not policy.stale(row, now)]
 
 
 def lift(db, kind, key):
