@@ -68,11 +68,11 @@ def session_user(token):
     return user
 
 
-def revoke(token_or_digest, digest=False):
-    """End one token or web session."""
-    value = token_or_digest if digest else _digest(token_or_digest)
+def end_token(token=None, digest=None):
+    """End one token or web session, given it or its digest."""
+    digest = digest or _digest(token)
     with engine().db.write() as session:
-        session.execute(update(Token).where(Token.digest == value).values(revoked=True))
+        session.execute(update(Token).where(Token.digest == digest).values(revoked=True))
 
 
 def end_sessions(session, username, keep_digest=None):
@@ -197,7 +197,7 @@ def issue_token(credentials):
 @bp.output({}, status_code=204)
 @bp.doc(summary="Log out: revoke the token used for this request")
 def revoke_token():
-    revoke(g.token_digest, digest=True)
+    end_token(digest=g.token_digest)
     return ""
 
 

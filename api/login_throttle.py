@@ -8,10 +8,11 @@ lock per counter, as the complaints intake does), so parallel guesses cannot sli
 limit; a successful login then takes its attempt back (:func:`succeeded`).
 
 For each counter, failures within ``throttle_window_minutes`` count. After ``free`` of them
-every further attempt must wait 1, 2, 4 ... seconds (up to ``max_delay_seconds``) after the
-last; at ``lock`` of them the counter is locked for ``lockout_minutes``. A refused attempt
-(:class:`Throttled`, 429 with ``Retry-After``) is refused whatever the password, and is not
-itself counted. Admins list and lift locks (:func:`lockouts`, :func:`lift`).
+(``free_failures`` per username, ``address_free_failures`` per address) every further
+attempt must wait 1, 2, 4 ... seconds (up to ``max_delay_seconds``) after the last; at
+``lock`` of them (``lock_failures``, ``address_lock_failures``) the counter is locked for
+``lockout_minutes``. A refused attempt (:class:`Throttled`, 429 with ``Retry-After``) is
+refused whatever the password, and is not itself counted. Admins list and lift locks (:func:`lockouts`, :func:`lift`).
 """
 import dataclasses
 import datetime as dt
@@ -60,8 +61,7 @@ class Policy:
                    max_delay=float(auth.get("max_delay_seconds", 60)),
                    lockout=dt.timedelta(minutes=float(auth.get("lockout_minutes", 15))),
                    limits={USERNAME: Limit(int(auth.get("free_failures", 3)), lock),
-                           ADDRESS: Limit(int(auth.get("address_free_failures", address_lock // 2)),
-                                          address_lock)})
+                           ADDRESS: Limit(int(auth.get("address_free_failures", 25)), address_lock)})
 
     def wait(self, row, now):
         """Seconds until ``row``'s counter admits another attempt (0: now)."""

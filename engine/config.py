@@ -40,6 +40,7 @@ DEFAULTS = {
         "free_failures": 3,
         "max_delay_seconds": 60,
         "lock_failures": 10,
+        "address_free_failures": 25,
         "address_lock_failures": 50,
         "lockout_minutes": 15,
     },

@@ -6,6 +6,7 @@ sleeping. The business clock is the simulated one of the test configuration.
 """
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -99,6 +100,7 @@ def test_failed_logins_slow_then_refuse_even_the_right_password(server, wall):
     assert kinds.count("login_failed") == 10 and kinds[-1] == "login_lockout_lifted"
 
 
+@BOTH_DATABASES
 def test_the_throttle_holds_across_processes(server, wall, engine_factory):
     """Two API processes over one database share the counters (the second has its own app)."""
     other = Server(engine_factory())
@@ -109,6 +111,21 @@ def test_the_throttle_holds_across_processes(server, wall, engine_factory):
         assert try_login(other, "wang", PASSWORD).status_code == 429
     finally:
         other.stop()
+
+
+@BOTH_DATABASES
+def test_parallel_guesses_cannot_slip_past_the_limit(server, wall, engine_factory):
+    """20 guesses at once through two processes: each attempt is counted before its password is
+    checked, under the counter's lock, so exactly the 3 free failures get an answer."""
+    other = Server(engine_factory())
+    other.app.extensions[WALL_CLOCK] = wall
+    try:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            codes = list(pool.map(lambda n: try_login((server, other)[n % 2], "wang", f"guess-{n}").status_code,
+                                  range(20)))
+    finally:
+        other.stop()
+    assert sorted(codes) == [401] * 3 + [429] * 17
 
 
 def test_one_address_guessing_many_usernames_is_slowed(server, wall):

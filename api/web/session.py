@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import login_throttle
 from api import reports as api_reports
-from api.auth import log_in, open_session, revoke, session_user, user_actor
+from api.auth import end_token, log_in, open_session, session_user, user_actor
 from api.runtime import engine
 from api.web import bp, csrf, labels
 from engine.errors import EngineError
@@ -177,7 +177,7 @@ def _throttled_text(seconds):
 @bp.post("/logout")
 def logout():
     if session.get("token"):
-        revoke(session["token"])
+        end_token(session["token"])
     session.clear()
     flash("您已退出登录。")
     return redirect(url_for("web.login"))
