@@ -149,7 +149,11 @@ def change_department(rt, code, changes, actor):
 
 def change_user(rt, username, changes, actor):
     """Change a user's ``display_name``, ``department``, ``roles`` or ``active``; returns the
-    user. Deactivating ends their tokens and sessions in the same transaction."""
+    user. Deactivating ends their tokens and sessions in the same transaction. Admins cannot
+    deactivate themselves or drop their own admin role (Conflict ``own_admin``): someone must
+    be left to undo it."""
+    if username == actor and (changes.get("active") is False or "admin" not in changes.get("roles", ["admin"])):
+        raise Conflict("you cannot deactivate yourself or drop your own admin role", reason="own_admin")
     with rt.db.write() as session:
         user = session.get(User, username)
         if user is None:

@@ -197,6 +197,8 @@ def test_admin_changes_roles_department_name_and_deactivation_ends_sessions(serv
     assert bad.status_code == 400 and bad.json()["error"]["details"][0]["code"] == "unknown_department"
     assert admin.request("PATCH", "/api/v1/users/nobody", json={"active": False}).status_code == 404
     assert admin.request("PATCH", "/api/v1/users/zhang", json={"roles": ["king"]}).status_code == 400
+    own = admin.request("PATCH", "/api/v1/users/admin", json={"active": False})
+    assert own.status_code == 409 and own.json()["error"]["details"][0]["code"] == "own_admin"
 
     assert admin.request("PATCH", "/api/v1/users/zhang", json={"active": False}).json()["active"] is False
     assert zhang.get("/api/v1/me").status_code == 401
@@ -290,6 +292,8 @@ def test_change_password_page_and_admin_pages(server, wall):
     assert edit.status_code == 302
     assert re.search(r'姓名">王五</td>\s*<td data-label="部门">发展和改革委员会</td>\s*<td data-label="角色">人事、承办人员',
                      admin.get("/admin/users").text)
+    own = admin.post("/admin/users/admin", {"display_name": "管理员", "roles": ["admin"]})  # unticked 在用
+    assert own.status_code == 200 and "不能停用自己的账号" in own.text
     weak = admin.post("/admin/users/wang", {"action": "reset", "password": "wang-is-here-1"})
     assert "密码不能包含用户名" in weak.text
     assert admin.post("/admin/users/wang", {"action": "reset", "password": STRONG}).status_code == 302

@@ -127,6 +127,8 @@ def admin_user(username):
         if not errors:
             try:
                 change_user(rt, username, changes, g.actor.username)
+            except Conflict as err:  # one's own admin account
+                errors.update(field_errors(err, default="active"))
             except InvalidInput as err:
                 errors.update(field_errors(err, default="department"))
             else:
