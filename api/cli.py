@@ -53,7 +53,9 @@ def deploy_directory(engine, directory):
 
 
 def ensure_admin(engine, password):
-    from api.models import User
+    from sqlalchemy import update
+
+    from api.models import Token, User
 
     with engine.db.write() as session:
         user = session.get(User, "admin")
@@ -61,8 +63,9 @@ def ensure_admin(engine, password):
             session.add(User(username="admin", password_hash=generate_password_hash(password),
                              display_name="系统管理员", department=None, roles=["admin"],
                              created_at=engine.clock.now()))
-        else:
+        else:  # a new password ends the sessions the old one opened
             user.password_hash = generate_password_hash(password)
+            session.execute(update(Token).where(Token.username == "admin").values(revoked=True))
         engine.audit.append(session, "user_admin_ensured", actor="system", data={"username": "admin"})
 
 

@@ -1,4 +1,5 @@
-"""Organisation and authentication tables: departments, users (one department each), tokens."""
+"""Organisation and authentication tables: departments, users (one department each), tokens
+(bearer tokens and web sessions alike) and the login throttle's counters."""
 import datetime as dt
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ class Department(Base):
 
     code: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())  # inactive: no new members
 
 
 class User(Base):
@@ -28,7 +30,8 @@ class User(Base):
 
 
 class Token(Base):
-    """Bearer tokens, stored as sha256 digests; expire and can be revoked."""
+    """Bearer tokens and web sessions, stored as sha256 digests; expire on wall time and can be
+    revoked (``via``: ``api`` for a bearer token, ``web`` for a page session)."""
 
     __tablename__ = "api_token"
 
@@ -37,6 +40,21 @@ class Token(Base):
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked: Mapped[bool] = mapped_column(default=False)
+    via: Mapped[str] = mapped_column(sa.String(10), default="api", server_default="api")
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one username (``kind`` ``username``) or one client address
+    (``address``), in wall time; ``locked_until`` set while logins for it are refused."""
+
+    __tablename__ = "login_throttle"
+
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[dt.datetime]
+    last_failure_at: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]
 
 
 class TaskComment(Base):

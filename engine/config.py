@@ -34,6 +34,17 @@ DEFAULTS = {
         "pause_after_claim_seconds": 0,
     },
     "limits": {"max_body_bytes": 1048576},
+    "auth": {
+        "token_hours": 12,
+        "throttle_window_minutes": 15,
+        "free_failures": 3,
+        "max_delay_seconds": 60,
+        "lock_failures": 10,
+        "address_free_failures": 25,
+        "address_lock_failures": 50,
+        "lockout_minutes": 15,
+    },
+    "web": {"secure_cookies": False},
 }
 
 

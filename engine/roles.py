@@ -10,8 +10,10 @@ SECRETARIAT = "secretariat"  # 秘书科: registers items and problems, rechecks
 SUPERVISOR = "supervisor"    # 督查员: handles escalations, reassigns
 DESIGNER = "designer"        # 流程设计: deploys process definitions
 ADMIN = "admin"              # 系统管理员: passes every role check
+DISCIPLINE = "discipline"    # 纪检: receives referrals of accountability measures
+PERSONNEL = "personnel"      # 人事: receives referrals of accountability measures
 
-ROLES = (STAFF, LEADER, SECRETARIAT, SUPERVISOR, DESIGNER, ADMIN)
+ROLES = (STAFF, LEADER, SECRETARIAT, SUPERVISOR, DESIGNER, ADMIN, DISCIPLINE, PERSONNEL)
 
 # Who may give a task to someone at all (``engine.tasks.assign``); which tasks each of them may
 # give is the caller's layer's rule (``workflows.access.may_override_task``).

@@ -18,6 +18,13 @@ MATRIX = [
     ("GET", "/api/v1/departments", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/users", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/users", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("PATCH", "/api/v1/users/nobody", {}, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("POST", "/api/v1/users/nobody/password", {"password": "x"}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("PATCH", "/api/v1/departments/nope", {}, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("POST", "/api/v1/me/password", {"current": "wrong", "new": "x"}, [401, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("GET", "/api/v1/auth/lockouts", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST", "/api/v1/auth/lockouts/lift", {"kind": "username", "key": "nobody"},
+     [401, 403, 403, 403, 403, 403, 403, 403, 404]),
     ("POST", "/api/v1/definitions", "<x/>", [401, 403, 403, 403, 400, 403, 403, 403, 400]),
     ("GET", "/api/v1/definitions", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/definitions/supervision", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -78,6 +85,9 @@ MATRIX = [
     ("POST", "/api/v1/clock/advance", {"seconds": 0}, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("GET", "/healthz", None, [200] * 9),
     ("GET", "/api/v1/openapi.json", None, [200] * 9),
+    # last: each caller ends its own token, which then opens nothing
+    ("POST", "/api/v1/auth/revoke", None, [401] + [204] * 8),
+    ("GET", "/api/v1/me", None, [401] * 9),
 ]
 
 
@@ -127,9 +137,9 @@ def test_every_contract_path_is_in_the_matrix(server):
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
                 "{notification_id}", "999999").replace("{timer_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
-                "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}")
-            if (method.upper(), template) not in tested and path != "/api/v1/auth/token" \
-                    and path != "/api/v1/auth/revoke":
+                "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
+                "{username}", "nobody").replace("{code}", "nope")
+            if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 
 

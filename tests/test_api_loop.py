@@ -131,8 +131,14 @@ def test_a_deactivated_users_token_is_refused(server):
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
 
 
-def test_token_expires(server):
+def test_token_expires_on_wall_time_not_the_business_clock(server):
+    from api.runtime import WALL_CLOCK
+    from tests.test_accounts import WallClock
+
+    wall = server.app.extensions[WALL_CLOCK] = WallClock()
     client = server.login("zhang")
     server.engine.clock.advance(seconds=13 * 3600)
+    assert client.get("/api/v1/me").status_code == 200
+    wall.advance(hours=13)
     response = client.get("/api/v1/me")
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"

@@ -98,3 +98,44 @@ def test_admin_cockpit(server, people):
     phone.goto("/admin/monitor")
     phone.shot("phone-admin-monitor")
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_accounts_in_the_browser(server, people):
+    """An admin edits a person and resets a password; a person changes their own password from
+    the header; a lockout is lifted from the 用户 page (issue 13)."""
+    admin = people("admin")
+    admin.goto("/admin/users")
+    with admin.page.expect_navigation():
+        admin.page.click("a[data-edit=wang]")
+    assert admin.page.title() == "编辑用户 · 督办"
+    assert admin.page.locator("nav.nav a.active").inner_text() == "用户"
+    admin.page.fill("#display_name", "住建局王五（副科长）")
+    admin.page.check("input[name=roles][value=discipline]")
+    with admin.page.expect_navigation():
+        admin.page.click("#user-edit-form button")
+    assert "已保存" in admin.page.inner_text(".flash")
+    admin.page.fill("#password", "wang12345678")
+    with admin.page.expect_navigation():
+        admin.page.click("#reset-form button")
+    assert "密码不能包含用户名" in admin.page.inner_text("#reset-form")
+    admin.shot("admin-user-edit")
+
+    zhang = people("zhang")
+    with zhang.page.expect_navigation():
+        zhang.page.click("#change-password")
+    zhang.page.fill("#current", "correct-horse-battery")
+    zhang.page.fill("#new", "Lanterns-over-the-river-7")
+    zhang.page.fill("#repeat", "Lanterns-over-the-river-7")
+    with zhang.page.expect_navigation():
+        zhang.page.click("#password-form button")
+    assert "密码已修改" in zhang.page.inner_text(".flash")
+    zhang.shot("change-password")
+
+    for _ in range(3):
+        server.anonymous().post("/api/v1/auth/token", {"username": "boss", "password": "wrong-guess"})
+    admin.goto("/admin/users")
+    assert admin.page.locator("#lockouts tr[data-lockout=boss]").count() == 1
+    admin.shot("admin-lockouts")
+    with admin.page.expect_navigation():
+        admin.page.click("#lockouts tr[data-lockout=boss] button")
+    assert admin.page.locator("#lockouts tr[data-lockout=boss]").count() == 0

@@ -252,7 +252,7 @@ def test_admin_departments_and_users(server):
     assert admin.post("/admin/departments", {"code": "d3", "name": "教育局"}).status_code == 302
 
     bad = admin.post("/admin/users", {"username": "zhao", "display_name": "", "password": "short"})
-    assert "密码至少 8 个字符" in bad.text and "至少选择一个角色" in bad.text
+    assert "密码至少 10 个字符" in bad.text and "至少选择一个角色" in bad.text
     assert 'value="zhao"' in bad.text  # kept
     assert "该用户名已存在" in admin.post("/admin/users", {
         "username": "zhang", "display_name": "x", "password": "long-enough", "roles": "staff"}).text

@@ -6,9 +6,9 @@ form, claim / assign, comments), ``notifications`` (通知), ``items`` (督办�
 ``item_requests`` (计划调整 and 延期申请), ``problems``
 (问题台账, 问题登记), ``complaints`` (群众反映 triage), ``reports`` (周报, 月度排名 with charts,
 打印版通报, 年度考核), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
-``admin`` (users, departments, calendar, clock), ``monitor`` (运行监控, 流程实例, 流程迁移) and
-``assets`` (bpmn-js / dmn-js / ECharts / Swagger UI from node_modules), ``api_docs`` (the API
-docs page, /api/v1/docs). ``schema_form`` turns a task's
+``admin`` (users with login lockouts, departments, calendar, clock), ``account`` (修改密码),
+``monitor`` (运行监控, 流程实例, 流程迁移) and ``assets`` (bpmn-js / dmn-js / ECharts / Swagger UI
+from node_modules), ``api_docs`` (the API docs page, /api/v1/docs). ``schema_form`` turns a task's
 JSON Schema into form fields and a submitted form back into task data; ``request_forms``
 derives such a schema from an API request schema; ``lookups`` reads the names pages show.
 
@@ -17,7 +17,8 @@ policy ``workflows.access``, the domains' ``queries.scope``) and
 call the engine and the domains directly, not the HTTP API. Sessions are Flask's signed
 cookie; the key is ``[web] secret_key``, or one generated once into ``[web]
 secret_key_file`` (``var/secret_key``) so every process on the machine shares it — several
-hosts must set ``secret_key``. Every POST
+hosts must set ``secret_key``. The cookie holds a session token (``api.auth``), checked on
+the server on every request; ``[web] secure_cookies`` gives it the ``Secure`` flag (HTTPS). Every POST
 of this blueprint carries a CSRF token (Flask-WTF's CSRFProtect); the API's bearer-token
 endpoints are not cookie-authenticated and need none.
 """
@@ -60,16 +61,18 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (admin, api_docs, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
+    from api.web import (account, admin, api_docs, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
                          items, labels, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))
+    secure = bool(config.get("web", {}).get("secure_cookies", False))  # true behind HTTPS
     app.config.update(
         WTF_CSRF_CHECK_DEFAULT=False,   # checked in the web blueprint only (session.before_request)
         WTF_CSRF_TIME_LIMIT=None,       # valid as long as the session: forms filled slowly on phones
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_NAME="duban_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=hours),
     )

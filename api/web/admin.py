@@ -1,6 +1,7 @@
-"""管理: users and departments (list and create), the working-day calendar per year, and in
-simulated mode the clock with its "advance" control (``engine.advance_clock``: every timer
-due by then fires before the page answers).
+"""管理: users (list, create, edit, reset password, login lockouts with 解除) and departments
+(list, create, rename, deactivate), the working-day calendar per year, and in simulated mode
+the clock with its "advance" control (``engine.advance_clock``: every timer due by then fires
+before the page answers). The writes are the API's (``api.organisation``, ``api.auth``).
 """
 import datetime as dt
 import re
@@ -8,14 +9,16 @@ import re
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from api import login_throttle, passwords
+from api.auth import lift_lockout
 from api.models import Department, User
-from api.organisation import CODE_PATTERN, add_department, add_user
-from api.runtime import engine
+from api.organisation import CODE_PATTERN, add_department, add_user, change_department, change_user, reset_password
+from api.runtime import engine, wall_now
 from api.web import bp
-from api.web.labels import ROLES as ROLE_LABELS
+from api.web.labels import ROLES as ROLE_LABELS, field_errors, refusal_text
 from api.web.lookups import department_names
 from api.web.session import roles_required
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, EngineError, InvalidInput
 from engine.roles import ROLES
 
 
@@ -64,8 +67,8 @@ def admin_users():
         password = request.form.get("password", "")
         if problem := _code_problem(values["username"]):
             errors["username"] = [problem]
-        if len(password) < 8 or len(password) > 500:
-            errors["password"] = ["密码至少 8 个字符"]
+        if problems := password_problems(password, values["username"]):
+            errors["password"] = problems
         if not values["display_name"] or len(values["display_name"]) > 200:
             errors["display_name"] = ["此项为必填，不超过 200 个字符"]
         if not values["roles"]:
@@ -76,15 +79,97 @@ def admin_users():
                 add_user(engine(), body, g.actor.username)
             except Conflict:
                 errors["username"] = ["该用户名已存在"]
-            except InvalidInput:
-                errors["department"] = ["部门不存在"]
+            except InvalidInput as err:
+                errors.update(field_errors(err, default="department"))
             else:
                 flash(f"已创建用户：{values['display_name']}（{values['username']}）。")
                 return redirect(url_for("web.admin_users"))
-    with engine().db.read() as db:
+    rt = engine()
+    with rt.db.read() as db:
         users = list(db.scalars(select(User).order_by(User.department, User.username)))
+    lockouts = login_throttle.lockouts(rt.db, login_throttle.Policy.from_config(rt.config), wall_now())
     return render_template("admin/users.html", users=users, departments=department_names(), errors=errors,
-                           values=values, roles=[(r, ROLE_LABELS[r]) for r in ROLES])
+                           values=values, roles=[(r, ROLE_LABELS[r]) for r in ROLES], lockouts=lockouts)
+
+
+def password_problems(password, username):
+    """The password policy's problems in Chinese (``api.passwords``)."""
+    return [refusal_text(p) for p in passwords.problems(password, username)]
+
+
+@bp.route("/admin/users/<username>", methods=["GET", "POST"])
+@roles_required("admin")
+def admin_user(username):
+    """One user: display name, department, roles, active (编辑), and a new password (重置密码)."""
+    rt = engine()
+    with rt.db.read() as db:
+        user = db.get(User, username)
+    if user is None:
+        abort(404)
+    errors = {}
+    if request.method == "POST" and request.form.get("action") == "reset":
+        password = request.form.get("password", "")
+        if problems := password_problems(password, username):
+            errors["password"] = problems
+        else:
+            reset_password(rt, username, password, g.actor.username)
+            flash(f"已重置 {user.display_name} 的密码，其已登录的会话均已退出。")
+            return redirect(url_for("web.admin_user", username=username))
+    elif request.method == "POST":
+        changes = {"display_name": request.form.get("display_name", "").strip(),
+                   "department": request.form.get("department") or None,
+                   "roles": [r for r in request.form.getlist("roles") if r in ROLES],
+                   "active": request.form.get("active") == "on"}
+        if not changes["display_name"] or len(changes["display_name"]) > 200:
+            errors["display_name"] = ["此项为必填，不超过 200 个字符"]
+        if not changes["roles"]:
+            errors["roles"] = ["至少选择一个角色"]
+        if not errors:
+            try:
+                change_user(rt, username, changes, g.actor.username)
+            except Conflict as err:  # one's own admin account
+                errors.update(field_errors(err, default="active"))
+            except InvalidInput as err:
+                errors.update(field_errors(err, default="department"))
+            else:
+                flash(f"已保存 {changes['display_name']} 的信息。")
+                return redirect(url_for("web.admin_user", username=username))
+    return render_template("admin/user.html", user=user, departments=department_names(), errors=errors,
+                           roles=[(r, ROLE_LABELS[r]) for r in ROLES])
+
+
+@bp.post("/admin/lockouts/lift")
+@roles_required("admin")
+def admin_lift_lockout():
+    kind, key = request.form.get("kind", ""), request.form.get("key", "")
+    if kind not in login_throttle.KINDS:
+        abort(400)
+    try:
+        lift_lockout(engine(), kind, key, g.actor.username)
+    except EngineError:
+        flash("该登录限制已解除或已过期。")
+    else:
+        flash(f"已解除{'用户名' if kind == login_throttle.USERNAME else '地址'} {key} 的登录限制。")
+    return redirect(url_for("web.admin_users") + "#lockouts")
+
+
+@bp.post("/admin/departments/<code>")
+@roles_required("admin")
+def admin_department(code):
+    """Rename (``name``) or switch active (``action`` = ``deactivate`` / ``activate``)."""
+    action = request.form.get("action")
+    if action in ("deactivate", "activate"):
+        changes = {"active": action == "activate"}
+    else:
+        name = request.form.get("name", "").strip()
+        if not name or len(name) > 200:
+            flash("部门名称为必填，不超过 200 个字符。")
+            return redirect(url_for("web.admin_departments"))
+        changes = {"name": name}
+    department = change_department(engine(), code, changes, g.actor.username)
+    flash(f"已{'停用' if changes.get('active') is False else '启用' if changes.get('active') else '更名为'}"
+          f"{'部门' if 'active' in changes else ''}：{department.name}。")
+    return redirect(url_for("web.admin_departments"))
 
 
 WEEKDAYS = "一二三四五六日"

@@ -3,7 +3,7 @@ from api.rectification import STATUS_NAMES as PROBLEM_STATUS_NAMES
 from workflows.rectification.problems import SOURCE_NAMES
 
 ROLES = {"staff": "承办人员", "leader": "分管领导", "secretariat": "秘书科", "supervisor": "督查员",
-         "designer": "流程设计", "admin": "管理员"}
+         "designer": "流程设计", "admin": "管理员", "discipline": "纪检", "personnel": "人事"}
 LIGHTS = {"green": "正常", "yellow": "临期", "red": "逾期"}
 ITEM_STATUS = {"open": "办理中", "closed": "已办结", "cancelled": "已撤销"}
 TASK_STATE = {"open": "待办", "completed": "已办", "cancelled": "已取消"}
@@ -88,6 +88,11 @@ REFUSALS = {
     "fell_due": "该环节已到期：延期须在到期前申请；逾期环节由督查员督办处置",
     "already_requested": "该环节已有延期申请在等待分管领导审批",
     "no_plan": "该事项尚无可调整的工作计划，请先提交工作计划", "already_triaged": "该群众反映已分拣或已不予处理",
+    "weak_password": "密码强度不足", "password_too_short": "密码至少 10 个字符",
+    "common_password": "这是常见密码，容易被猜中，请换一个", "contains_username": "密码不能包含用户名",
+    "wrong_password": "当前密码不正确", "login_throttled": "登录失败次数过多，请稍后再试",
+    "no_lockout": "该用户名或地址没有登录限制", "inactive_department": "该部门已停用",
+    "no_department_tree": "暂不支持设置上级部门", "own_admin": "不能停用自己的账号或取消自己的管理员角色", "no_user": "用户不存在", "no_department": "部门不存在",
     "exists": "编码或用户名已存在", "not_a_process": "这是决策表，不能作为流程启动",
     "nothing_to_retry": "该实例没有出错的环节可重试", "not_waiting": "该实例没有在等待此消息",
     "same_version": "实例已在该版本上", "steps_missing": "实例当前所在的环节在目标版本中不存在，不能迁移",

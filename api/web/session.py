@@ -1,7 +1,10 @@
 """Log in and out, the current user, role checks, navigation, and the pages' error handling.
 
-The session cookie holds only the username; every request re-reads the user, so a user
-made inactive is logged out at their next click. Checks are the API's: admin passes every
+The session cookie holds only a session token: a row of ``api_token`` (``via = "web"``,
+``api.auth.open_session``) that expires on wall time. Every request re-reads the token and
+its user, so logging out, a deactivated user or a changed password ends the session on the
+server at once (an old copy of the cookie is worth nothing). Logging in is the API's
+``api.auth.log_in``: throttled, audited, the same cost for unknown usernames. Checks are the API's: admin passes every
 role check (``api.auth.require_roles`` semantics), actors come from ``api.auth.user_actor``.
 
 A form shown again with its problems is answered 200, not 400: it is the page the person
@@ -9,16 +12,16 @@ asked for, and browsers log every 4xx navigation as a console error.
 """
 import datetime as dt
 import functools
+import math
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
-from werkzeug.security import check_password_hash
 
+from api import login_throttle
 from api import reports as api_reports
-from api.auth import user_actor
-from api.models import User
+from api.auth import end_token, log_in, open_session, session_user, user_actor
 from api.runtime import engine
 from api.web import bp, csrf, labels
 from engine.errors import EngineError
@@ -31,11 +34,9 @@ def load_user():
     g.user = g.actor = None
     if request.endpoint in ("web.static", "web.vendor"):
         return
-    username = session.get("user")
-    if username:
-        with engine().db.read() as db:
-            user = db.get(User, username)
-        if user is None or not user.active:
+    if session.get("token"):
+        user = session_user(session["token"])
+        if user is None:  # logged out, expired, deactivated or password changed
             session.clear()
         else:
             g.user, g.actor = user, user_actor(user)
@@ -110,7 +111,8 @@ SECTIONS = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.extens
             "web.item": "web.items", "web.item_new": "web.items",
             "web.report_ranking_print": "web.report_ranking",
             "web.problem": "web.problems", "web.problem_new": "web.problems",
-            "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor"}
+            "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor",
+            "web.admin_user": "web.admin_users"}
 
 
 def _active_entry(endpoint, entries):
@@ -152,23 +154,30 @@ def login():
     username = request.form.get("username", "").strip()
     if request.method == "POST":
         rt = engine()
-        with rt.db.read() as db:
-            user = db.get(User, username) if username else None
-        if user is None or not user.active or not check_password_hash(
-                user.password_hash, request.form.get("password", "")):
+        try:
+            user = log_in(rt, username[:100], request.form.get("password", "")[:500], via="web")
+        except login_throttle.Throttled as err:
+            return render_template("login.html", error=_throttled_text(err.retry_after), username=username), 429, \
+                {"Retry-After": str(err.retry_after)}
+        if user is None:
             error = "用户名或密码错误。"
         else:
             session.clear()
             session.permanent = True
-            session["user"] = user.username
-            with rt.db.write() as db:
-                rt.audit.append(db, "user_logged_in", actor=user.username, data={"via": "web"})
+            session["token"], _ = open_session(rt, user.username, via="web")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, username=username)
 
 
+def _throttled_text(seconds):
+    wait = f"{seconds} 秒" if seconds < 120 else f"{math.ceil(seconds / 60)} 分钟"
+    return f"登录失败次数过多，请 {wait}后再试；如需立即解除，请联系系统管理员。"
+
+
 @bp.post("/logout")
 def logout():
+    if session.get("token"):
+        end_token(session["token"])
     session.clear()
     flash("您已退出登录。")
     return redirect(url_for("web.login"))
