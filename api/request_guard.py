@@ -21,7 +21,7 @@ import json
 import math
 
 from flask import request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from api.errors import ApiError
 from engine.errors import problem
@@ -114,6 +114,8 @@ def guard():
     """``before_request``: the checks above; the API's error shape, or the pages' 400."""
     try:
         _check_request()
+    except RequestEntityTooLarge:
+        return  # the view meets it again and answers its own 413 (a page's is in Chinese)
     except Refused as err:
         if request.path.startswith("/api/"):
             raise ApiError(400, "invalid_input", str(err), [err.problem]) from None

@@ -167,3 +167,32 @@ def test_pages_answer_a_chinese_400_page(server):
         assert page.status_code == 400, (next_, page.status_code)
         assert "请求有误" in page.get_data(as_text=True)
     assert row_counts(server.engine) == before  # no login was audited
+
+
+@BOTH_DATABASES
+def test_control_and_bidi_characters_are_refused_in_names_and_text(server):
+    """Issue 13: C0/C1 controls are refused (tab, newline and CR allowed in long text only), and
+    bidirectional overrides in names (``photo\\u202egpj.exe``)."""
+    anonymous, sec = server.anonymous(), server.login("sec")
+    before = row_counts(server.engine)
+    refused = {
+        ("/api/v1/complaints", json.dumps({"text": "反映", "attachment_name": "photo\u202egpj.exe"})): "bidi_control",
+        ("/api/v1/complaints", json.dumps({"text": "反映\x07问题"})): "control_character",
+        ("/api/v1/complaints", json.dumps({"text": "反映\u0085问题"})): "control_character",
+        ("/api/v1/complaints", json.dumps({"text": "反映", "contact": "张三\n138"})): "control_character",
+        ("/api/v1/complaints", json.dumps({"text": "反映", "contact": "\u202e张三"})): "bidi_control",
+        ("/api/v1/items", json.dumps({**ITEM, "title": "事项\u202e名称"})): "bidi_control",
+        ("/api/v1/items", json.dumps({**ITEM, "requirements": "要求\x1b[31m"})): "control_character",
+        ("/api/v1/problems", json.dumps({"title": "问题\t", "source": "audit", "department": "d1",
+                                         "deadline": "2026-12-31"})): "control_character",
+    }
+    for (path, body), code in refused.items():
+        client = anonymous if "complaints" in path else sec
+        response = client.request("POST", path, data=body.encode(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (body, response.text)
+        assert code in [d["code"] for d in response.json()["error"]["details"]], (body, response.text)
+    assert row_counts(server.engine) == before
+    accepted = anonymous.post("/api/v1/complaints", {"text": "第一行\r\n第二行\t缩进", "attachment_name": "照片.jpg"})
+    assert accepted.status_code == 201, accepted.text
+    item = sec.post("/api/v1/items", {**ITEM, "requirements": "一、\n二、\t完成"})
+    assert item.status_code == 201, item.text
