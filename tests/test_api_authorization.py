@@ -188,3 +188,25 @@ def test_designers_design_and_see_no_more_than_the_domain_views(world, server):
     assert admin.get("/api/v1/items/{item}".format(**ids)).json()["status"] == "open"
     run = ada.post("/api/v1/definitions/supervision/migrate", {"from_version": 1, "to_version": 2, "dry_run": False})
     assert run.status_code in (403, 404)
+
+
+@BOTH_DATABASES
+def test_the_weekly_report_shows_a_reader_only_the_items_they_may_open(world):
+    """Issue 13: a leader read other departments' items in the weekly report though the item
+    itself was 403. The report now shows each reader what they may open (overseers: everything)."""
+    clients, ids = world
+    assert clients["admin"].post("/api/v1/clock/advance", {"seconds": 3600}).status_code == 200
+
+    def listed(client):
+        report = client.get("/api/v1/reports/weekly").json()
+        rows = [row["item_id"] for group in report["departments"] for row in group["items"]]
+        assert report["total"] == len(rows)
+        return rows
+
+    for role in ("sec", "sup", "admin", "boss"):  # overseers, and the item's own leader
+        assert listed(clients[role]) == [ids["item"]]
+        assert clients[role].get("/api/v1/items/{item}".format(**ids)).status_code == 200
+    assert listed(clients["boss2"]) == []
+    assert clients["boss2"].get("/api/v1/items/{item}".format(**ids)).status_code == 403
+    csv = clients["boss2"].get("/api/v1/reports/weekly", params={"format": "csv"})
+    assert csv.status_code == 200 and ids["item"] not in csv.text and "DB-" not in csv.text
