@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.labels import error_text
 from api.web.session import roles_required
 from engine.errors import EngineError
@@ -128,8 +128,8 @@ def designer_diff(key):
                                    .order_by(Definition.version)))
     if not versions:
         return render_template("error.html", status=404, message="未找到该流程。", detail=key), 404
-    a = request.args.get("a", type=int) or (versions[-2] if len(versions) > 1 else versions[-1])
-    b = request.args.get("b", type=int) or versions[-1]
+    a = paging.small_int("a") or (versions[-2] if len(versions) > 1 else versions[-1])
+    b = paging.small_int("b") or versions[-1]
     left, right = _definition(key, a), _definition(key, b)
     raw = request.args.get("raw") == "1"
     shown = (lambda text: text) if raw else normalized

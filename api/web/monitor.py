@@ -22,7 +22,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.labels import INSTANCE_STATUS, error_text, refusal_text
 from api.web.lookups import department_names
 from api.web.session import roles_required
@@ -176,7 +176,7 @@ def _instances(errors=None, values=None):
     state = args.get("f_status") or args.get("status")
     state = state if state in STATUSES else None
     code = (args.get("f_code") or args.get("code") or "").strip()[:100] or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     business_key = None
     if code:
         with rt.db.read() as db:
