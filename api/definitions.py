@@ -10,6 +10,7 @@ from api.errors import abort, problem
 from api.headers import user_document
 from api.runtime import engine
 from engine.models import Definition
+from workflows import access
 
 bp = APIBlueprint("definitions", __name__, url_prefix="/api/v1", tag="Definitions")
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
@@ -160,7 +161,7 @@ class MigrationReport(Schema):
 def instance_counts(key):
     with engine().db.read() as session:
         engine().definitions.get(session, key)
-    rows = engine().instances.counts(key)
+    rows = engine().instances.counts(key, scope=access.instance_scope(current_actor()))
     return {"items": [{"version": v, "status": s, "count": n} for _, v, s, n in rows], "total": len(rows)}
 
 
@@ -176,6 +177,9 @@ def migrate_all(key, body):
     with rt.db.read() as session:
         rt.definitions.get(session, key, body["from_version"])
         rt.definitions.get(session, key, body["to_version"])
+    if not body["dry_run"] and not access.may_operate_instances(current_actor()):
+        abort(403, "forbidden", "only admins move live instances; designers may run the dry run",
+              [problem("dry_run", "operators_only", "only admins move live instances")])
     if body["from_version"] == body["to_version"]:
         abort(400, "invalid_input", "from_version and to_version are the same",
               [problem("to_version", "same_version", "same as from_version")])

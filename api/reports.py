@@ -11,7 +11,7 @@ from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range, Regexp
 from sqlalchemy import func, select
 
-from api.auth import require_roles, token_auth
+from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
 from api.exports import csv_response, xlsx_response
 from api.models import Department
@@ -97,7 +97,8 @@ def weekly(query):
     week = query.get("week") or this_week(local)
     _valid_week(week)
     with rt.db.read() as session:
-        report = reports.weekly(session, rt.calendar, week, now, _departments(session))
+        report = reports.weekly_for(session, reports.weekly(session, rt.calendar, week, now, _departments(session)),
+                                    current_actor())
     if query["format"] == "json":
         return report
     return weekly_file(query["format"], report)
@@ -224,4 +225,5 @@ def snapshot(kind, period):
                                                           ReportSnapshot.period == period))
         if row is None:
             abort(404, "not_found", f"no {kind} snapshot for {period}")
-        return {**_snapshot_out(row), "data": row.data}
+        data = reports.weekly_for(session, row.data, current_actor()) if kind == "weekly" else row.data
+        return {**_snapshot_out(row), "data": data}

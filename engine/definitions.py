@@ -53,11 +53,26 @@ def _fail(message, element=None, line=None, reason="invalid_definition"):
     raise InvalidDefinition(f"{message} ({where})" if where else message, details=details, reason=reason)
 
 
+def _parser():
+    # Hardened: no entities, no DTD loading, no network, no huge trees. SpiffWorkflow parses the
+    # same bytes again with its own parser, so a DOCTYPE is refused before either sees it.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           dtd_validation=False, huge_tree=False)
+
+
 def parse_xml(source):
+    """The document's root, or InvalidDefinition: ``malformed_xml``, or ``doctype`` for any
+    DOCTYPE (a BPMN or DMN document needs none; entities are how XML bombs and file reads come in)."""
     try:
-        return etree.fromstring(source, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(source, _parser())
     except etree.XMLSyntaxError as err:
         _fail(f"malformed XML: {err.msg}", line=err.lineno, reason="malformed_xml")
+    except ValueError as err:  # lxml: e.g. a str with an encoding declaration
+        _fail(f"malformed XML: {err}", reason="malformed_xml")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        _fail("a DOCTYPE is not allowed in a process definition", reason="doctype")
+    return root
 
 
 def _local(tag):

@@ -29,13 +29,19 @@ def _validator(text):
     return jsonschema.Draft202012Validator(_parse(text), format_checker=_FORMAT_CHECKER)
 
 
-def validate(task_spec, data):
-    """Raise :class:`FormInvalid` with one detail per problem; return ``data`` when valid."""
+def validate(task_spec, data, reserved=()):
+    """Raise :class:`FormInvalid` with one detail per problem; return ``data`` when valid.
+
+    ``reserved``: the script functions' names. Task data lands in the same namespace as the
+    functions, so a field named ``now`` would shadow ``now()`` for every later script: refused
+    with ``reserved_name``, as start variables are (``engine.instances``)."""
     if not isinstance(data, dict):
         raise FormInvalid("task data must be a JSON object",
                           details=[problem("", "type", "expected an object")])
     problems = [problem(path, "reserved_key", "the key 'typename' is reserved")
                 for path in typename_paths(data)]
+    problems += [problem(name, "reserved_name", "this name is a script function")
+                 for name in sorted(set(data) & set(reserved))]
     text = task_spec.extensions.get("properties", {}).get("formSchema")
     if text:
         for error in sorted(_validator(text).iter_errors(data), key=lambda e: list(e.path)):

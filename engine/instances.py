@@ -59,8 +59,12 @@ class Instances:
             tasks.setdefault(row.instance_id, []).append(row)
         return tasks
 
-    def list(self, definition=None, status=None, business_key=None, limit=50, offset=0):
+    def list(self, definition=None, status=None, business_key=None, limit=50, offset=0, scope=None):
+        """``(rows, total)``, newest first. ``scope``: a condition on ``Instance`` the caller's
+        access policy adds (who may see which instance is not the engine's to decide)."""
         query = select(Instance)
+        if scope is not None:
+            query = query.where(scope)
         if definition:
             query = query.where(Instance.definition_key == definition)
         if status:
@@ -73,9 +77,12 @@ class Instances:
                                         .limit(limit).offset(offset)))
         return rows, total
 
-    def counts(self, definition=None):
-        """``[(key, version, status, count)]``: instances per definition version and status."""
+    def counts(self, definition=None, scope=None):
+        """``[(key, version, status, count)]``: instances per definition version and status
+        (``scope``: as for :meth:`list`)."""
         query = select(Instance.definition_key, Instance.definition_version, Instance.status, func.count())
+        if scope is not None:
+            query = query.where(scope)
         if definition:
             query = query.where(Instance.definition_key == definition)
         with self.rt.db.read() as session:

@@ -73,6 +73,7 @@ class Registry:
         self._before_complete = _Scoped()
         self.periodic_jobs = []
         self._declared = set()
+        self._owned = {}  # process key -> the domain that starts it
 
     def functions(self, factory):
         """Register ``factory(engine) -> {name: callable}`` for BPMN scripts and expressions.
@@ -114,6 +115,16 @@ class Registry:
         if name in EVENTS:
             raise ValueError(f"{name!r} is an engine event; scripts cannot emit it")
         self._declared.add(name)
+
+    def owns(self, domain, *process_keys):
+        """Declare that ``domain`` alone starts ``process_keys``: its own commands create the
+        rows its listeners expect (an item, a problem), so the generic ``start`` must not."""
+        for key in process_keys:
+            self._owned[key] = domain
+
+    def owner(self, process_key):
+        """The domain that owns ``process_key`` (:meth:`owns`), or None for a generic process."""
+        return self._owned.get(process_key)
 
     def is_declared(self, name):
         return name in self._declared

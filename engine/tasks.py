@@ -218,7 +218,7 @@ class Tasks:
             raise Forbidden(f"task {task_id} is not yours to complete", reason="not_yours")
         if task.state != "open":
             raise Conflict(f"task {task_id} is already {task.state}", reason="task_closed")
-        forms.validate(self.task_spec(task), data)
+        forms.validate(self.task_spec(task), data, reserved=self.rt.script_functions())
 
         def action(ctx):
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))

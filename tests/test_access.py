@@ -129,3 +129,34 @@ def test_the_visibility_rules_agree_with_their_sql_twins(supervision):
                 in_scope = session.scalar(problem_queries.scope(
                     select(func.count()).select_from(Problem).where(Problem.id == problem.id), actor)) == 1
                 assert access.may_see_problem(actor, problem) is in_scope, (actor.username, problem.department)
+
+
+def test_the_instance_rule_agrees_with_its_sql_twin(supervision):
+    """``may_see_instance`` against ``instance_scope`` (issue 13): items' and problems' instances
+    only to who may see the record, generic ones to the instance readers and their starter."""
+    from engine.models import Instance
+    from tests.bpmn_snippets import chain, user_task
+    from workflows.rectification.problems import create_problem
+
+    deploy_shipped(supervision, "rectification.bpmn")
+    supervision.deploy(chain("generic", user_task(1)))
+    instance_ids = [new_item(supervision, SECRETARY).instance_id,
+                    new_item(supervision, SECRETARY, department="d2", co_departments=[], leader="boss2").instance_id,
+                    create_problem(supervision, {"title": "问题", "source": "inspection", "department": "d3",
+                                                 "deadline": "2026-12-31"}, SECRETARY).instance_id,
+                    supervision.instances.start("generic", {}, DESIGNER).id,
+                    supervision.instances.start("generic", {}, ADMIN, business_key="not-a-record").id]
+    with supervision.db.read() as session:
+        for actor in ACTORS.values():
+            scope = access.instance_scope(actor)
+            for instance_id in instance_ids:
+                instance = session.get(Instance, instance_id)
+                query = select(func.count()).select_from(Instance).where(Instance.id == instance_id)
+                in_scope = session.scalar(query if scope is None else query.where(scope)) == 1
+                assert access.may_see_instance(session, actor, instance) is in_scope, (actor.username, instance_id)
+    with supervision.db.read() as session:
+        seen = {a: [access.may_see_instance(session, ACTORS[a], session.get(Instance, i)) for i in instance_ids]
+                for a in ("ada", "sec", "zhang", "boss")}
+    assert seen["ada"] == [False, False, False, True, True]
+    assert seen["sec"] == [True] * 5
+    assert seen["zhang"] == [False] * 5 and seen["boss"] == [False] * 5  # no instance reader, started none

@@ -32,7 +32,9 @@ MATRIX = [
     ("GET", "/api/v1/definitions/supervision/instances", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
     ("POST", "/api/v1/definitions/supervision/migrate", {"from_version": 1, "to_version": 1},
      [401, 403, 403, 403, 400, 403, 403, 403, 400]),
-    ("POST", "/api/v1/instances/{instance}/migrate", {"to_version": 1}, [401, 403, 403, 403, 400, 403, 403, 403, 400]),
+    ("POST", "/api/v1/definitions/supervision/migrate", {"from_version": 1, "to_version": 1, "dry_run": False},
+     [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("POST", "/api/v1/instances/{instance}/migrate", {"to_version": 1}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("POST", "/api/v1/instances/{instance}/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
     ("POST", "/api/v1/instances/{instance}/resume", None, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
     ("POST", "/api/v1/instances/{instance}/suspend", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
@@ -40,10 +42,13 @@ MATRIX = [
     ("POST", "/api/v1/incidents/timers/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
     ("GET", "/api/v1/incidents", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
+    ("POST", "/api/v1/instances", {"definition": "supervision"}, [401, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("POST", "/api/v1/instances", {"definition": "rectification"}, [401, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("POST", "/api/v1/instances", {"definition": "plan_change"}, [401, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET", "/api/v1/instances", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
-    ("GET", "/api/v1/instances/{instance}", None, [401, 403, 403, 200, 200, 200, 403, 403, 200]),
-    ("POST", "/api/v1/instances/{instance}/messages", {"name": "x"}, [401, 403, 403, 403, 409, 409, 403, 403, 409]),
-    ("POST", "/api/v1/instances/{instance}/cancel", {}, [401, 403, 403, 403, 400, 400, 403, 403, 400]),
+    ("GET", "/api/v1/instances/{instance}", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("POST", "/api/v1/instances/{instance}/messages", {"name": "x"}, [401, 403, 403, 403, 403, 403, 403, 403, 409]),
+    ("POST", "/api/v1/instances/{instance}/cancel", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("POST", "/api/v1/items", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("GET", "/api/v1/items", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/items/{item}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
@@ -156,3 +161,62 @@ def test_no_leaks_of_other_departments_work(world):
     assert clients["sup"].get("/api/v1/problems").json()["total"] == 1
     assert clients["boss"].get("/api/v1/items").json()["total"] == 1
     assert clients["sup"].get("/api/v1/items").json()["total"] == 1
+
+
+@BOTH_DATABASES
+def test_designers_design_and_see_no_more_than_the_domain_views(world, server):
+    """Issue 13: a designer neither operates live instances nor reads an item's instance it may
+    not see; a domain's processes start only through the domain; generic processes still work."""
+    from tests.bpmn_snippets import chain, user_task
+
+    clients, ids = world
+    ada, sec, admin = clients["ada"], clients["sec"], clients["admin"]
+    assert ada.request("POST", "/api/v1/definitions", data=chain("generic", user_task(1)),
+                       headers={"Content-Type": "application/xml"}).status_code == 201
+    mine = ada.post("/api/v1/instances", {"definition": "generic"})
+    assert mine.status_code == 201
+    assert ada.get(f"/api/v1/instances/{mine.json()['id']}").status_code == 200
+
+    listed = ada.get("/api/v1/instances").json()
+    assert [row["id"] for row in listed["items"]] == [mine.json()["id"]] and listed["total"] == 1
+    assert ada.get("/api/v1/instances", params={"definition": "supervision"}).json()["total"] == 0
+    assert ada.get("/api/v1/definitions/supervision/instances").json()["items"] == []
+    assert ids["instance"] in [row["id"] for row in sec.get("/api/v1/instances").json()["items"]]  # overseers
+    assert ada.get("/api/v1/items/{item}".format(**ids)).status_code == 403
+    assert ada.get("/api/v1/instances/{instance}".format(**ids)).status_code == 403
+
+    for key in ("supervision", "rectification", "plan_change", "extension"):
+        for client in (ada, sec, admin):
+            refused = client.post("/api/v1/instances", {"definition": key, "business_key": ids["item"],
+                                                         "variables": {"leader": "zhang"}})
+            assert refused.status_code == 403, (key, refused.text)
+            assert refused.json()["error"]["details"][0]["code"] == "domain_process"
+    assert sec.get("/api/v1/items").json()["total"] == 1
+
+    cancel = ada.post("/api/v1/instances/{instance}/cancel".format(**ids), {"reason": "x"})
+    assert cancel.status_code == 403
+    assert admin.get("/api/v1/items/{item}".format(**ids)).json()["status"] == "open"
+    run = ada.post("/api/v1/definitions/supervision/migrate", {"from_version": 1, "to_version": 2, "dry_run": False})
+    assert run.status_code in (403, 404)
+
+
+@BOTH_DATABASES
+def test_the_weekly_report_shows_a_reader_only_the_items_they_may_open(world):
+    """Issue 13: a leader read other departments' items in the weekly report though the item
+    itself was 403. The report now shows each reader what they may open (overseers: everything)."""
+    clients, ids = world
+    assert clients["admin"].post("/api/v1/clock/advance", {"seconds": 3600}).status_code == 200
+
+    def listed(client):
+        report = client.get("/api/v1/reports/weekly").json()
+        rows = [row["item_id"] for group in report["departments"] for row in group["items"]]
+        assert report["total"] == len(rows)
+        return rows
+
+    for role in ("sec", "sup", "admin", "boss"):  # overseers, and the item's own leader
+        assert listed(clients[role]) == [ids["item"]]
+        assert clients[role].get("/api/v1/items/{item}".format(**ids)).status_code == 200
+    assert listed(clients["boss2"]) == []
+    assert clients["boss2"].get("/api/v1/items/{item}".format(**ids)).status_code == 403
+    csv = clients["boss2"].get("/api/v1/reports/weekly", params={"format": "csv"})
+    assert csv.status_code == 200 and ids["item"] not in csv.text and "DB-" not in csv.text

@@ -94,3 +94,24 @@ def test_start_variables_are_checked(supervision):
     with pytest.raises(InvalidInput):
         supervision.instances.start("supervision", ["not", "a", "dict"], SECRETARY)
     assert snapshot(supervision) == before
+
+
+@BOTH_DATABASES
+def test_completion_data_may_not_shadow_script_functions(engine):
+    """Issue 13: ``{"now": "x"}`` is refused at completion as it is at start (``reserved_name``)."""
+    from engine.actor import Actor
+    from tests.bpmn_snippets import chain, script, user_task
+
+    engine.deploy(chain("p", user_task(1), script(2, "later = now()"), user_task(3)))
+    admin = Actor("root", frozenset({"admin"}), None)
+    instance = engine.instances.start("p", {}, admin)
+    with engine.db.read() as session:
+        task = engine.instances.open_tasks(session, [instance.id])[instance.id][0]
+    before = snapshot(engine)
+    for name in ("now", "report_due"):
+        with pytest.raises(FormInvalid) as refused:
+            engine.tasks.complete(task.id, {name: "x"}, admin)
+        assert [(d["field"], d["code"]) for d in refused.value.details] == [(name, "reserved_name")]
+    assert snapshot(engine) == before
+    engine.tasks.complete(task.id, {"note": "x"}, admin)
+    assert engine.instances.get(instance.id).status == "running"  # now() still a function

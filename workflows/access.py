@@ -25,8 +25,11 @@ The SQL twins of the visibility rules (item lists, the ledger, escalation lists)
 domains' ``queries`` modules, which read their role groups from here: keep the two in step
 (``tests/test_access.py`` checks them against each other).
 """
+from sqlalchemy import and_, false, or_, select, true
+
 from engine.errors import Forbidden
-from engine.roles import ADMIN, LEADER, SECRETARIAT, STAFF, SUPERVISOR
+from engine.models import Instance
+from engine.roles import ADMIN, DESIGNER, LEADER, SECRETARIAT, STAFF, SUPERVISOR
 from engine.tasks import may_work
 from workflows.rectification.models import Problem
 from workflows.rectification.problems import get_problem
@@ -37,6 +40,8 @@ RECORD_OVERSEERS = (ADMIN, SECRETARIAT, SUPERVISOR)
 TASK_OVERSEERS = (ADMIN, SUPERVISOR)
 ESCALATION_OVERSEERS = (ADMIN, SUPERVISOR)
 REGISTRARS = (SECRETARIAT,)  # who registers items and problems (立项交办, 问题登记)
+INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
+INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 
 
 def _holds(actor, roles):
@@ -150,6 +155,74 @@ def sees_every_escalation(actor):
     """``ESCALATION_OVERSEERS`` see every escalation; a leader only those of items they lead
     (SQL: ``workflows.supervision.queries.escalations``)."""
     return _holds(actor, ESCALATION_OVERSEERS)
+
+
+# -- process instances (the generic views and commands of any process) ----------------------------
+def may_start_instance(actor):
+    """Whether ``actor`` may start a generic process through ``POST /instances`` (a process a
+    domain owns, ``Registry.owner``, is started only through that domain, by anyone)."""
+    return _holds(actor, INSTANCE_STARTERS)
+
+
+def may_operate_instances(actor):
+    """Operating live instances (cancel, suspend, resume, retry, migrate for real, deliver a
+    message) is for admins alone: designers design, and a domain's work is its owners'."""
+    return actor.is_admin
+
+
+def instance_record(session, instance):
+    """The item or problem ``instance`` works on (its business key), or None."""
+    key = instance.business_key
+    return (session.get(Item, key) or session.get(Problem, key)) if key else None
+
+
+def may_see_instance(session, actor, instance):
+    """``INSTANCE_READERS``, admins and whoever started it; and, for an instance of an item or
+    a problem (its business key), only if they may see that record too: the generic views show
+    no more than the domain's views. SQL twin: :func:`instance_scope`."""
+    if not (_holds(actor, INSTANCE_READERS) or instance.started_by == actor.username):
+        return False
+    record = instance_record(session, instance)
+    return record is None or may_see_record(session, actor, record)
+
+
+def instance_scope(actor):
+    """The condition limiting ``Instance`` rows to :func:`may_see_instance`, or None (all)."""
+    if sees_every_item(actor) and sees_every_problem(actor):
+        return None  # the record overseers are all instance readers too
+    key = Instance.business_key
+    generic = or_(key.is_(None), and_(key.not_in(select(Item.id)), key.not_in(select(Problem.id))))
+    reader = true() if _holds(actor, INSTANCE_READERS) else Instance.started_by == actor.username
+    return and_(reader, or_(generic, key.in_(_visible_item_ids(actor)), key.in_(_visible_problem_ids(actor))))
+
+
+def _visible_item_ids(actor):
+    conditions = [Item.leader == actor.username] if LEADER in actor.roles else []
+    if actor.department:
+        conditions.append(Item.id.in_(select(ItemDepartment.item_id)
+                                      .where(ItemDepartment.department == actor.department)))
+    return select(Item.id).where(or_(*conditions) if conditions else false())
+
+
+def _visible_problem_ids(actor):
+    return select(Problem.id).where(Problem.department == actor.department if actor.department else false())
+
+
+def visible_instance(engine, actor, instance_id):
+    """The instance, if ``actor`` may see it: NotFound (404), else Forbidden (403)."""
+    instance = engine.instances.get(instance_id)
+    with engine.db.read() as session:
+        if not may_see_instance(session, actor, instance):
+            raise Forbidden(f"instance {instance_id} is not in your scope", reason="out_of_scope")
+    return instance
+
+
+def refuse_domain_process(engine, key):
+    """Forbidden when a domain owns process ``key``: start it through the domain's own command."""
+    owner = engine.registry.owner(key)
+    if owner:
+        raise Forbidden(f"process {key!r} belongs to the {owner} domain; start it there",
+                        reason="domain_process")
 
 
 # -- loading what the caller may see (the API and the pages alike) -------------------------------

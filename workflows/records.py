@@ -19,15 +19,18 @@ from sqlalchemy import func, select, text
 
 from engine.errors import InvalidInput, NotFound, problem
 from engine.models import AuditRecord, HumanTask
+from workflows import text as text_rules
 
 TITLE_LIMIT = 400
+LONG_TEXTS = ("requirements", "description")  # may hold line breaks; every other field is a name
 
 
 # -- input --------------------------------------------------------------------------------------
 def check_fields(data, fields, required, dates=("deadline",)):
     """The field problems every record shares (a list of :func:`engine.errors.problem`; empty
     when none), each with its code: ``required``, ``invalid`` (wrong type), ``unknown``,
-    ``invalid_date``, ``too_long``, ``blank``.
+    ``invalid_date``, ``too_long``, ``blank``, ``control_character``, ``bidi_control``
+    (``workflows.text``: :data:`LONG_TEXTS` are long text, every other string field a name).
 
     ``fields``: ``{name: type}`` of the accepted fields; ``required``: names that must be
     present and not empty; ``dates``: names that must be ``YYYY-MM-DD`` when given. A
@@ -46,6 +49,8 @@ def check_fields(data, fields, required, dates=("deadline",)):
                 dt.date.fromisoformat(data[name])
             except ValueError:
                 problems.append(problem(name, "invalid_date", "must be a date YYYY-MM-DD"))
+    problems += [p for name, value in data.items() if name in fields and (
+        p := (text_rules.long_text_problem if name in LONG_TEXTS else text_rules.name_problem)(name, value))]
     title = data.get("title")
     if isinstance(title, str):
         if len(title) > TITLE_LIMIT:

@@ -14,7 +14,7 @@ from api.complaints import READERS
 from api.items import reference_problems
 from api.rectification import department_exists
 from api.runtime import engine
-from api.web import bp, schema_form
+from api.web import bp, paging, schema_form
 from api.web.items import item_schema
 from api.web.labels import field_errors, refusal_text
 from api.web.lookups import department_names, user_names
@@ -33,7 +33,7 @@ REASON_MAX = 2000  # the API's DismissIn
 def complaints():
     state = request.args.get("state") if request.args.get("state") in triage.STATES else "received"
     q = request.args.get("q", "").strip()[:200] or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     with engine().db.read() as db:
         rows, total = triage.list_complaints(db, state, q, PAGE, (page - 1) * PAGE)
     return render_template("complaints.html", rows=rows, total=total, state=state, q=q or "", page=page,

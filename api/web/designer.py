@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from api.definitions import definition_filename
 from api.headers import user_document
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.labels import error_text
 from api.web.session import roles_required
 from engine.errors import EngineError
 from engine.models import Definition, Instance
+from workflows import access
 
 NEW_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_new" targetNamespace="http://example.gov.cn/bpmn">
@@ -63,8 +64,10 @@ def designer_versions(key):
     with engine().db.read() as db:
         rows = list(db.scalars(select(Definition).where(Definition.key == key)
                                .order_by(Definition.version.desc())))
+        scope = access.instance_scope(g.actor)  # counts no instance the designer may not see
         running = dict(db.execute(select(Instance.definition_version, func.count())
-                                  .where(Instance.definition_key == key, Instance.status == "running")
+                                  .where(Instance.definition_key == key, Instance.status == "running",
+                                         *([scope] if scope is not None else []))
                                   .group_by(Instance.definition_version)).all())
     if not rows:
         return render_template("error.html", status=404, message="未找到该流程。", detail=key), 404
@@ -128,8 +131,8 @@ def designer_diff(key):
                                    .order_by(Definition.version)))
     if not versions:
         return render_template("error.html", status=404, message="未找到该流程。", detail=key), 404
-    a = request.args.get("a", type=int) or (versions[-2] if len(versions) > 1 else versions[-1])
-    b = request.args.get("b", type=int) or versions[-1]
+    a = paging.small_int("a") or (versions[-2] if len(versions) > 1 else versions[-1])
+    b = paging.small_int("b") or versions[-1]
     left, right = _definition(key, a), _definition(key, b)
     raw = request.args.get("raw") == "1"
     shown = (lambda text: text) if raw else normalized

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from api.runtime import engine
-from api.web import bp, schema_form
+from api.web import bp, paging, schema_form
 from api.web.labels import ESCALATION_ACTIONS, error_text, field_errors
 from api.web.lookups import department_names, items_by_id, user_names
 from api.web.session import roles_required
@@ -45,7 +45,7 @@ def escalations():
 def _render(state, form_errors=None, form_values=None):
     state = state if state in ("open", "handled") else "open"
     rt = engine()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     limit, offset = (OPEN_LIMIT, 0) if state == "open" else (PAGE, (page - 1) * PAGE)
     with rt.db.read() as db:
         rows, total = queries.escalations(db, g.actor, state, limit=limit, offset=offset)

@@ -12,7 +12,7 @@ from api.headers import user_document
 from api.models import Department, User
 from api.present import Presenter, current_plan
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
@@ -37,7 +37,7 @@ def items():
     args = request.args
     status = args.get("status") if args.get("status") in ("open", "closed", "cancelled") else None
     light = args.get("light") if args.get("light") in ("green", "yellow", "red") else None
-    page = max(int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1, 1)
+    page = paging.page_number()
     q = args.get("q", "").strip()[:200] or None
     with rt.db.read() as db:
         rows, total = queries.list_items(db, g.actor, rt.calendar, presenter.now, status,

@@ -98,6 +98,12 @@ REFUSALS = {
     "same_version": "实例已在该版本上", "steps_missing": "实例当前所在的环节在目标版本中不存在，不能迁移",
     "not_an_incident": "该定时器不处于故障状态", "system_clock": "系统时钟不能调整（仅模拟时钟可推进）",
     "invalid_moment": "请输入有效的时间", "clock_backwards": "时钟不能回拨",
+    "domain_process": "该流程只能通过其业务功能发起（如立项交办、问题登记）",
+    "operators_only": "只有系统管理员可以操作运行中的流程实例",
+    # a request the server cannot read (api.request_guard)
+    "control_character": "内容含有不允许的控制字符", "lone_surrogate": "内容含有无效的字符编码",
+    "too_deep": "提交的内容层级过深", "number_too_long": "数字位数过多", "malformed_json": "提交的内容不是有效的 JSON",
+    "bidi_control": "名称中不能含有文字方向控制字符", "doctype": "流程定义不能含有 DOCTYPE 声明",
     # a definition the engine cannot run (designer)
     "invalid_definition": "流程定义有误，引擎无法运行", "malformed_xml": "XML 格式有误",
     "bpmn_schema": "不符合 BPMN 规范", "not_bpmn": "不是 BPMN 或 DMN 文档", "no_process": "文档中没有可执行的流程",

@@ -10,10 +10,11 @@
   ``resume``);
 * 流程迁移: the dry run of moving a definition's running instances from one version to another
   (``migrations.migrate_all``: which can move and why the others cannot), then the move —
-  for designers (and admins), as ``POST /api/v1/definitions/{key}/migrate``.
+  the dry run for designers, the move for admins (``workflows.access.may_operate_instances``),
+  as ``POST /api/v1/definitions/{key}/migrate``.
 
 Everything is the engine's own command or query, with the API's roles: admin for the cockpit,
-incidents and suspension, designer for migration. A refused action (no reason given) is shown
+incidents and suspension, designer for migration's dry run (admin for the move itself). A refused action (no reason given) is shown
 next to its field and changes nothing; one that lost a race is told so.
 """
 
@@ -21,13 +22,14 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.labels import INSTANCE_STATUS, error_text, refusal_text
 from api.web.lookups import department_names
 from api.web.session import roles_required
 from engine.errors import Conflict, NotFound
 from engine.instances import STATUSES
 from engine.models import Definition, Instance
+from workflows import access
 from workflows.rectification.models import Problem
 from workflows.supervision.models import Item
 
@@ -38,14 +40,19 @@ REASON_MAX = 2000  # the API's CancelIn / SuspendIn
 BACK = {"monitor": "web.admin_monitor", "instances": "web.admin_instances"}
 
 
-def records_by_key(keys):
-    """``{business_key: (kind, id, code)}`` for the items and problems among ``keys``."""
+def records_by_key(keys, actor=None):
+    """``{business_key: (kind, id, code)}`` for the items and problems among ``keys``; with
+    ``actor``, only those the actor may see (the page shows no more than the domain's pages)."""
     keys = [k for k in set(keys) if k]
     if not keys:
         return {}
     with engine().db.read() as db:
-        found = {i.id: ("item", i.id, i.code) for i in db.scalars(select(Item).where(Item.id.in_(keys)))}
-        found.update({p.id: ("problem", p.id, p.code) for p in db.scalars(select(Problem).where(Problem.id.in_(keys)))})
+        items = [i for i in db.scalars(select(Item).where(Item.id.in_(keys)))
+                 if actor is None or access.may_see_item(db, actor, i)]
+        problems = [p for p in db.scalars(select(Problem).where(Problem.id.in_(keys)))
+                    if actor is None or access.may_see_problem(actor, p)]
+    found = {i.id: ("item", i.id, i.code) for i in items}
+    found.update({p.id: ("problem", p.id, p.code) for p in problems})
     return found
 
 
@@ -169,7 +176,7 @@ def _instances(errors=None, values=None):
     state = args.get("f_status") or args.get("status")
     state = state if state in STATUSES else None
     code = (args.get("f_code") or args.get("code") or "").strip()[:100] or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     business_key = None
     if code:
         with rt.db.read() as db:
@@ -219,13 +226,15 @@ def admin_migration():
         versions = list(db.scalars(select(Definition.version).where(Definition.key == key)
                                    .order_by(Definition.version))) if key else []
     counts = {}
-    for _, version, state, count in rt.instances.counts(key) if key else []:
+    for _, version, state, count in rt.instances.counts(key, scope=access.instance_scope(g.actor)) if key else []:
         counts.setdefault(version, {})[state] = count
     errors, results = {}, None
     from_version, to_version = args.get("from_version", ""), args.get("to_version", "")
     if from_version or to_version or request.method == "POST":
         errors = _versions_problems(versions, from_version, to_version)
         if not errors and request.method == "POST":
+            if not access.may_operate_instances(g.actor):
+                abort(403)  # designers run the dry run; moving live instances is for admins
             checks = rt.migrations.migrate_all(key, int(from_version), int(to_version), g.actor, dry_run=False)
             moved = sum(c.can_move for c in checks)
             flash(f"已迁移 {moved} 个实例到版本 {to_version}"
@@ -234,12 +243,13 @@ def admin_migration():
         if not errors:
             checks = rt.migrations.migrate_all(key, int(from_version), int(to_version), g.actor, dry_run=True)
             owners = _owners([c.instance_id for c in checks])
-            records = records_by_key(owners.values())
+            records = records_by_key(owners.values(), g.actor)
             results = [{"instance_id": c.instance_id, "can_move": c.can_move,
                         "reason": migration_reason(c), "record": records.get(owners.get(c.instance_id))}
                        for c in checks]
     return render_template("admin/migration.html", keys=keys, key=key, versions=versions, counts=counts,
                            statuses=STATUSES, errors=errors, results=results,
+                           may_move=access.may_operate_instances(g.actor),
                            from_version=from_version, to_version=to_version)
 
 

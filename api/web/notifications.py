@@ -6,7 +6,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.labels import NOTIFICATION_KINDS
 from api.web.session import login_required
 from workflows.supervision import notifications as notes
@@ -24,7 +24,7 @@ def _show():
 def notifications():
     rt = engine()
     show = _show()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     with rt.db.read() as db:
         rows, total, unread = notes.listing(db, g.user.username, {"unread": True, "read": False}.get(show),
                                                     PAGE, (page - 1) * PAGE)

@@ -15,7 +15,7 @@ from api.models import Department
 from api.present import Presenter
 from api.rectification import department_exists, ledger_file
 from api.runtime import engine
-from api.web import bp
+from api.web import bp, paging
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
@@ -49,7 +49,7 @@ def _ledger(filters, limit, offset):
 @login_required
 def problems():
     filters = _filters(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_number()
     listed, total = _ledger(filters, PAGE, (page - 1) * PAGE)
     query = {k: v for k, v in filters.items() if v}
     return render_template("problems.html", problems=listed, total=total, page=page, args=request.args,

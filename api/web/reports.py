@@ -75,6 +75,13 @@ def _report(function, period):
         return function(session, rt.calendar, period, rt.clock.now(), departments)
 
 
+def _weekly(week):
+    """The weekly report as the reader may see it (``reports.weekly_for``)."""
+    report = _report(reports.weekly, week)
+    with engine().db.read() as session:
+        return reports.weekly_for(session, report, g.actor)
+
+
 def _shift_week(week, weeks):
     year, number = week.split("-W")
     monday = dt.date.fromisocalendar(int(year), int(number), 1) + dt.timedelta(weeks=weeks)
@@ -100,7 +107,7 @@ def chinese_date(value):
 @roles_required(*READERS)
 def report_weekly():
     week = _week()
-    report = _report(reports.weekly, week)
+    report = _weekly(week)
     rows = [row for group in report["departments"] for row in group["items"]]
     counts = {light: sum(1 for row in rows if row["light"] == light) for light in ("red", "yellow", "green")}
     with engine().db.read() as db:  # link only the items the reader may open (a leader: theirs)
@@ -117,7 +124,7 @@ def report_weekly():
 @bp.get("/reports/weekly.<any(csv, xlsx):fmt>")
 @roles_required(*READERS)
 def report_weekly_download(fmt):
-    return api_reports.weekly_file(fmt, _report(reports.weekly, _week()))
+    return api_reports.weekly_file(fmt, _weekly(_week()))
 
 
 # -- 月度排名 --------------------------------------------------------------------------------

@@ -136,9 +136,17 @@ def localtime(value, fmt="%Y-%m-%d %H:%M"):
 
 
 # -- log in / out ----------------------------------------------------------------------------
+def _unsafe_next(target):
+    """Whether ``next`` holds what no redirect may carry: a control character (a newline would
+    split the Location header) or a backslash (browsers read ``/\\host`` as another site)."""
+    return any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target or "")
+
+
 def _safe_next(target):
+    """A same-site path to go back to after logging in, or the inbox."""
     parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (not target or _unsafe_next(target) or parts.scheme or parts.netloc or not target.startswith("/")
+            or target.startswith("//")):
         return url_for("web.inbox")
     return target
 
@@ -152,6 +160,8 @@ def home():
 def login():
     error = None
     username = request.form.get("username", "").strip()
+    if _unsafe_next(request.args.get("next")):  # refused before anyone is logged in or audited
+        return error_page(400, "请求有误。", "登录后返回的地址无效。")
     if request.method == "POST":
         rt = engine()
         try:

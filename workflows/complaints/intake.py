@@ -2,7 +2,8 @@
 
 Anyone may submit, without an account, so the intake defends itself:
 - every field is bounded (``text`` ≤ 5000 characters, ``contact`` ≤ 200, ``attachment_name``
-  a bare file name ≤ 255), and a rejected submission stores nothing;
+  a bare file name ≤ 255), holds no control characters (and the names no bidirectional
+  controls: ``workflows.text``), and a rejected submission stores nothing;
 - each client (IP address) may submit ``per_hour`` complaints in any sliding hour. The count
   is read from the ``complaint`` table in the same write transaction that stores the new
   one, so it holds across every process sharing the database: SQLite writers queue
@@ -17,6 +18,7 @@ import uuid
 from sqlalchemy import func, select, text as sql_text
 
 from engine.errors import EngineError, InvalidInput
+from workflows import text
 from workflows.complaints.models import Complaint
 
 MAX_TEXT = 5000
@@ -78,6 +80,8 @@ def validate(data):
         problem = file_name_problem(name)
         if problem:
             problems.append(problem)
+    problems += [p for p in (text.long_text_problem("text", body), text.name_problem("contact", contact),
+                             text.name_problem("attachment_name", name)) if p]
     problems += [_problem(key, "unknown", "unknown field") for key in data
                  if key not in ("text", "contact", "attachment_name")]
     if problems:

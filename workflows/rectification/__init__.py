@@ -6,6 +6,7 @@ from workflows.rectification import deadlines, problems, routing
 
 
 def register(registry):
+    registry.owns("rectification", problems.PROCESS_KEY)  # started only with its problem
     routing.register(registry)
     problems.register(registry)
     registry.functions(deadlines.functions)

@@ -19,6 +19,8 @@ def _functions(engine):
 
 
 def register(registry):
+    # Only this domain starts these: an item's process, and the requests made on an item.
+    registry.owns("supervision", items.PROCESS_KEY, plan_changes.PROCESS_KEY, extensions.PROCESS_KEY)
     routing.register(registry)
     items.register(registry)
     plan_changes.register(registry)

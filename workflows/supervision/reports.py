@@ -30,7 +30,8 @@ import datetime as dt
 from sqlalchemy import and_, case, func, or_, select
 
 from engine.models import HumanTask
-from workflows import lights
+from workflows import access, lights
+from workflows.supervision import queries
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
 RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}
@@ -98,6 +99,21 @@ def weekly(session, calendar, week, now, department_names):
             "total": len(items), "departments": [
                 {"department": code, "name": department_names.get(code, code), "items": rows}
                 for code, rows in sorted(groups.items())]}
+
+
+def weekly_for(session, report, actor):
+    """A weekly report (fresh from :func:`weekly` or stored in a snapshot) cut to the items
+    ``actor`` may see (``access.may_see_item``; SQL twin ``queries.scope``): a leader reads the
+    items they lead and their department's, the overseers every item. The report and the item
+    agree: a row is never shown for an item that answers 403."""
+    if access.sees_every_item(actor):
+        return report
+    ids = [row["item_id"] for group in report["departments"] for row in group["items"]]
+    visible = set(session.scalars(queries.scope(select(Item.id), actor).where(Item.id.in_(ids)))) if ids else set()
+    groups = [{**group, "items": [row for row in group["items"] if row["item_id"] in visible]}
+              for group in report["departments"]]
+    groups = [group for group in groups if group["items"]]
+    return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
 
 
 def _open_steps_at(session, item_ids, moment):
