@@ -13,12 +13,24 @@ import csv
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from api.headers import user_document
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def downloadable(description):
+    """The OpenAPI 200 response of an endpoint that answers JSON, or with ``?format=csv|xlsx``
+    the same figures as a CSV or XLSX download."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"type": "object"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                        XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+
+
 # What spreadsheet software reads as the start of a formula (tab and CR too: some programs strip
 # them and then see the formula behind).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,7 +56,7 @@ def csv_response(columns, rows, filename):
     writer.writerow([cell_value(header) for _, header in columns])
     for row in rows:
         writer.writerow(["" if row.get(key) is None else cell_value(row.get(key)) for key, _ in columns])
-    return user_document(buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8", f"{filename}.csv")
+    return user_document(buffer.getvalue().encode("utf-8"), "text/csv", f"{filename}.csv")  # werkzeug adds the charset
 
 
 def xlsx_response(columns, rows, filename, title):
@@ -68,8 +80,11 @@ def xlsx_response(columns, rows, filename, title):
 
 
 def _append(sheet, values):
-    """A row of cells; text is always a string cell (openpyxl makes text starting "=" a formula)."""
-    sheet.append([cell_value(v) for v in values])
+    """A row of cells; text is always a string cell (openpyxl makes text starting "=" a formula).
+    Control characters XML cannot hold become U+FFFD: the rest of the cell is kept, and the
+    download does not fail on one odd name."""
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v
+                  for v in map(cell_value, values)])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"

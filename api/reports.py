@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
-from api.exports import csv_response, xlsx_response
+from api.exports import csv_response, downloadable, xlsx_response
 from api.models import Department
 from api.runtime import engine
 from api.schemas import Page
@@ -90,7 +90,7 @@ def _valid_week(week):
 @require_roles(*READERS)
 @bp.input(WeekQuery, location="query", arg_name="query")
 @bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week)",
-        responses={200: "the report (JSON, CSV or XLSX)", 400: "bad week", 403: "not allowed"})
+        responses={200: downloadable("the report (JSON, CSV or XLSX)"), 400: "bad week", 403: "not allowed"})
 def weekly(query):
     rt = engine()
     now, local = _local_now()
@@ -108,7 +108,7 @@ def weekly(query):
 @bp.auth_required(token_auth)
 @bp.input(MonthQuery, location="query", arg_name="query")
 @bp.doc(summary="Monthly ranking (月度通报排名) of departments by on-time rate (default: this month)",
-        responses={200: "the ranking (JSON, CSV or XLSX)", 400: "bad month"})
+        responses={200: downloadable("the ranking (JSON, CSV or XLSX)"), 400: "bad month"})
 def ranking(query):
     rt = engine()
     now, local = _local_now()
@@ -123,7 +123,7 @@ def ranking(query):
 @require_roles(*READERS)
 @bp.input(YearQuery, location="query", arg_name="query")
 @bp.doc(summary="Year-end statistics (年度考核) per department (default: this year)",
-        responses={200: "the statistics (JSON, CSV or XLSX)", 400: "bad year", 403: "not allowed"})
+        responses={200: downloadable("the statistics (JSON, CSV or XLSX)"), 400: "bad year", 403: "not allowed"})
 def year_end(query):
     rt = engine()
     now, local = _local_now()

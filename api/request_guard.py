@@ -12,6 +12,9 @@ Contract: a request is answered 400, and nothing is read or written, when
   ``number_too_long``;
 - a JSON body is not JSON at all — ``malformed_json``.
 
+An integer in the path (``<int:...>``) beyond a 64-bit column names nothing that can exist: 404,
+before the database would overflow on it.
+
 The API answers in the contract's error shape (``{"error": {"code": "invalid_input", "message",
 "details": [{"field", "code", "message"}]}}``); a page answers the Chinese 400 page (the web
 blueprint's handler of ``BadRequest``). Field-specific rules (control characters in a
@@ -21,7 +24,7 @@ import json
 import math
 
 from flask import request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
 from api.errors import ApiError
 from engine.errors import problem
@@ -110,8 +113,18 @@ def _check_request():
         loads(request.get_data(cache=True))
 
 
+def _check_path_ids():
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63:
+            if request.path.startswith("/api/"):
+                raise ApiError(404, "not_found", f"no such {name}")
+            raise NotFound()
+
+
 def guard():
-    """``before_request``: the checks above; the API's error shape, or the pages' 400."""
+    """``before_request``: the checks above; the API's error shape, or the pages' 400 (404 for
+    an impossible id)."""
+    _check_path_ids()
     try:
         _check_request()
     except RequestEntityTooLarge:

@@ -105,3 +105,16 @@ def test_ledger_downloads_are_neutralised(server):
     web = Web(server.app, "sec")
     assert_csv_safe(web.get("/problems.csv").data)
     assert_xlsx_safe(web.get("/problems.xlsx").data)
+
+
+def test_text_xml_cannot_hold_still_exports():
+    """A control character (say in a department name) is replaced in an XLSX cell, not a 500."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from api.exports import xlsx_response
+
+    response = xlsx_response([("name", "部门")], [{"name": "督查\x0b室"}], "odd", "odd")
+    cell = load_workbook(BytesIO(response.get_data())).active["A2"]
+    assert cell.value == "督查\ufffd室" and cell.data_type == "s"
