@@ -127,6 +127,8 @@ class Instances:
 
     def send_message(self, instance_id, name, payload, actor):
         """Deliver message ``name``; Conflict when the instance is not waiting for it."""
+        check_data_size(payload, self.rt.max_data_bytes, "the message's payload")
+
         def action(ctx):
             waiting = {event.name for event in ctx.workflow.waiting_events()}
             if name not in waiting:

@@ -79,6 +79,23 @@ def approx_size(value, budget):
     return total
 
 
+def changed_data_size(data, before, budget):
+    """:func:`approx_size` of the dict ``data`` that was ``before`` (a shallow copy) until a
+    script ran: an unchanged string or number is counted without walking anything, so only
+    what the script assigned and the containers it could have changed in place are walked."""
+    total, walk = 2, {}
+    for key, value in data.items():
+        kind = type(value)
+        if (kind is str or kind in _PLAIN_NUMBERS) and before.get(key, _MISSING) is value:
+            total += len(key) + 4 + (_scalar_size(value) if kind is not float else 8)
+        else:
+            walk[key] = value
+    return total + approx_size(walk, budget - total) if walk else total
+
+
+_MISSING = object()
+
+
 def _shared_size(value, budget):
     """:func:`approx_size` for data that shares containers (or is cyclic): container sizes
     are memoised; a cycle back to a container being measured counts nothing more."""
@@ -120,6 +137,7 @@ def _children(value):
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+_PLAIN_NUMBERS = frozenset({int, float, bool, type(None)})
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 
 
@@ -183,7 +201,10 @@ class SizeGuards:
 
     def check_rendered(self, what, value):
         """What ``repr``/``str``/a format would write of ``value`` fits the limit."""
-        if not isinstance(value, (int, float, bool, type(None))):
+        kind = type(value)
+        if kind is str or kind is bytes:
+            self.check_bytes(what, len(value))
+        elif kind not in _PLAIN_NUMBERS:
             self.check_bytes(what, approx_size(value, self.max_bytes))
 
     def _check_width(self, what, spec):

@@ -6,26 +6,28 @@ imports, no dunder attribute access, no ``open``, only the builtins below and th
 the registry exposes. Three bounds keep one hostile or careless script from stalling or
 exhausting the server for everybody else:
 
-1. **Size guards** (``engine.script_guards``): the compiler routes ``+ * ** << %``,
+1. **Size guards** (``engine.script_guards``): the compiler routes ``+ - * ** << %``,
    f-strings, the padding and joining string methods and the arithmetic builtins through
    checks that refuse, BEFORE computing, a value over ``[scripts] max_data_bytes`` or an
    integer over 14,000 bits (4,200 digits). This is what stops single C-level operations
    (``10 ** (3 * 10 ** 7)``, ``"x" * 3 * 10 ** 9``), which the time limit cannot interrupt.
 2. **Time and memory while Python runs**: a trace function raises :class:`ScriptTimeout` at
-   the first line executed past ``[scripts] timeout_seconds``, and every few milliseconds
-   compares the process's resident memory with what it was when the run began, raising
+   the first line executed past ``[scripts] timeout_seconds``, and every 2 ms compares the
+   process's resident memory with what it was at its first check, raising
    :class:`ScriptLimitExceeded` past ``[scripts] max_memory_bytes`` (a loop appending
    megabyte strings). The ceiling is per process, so another thread's allocations count
    too; it is set high (256 MB) to make that a non-issue in practice.
 3. **Instance data**: after a script, its task's data is measured (stopping at the limit);
    over ``[scripts] max_data_bytes`` the script fails and its changes are undone, so nothing
-   huge is stored or read back. Completions and start variables are checked against the
-   same limit (``check_data_size``) and refused with ``data_too_large``.
+   huge is stored or read back. Completions, start variables and message payloads are
+   checked against the same limit (``check_data_size``) and refused with ``data_too_large``.
 
-Trade-off, chosen by measurement (docs/ARCHITECTURE.md, "Scripts"): guards in process cost
-a function call per guarded operator (a script or expression runs in microseconds), where a
-separate process with ``setrlimit`` costs a round trip per script and the engine evaluates
-dozens of expressions per command. The price is completeness: the guards only cover the
+Trade-off, chosen by measurement (docs/ARCHITECTURE.md, "Scripts are not trusted code"):
+guards in process cost a function call per guarded operator and a walk of the task's data
+after each script (tens of microseconds), where a separate process with ``setrlimit`` costs
+a pickled round trip per expression (~130 µs more, a process per run ~10 ms), the engine
+evaluates dozens of expressions per command, and scripts call engine functions (``emit``,
+the calendar, registry functions) that live in this process. The price is completeness: the guards only cover the
 builtins exposed here, so every builtin or registry function added must keep to
 ``engine.script_guards``'s contract (``random`` and ``string`` are not exposed). Known
 residue: comparing or hashing deeply nested *shared* containers (``l = [l, l]`` thirty
@@ -50,7 +52,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from engine.errors import InvalidInput, ScriptLimitExceeded, ScriptRejected, ScriptTimeout
-from engine.script_guards import SizeGuards, approx_size
+from engine import script_guards
+from engine.script_guards import SizeGuards, approx_size, changed_data_size
 
 _MAX_RANGE = 1_000_000
 DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024
@@ -179,8 +182,50 @@ def _resident_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+_GUARDS_FILE = script_guards.__file__
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_CHECK_SECONDS = 0.002  # reading /proc costs ~10 µs: not on every line
+
+
+def lint_script(source, mode="exec"):
+    """:func:`compile_script`, and refuse at deploy what is too large whatever the data: an
+    operation on constants the size guards refuse (``10 ** 10 ** 8``, ``'x' * 10 ** 10``),
+    reason ``too_large``. Run time refuses the same (and what only data makes too large)."""
+    code = compile_script(source, mode)
+    guards = SizeGuards(DEFAULT_MAX_DATA_BYTES)
+    for node in ast.walk(ast.parse(source, mode=mode)):
+        if isinstance(node, ast.BinOp) and type(node.op) in _GUARDED_OPS:
+            try:
+                _constant(node, guards)
+            except _NotConstant:
+                pass
+            except ScriptLimitExceeded as err:
+                raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: {err}",
+                                     reason="too_large") from None
+            except (ArithmeticError, TypeError, ValueError):
+                pass  # a run-time error of its own, not a size
+    return code
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _constant(node, guards):
+    """The value of an expression of literals and guarded operators (else _NotConstant)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bytes)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_constant(node.operand, guards)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return _SEQUENCE_LITERALS[type(node)](_constant(element, guards) for element in node.elts)
+    if isinstance(node, ast.BinOp) and type(node.op) in _GUARDED_OPS:
+        return guards.binop(_GUARDED_OPS[type(node.op)], _constant(node.left, guards),
+                            _constant(node.right, guards))
+    raise _NotConstant
+
+
+_SEQUENCE_LITERALS = {ast.List: list, ast.Tuple: tuple}
 
 
 class _Bounds:
@@ -204,6 +249,8 @@ class _Bounds:
         memory = {"next": started + _MEMORY_CHECK_SECONDS, "base": None}
 
         def trace(frame, event, arg):
+            if frame.f_code.co_filename == _GUARDS_FILE:
+                return None  # the size guards are bounded: not worth a check per line of theirs
             now = time.monotonic()
             if now > deadline:
                 raise ScriptTimeout(f"script stopped after {limit:g} s (time limit)")
@@ -278,7 +325,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
     def _undo_if_too_large(self, context, before):
         """Over the data limit: undo the script's assignments (and, if what it changed in
         place still leaves the data too large, drop the data); True if it did."""
-        if approx_size(context, self.max_data_bytes) <= self.max_data_bytes:
+        if changed_data_size(context, before, self.max_data_bytes) <= self.max_data_bytes:
             return False
         context.clear()
         context.update(before)

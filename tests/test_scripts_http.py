@@ -9,12 +9,13 @@ from tests.bpmn_snippets import chain, script, user_task
 
 HOSTILE = [
     # Python-level: runs until the time limit, building values just under the limits.
-    "while True:\n    s = 'x' * 90000\n    n = 10 ** 4000\n    t = s.ljust(99000) + str(len(s))",
-    # C-level: each froze or exhausted the whole server before the guards.
-    "x = (10 ** (3 * 10 ** 7)) > 1",
-    'x = len("x" * (3 * 10 ** 9))',
-    "blob = 'x' * (50 * 1024 * 1024)",
-    "x = f'{1:>{10 ** 10}}'",
+    "while True:\n    s = 'x' * 90000\n    k = 10 ** 4000\n    t = s.ljust(99000) + str(len(s))",
+    # C-level: each froze or exhausted the whole server before the guards. The sizes come
+    # from the data (n = 7), so deploy cannot see them; with literals, deploy refuses them.
+    "x = (10 ** (3 * 10 ** n)) > 1",
+    'x = len("x" * (3 * 10 ** (n + 2)))',
+    "blob = 'x' * (50 * 1024 * 1024 * (n - 6))",
+    "x = f'{1:>{10 ** (n + 3)}}'",
     "l = []\nwhile True:\n    l.append('x' * 90000)",
 ]
 
@@ -32,13 +33,18 @@ def test_hostile_scripts_leave_the_server_answering_other_users(server_factory):
                                  headers={"Content-Type": "application/xml"})
         assert deployed.status_code == 201, deployed.text
 
+    refused = designer.post("/api/v1/definitions", headers={"Content-Type": "application/xml"},
+                            data=chain("literal", script(1, "x = (10 ** (3 * 10 ** 7)) &gt; 1"), user_task(2)))
+    assert refused.status_code == 400 and refused.json()["error"]["details"]["code"] == "too_large"
+
     running, outcomes, answered = threading.Event(), [], []
     rss_before = _maxrss_bytes()
 
     def hostile():
         try:
             for n in range(len(HOSTILE)):
-                outcomes.append(secretary.post("/api/v1/instances", {"definition": f"hostile{n}"}))
+                outcomes.append(secretary.post("/api/v1/instances",
+                                               {"definition": f"hostile{n}", "variables": {"n": 7}}))
         finally:
             running.clear()
 

@@ -7,8 +7,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from engine.errors import InvalidInput, ScriptLimitExceeded
-from engine.scripting import RestrictedEnvironment
+from engine import definitions
+from engine.errors import InvalidDefinition, InvalidInput, ScriptLimitExceeded
+from engine.scripting import RestrictedEnvironment, compile_script
 from tests.bpmn_snippets import chain, process, script, user_task
 from tests.conftest import SECRETARY
 
@@ -58,12 +59,19 @@ BOMBS = [
 ]
 
 
+@pytest.fixture
+def runtime_only(monkeypatch):
+    """As if deployed before the deploy-time check of constants: the run-time guards alone."""
+    monkeypatch.setattr(definitions, "lint_script", compile_script)
+
+
 def _maxrss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 @pytest.mark.parametrize("code, reason", BOMBS, ids=[code for code, _ in BOMBS])
-def test_a_hostile_script_puts_the_instance_in_error_with_the_reason(engine_factory, code, reason):
+def test_a_hostile_script_puts_the_instance_in_error_with_the_reason(engine_factory, runtime_only,
+                                                                      code, reason):
     engine = engine_factory(scripts={"max_data_bytes": 1 << 20})
     engine.deploy(chain("bomb", script(1, escape(code)), user_task(2)))
     engine.deploy(chain("fine", user_task(1)))
@@ -78,8 +86,23 @@ def test_a_hostile_script_puts_the_instance_in_error_with_the_reason(engine_fact
 
 
 @pytest.mark.parametrize("code", [
+    "x = (10 ** (3 * 10 ** 7)) > 1", 'x = len("x" * (3 * 10 ** 9))', "x = 1 << 10 ** 10",
+    "x = [0] * 10 ** 10", "x = 'a' * 10 ** 5 * 10 ** 5", "x = -(10 ** 10 ** 8)",
+])
+def test_obvious_cases_are_refused_at_deploy(engine, code):
+    with pytest.raises(InvalidDefinition) as refused:
+        engine.deploy(chain("bomb", script(1, escape(code)), user_task(2)))
+    assert refused.value.details["element"] == "n1" and refused.value.details["code"] == "too_large"
+
+
+def test_deploy_keeps_what_only_data_makes_too_large(engine):
+    engine.deploy(chain("ok", script(1, "x = 'ab' * n + '%d' % 10 ** 6"), user_task(2)))
+
+
+@pytest.mark.parametrize("code", [
     "l = []\nwhile True:\n    l.append('x' * 1000000)",
     "l = []\nwhile True:\n    l.append(list(range(100000)))",
+    "l = [0] * 100000\nwhile True:\n    l.extend(l)",
 ])
 def test_a_loop_that_eats_memory_is_stopped_by_the_memory_ceiling(engine_factory, code):
     engine = engine_factory(scripts={"timeout_seconds": 30, "max_memory_bytes": 64 << 20})
@@ -121,7 +144,7 @@ def _property(expression):
     (_property("str(1 << 10 ** 10)"), "prop"),
 ], ids=["condition-mul", "condition-pow", "timer-ljust", "timer-fstring", "property-percent",
         "property-shift"])
-def test_conditions_timers_and_property_expressions_are_guarded_too(engine, source, key):
+def test_conditions_timers_and_property_expressions_are_guarded_too(engine, runtime_only, source, key):
     engine.deploy(source)
     instance = engine.instances.start(key, {}, SECRETARY)
     assert instance.status == "error"
@@ -180,7 +203,7 @@ def test_a_script_storing_more_than_the_data_limit_fails_and_stores_nothing(engi
     assert len(failed.state) < 60_000 and "keep" in failed.variables and "a" not in failed.variables
 
 
-def test_a_50_mb_string_cannot_be_built_let_alone_stored(engine):
+def test_a_50_mb_string_cannot_be_built_let_alone_stored(engine, runtime_only):
     engine.deploy(chain("store", script(1, "blob = 'x' * (50 * 1024 * 1024)"), user_task(2)))
     instance = engine.instances.start("store", {}, SECRETARY)
     assert instance.status == "error" and "ScriptLimitExceeded" in instance.error
