@@ -63,6 +63,19 @@ def approx_size(value, budget):
             total += _int_size(item)
         elif kind is float or kind is bool or item is None:
             total += 8
+        elif kind is dict or kind is list:
+            if id(item) in seen:
+                return _shared_size(value, budget)
+            seen.add(id(item))
+            if kind is dict:
+                total += 2 + 2 * len(item)
+                if total <= budget:
+                    stack.extend(item)
+                    stack.extend(item.values())
+            else:
+                total += 2 + len(item)
+                if total <= budget:
+                    stack.extend(item)
         else:
             children = _children(item)
             if children is None:
