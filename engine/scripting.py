@@ -25,7 +25,7 @@ exhausting the server for everybody else:
 Trade-off, chosen by measurement (docs/ARCHITECTURE.md, "Scripts are not trusted code"):
 guards in process cost a function call per guarded operator and a walk of the task's data
 after each script (tens of microseconds), where a separate process with ``setrlimit`` costs
-a pickled round trip per expression (~130 µs more, a process per run ~10 ms), the engine
+a pickled round trip per run (~105–150 µs more; a process per run ~10 ms), the engine
 evaluates dozens of expressions per command, and scripts call engine functions (``emit``,
 the calendar, registry functions) that live in this process. The price is completeness: the guards only cover the
 builtins exposed here, so every builtin or registry function added must keep to
