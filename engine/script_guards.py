@@ -306,15 +306,18 @@ class SizeGuards:
 
     # -- attributes: methods that pad or multiply ------------------------------------------------
     def guard_method(self, obj, name, method):
-        """``method`` (``obj.name``), checked if it is one that can build big values."""
-        estimate = _METHOD_SIZES.get(name) if isinstance(obj, (str, bytes, int)) else None
-        if estimate is None or not callable(method):
+        """``method`` (``obj.name``), checked if it is one that can build big values; also
+        unbound, from the type (``str.ljust("x", n)``)."""
+        unbound = obj in _GUARDED_TYPES
+        if not (unbound or isinstance(obj, _GUARDED_TYPES)) or name not in _METHOD_SIZES:
             return method
+        estimate = _METHOD_SIZES[name]
 
         def checked(*args, **kwargs):
-            if name == "join" and args:  # the estimate reads the iterable: read it once
-                args = (list(args[0]), *args[1:])
-            self.check_bytes(f"{type(obj).__name__}.{name}()", estimate(obj, *args, **kwargs))
+            if name == "join" and len(args) > unbound:  # the estimate reads the iterable: once
+                args = (*args[:unbound], list(args[unbound]), *args[unbound + 1:])
+            size = estimate(*args, **kwargs) if unbound else estimate(obj, *args, **kwargs)
+            self.check_bytes(f"{name}()", size)
             return method(*args, **kwargs)
         return checked
 
@@ -405,6 +408,7 @@ def _to_bytes(obj, length=1, *_, **__):
     return _int_or_zero(length)
 
 
+_GUARDED_TYPES = (str, bytes, int)
 _METHOD_SIZES = {"ljust": _pad, "rjust": _pad, "center": _pad, "zfill": _pad,
                  "expandtabs": _expandtabs, "replace": _replace, "join": _join,
                  "translate": _translate, "to_bytes": _to_bytes}
