@@ -11,8 +11,9 @@ inputs and refuses it BEFORE computing it, with :class:`ScriptLimitExceeded`:
 - f-strings: widths and precisions in the format spec, and the size of what is rendered;
 - the string methods that pad or multiply (``ljust``, ``rjust``, ``center``, ``zfill``,
   ``expandtabs``, ``replace``, ``join``, ``translate``) and ``int.to_bytes``;
-- the builtins ``pow``, ``round`` (a negative ``ndigits`` is a power of ten), ``repr``,
-  ``sum`` (numbers only: summing lists is quadratic), and ``math`` (``factorial``, ``comb``,
+- the builtins ``pow``, ``round`` (a negative ``ndigits`` is a power of ten), ``repr`` and
+  ``str`` (what they would render; still ``str`` for ``isinstance`` and its methods), ``sum``
+  (numbers only: summing lists is quadratic), and ``math`` (``factorial``, ``comb``,
   ``perm``, ``prod``, ``lcm`` are checked; the float functions are harmless).
 
 Contract: a value a script builds in one operation is at most ``max_value_bytes`` (strings and
@@ -24,7 +25,9 @@ input, must keep to it. ``random`` and ``string`` are not exposed for that reaso
 
 Not guarded, and bounded otherwise: Python-level loops (the time limit, and the memory
 ceiling in ``engine.scripting``); copies and splits (``list(x)``, ``s.split()``, slices) are
-at most a small multiple of their input, which is itself bounded.
+at most a small multiple of their input, which is itself bounded. Not guarded at all:
+comparing (``==``, ``in``, ``min``) or hashing two deeply nested structures that share their
+parts (``l = [l, l]`` thirty times) is exponential in C.
 """
 import builtins
 import math
@@ -252,7 +255,9 @@ class SizeGuards:
                     self.check_bytes("'*'", size * max(times, 0))
         return left * right
 
-    def pow(self, base, exponent, modulus=None):
+    def pow(self, base, exp, mod=None):
+        """``pow`` and ``**`` (with Python's own keyword names)."""
+        exponent, modulus = exp, mod
         if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
             if modulus is None:
                 self.check_bits("'**'", exponent * math.log2(abs(base)))
@@ -308,7 +313,7 @@ class SizeGuards:
     def guard_method(self, obj, name, method):
         """``method`` (``obj.name``), checked if it is one that can build big values; also
         unbound, from the type (``str.ljust("x", n)``)."""
-        unbound = obj in _GUARDED_TYPES
+        unbound = obj in _GUARDED_TYPES or isinstance(obj, CheckedStrType)
         if not (unbound or isinstance(obj, _GUARDED_TYPES)) or name not in _METHOD_SIZES:
             return method
         estimate = _METHOD_SIZES[name]
@@ -325,7 +330,7 @@ class SizeGuards:
     def builtins(self):
         """The checked builtins and the ``math`` namespace, by name."""
         return {"pow": self.pow, "round": self.round, "repr": self.repr, "sum": self.sum,
-                "math": self.math()}
+                "str": checked_str(self.max_bytes), "math": self.math()}
 
     def round(self, number, ndigits=None):
         if _is_int(ndigits) and ndigits < 0 and _is_int(number):
@@ -372,6 +377,36 @@ class SizeGuards:
     def _lcm(self, *numbers):
         self.check_bits("math.lcm()", builtins.sum(n.bit_length() for n in numbers if _is_int(n)))
         return math.lcm(*numbers)
+
+
+class CheckedStrType(type):
+    """The type of the scripts' ``str``: calling it first checks what it would render (a
+    nested structure's text can be exponential in its size); for everything else it is
+    ``str`` (``isinstance(x, str)``, ``str.upper``)."""
+
+    def __call__(cls, *args, **kwargs):
+        if args:
+            SizeGuards(cls.max_bytes).check_rendered("str()", args[0])
+        return str(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, str)
+
+    def __subclasscheck__(cls, subclass):
+        return subclass is cls or issubclass(subclass, str)
+
+    def __getattr__(cls, name):
+        return getattr(str, name)
+
+
+_checked_str_types = {}
+
+
+def checked_str(max_bytes):
+    """The scripts' ``str`` for a limit (one class per limit, made once)."""
+    if max_bytes not in _checked_str_types:
+        _checked_str_types[max_bytes] = CheckedStrType("str", (), {"max_bytes": max_bytes})
+    return _checked_str_types[max_bytes]
 
 
 def _pad(obj, width=0, *_):

@@ -53,7 +53,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from engine.errors import InvalidInput, ScriptLimitExceeded, ScriptRejected, ScriptTimeout
 from engine import script_guards
-from engine.script_guards import SizeGuards, approx_size, changed_data_size
+from engine.script_guards import CheckedStrType, SizeGuards, approx_size, changed_data_size
 
 _MAX_RANGE = 1_000_000
 DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024
@@ -78,6 +78,8 @@ def _restricted_globals(functions, guards):
         builtins.pop(name, None)
 
     def getattr_(obj, name, *default):
+        if isinstance(obj, CheckedStrType):
+            obj = str  # the scripts' str: the rules (and guards) of str's own attributes
         return guards.guard_method(obj, name, safer_getattr(obj, name, *default))
 
     return {"__builtins__": builtins, "_getattr_": getattr_,

@@ -56,6 +56,7 @@ BOMBS = [
     ("x = math.perm(10 ** 8)", "bits"),
     ("x = math.prod([10 ** 1000] * 1000)", "bits"),
     ("x = [1]\nfor i in range(40):\n    x = [x, x]\ny = repr(x)", "repr"),
+    ("x = [1]\nfor i in range(40):\n    x = [x, x]\ny = str(x)", "str()"),
     ("x = [1]\nfor i in range(40):\n    x = [x, x]\ny = f'{x}'", "f-string"),
     ("x = [1]\nfor i in range(40):\n    x = [x, x]\ny = '%s' % (x,)", "formatting"),
     ("x = [1]\nfor i in range(40):\n    x = [x, x]", "max_data_bytes"),   # stored: measured, refused
@@ -173,6 +174,7 @@ def test_ordinary_scripts_keep_working(engine):
             "f = ','.join(str(i) for i in range(5)).ljust(12, '.')\n"
             "g = sum([1.5, 2.5]) + round(1234, -2) + math.factorial(5) + math.prod([2, 3])\n"
             "h = 'x'.zfill(3).center(5).replace('0', 'o')\n"
+            "i = [isinstance('a', str), str(12), str.upper('q'), str(b'ok', 'ascii'), pow(2, exp=3)]\n"
             "total = 0\n"
             "total += 5\n"
             "total *= 3\n"
@@ -184,6 +186,7 @@ def test_ordinary_scripts_keep_working(engine):
     assert variables["e"] == 2 ** 64 + 1024 + 81 + 1
     assert variables["f"] == "0,1,2,3,4..." and variables["g"] == 4.0 + 1200 + 120 + 6
     assert variables["h"] == " oox " and variables["total"] == 225
+    assert variables["i"] == [True, "12", "Q", "ok", 8]
 
 
 @pytest.mark.parametrize("code", ["x = random.getrandbits(10 ** 10)", "x = string.ascii_letters"])
