@@ -71,7 +71,7 @@ class Context:
     def fail(self, err):
         """Record a failure of the model: the instance is saved in error with the reason and task."""
         task = getattr(err, "task", None)
-        self.status, self.error = "error", f"{type(err).__name__}: {err}"
+        self.status, self.error = "error", _reason(err)
         self.error_task = task.task_spec.bpmn_id if task is not None else None
         self.open_tasks = self.timers = None  # unknown: the projections keep their rows
         retries = getattr(task.task_spec, "retries", None) if task is not None else None
@@ -107,3 +107,13 @@ class Context:
                      business_key=data.get(_BUSINESS_KEY) or self.instance.business_key,
                      data=serialization.jsonable({k: v for k, v in data.items() if k is not _BUSINESS_KEY}))
                 for kind, data in self.audits]
+
+
+def _reason(err):
+    """Why the model failed: SpiffWorkflow's "Error evaluating expression ..." wraps the cause
+    (a time limit, a size limit) without naming it, so the cause is added."""
+    reason = f"{type(err).__name__}: {err}"
+    cause = err.__cause__ or err.__context__  # SpiffWorkflow raises its exception in the handler
+    if cause is not None and str(cause) not in reason:
+        reason += f" ({type(cause).__name__}: {cause})"
+    return reason

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.decisions import Parser, decision_engine
 from engine.errors import InvalidDefinition, NotFound, ScriptRejected
 from engine.models import Definition
-from engine.scripting import compile_script
+from engine.scripting import compile_script, lint_script
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -102,7 +102,7 @@ def _lint_expression(text, mode, node):
     if not text.strip():
         _fail("empty expression", _owner_id(node), node.sourceline, reason="empty_expression")
     try:
-        compile_script(text.strip(), mode)
+        lint_script(text.strip(), mode)
     except ScriptRejected as err:
         _fail(err.message, _owner_id(node), node.sourceline, reason=err.reason)
 

@@ -91,3 +91,13 @@ class ScriptTimeout(Exception):
     ERROR, and the engine records the instance as in error. Scripts cannot catch it: the
     sandbox refuses catch-all handlers and ``finally``.
     """
+
+
+class ScriptLimitExceeded(Exception):
+    """A BPMN script or expression would build a value, a number or instance data over the
+    sandbox's size limits, or grew the process's memory past its ceiling (engine.script_guards,
+    engine.scripting).
+
+    Like :class:`ScriptTimeout`: SpiffWorkflow marks the task ERROR, the instance goes to
+    ``error`` with the reason, and scripts cannot catch it (its name is not in their builtins).
+    """

@@ -8,6 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound, problem
 from engine.models import HumanTask, Instance
+from engine.scripting import check_data_size
 from engine.serialization import typename_paths
 
 STATUSES = ("running", "suspended", "completed", "cancelled", "error")
@@ -37,6 +38,7 @@ class Instances:
         """Start the latest (or given) version of ``key`` and run it until it waits."""
         variables = variables or {}
         _check_variables(variables, set(self.rt.script_functions()))
+        check_data_size(variables, self.rt.max_data_bytes, "the start variables")
         with self.rt.db.read() as session:
             definition = self.rt.definitions.get(session, key, version)
         if definition.kind != "bpmn":
@@ -132,6 +134,8 @@ class Instances:
 
     def send_message(self, instance_id, name, payload, actor):
         """Deliver message ``name``; Conflict when the instance is not waiting for it."""
+        check_data_size(payload, self.rt.max_data_bytes, "the message's payload")
+
         def action(ctx):
             waiting = {event.name for event in ctx.workflow.waiting_events()}
             if name not in waiting:

@@ -68,9 +68,16 @@ class Engine:
         }
 
     def script_engine(self):
+        scripts = self.config["scripts"]
         return make_script_engine(self.script_functions(), self.registry.services,
-                                  float(self.config["scripts"]["timeout_seconds"]),
-                                  decisions=self.definitions.decision)
+                                  float(scripts["timeout_seconds"]), decisions=self.definitions.decision,
+                                  max_data_bytes=self.max_data_bytes,
+                                  max_memory_bytes=int(scripts["max_memory_bytes"]))
+
+    @property
+    def max_data_bytes(self):
+        """``[scripts] max_data_bytes``: an instance's data, and any one value a script builds."""
+        return int(self.config["scripts"]["max_data_bytes"])
 
     # -- convenience --------------------------------------------------------------------------
     def deploy(self, source, actor=None):

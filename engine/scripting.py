@@ -1,34 +1,65 @@
 """The restricted script engine (DESIGN invariant 8): BPMN scripts are not trusted code.
 
-Every script, condition, timer expression and task property expression is compiled with
-RestrictedPython's AST guards: no imports, no dunder attribute access, no ``open``, only the
-builtins below and the functions the registry exposes. Each run is bounded in time by a
-trace function that raises :class:`ScriptTimeout` at the first line executed past the
-deadline. Trade-off: a single long C-level call (``sum(range(10**12))``) is not interrupted
-until it returns; ``range`` is therefore capped to a bounded size.
+Every script, condition, timer expression, task property expression (``dueDate``,
+``candidateRole`` ...) and DMN cell runs here, compiled with RestrictedPython's AST guards: no
+imports, no dunder attribute access, no ``open``, only the builtins below and the functions
+the registry exposes. Three bounds keep one hostile or careless script from stalling or
+exhausting the server for everybody else:
+
+1. **Size guards** (``engine.script_guards``): the compiler routes ``+ - * ** << %``,
+   f-strings, the padding and joining string methods and the arithmetic builtins through
+   checks that refuse, BEFORE computing, a value over ``[scripts] max_data_bytes`` or an
+   integer over 14,000 bits (4,200 digits). This is what stops single C-level operations
+   (``10 ** (3 * 10 ** 7)``, ``"x" * 3 * 10 ** 9``), which the time limit cannot interrupt.
+2. **Time and memory while Python runs**: a trace function raises :class:`ScriptTimeout` at
+   the first line executed past ``[scripts] timeout_seconds``, and every 2 ms compares the
+   process's resident memory with what it was at its first check, raising
+   :class:`ScriptLimitExceeded` past ``[scripts] max_memory_bytes`` (a loop appending
+   megabyte strings). The ceiling is per process, so another thread's allocations count
+   too; it is set high (256 MB) to make that a non-issue in practice.
+3. **Instance data**: after a script, its task's data is measured (stopping at the limit);
+   over ``[scripts] max_data_bytes`` the script fails and its changes are undone, so nothing
+   huge is stored or read back. Completions, start variables and message payloads are
+   checked against the same limit (``check_data_size``) and refused with ``data_too_large``.
+
+Trade-off, chosen by measurement (docs/ARCHITECTURE.md, "Scripts are not trusted code"):
+guards in process cost a function call per guarded operator and a walk of the task's data
+after each script (tens of microseconds), where a separate process with ``setrlimit`` costs
+a pickled round trip per run (~105–150 µs more; a process per run ~10 ms), the engine
+evaluates dozens of expressions per command, and scripts call engine functions (``emit``,
+the calendar, registry functions) that live in this process. The price is completeness: the guards only cover the
+builtins exposed here, so every builtin or registry function added must keep to
+``engine.script_guards``'s contract (``random`` and ``string`` are not exposed). Known
+residue: comparing or hashing deeply nested *shared* containers (``l = [l, l]`` thirty
+times) is exponential in C and is not guarded; building such data is (its repr, format and
+storage are measured with a budget).
 
 SpiffWorkflow's deserializer gives back its default, unsandboxed engine: the unit of work
 attaches :func:`make_script_engine` after every load.
 """
 import ast
 import json
-import operator
+import os
 import sys
 import threading
 import time
 
-from RestrictedPython import compile_restricted, safe_globals, utility_builtins
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_globals, utility_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence,
                                      guarded_unpack_sequence, safer_getattr)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
-from engine.errors import ScriptRejected, ScriptTimeout
+from engine.errors import InvalidInput, ScriptLimitExceeded, ScriptRejected, ScriptTimeout
+from engine import script_guards
+from engine.script_guards import CheckedStrType, SizeGuards, approx_size, changed_data_size
 
-_INPLACE = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul,
-            "/=": operator.itruediv, "//=": operator.ifloordiv, "%=": operator.imod}
 _MAX_RANGE = 1_000_000
+DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_MEMORY_BYTES = 256 * 1024 * 1024
+# random (getrandbits, choices(k=)) and string (Formatter) could build anything; not exposed.
+_NOT_EXPOSED = ("random", "whrandom", "string")
 
 
 def _limited_range(*args):
@@ -38,15 +69,55 @@ def _limited_range(*args):
     return result
 
 
-def _restricted_globals(functions):
+def _restricted_globals(functions, guards):
     builtins = {**safe_globals["__builtins__"], **utility_builtins,
-                "dict": dict, "list": list, "sum": sum, "min": min, "max": max,
-                "any": any, "all": all, "enumerate": enumerate, "range": _limited_range}
-    return {"__builtins__": builtins, "_getattr_": safer_getattr,
+                "dict": dict, "list": list, "min": min, "max": max,
+                "any": any, "all": all, "enumerate": enumerate, "range": _limited_range,
+                **guards.builtins()}
+    for name in _NOT_EXPOSED:
+        builtins.pop(name, None)
+
+    def getattr_(obj, name, *default):
+        if isinstance(obj, CheckedStrType):
+            obj = str  # the scripts' str: the rules (and guards) of str's own attributes
+        return guards.guard_method(obj, name, safer_getattr(obj, name, *default))
+
+    return {"__builtins__": builtins, "_getattr_": getattr_,
             "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence, "_write_": full_write_guard,
-            "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y), **functions}
+            "_inplacevar_": guards.inplace, "_binop_": guards.binop,
+            "_format_value_": guards.format_value, **functions}
+
+
+_GUARDED_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
+
+
+class _SizeGuardingPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus: the operators and f-string fields that can build big
+    values become calls of the size guards (``_binop_``, ``_format_value_``)."""
+
+    def visit_BinOp(self, node):
+        node = self.node_contents_visit(node)
+        symbol = _GUARDED_OPS.get(type(node.op))
+        if symbol is None:
+            return node
+        return _located(ast.Call(func=ast.Name("_binop_", ast.Load()),
+                                 args=[ast.Constant(symbol), node.left, node.right], keywords=[]), node)
+
+    def visit_FormattedValue(self, node):
+        node = self.node_contents_visit(node)
+        call = ast.Call(func=ast.Name("_format_value_", ast.Load()),
+                        args=[node.value, ast.Constant(node.conversion),
+                              node.format_spec or ast.Constant("")], keywords=[])
+        return _located(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+
+
+def _located(new, old):
+    for child in ast.walk(new):
+        if not hasattr(child, "lineno"):
+            ast.copy_location(child, old)
+    return new
 
 
 # Names refused outright, so a deploy fails at once instead of the instance at run time.
@@ -95,7 +166,7 @@ def compile_script(source, mode="exec"):
     if code is None:
         try:
             _precheck(ast.parse(source, mode=mode))
-            code = compile_restricted(source, "<string>", mode)
+            code = compile_restricted(source, "<string>", mode, policy=_SizeGuardingPolicy)
         except SyntaxError as err:  # RestrictedPython reports policy violations as SyntaxError
             raise ScriptRejected(f"script rejected by the sandbox: {err}", reason="script_syntax") from None
         with _compiled_lock:
@@ -103,24 +174,97 @@ def compile_script(source, mode="exec"):
     return code
 
 
-class _Deadline:
-    """Raise ScriptTimeout in this thread at the first Python line run after ``seconds``.
+def _resident_bytes():
+    """The process's resident memory now (Linux), else its peak (other Unixes)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except OSError:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_GUARDS_FILE = script_guards.__file__
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_MEMORY_CHECK_SECONDS = 0.002  # reading /proc costs ~10 µs: not on every line
+
+
+def lint_script(source, mode="exec"):
+    """:func:`compile_script`, and refuse at deploy what is too large whatever the data: an
+    operation on constants the size guards refuse (``10 ** 10 ** 8``, ``'x' * 10 ** 10``),
+    reason ``too_large``. Run time refuses the same (and what only data makes too large)."""
+    code = compile_script(source, mode)
+    guards = SizeGuards(DEFAULT_MAX_DATA_BYTES)
+    for node in ast.walk(ast.parse(source, mode=mode)):
+        if isinstance(node, ast.BinOp) and type(node.op) in _GUARDED_OPS:
+            try:
+                _constant(node, guards)
+            except _NotConstant:
+                pass
+            except ScriptLimitExceeded as err:
+                raise ScriptRejected(f"script rejected by the sandbox: line {node.lineno}: {err}",
+                                     reason="too_large") from None
+            except (ArithmeticError, TypeError, ValueError):
+                pass  # a run-time error of its own, not a size
+    return code
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _constant(node, guards):
+    """The value of an expression of literals and guarded operators (else _NotConstant)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bytes)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_constant(node.operand, guards)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return _SEQUENCE_LITERALS[type(node)](_constant(element, guards) for element in node.elts)
+    if isinstance(node, ast.BinOp) and type(node.op) in _GUARDED_OPS:
+        return guards.binop(_GUARDED_OPS[type(node.op)], _constant(node.left, guards),
+                            _constant(node.right, guards))
+    raise _NotConstant
+
+
+_SEQUENCE_LITERALS = {ast.List: list, ast.Tuple: tuple}
+
+
+class _Bounds:
+    """While Python runs in this thread: ScriptTimeout at the first line past ``seconds``,
+    ScriptLimitExceeded once resident memory grew ``max_memory_bytes`` over its level at the
+    first check (2 ms in: most scripts end before and never pay for reading it).
 
     Relies on :func:`_precheck`: Python unsets a trace function that raised, so the exception
     must not be catchable by the script.
     """
 
-    def __init__(self, seconds):
+    def __init__(self, seconds, max_memory_bytes):
         self.seconds = seconds
+        self.max_memory_bytes = max_memory_bytes
 
     def __enter__(self):
         self.previous = sys.gettrace()
-        deadline = time.monotonic() + self.seconds
-        limit = self.seconds
+        started = time.monotonic()
+        deadline = started + self.seconds
+        limit, max_memory = self.seconds, self.max_memory_bytes
+        memory = {"next": started + _MEMORY_CHECK_SECONDS, "base": None}
 
         def trace(frame, event, arg):
-            if time.monotonic() > deadline:
+            if frame.f_code.co_filename == _GUARDS_FILE:
+                return None  # the size guards are bounded: not worth a check per line of theirs
+            now = time.monotonic()
+            if now > deadline:
                 raise ScriptTimeout(f"script stopped after {limit:g} s (time limit)")
+            if now >= memory["next"]:
+                memory["next"] = now + _MEMORY_CHECK_SECONDS
+                resident = _resident_bytes()
+                if memory["base"] is None:
+                    memory["base"] = resident
+                elif resident - memory["base"] > max_memory:
+                    raise ScriptLimitExceeded(
+                        f"script stopped: it grew memory by {(resident - memory['base']) >> 20} MB, over "
+                        f"the limit of {max_memory >> 20} MB ([scripts] max_memory_bytes)")
             return trace
 
         sys.settrace(trace)
@@ -129,33 +273,66 @@ class _Deadline:
         sys.settrace(self.previous)
 
 
-class RestrictedEnvironment(TaskDataEnvironment):
-    """SpiffWorkflow's task-data environment, compiled by RestrictedPython, time-limited."""
+def check_data_size(data, max_bytes, what="the data"):
+    """Refuse ``data`` (variables, a completion's form) over ``max_bytes``: InvalidInput
+    ``data_too_large``; the size is measured with a budget, so the check itself is bounded."""
+    size = approx_size(data, max_bytes)
+    if size > max_bytes:
+        raise InvalidInput(f"{what} is over {max_bytes:,} bytes ([scripts] max_data_bytes)",
+                           reason="data_too_large")
 
-    def __init__(self, functions, timeout_seconds, services=None):
-        super().__init__(_restricted_globals(functions))
+
+class RestrictedEnvironment(TaskDataEnvironment):
+    """SpiffWorkflow's task-data environment, compiled by RestrictedPython, with the size
+    guards, the time and memory bounds, and the data limit (see the module docstring)."""
+
+    def __init__(self, functions, timeout_seconds, services=None,
+                 max_data_bytes=DEFAULT_MAX_DATA_BYTES, max_memory_bytes=DEFAULT_MAX_MEMORY_BYTES):
+        super().__init__(_restricted_globals(functions, SizeGuards(max_data_bytes)))
         self.timeout_seconds = timeout_seconds
+        self.max_data_bytes = max_data_bytes
+        self.max_memory_bytes = max_memory_bytes
         self.services = services or {}
+
+    def _bounds(self):
+        return _Bounds(self.timeout_seconds, self.max_memory_bytes)
 
     def evaluate(self, expression, context, external_context=None):
         scope = dict(self.globals)
         scope.update(external_context or {})
         scope.update(context)
         code = compile_script(expression, "eval")
-        with _Deadline(self.timeout_seconds):
+        with self._bounds():
             return eval(code, scope)
 
     def execute(self, script, context, external_context=None):
         self.check_for_overwrite(context, external_context or {})
         code = compile_script(script, "exec")
+        before = dict(context)  # shallow: undoes what the script assigned if the data is too large
         context.update(self.globals)
         context.update(external_context or {})
         try:
-            with _Deadline(self.timeout_seconds):
+            with self._bounds():
                 exec(code, context)
-        finally:
+        finally:  # also when the script failed half-way: what it assigned may be too large
             self._remove_globals_and_functions_from_context(context, external_context)
             context.pop("_print", None)
+            undone = self._undo_if_too_large(context, before)
+        if undone:
+            raise ScriptLimitExceeded(
+                f"the script's data would be over {self.max_data_bytes:,} bytes ([scripts] "
+                "max_data_bytes) or hold a number too large to store; its changes were not kept")
+        return True
+
+    def _undo_if_too_large(self, context, before):
+        """Over the data limit: undo the script's assignments (and, if what it changed in
+        place still leaves the data too large, drop the data); True if it did."""
+        if changed_data_size(context, before, self.max_data_bytes) <= self.max_data_bytes:
+            return False
+        context.clear()
+        context.update(before)
+        if approx_size(context, self.max_data_bytes) > self.max_data_bytes:
+            context.clear()
         return True
 
     def call_service(self, context, operation_name, operation_params, **_):
@@ -163,7 +340,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         if operation_name not in self.services:
             raise LookupError(f"no service operation named {operation_name!r}")
         params = {name: spec["value"] for name, spec in operation_params.items()}
-        with _Deadline(self.timeout_seconds):
+        with self._bounds():
             result = self.services[operation_name](**params)
         return json.dumps(result)  # SpiffWorkflow's ServiceTask json.loads() it back
 
@@ -185,8 +362,10 @@ class ScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"service {name!r} failed: {err!r}", task=task, exception=err)
 
 
-def make_script_engine(functions, services, timeout_seconds, decisions=None):
+def make_script_engine(functions, services, timeout_seconds, decisions=None,
+                       max_data_bytes=DEFAULT_MAX_DATA_BYTES, max_memory_bytes=DEFAULT_MAX_MEMORY_BYTES):
     """A fresh sandboxed engine exposing ``functions`` to scripts and ``services`` to service tasks."""
-    engine = ScriptEngine(RestrictedEnvironment(functions, timeout_seconds, services))
+    engine = ScriptEngine(RestrictedEnvironment(functions, timeout_seconds, services,
+                                                max_data_bytes, max_memory_bytes))
     engine.decisions = decisions
     return engine

@@ -25,6 +25,7 @@ from engine import forms, rescheduling
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import HumanTask, Instance
 from engine.roles import ASSIGNING_ROLES
+from engine.scripting import check_data_size
 
 
 def may_work(actor, task):
@@ -219,6 +220,7 @@ class Tasks:
         if task.state != "open":
             raise Conflict(f"task {task_id} is already {task.state}", reason="task_closed")
         forms.validate(self.task_spec(task), data, reserved=self.rt.script_functions())
+        check_data_size(data, self.rt.max_data_bytes, "the task's data")
 
         def action(ctx):
             spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
@@ -227,6 +229,7 @@ class Tasks:
             for hook in self.rt.registry.completion_hooks(instance.definition_key, task.key):
                 hook(CompletionStep(self.rt, ctx.instance, task, data, actor, ctx.now, ctx))
             spiff_task.set_data(**data)
+            check_data_size(spiff_task.data, self.rt.max_data_bytes, "the instance's data with this form")
             spiff_task.run()
             ctx.completed[task.id] = data
             ctx.audit("task_completed", task=task.key, task_id=task.id, data=data)

@@ -114,6 +114,8 @@ REFUSALS = {
     "catch_all": "脚本不允许使用不指明异常的 except", "finally": "脚本不允许使用 finally",
     "import": "脚本不允许导入模块", "forbidden_name": "脚本使用了不允许的名称",
     "script_syntax": "脚本有语法错误或使用了不允许的写法",
+    "data_too_large": "数据量超过上限，请精简填写内容或改用附件",
+    "too_large": "脚本中的运算结果过大（超出数值或数据量上限）",
 }
 # Fuller words when the problem (``limit``, ``max``) or the page (``title``, ``due``) has the facts.
 DETAILED = {
