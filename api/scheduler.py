@@ -1,9 +1,9 @@
-"""Scheduler processes: the APScheduler job that fires due timers.
+"""Scheduler processes: the APScheduler job that fires due timers and runs outbox effects.
 
 ``duban serve`` runs it in the background when ``[scheduler] in_process = true`` (the
 embedded default); ``duban worker`` runs only it, until SIGTERM or SIGINT. Any number of
-these may share one PostgreSQL database: the timer rows are claimed with leases
-(engine/timers.py), so the job needs no coordination between processes.
+these may share one PostgreSQL database: timer rows (engine/timers.py) and outbox rows
+(engine/outbox.py) are claimed with leases, so the job needs no coordination between processes.
 """
 import logging
 import signal
@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def start_scheduler(engine):
-    """Fire due timers now and then every ``[scheduler] interval_seconds``; one run at a time."""
+    """Fire due timers and run due outbox effects now and then every ``[scheduler]
+    interval_seconds``; one run at a time."""
     interval = float(engine.config["scheduler"]["interval_seconds"])
     scheduler = BackgroundScheduler(daemon=True)
 
@@ -26,6 +27,10 @@ def start_scheduler(engine):
             engine.timers.fire_due()
         except Exception:  # noqa: BLE001 — a bad tick must not stop the next one
             log.exception("timer tick failed")
+        try:
+            engine.outbox.dispatch_due()  # effects a crash or a failure left behind
+        except Exception:  # noqa: BLE001
+            log.exception("outbox dispatch failed")
         try:
             engine.periodic.run_due()  # weekly report, monthly ranking: each occurrence once
         except Exception:  # noqa: BLE001
@@ -41,6 +46,7 @@ def start_scheduler(engine):
 def stop_scheduler(engine, scheduler):
     """Let the running tick finish the instance at hand and give back its other leases."""
     engine.timers.stop()
+    engine.outbox.stop()
     scheduler.shutdown(wait=True)
 
 

@@ -15,9 +15,10 @@ person's own step stays done.
 
 Events reach the registry's listeners inside the write transaction: the engine's own
 (``task_opened`` carries the data the task opened with) and those BPMN scripts raise with
-``emit(name, data)`` while the workflow runs. Callbacks listeners hand to ``after_commit`` run
-once the transaction has committed, in order; a failing callback is logged and never undoes
-the command (they are best effort: a crash between commit and callback loses it).
+``emit(name, data)`` while the workflow runs. Effects listeners hand to ``event.outbox(kind,
+payload)`` are outbox rows written in the same transaction (engine.outbox); once it has
+committed, this process runs them at once, and a scheduler runs any that a crash or a
+failure left behind. A failing effect never undoes the command.
 """
 import contextlib
 import contextvars
@@ -200,8 +201,9 @@ class UnitOfWork:
                 schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, ctx.instance, ctx.actor, ctx.now, self.rt,
-                                            task_key, task_id, data, ctx.after_commit,
+                                            task_key, task_id, data, ctx.outbox,
                                             ctx.audit_for_listener))
+            ctx.effect_ids = self.rt.outbox.write(connection, ctx.instance.id, ctx.effects)
             # Last: appending locks the audit chain's head until this transaction commits.
             self.rt.audit.extend(session, ctx.audit_entries(), at=ctx.now)
 
@@ -224,13 +226,9 @@ class UnitOfWork:
             connection.execute(insert(INSTANCE).values(
                 {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
 
-    @staticmethod
-    def _after_commit(ctx):
-        for fn in ctx.after_commit_callbacks:
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 — the command has committed; a follow-up never undoes it
-                log.exception("after-commit callback of instance %s failed", ctx.instance.id)
+    def _after_commit(self, ctx):
+        """Run the effects this command wrote (never raises: a failure is the effect's)."""
+        self.rt.outbox.run_written(ctx.effect_ids)
 
 
 def _saved_values(ctx):
