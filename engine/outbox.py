@@ -28,8 +28,9 @@ finished (its processes died) becomes an incident at claim time.
 **Delivery is at least once**, so handlers must be idempotent: a process may die after the
 effect and before the row is marked done, or a lease may lapse while a slow handler still
 runs. Each handler states how it copes (a marker in the target, a delivery id the receiver
-can deduplicate). Effects of one command run in the order written; across commands there is
-no order.
+can deduplicate). The run right after the commit takes a command's effects in the order
+written; schedulers take rows oldest first, with no order among one command's effects, so
+an effect must not depend on another having run.
 
 **Time.** Leases, back-offs and the created/done times are wall time
 (:class:`~engine.clock.SystemClock`): effects happen in the real world, so a simulated
@@ -110,7 +111,6 @@ class Outbox:
             return
         if self.exit_after_commit:
             log.warning("[outbox] exit_after_commit: exiting before running %s", ", ".join(effect_ids))
-            logging.shutdown()
             os._exit(CRASH_EXIT_STATUS)
         with self.rt.db.read() as session:
             rows = {row.id: row for row in session.scalars(select(Effect).where(
