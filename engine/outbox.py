@@ -46,7 +46,7 @@ import os
 import threading
 import uuid
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from engine import serialization
 from engine.actor import SYSTEM
@@ -238,11 +238,6 @@ class Outbox:
         with self.rt.db.read() as session:
             return list(session.scalars(select(Effect).where(Effect.state == "incident")
                                         .order_by(Effect.created_at, Effect.id)))
-
-    def counts(self):
-        """``{state: count}`` over every row."""
-        with self.rt.db.read() as session:
-            return dict(session.execute(select(Effect.state, func.count()).group_by(Effect.state)).all())
 
     def get(self, effect_id):
         with self.rt.db.read() as session:

@@ -22,7 +22,6 @@ failure left behind. A failing effect never undoes the command.
 """
 import contextlib
 import contextvars
-import logging
 import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -41,7 +40,6 @@ INSTANCE = Instance.__table__
 _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("saved_id"), INSTANCE.c.version == bindparam("saved_version"))
 
-log = logging.getLogger(__name__)
 _running = contextvars.ContextVar("duban_unit_of_work", default=None)
 
 

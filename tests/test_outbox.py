@@ -1,6 +1,7 @@
 """The transactional outbox (engine/outbox.py): effects written with their command, run after
 the commit — at once, or by a scheduler after a crash — retried with back-off, and incidents
 an admin sees on the monitor page and retries."""
+import datetime as dt
 import json
 import os
 import signal
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.actor import Actor
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import AuditRecord, Effect
 from engine.registry import Registry
@@ -26,8 +26,6 @@ from tests.test_api_loop import inbox_task
 from tests.test_web_pages import Web
 from tests.test_timer_workers import DUBAN, wait_until
 
-LEADER = Actor("boss", frozenset({"leader"}), "office")
-
 
 class WallClock:
     """A wall clock the test moves (the outbox's leases and back-offs run on wall time)."""
@@ -39,7 +37,6 @@ class WallClock:
         return self.at
 
     def move(self, seconds):
-        import datetime as dt
         self.at += dt.timedelta(seconds=seconds)
 
 
