@@ -115,9 +115,9 @@ class Outbox:
         with self.rt.db.read() as session:
             rows = {row.id: row for row in session.scalars(select(Effect).where(
                 Effect.id.in_(effect_ids), Effect.state == "pending", Effect.lease_owner == self.owner))}
-        for effect_id in effect_ids:
-            if effect_id in rows:
-                self._run(rows[effect_id])
+        done = [effect_id for effect_id in effect_ids
+                if effect_id in rows and self._run(rows[effect_id], mark_done=False)]
+        self._mark_done(done)  # one write for the command's effects
 
     # -- the scheduler's job (path 2) -----------------------------------------------------------
     def dispatch_due(self):
@@ -133,6 +133,8 @@ class Outbox:
 
     def dispatch_batch(self, effect_ids=None):
         """Claim up to ``batch_size`` due rows (only ``effect_ids``, if given) and run them."""
+        if effect_ids is None and not self._anything_due():
+            return DispatchResult()  # an idle tick reads, and takes no write lock
         rows, gave_up = self._claim(effect_ids)
         result = DispatchResult(claimed=len(rows), gave_up=gave_up)
         for index, row in enumerate(rows):
@@ -149,11 +151,18 @@ class Outbox:
         """Ask a running dispatch to finish the effect at hand and give back its other leases."""
         self._stopping.set()
 
+    @staticmethod
+    def _claimable(wall):
+        return and_(Effect.state == "pending", Effect.next_attempt_at <= wall,
+                    or_(Effect.lease_owner.is_(None), Effect.lease_until < wall))
+
+    def _anything_due(self):
+        with self.rt.db.read() as session:
+            return session.scalar(select(Effect.id).where(self._claimable(self.wall.now())).limit(1)) is not None
+
     def _claim(self, effect_ids=None):
         wall = self.wall.now()
-        claimable = and_(Effect.state == "pending", Effect.next_attempt_at <= wall,
-                         or_(Effect.lease_owner.is_(None), Effect.lease_until < wall))
-        query = select(Effect).where(claimable)
+        query = select(Effect).where(self._claimable(wall))
         if effect_ids is not None:
             query = query.where(Effect.id.in_(effect_ids))
         query = (query.order_by(Effect.next_attempt_at, Effect.created_at, Effect.id)
@@ -179,8 +188,9 @@ class Outbox:
                 .values(lease_owner=None, lease_until=None, attempts=Effect.attempts - 1))
 
     # -- running one effect ---------------------------------------------------------------------
-    def _run(self, row):
-        """Run the handler of a row we hold; True when it succeeded."""
+    def _run(self, row, mark_done=True):
+        """Run the handler of a row we hold; True when it succeeded (then marked done, unless
+        the caller marks several at once)."""
         handler = self.rt.registry.effect_handler(row.kind)
         try:
             if handler is None:
@@ -192,14 +202,20 @@ class Outbox:
             except Exception:  # noqa: BLE001 — e.g. the database is away: the lease will lapse
                 log.exception("outbox effect %s (%s): recording its failure failed", row.id, row.kind)
             return False
+        if mark_done:
+            self._mark_done([row.id])
+        return True
+
+    def _mark_done(self, effect_ids):
+        if not effect_ids:
+            return
         try:
             with self.rt.db.write() as session:
-                session.execute(update(Effect).where(Effect.id == row.id, Effect.state == "pending")
+                session.execute(update(Effect).where(Effect.id.in_(effect_ids), Effect.state == "pending")
                                 .values(state="done", done_at=self.wall.now(), lease_owner=None,
                                         lease_until=None, last_error=None))
-        except Exception:  # noqa: BLE001 — the effect happened; the lease lapses and a rerun is idempotent
-            log.exception("outbox effect %s (%s) ran but could not be marked done", row.id, row.kind)
-        return True
+        except Exception:  # noqa: BLE001 — the effects happened; the leases lapse and a rerun is idempotent
+            log.exception("outbox effects %s ran but could not be marked done", ", ".join(effect_ids))
 
     def _failed(self, row, err):
         error = f"{type(err).__name__}: {err}"[:4000]
