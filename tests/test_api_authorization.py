@@ -40,6 +40,8 @@ MATRIX = [
     ("POST", "/api/v1/instances/{instance}/suspend", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/incidents/timers", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/incidents/timers/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("GET", "/api/v1/incidents/outbox", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST", "/api/v1/incidents/outbox/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
     ("GET", "/api/v1/incidents", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
     ("POST", "/api/v1/instances", {"definition": "supervision"}, [401, 403, 403, 403, 403, 403, 403, 403, 403]),
@@ -141,6 +143,7 @@ def test_every_contract_path_is_in_the_matrix(server):
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
                 "{notification_id}", "999999").replace("{timer_id}", "nope").replace(
+                    "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
                 "{username}", "nobody").replace("{code}", "nope")
