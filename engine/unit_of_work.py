@@ -10,8 +10,8 @@ a lost race raises :class:`StaleInstance` and writes nothing.
 
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
-service) is saved: the instance goes to ``error`` with the reason and the task, and the
-person's own step stays done.
+service, a command past its budget of steps and seconds, ``engine.budget``) is saved: the
+instance goes to ``error`` with the reason and the task, and the person's own step stays done.
 
 Events reach the registry's listeners inside the write transaction: the engine's own
 (``task_opened`` carries the data the task opened with) and those BPMN scripts raise with
