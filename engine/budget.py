@@ -97,6 +97,6 @@ class CommandBudget:
     def _stop(self, task, why):
         raise BudgetExceeded(
             f"{REASON_PREFIX} {self.max_steps} steps / {self.max_seconds:g} s: {why}; stopped "
-            f"after {self.steps - 1} steps, before '{task.task_spec.bpmn_id}' (a loop or a "
+            f"after {self.steps - 1} steps, before '{task.task_spec.bpmn_id or task.task_spec.name}' (a loop or a "
             "recursive call activity with no wait state?)", task)
 
