@@ -89,6 +89,17 @@ def test_a_call_activity_recursing_before_anything_waits_is_refused_at_deploy(en
         engine.deploy(document(calling("A", "B", call_id="a_calls_b"), calling("B", "A", call_id="b_calls_a")))
     assert (refused.value.details["code"], refused.value.details["element"]) == ("recursive_call", "a_calls_b")
     assert "A -> B -> A" in refused.value.message
+
+    with pytest.raises(InvalidDefinition) as refused:  # from inside an embedded subprocess
+        engine.deploy(process("inner", """<bpmn:startEvent id="start"/>
+<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start"/>
+  <bpmn:callActivity id="deep_call" calledElement="inner"/><bpmn:endEvent id="sub_end"/>
+  <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="deep_call"/>
+  <bpmn:sequenceFlow id="s2" sourceRef="deep_call" targetRef="sub_end"/></bpmn:subProcess>
+<bpmn:endEvent id="end"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+<bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>"""))
+    assert (refused.value.details["code"], refused.value.details["element"]) == ("recursive_call", "deep_call")
     assert definitions(engine) == []
 
     # A wait or a condition on the way may bound it: deployed, and the budget bounds the rest.
