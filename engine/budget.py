@@ -95,8 +95,9 @@ class CommandBudget:
                              "does not look past 1000)")
 
     def _stop(self, task, why):
+        name = task.task_spec.bpmn_id or task.task_spec.name
         raise BudgetExceeded(
             f"{REASON_PREFIX} {self.max_steps} steps / {self.max_seconds:g} s: {why}; stopped "
-            f"after {self.steps - 1} steps, before '{task.task_spec.bpmn_id or task.task_spec.name}' (a loop or a "
-            "recursive call activity with no wait state?)", task)
+            f"after {self.steps - 1} steps, before '{name}' (a loop or a recursive call activity "
+            "with no wait state?)", task)
 
