@@ -2,7 +2,9 @@
 
 Deploying checks, before anything is stored: well-formed XML; the BPMN XSD (SpiffWorkflow's
 validator); that every sequence flow joins existing nodes and no node dangles; that every
-script, condition, timer and task-property expression passes the sandbox; that each
+script, condition, timer and task-property expression passes the sandbox (a timer may also
+be a bare ISO 8601 value, ``engine.timer_literals``); that no call activity starts its own
+process again before anything waits (``engine.recursion``); that each
 ``formSchema`` is a valid JSON Schema. Any failure raises :class:`InvalidDefinition` naming the
 element and line, and nothing is deployed. Identical bytes deployed again return the
 existing version. A BPMN version is parsed with the DMN decisions current when it was
@@ -27,7 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from engine.decisions import Parser, decision_engine
 from engine.errors import InvalidDefinition, NotFound, ScriptRejected
 from engine.models import Definition
+from engine.recursion import find_recursive_call
 from engine.scripting import compile_script, lint_script
+from engine.timer_literals import literal as timer_literal, quote_literals
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -83,13 +87,28 @@ def lint_bpmn(root):
     """Structural and expression checks the XSD and SpiffWorkflow's parser do not make."""
     for process in root.iterfind("bpmn:process", NS):
         _lint_container(process)
-    for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
-                          f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
-                          f"{{{BPMN_NS}}}timeCycle"):
+    _lint_recursion(root.findall("bpmn:process", NS))
+    for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression"):
         mode = "exec" if _local(node.tag) == "script" else "eval"
         _lint_expression(node.text or "", mode, node)
+    for node in root.iter(f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
+                          f"{{{BPMN_NS}}}timeCycle"):
+        _lint_timer(node)
     for prop in root.iter(f"{{{SPIFF_NS}}}property"):
         _lint_property(prop)
+
+
+def _lint_recursion(processes):
+    """Refuse a call activity that starts its own process again before anything waits
+    (``engine.recursion``): the instance would recurse until its command's budget stops it."""
+    found = find_recursive_call(processes)
+    if found:
+        call, cycle = found
+        how = (f"calls its own process '{cycle[0]}'" if len(cycle) == 2 else
+               f"calls its own process '{cycle[0]}' again through {' -> '.join(cycle)}")
+        _fail(f"call activity {how} before any wait state (user task, receive task, catch event) "
+              "or condition: the recursion would never end", call.get("id"), call.sourceline,
+              reason="recursive_call")
 
 
 def _owner_id(node):
@@ -105,6 +124,16 @@ def _lint_expression(text, mode, node):
         lint_script(text.strip(), mode)
     except ScriptRejected as err:
         _fail(err.message, _owner_id(node), node.sourceline, reason=err.reason)
+
+
+def _lint_timer(node):
+    """A bare ISO 8601 value of the timer's kind (``engine.timer_literals``), else an expression."""
+    try:
+        if timer_literal(_local(node.tag), node.text) is not None:
+            return
+    except ValueError as err:
+        _fail(str(err), _owner_id(node), node.sourceline, reason="bad_timer")
+    _lint_expression(node.text or "", "eval", node)
 
 
 def _lint_property(prop):
@@ -281,10 +310,12 @@ class DefinitionStore:
     @staticmethod
     def _spiff_spec(parser, key):
         try:
-            return parser.get_spec(key), parser.get_subprocess_specs(key)
+            spec, subprocess_specs = parser.get_spec(key), parser.get_subprocess_specs(key)
         except (ValidationException, SpiffWorkflowException) as err:
             _fail(str(err).split("\n")[0], getattr(err, "id", None) or key,
                   getattr(err, "line_number", None) or None)
+        quote_literals([spec, *subprocess_specs.values()])  # bare ISO timers: engine.timer_literals
+        return spec, subprocess_specs
 
     def _latest_dmn(self, session):
         latest = (select(Definition.key, func.max(Definition.version).label("v"))

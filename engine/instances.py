@@ -117,13 +117,17 @@ class Instances:
     def retry(self, instance_id, actor):
         """Run the failed task of an instance in error again (after its cause was fixed).
 
+        An instance its command's budget stopped (``engine.budget``) has no failed task but
+        automatic tasks ready to run: the retry runs on from them, with a fresh budget.
         A failure again leaves the instance in error with the new reason.
         """
         def action(ctx):
             failed = ctx.workflow.get_tasks(state=TaskState.ERROR)
-            if not failed:
+            stopped = [] if failed else [t for t in ctx.workflow.get_tasks(state=TaskState.READY)
+                                         if not t.task_spec.manual]
+            if not failed and not stopped:
                 raise Conflict(f"instance {instance_id} has no failed task to retry", reason="nothing_to_retry")
-            ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed])
+            ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed or stopped])
             for task in failed:
                 try:
                     task.run()
