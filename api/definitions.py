@@ -30,14 +30,14 @@ class DeployedFileOut(DeployedOut):
 
 class DeployResultOut(Schema):
     """One file: its definition (``key``, ``version``, ``id``, ``kind``, ``created``). A bundle
-    (several ``file`` fields): ``items``, one per file in the order sent, with the file's
+    (several ``file`` fields): ``definitions``, one per file in the order sent, with the file's
     name, and ``total``; the single-file fields are then absent."""
     key = String()
     version = Integer()
     id = Integer()
     kind = String()
     created = String()
-    items = List(Nested(DeployedFileOut))
+    definitions = List(Nested(DeployedFileOut))
     total = Integer()
 
 
@@ -102,7 +102,7 @@ def _deployed(definition, created):
                     "(200 when no file was new). Several 'file' fields are a bundle: checked together "
                     "(a process may call a process or a decision of another file), deployed together "
                     "or not at all (a refusal names the file); the answer lists each file's definition "
-                    "under 'items'. A call activity whose process is in another file calls its latest "
+                    "under 'definitions'. A call activity whose process is in another file calls its latest "
                     "deployed version, or the one pinned by the task property calledElementVersion.",
         responses=[400, 403, 413, 415])
 def deploy():
@@ -113,7 +113,7 @@ def deploy():
         return _deployed(*results[0]), status
     items = [{**_deployed(definition, created), "file": name or f"file {index}"}
              for index, ((name, _), (definition, created)) in enumerate(zip(files, results), 1)]
-    return {"items": items, "total": len(items)}, status
+    return {"definitions": items, "total": len(items)}, status
 
 
 @bp.get("/definitions")

@@ -140,3 +140,56 @@ def test_a_bundle_may_call_a_decision_of_another_file(engine):
     assert [d.kind for d, _ in results] == ["bpmn", "dmn"]
     instance = engine.instances.start("graded", {"score": 75}, SECRETARY)
     assert engine.instances.get(instance.id).variables["level"] == "pass"
+
+
+def test_bundle_over_http(server):
+    designer, sec = server.login("ada"), server.login("sec")
+    total = designer.get("/api/v1/definitions").json()["total"]
+
+    broken = chain("broken", script(1, "x = ("))
+    refused = designer.post("/api/v1/definitions", files=[
+        ("file", ("inner.bpmn", called("v1"), "application/xml")),
+        ("file", ("broken.bpmn", broken, "application/xml"))])
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_definition" and error["message"].startswith("broken.bpmn: ")
+    assert error["details"]["file"] == "broken.bpmn"
+    assert designer.get("/api/v1/definitions").json()["total"] == total  # nothing deployed
+
+    deployed = designer.post("/api/v1/definitions", files=[
+        ("file", ("outer.bpmn", CALLER, "application/xml")),
+        ("file", ("inner.bpmn", called("v1"), "application/xml"))])
+    assert deployed.status_code == 201, deployed.text
+    body = deployed.json()
+    assert body["total"] == 2 and "key" not in body
+    assert [(i["file"], i["key"], i["version"], i["created"]) for i in body["definitions"]] == [
+        ("outer.bpmn", "outer", 1, "true"), ("inner.bpmn", "inner", 1, "true")]
+    one = designer.post("/api/v1/definitions", files=[("file", ("inner.bpmn", called("v2"), "application/xml"))])
+    assert one.status_code == 201 and (one.json()["key"], one.json()["version"]) == ("inner", 2)
+
+    started = sec.post("/api/v1/instances", {"definition": "outer", "variables": {}})
+    assert started.status_code == 201, started.text
+    instance = sec.get(f"/api/v1/instances/{started.json()['id']}").json()
+    [inner] = instance["open_tasks"]
+    assert inner["key"] == "inner_task"
+    completed = sec.post(f"/api/v1/tasks/{inner['id']}/complete", {"data": {}})
+    assert completed.status_code == 200, completed.text
+    assert [t["key"] for t in completed.json()["next_tasks"]] == ["n2"]
+    assert sec.get(f"/api/v1/instances/{started.json()['id']}").json()["variables"]["ran"] == "v2"
+
+
+@BOTH_DATABASES
+def test_moving_an_instance_keeps_its_bound_called_version(engine):
+    outer = chain("outer", user_task(1, "受理"), call(2, "inner"))
+    engine.definitions.deploy_bundle([("outer.bpmn", outer), ("inner.bpmn", called("v1"))])
+    instance = engine.instances.start("outer", {}, SECRETARY)  # inner v1 bound, not reached yet
+    engine.deploy(called("v2"))
+    engine.deploy(chain("outer", user_task(1, "受理"), call(2, "inner"), user_task(3, "新增复核")))
+    assert engine.migrations.check(instance.id, 2).can_move
+    assert engine.migrations.migrate(instance.id, 2, SECRETARY).definition_version == 2
+    for key in ("n1", "inner_task", "n3"):
+        [task] = _open(engine, instance.id)
+        assert task.key == key
+        engine.tasks.complete(task.id, {}, SECRETARY)
+    done = engine.instances.get(instance.id)
+    assert done.status == "completed" and done.variables["ran"] == "v1"
