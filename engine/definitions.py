@@ -333,19 +333,24 @@ class DefinitionStore:
         raise InvalidDefinition("could not allocate a version; retry", reason="version_taken")
 
     def _check_calls(self, doc, bundle_bpmn):
-        """Every call to a process outside the file names one in the bundle or deployed."""
+        """Every call to a process outside the file names one in the bundle or deployed; when
+        all are deployed, the call tree as an instance started now would bind it has no clash."""
         spec, subprocess_specs, external = doc.parts
+        in_bundle = {key for key in external if key in bundle_bpmn}  # a pinned key has "@": never
         with self.db.read() as session:
-            for key in external:
+            for key in external - in_bundle:
                 process_id, version = split_call_key(key)
-                if version is None and process_id in bundle_bpmn:
-                    continue
                 if self._called(session, key) is None:
                     callers = sorted(task_spec.bpmn_id for task_spec in _call_activities(spec, subprocess_specs)
                                      if task_spec.spec == key)
                     what = (f"version {version} of process '{process_id}' is not deployed" if version
                             else f"process '{process_id}' is neither in this file nor deployed")
                     _fail(f"call activity '{callers[0]}' calls {what}", callers[0], reason="unknown_called_process")
+        if external and not in_bundle:
+            try:
+                self._merge(doc.parts, doc.key, self._bind(external, doc.key))
+            except Conflict as err:
+                _fail(err.message, doc.key, reason=err.reason)
 
     def _store(self, documents, deployed_dmn, actor):
         """One transaction: the bundle's decisions first (its processes record their ids)."""
@@ -421,8 +426,10 @@ class DefinitionStore:
         """``{call key: definition id}`` for every call, at any depth of the call tree, to a
         process outside its caller's file: the pinned version, or the latest deployed now.
         ``keep``: bindings to keep as they are (an instance's, when it moves version)."""
-        keep, called = keep or {}, {}
-        pending = list(self._parts(definition)[2])
+        return self._bind(self._parts(definition)[2], definition.key, keep)
+
+    def _bind(self, external, caller, keep=None):
+        keep, called, pending = keep or {}, {}, list(external)
         with self.db.read() as session:
             while pending:
                 key = pending.pop()
@@ -430,7 +437,7 @@ class DefinitionStore:
                     continue
                 target = self.by_id(session, keep[key]) if key in keep else self._called(session, key)
                 if target is None:  # deploy checked it; a bundle partner is deployed with its caller
-                    raise Conflict(f"process {key!r}, called by {definition.key}, is not deployed",
+                    raise Conflict(f"process {key!r}, called by {caller}, is not deployed",
                                    reason="unknown_called_process")
                 called[key] = target.id
                 pending.extend(self._parts(target)[2])
@@ -439,8 +446,15 @@ class DefinitionStore:
     def specs(self, definition, called=None):
         """``(spec, subprocess_specs)`` to build or restore a workflow of ``definition`` whose
         calls are bound as ``called`` (see :meth:`bind`): the file's own processes and, under
-        each call key, the called definition's process with its own file's processes."""
-        spec, subprocess_specs = self.spec(definition)
+        each call key, the called definition's process with its own file's processes.
+
+        Conflict ``called_process_clash`` when two files of the call tree use one id for
+        different processes or subprocesses (SpiffWorkflow keys them all by id in one
+        workflow); deploy refuses that where it can see it (calls to deployed processes)."""
+        return self._merge(self._parts(definition), definition.key, called)
+
+    def _merge(self, parts, caller, called):
+        spec, subprocess_specs, _ = parts
         if not called:
             return spec, subprocess_specs
         merged = dict(subprocess_specs)
@@ -451,7 +465,7 @@ class DefinitionStore:
             for name, process in ((key, target_spec), *target_subprocesses.items()):
                 if merged.setdefault(name, process) is not process:
                     raise Conflict(f"process or subprocess id {name!r} of {target.key} v{target.version} "
-                                   f"clashes with one of the same id in the call tree of {definition.key}",
+                                   f"is also used by another file in the call tree of {caller}",
                                    reason="called_process_clash")
         return spec, merged
 

@@ -193,3 +193,21 @@ def test_moving_an_instance_keeps_its_bound_called_version(engine):
         engine.tasks.complete(task.id, {}, SECRETARY)
     done = engine.instances.get(instance.id)
     assert done.status == "completed" and done.variables["ran"] == "v1"
+
+
+def embedded(n, inner_id):
+    return (f'<bpmn:subProcess id="n{n}"><bpmn:startEvent id="{inner_id}_s"/>'
+            f'<bpmn:userTask id="{inner_id}_t"/><bpmn:endEvent id="{inner_id}_e"/>'
+            f'<bpmn:sequenceFlow id="{inner_id}_f1" sourceRef="{inner_id}_s" targetRef="{inner_id}_t"/>'
+            f'<bpmn:sequenceFlow id="{inner_id}_f2" sourceRef="{inner_id}_t" targetRef="{inner_id}_e"/>'
+            '</bpmn:subProcess>')
+
+
+def test_a_call_tree_whose_files_share_a_subprocess_id_is_refused(engine):
+    engine.deploy(chain("inner", embedded(1, "a")))
+    before = _count(engine)
+    with pytest.raises(InvalidDefinition) as refused:
+        engine.deploy(chain("outer", embedded(1, "b"), call(2, "inner")))
+    assert refused.value.reason == "called_process_clash" and "'n1'" in refused.value.message
+    assert _count(engine) == before
+    engine.deploy(chain("outer", embedded(1, "b"), call(2, "inner")).replace(b'"n1"', b'"n1b"'))  # distinct: fine
