@@ -7,9 +7,9 @@ executable process id) is ``B``. A process that is neither in the file, nor depl
 in the same deploy bundle is refused at deploy, naming the call activity and the process.
 
 **Latest, or pinned.** Unpinned, a call runs the *latest* deployed version of ``B``. A
-designer pins a version with a task property on the call activity (bpmn-js and the
-SpiffWorkflow properties panel both edit ``spiffworkflow:property``; the name follows
-Camunda's ``calledElementVersion``)::
+designer pins a version with a task property on the call activity, written like the other
+task properties (``candidateRole``, ``formSchema``; the SpiffWorkflow properties panel for
+bpmn-js edits them); the name is Camunda's ``calledElementVersion``, which designers know::
 
     <bpmn:callActivity id="call_b" calledElement="B">
       <bpmn:extensionElements><spiffworkflow:properties>
@@ -18,7 +18,8 @@ Camunda's ``calledElementVersion``)::
     </bpmn:callActivity>
 
 A pinned call always runs that deployed version, even when ``B`` is also in the caller's
-file. Inside the engine a call is named by its *call key*: ``B`` (latest) or ``B@3`` (pinned);
+file; the version must be deployed before the caller (a pin cannot name a version that the
+same bundle creates). Inside the engine a call is named by its *call key*: ``B`` (latest) or ``B@3`` (pinned);
 the parser gives the call activity's task spec that key, so one instance can hold the
 latest ``B`` and a pinned ``B@3`` side by side.
 
