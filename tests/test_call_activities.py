@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import InvalidDefinition
+from engine.errors import Conflict, InvalidDefinition
 from engine.models import Definition
 from tests.bpmn_snippets import chain, script, user_task
 from tests.conftest import BOTH_DATABASES, SECRETARY
@@ -211,3 +211,13 @@ def test_a_call_tree_whose_files_share_a_subprocess_id_is_refused(engine):
     assert refused.value.reason == "called_process_clash" and "'n1'" in refused.value.message
     assert _count(engine) == before
     engine.deploy(chain("outer", embedded(1, "b"), call(2, "inner")).replace(b'"n1"', b'"n1b"'))  # distinct: fine
+
+
+def test_a_clash_that_a_later_deploy_brings_refuses_the_start_and_writes_nothing(engine):
+    engine.deploy(called("v1"))
+    engine.deploy(chain("outer", embedded(1, "b"), call(2, "inner")))
+    engine.deploy(chain("inner", embedded(1, "a")))  # inner v2 uses the caller's subprocess id
+    with pytest.raises(Conflict) as refused:
+        engine.instances.start("outer", {}, SECRETARY)
+    assert refused.value.reason == "called_process_clash"
+    assert engine.instances.list(definition="outer")[1] == 0
