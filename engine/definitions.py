@@ -12,7 +12,16 @@ deployed (a process calling a decision that is not deployed is refused); when it
 rule tasks run they evaluate the latest deployed version of their decision
 (``engine.decisions``), so a redeployed table applies from then on without redeploying the
 processes. A DMN document is checked too: one decision, and every cell passes the sandbox.
+
+A call activity whose process is not in its own file calls a deployed definition (latest, or
+a pinned version): deploy refuses a call to a process that is neither in the file, nor in the
+bundle, nor deployed; see ``engine.calls`` for the notation and when "latest" is resolved.
+
+**Bundles.** Several files (BPMN and DMN) deploy together (:meth:`DefinitionStore.deploy_bundle`):
+they are checked together, so a process may call a process or a decision of another file of
+the bundle, and stored in one transaction, so either every file is deployed or none is.
 """
+import contextlib
 import copy
 import hashlib
 import json
@@ -21,13 +30,15 @@ import threading
 import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity as CallActivityMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.calls import VERSION_PROPERTY, split_call_key, valid_version
 from engine.decisions import Parser, decision_engine
-from engine.errors import InvalidDefinition, NotFound, ScriptRejected
+from engine.errors import Conflict, InvalidDefinition, NotFound, ScriptRejected
 from engine.models import Definition
 from engine.recursion import find_recursive_call
 from engine.scripting import compile_script, lint_script
@@ -140,6 +151,10 @@ def _lint_property(prop):
     name, value = prop.get("name"), prop.get("value") or ""
     if name in EXPRESSION_PROPERTIES:
         _lint_expression(value, "eval", prop)
+    elif name == VERSION_PROPERTY:
+        if not valid_version(value):
+            _fail(f"{VERSION_PROPERTY} must be a version number (1, 2, ...), not {value!r}",
+                  _owner_id(prop), prop.sourceline, reason="bad_called_version")
     elif name == "formSchema":
         try:
             jsonschema.Draft202012Validator.check_schema(json.loads(value))
@@ -251,6 +266,48 @@ def build_parser(source, kind, dmn_sources=()):
     return parser
 
 
+class _Document:
+    """One file of a deploy: its bytes and, once checked, its kind and key (and for BPMN, once
+    parsed, its ``parts``: see ``DefinitionStore._spiff_spec``)."""
+
+    def __init__(self, name, source):
+        self.name = name
+        self.source = source.encode("utf-8") if isinstance(source, str) else source
+        self.digest = hashlib.sha256(self.source).hexdigest()
+        self.kind = self.key = self.title = self.parts = None
+
+    def check(self):
+        """Every check that needs this file alone."""
+        root = parse_xml(self.source)
+        self.kind = _kind(root)
+        if self.kind == "bpmn":
+            check_schema(root)
+            lint_bpmn(root)
+            self.key, self.title = executable_process_id(root)
+        else:
+            self.key, self.title = _dmn_decision(root)
+            lint_dmn(build_parser(self.source, "dmn"), self.key)
+
+
+@contextlib.contextmanager
+def _naming(file_name):
+    """A refusal raised inside names ``file_name`` (in its message and as ``details.file``)."""
+    try:
+        yield
+    except InvalidDefinition as err:
+        if file_name is None:
+            raise
+        details = {**err.details, "file": file_name} if isinstance(err.details, dict) else {"file": file_name}
+        raise InvalidDefinition(f"{file_name}: {err.message}", details=details, reason=err.reason) from err
+
+
+def _call_activities(spec, subprocess_specs):
+    for process in (spec, *subprocess_specs.values()):
+        for task_spec in process.task_specs.values():
+            if isinstance(task_spec, CallActivityMixin):
+                yield task_spec
+
+
 class DefinitionStore:
     """Deploy and look up definitions; caches parsed specs per definition id (immutable)."""
 
@@ -264,64 +321,183 @@ class DefinitionStore:
     # -- deploy ---------------------------------------------------------------------------
     def deploy(self, source, actor=None):
         """Validate and store ``source`` (bytes). Returns ``(definition, created)``."""
-        if isinstance(source, str):
-            source = source.encode("utf-8")
-        root = parse_xml(source)
-        kind = _kind(root)
+        return self.deploy_bundle([(None, source)], actor)[0]
+
+    def deploy_bundle(self, files, actor=None):
+        """Validate ``files`` (``[(name, bytes)]``, BPMN and DMN) together and store them in one
+        transaction: all or none. Returns ``[(definition, created)]`` in the order given.
+
+        A process may call a decision or a process of another file of the bundle. Any refusal
+        raises InvalidDefinition and deploys nothing; in a bundle of several files its message
+        starts with the file's name and its details carry ``file``.
+        """
+        named = len(files) > 1
+        documents = [_Document(name or f"file {index}", source) for index, (name, source) in enumerate(files, 1)]
+        for doc in documents:
+            with _naming(doc.name if named else None):
+                doc.check()
+        keys = {}
+        for doc in documents:
+            if doc.key in keys:
+                with _naming(doc.name if named else None):
+                    _fail(f"{doc.kind.upper()} key '{doc.key}' is also in file '{keys[doc.key].name}' "
+                          "of this bundle", doc.key, reason="duplicate_key")
+            keys[doc.key] = doc
         with self.db.read() as session:
-            dmn = self._latest_dmn(session) if kind == "bpmn" else []
-        if kind == "bpmn":
-            check_schema(root)
-            lint_bpmn(root)
-            key, name = executable_process_id(root)
-            spec_parts = self._spiff_spec(build_parser(source, kind, [d.source for d in dmn]), key)
-        else:
-            key, name = _dmn_decision(root)
-            lint_dmn(build_parser(source, kind), key)
-            spec_parts = None
-        digest = hashlib.sha256(source).hexdigest()
+            deployed_dmn = {d.key: d for d in self._latest_dmn(session)}
+        bundle_dmn = {doc.key: doc for doc in documents if doc.kind == "dmn"}
+        dmn_sources = [d.source for k, d in deployed_dmn.items() if k not in bundle_dmn]
+        dmn_sources += [doc.source for doc in bundle_dmn.values()]
+        bundle_bpmn = {doc.key for doc in documents if doc.kind == "bpmn"}
+        for doc in documents:
+            if doc.kind == "bpmn":
+                with _naming(doc.name if named else None):
+                    doc.parts = self._spiff_spec(build_parser(doc.source, "bpmn", dmn_sources), doc.key)
+                    self._check_calls(doc, bundle_bpmn)
         for _ in range(3):  # a concurrent deploy of the same key may take our version number
             try:
-                return self._store(key, name, kind, digest, source, dmn, spec_parts, actor)
+                return self._store(documents, deployed_dmn, actor)
             except IntegrityError:
                 continue
-        raise InvalidDefinition(f"could not allocate a version for {key!r}; retry", reason="version_taken")
+        raise InvalidDefinition("could not allocate a version; retry", reason="version_taken")
 
-    def _store(self, key, name, kind, digest, source, dmn, spec_parts, actor):
+    def _check_calls(self, doc, bundle_bpmn):
+        """Every call to a process outside the file names one in the bundle or deployed; when
+        all are deployed, the call tree as an instance started now would bind it has no clash."""
+        spec, subprocess_specs, external = doc.parts
+        in_bundle = {key for key in external if key in bundle_bpmn}  # a pinned key has "@": never
+        with self.db.read() as session:
+            for key in external - in_bundle:
+                process_id, version = split_call_key(key)
+                if self._called(session, key) is None:
+                    callers = sorted(task_spec.bpmn_id for task_spec in _call_activities(spec, subprocess_specs)
+                                     if task_spec.spec == key)
+                    what = (f"version {version} of process '{process_id}' is not deployed" if version
+                            else f"process '{process_id}' is neither in this file nor deployed")
+                    _fail(f"call activity '{callers[0]}' calls {what}", callers[0], reason="unknown_called_process")
+        if external and not in_bundle:
+            try:
+                self._merge(doc.parts, doc.key, self._bind(external, doc.key))
+            except Conflict as err:
+                _fail(err.message, doc.key, reason=err.reason)
+
+    def _store(self, documents, deployed_dmn, actor):
+        """One transaction: the bundle's decisions first (its processes record their ids)."""
+        results, stored = {}, []
         with self.db.write() as session:
-            existing = session.scalar(select(Definition).where(
-                Definition.key == key, Definition.sha256 == digest))
-            if existing:
-                return existing, False
-            latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == key))
-            definition = Definition(
-                key=key, version=(latest or 0) + 1, kind=kind, name=name, sha256=digest,
-                source=source.decode("utf-8"), dmn_ids=[d.id for d in dmn],
-                deployed_at=self.clock.now(), deployed_by=actor)
-            session.add(definition)
-            session.flush()
-            self.audit.append(session, actor=actor, kind="definition_deployed", data={
-                "key": key, "version": definition.version, "kind": kind, "sha256": digest})
-        if spec_parts:
-            with self._lock:
-                self._specs[definition.id] = spec_parts
-        return definition, True
+            dmn_ids = {key: d.id for key, d in deployed_dmn.items()}
+            for doc in sorted(documents, key=lambda d: d.kind != "dmn"):
+                existing = session.scalar(select(Definition).where(
+                    Definition.key == doc.key, Definition.sha256 == doc.digest))
+                if existing:
+                    results[id(doc)] = (existing, False)
+                    if doc.kind == "dmn":
+                        dmn_ids[doc.key] = existing.id
+                    continue
+                latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == doc.key))
+                definition = Definition(
+                    key=doc.key, version=(latest or 0) + 1, kind=doc.kind, name=doc.title,
+                    sha256=doc.digest, source=doc.source.decode("utf-8"),
+                    dmn_ids=list(dmn_ids.values()) if doc.kind == "bpmn" else [],
+                    deployed_at=self.clock.now(), deployed_by=actor)
+                session.add(definition)
+                session.flush()
+                if doc.kind == "dmn":
+                    dmn_ids[doc.key] = definition.id
+                self.audit.append(session, actor=actor, kind="definition_deployed", data={
+                    "key": doc.key, "version": definition.version, "kind": doc.kind, "sha256": doc.digest})
+                results[id(doc)] = (definition, True)
+                stored.append((definition, doc.parts))
+        for definition, parts in stored:
+            if parts:
+                self._cache(definition.id, parts)
+        return [results[id(doc)] for doc in documents]
+
+    def _cache(self, definition_id, parts):
+        """Keep ``parts``; each spec carries ``definition_id`` (the projection reads which
+        definition a task of a called process belongs to)."""
+        spec, subprocess_specs, _ = parts
+        for process in (spec, *subprocess_specs.values()):
+            process.definition_id = definition_id
+        with self._lock:
+            self._specs[definition_id] = parts
 
     @staticmethod
     def _spiff_spec(parser, key):
+        """``(spec, subprocess_specs, external_calls)``: the processes of the file, and the call
+        keys of the call activities whose process is not in it (``engine.calls``)."""
         try:
-            spec, subprocess_specs = parser.get_spec(key), parser.get_subprocess_specs(key)
+            spec = parser.get_spec(key)
+            found = parser.get_subprocess_specs(key, require_call_activity_specs=False)
         except (ValidationException, SpiffWorkflowException) as err:
             _fail(str(err).split("\n")[0], getattr(err, "id", None) or key,
                   getattr(err, "line_number", None) or None)
+        subprocess_specs = {name: sub for name, sub in found.items() if sub is not None}
         quote_literals([spec, *subprocess_specs.values()])  # bare ISO timers: engine.timer_literals
-        return spec, subprocess_specs
+        return spec, subprocess_specs, frozenset(name for name, sub in found.items() if sub is None)
 
     def _latest_dmn(self, session):
         latest = (select(Definition.key, func.max(Definition.version).label("v"))
                   .where(Definition.kind == "dmn").group_by(Definition.key).subquery())
         return list(session.scalars(select(Definition).join(
             latest, (Definition.key == latest.c.key) & (Definition.version == latest.c.v))))
+
+    # -- call activities (engine.calls) ------------------------------------------------------
+    @staticmethod
+    def _called(session, key):
+        """The deployed BPMN definition a call key names (pinned version, or latest), or None."""
+        process_id, version = split_call_key(key)
+        query = select(Definition).where(Definition.key == process_id, Definition.kind == "bpmn")
+        query = (query.where(Definition.version == version) if version
+                 else query.order_by(Definition.version.desc()).limit(1))
+        return session.scalar(query)
+
+    def bind(self, definition, keep=None):
+        """``{call key: definition id}`` for every call, at any depth of the call tree, to a
+        process outside its caller's file: the pinned version, or the latest deployed now.
+        ``keep``: bindings to keep as they are (an instance's, when it moves version)."""
+        return self._bind(self._parts(definition)[2], definition.key, keep)
+
+    def _bind(self, external, caller, keep=None):
+        keep, called, pending = keep or {}, {}, list(external)
+        with self.db.read() as session:
+            while pending:
+                key = pending.pop()
+                if key in called:
+                    continue
+                target = self.by_id(session, keep[key]) if key in keep else self._called(session, key)
+                if target is None:  # deploy checked it; a bundle partner is deployed with its caller
+                    raise Conflict(f"process {key!r}, called by {caller}, is not deployed",
+                                   reason="unknown_called_process")
+                called[key] = target.id
+                pending.extend(self._parts(target)[2])
+        return called
+
+    def specs(self, definition, called=None):
+        """``(spec, subprocess_specs)`` to build or restore a workflow of ``definition`` whose
+        calls are bound as ``called`` (see :meth:`bind`): the file's own processes and, under
+        each call key, the called definition's process with its own file's processes.
+
+        Conflict ``called_process_clash`` when two files of the call tree use one id for
+        different processes or subprocesses (SpiffWorkflow keys them all by id in one
+        workflow); deploy refuses that where it can see it (calls to deployed processes)."""
+        return self._merge(self._parts(definition), definition.key, called)
+
+    def _merge(self, parts, caller, called):
+        spec, subprocess_specs, _ = parts
+        if not called:
+            return spec, subprocess_specs
+        merged = dict(subprocess_specs)
+        with self.db.read() as session:
+            targets = {key: self.by_id(session, definition_id) for key, definition_id in called.items()}
+        for key, target in targets.items():
+            target_spec, target_subprocesses = self.spec(target)
+            for name, process in ((key, target_spec), *target_subprocesses.items()):
+                if merged.setdefault(name, process) is not process:
+                    raise Conflict(f"process or subprocess id {name!r} of {target.key} v{target.version} "
+                                   f"is also used by another file in the call tree of {caller}",
+                                   reason="called_process_clash")
+        return spec, merged
 
     # -- look up --------------------------------------------------------------------------
     def get(self, session, key, version=None):
@@ -349,15 +525,18 @@ class DefinitionStore:
         return detached
 
     def spec(self, definition):
-        """``(spec, subprocess_specs)`` of a BPMN definition, parsed once per process."""
+        """``(spec, subprocess_specs)`` of a BPMN definition's own file, parsed once per process."""
+        spec, subprocess_specs, _ = self._parts(definition)
+        return spec, subprocess_specs
+
+    def _parts(self, definition):
         parts = self._specs.get(definition.id)
         if parts is None:
             with self.db.read() as session:
                 dmn = [session.get(Definition, i).source for i in definition.dmn_ids]
             parser = build_parser(definition.source.encode("utf-8"), "bpmn", dmn)
             parts = self._spiff_spec(parser, definition.key)
-            with self._lock:
-                self._specs[definition.id] = parts
+            self._cache(definition.id, parts)
         return parts
 
     def decision(self, decision_id):

@@ -114,8 +114,10 @@ class UnitOfWork:
 
     # -- load -------------------------------------------------------------------------------
     def _new(self, definition, variables, actor, business_key):
-        spec, subprocess_specs = self.rt.definitions.spec(definition)
+        called = self.rt.definitions.bind(definition)  # "latest" is resolved now (engine.calls)
+        spec, subprocess_specs = self.rt.definitions.specs(definition, called)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.rt.script_engine())
+        workflow.called = called
         workflow.task_tree.data.update(variables)
         now = self.rt.clock.now()
         instance = Instance(
@@ -145,7 +147,8 @@ class UnitOfWork:
 
     def _workflow(self, instance, definition):
         spec, subprocess_specs = self.rt.definitions.spec(definition)
-        return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine())
+        return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine(),
+                                  specs=lambda called: self.rt.definitions.specs(definition, called))
 
     # -- advance ----------------------------------------------------------------------------
     def _advance(self, ctx):
