@@ -111,6 +111,7 @@ REFUSALS = {
     "bad_form_schema": "表单定义（formSchema）不是有效的 JSON Schema",
     "unknown_flow_node": "顺序流连接了不存在的节点", "no_incoming_flow": "该节点没有流入的顺序流",
     "no_outgoing_flow": "该节点没有流出的顺序流", "version_taken": "版本号被同时部署占用，请重试",
+    "unsupported_element": "流程中含有引擎不支持的 BPMN 元素（见 docs/BPMN.md）",
     "catch_all": "脚本不允许使用不指明异常的 except", "finally": "脚本不允许使用 finally",
     "import": "脚本不允许导入模块", "forbidden_name": "脚本使用了不允许的名称",
     "script_syntax": "脚本有语法错误或使用了不允许的写法",
