@@ -13,6 +13,20 @@ def document(key, body, root="", more=""):
             f'</bpmn:process>\n{more}</bpmn:definitions>\n').encode("utf-8")
 
 
+def node_id(node):
+    """The id of an XML node string (its first ``id="..."``)."""
+    return node.split('id="', 1)[1].split('"', 1)[0]
+
+
+def chain_arrows(*ids):
+    """``a>b``, ``b>c``, ... for ids a, b, c, ..."""
+    return [f"{a}>{b}" for a, b in zip(ids, ids[1:])]
+
+
+def chain_flows(*ids):
+    return flows(*chain_arrows(*ids))
+
+
 def flows(*arrows):
     out = []
     for arrow in arrows:
@@ -25,7 +39,7 @@ def flows(*arrows):
     return "\n".join(out)
 
 
-def user(task_id, lane_free=True):
+def user(task_id):
     return f'<bpmn:userTask id="{task_id}" name="{task_id}"/>'
 
 
@@ -33,7 +47,7 @@ def script(task_id, code):
     return f'<bpmn:scriptTask id="{task_id}"><bpmn:script>{code}</bpmn:script></bpmn:scriptTask>'
 
 
-def message(name, variable=None):
+def message(name):
     """A root ``bpmn:message`` with id ``m_<name>``."""
     return f'<bpmn:message id="m_{name}" name="{name}"/>'
 
@@ -70,11 +84,11 @@ def end(end_id, definition=""):
 START = '<bpmn:startEvent id="start"/>'
 
 
-def line(key, *nodes, root="", more=""):
-    """start -> nodes (their ids are the first id="..." of each) -> end."""
-    ids = ["start"] + [node.split('id="', 1)[1].split('"', 1)[0] for node in nodes] + ["end"]
-    return document(key, START + "\n".join(nodes) + end("end")
-                    + flows(*(f"{a}>{b}" for a, b in zip(ids, ids[1:]))), root, more)
+def line(key, *nodes, root="", more="", finish=""):
+    """start -> nodes (their ids are the first id="..." of each) -> end (with the event
+    definition ``finish``, if any)."""
+    return document(key, START + "\n".join(nodes) + end("end", finish)
+                    + chain_flows("start", *map(node_id, nodes), "end"), root, more)
 
 
 SIGNAL_GO = '<bpmn:signal id="s_go" name="go"/>'
@@ -91,27 +105,19 @@ def subprocess(sub_id, body, attributes=""):
     return f'<bpmn:subProcess id="{sub_id}" {attributes}>{body}</bpmn:subProcess>'
 
 
-def parallel(key, left, right, root=""):
-    """start -> fork -> (left | right) -> join -> end; ``left``/``right``: lists of nodes."""
-    def ids(nodes):
-        return [node.split('id="', 1)[1].split('"', 1)[0] for node in nodes]
-    arrows = []
-    for branch in (ids(left), ids(right)):
-        chain = ["fork", *branch, "join"]
-        arrows += [f"{a}>{b}" for a, b in zip(chain, chain[1:])]
-    body = (START + '<bpmn:parallelGateway id="fork"/><bpmn:parallelGateway id="join"/>'
-            + "\n".join(left + right) + end("end") + flows("start>fork", *arrows, "join>end"))
-    return document(key, body, root)
-
-
 DMN = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="cov_dmn" name="cov" namespace="http://duban.test">
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="cov_dmn" name="cov"
+             namespace="http://duban.test">
   <decision id="cov_level" name="等级">
     <decisionTable id="t" hitPolicy="UNIQUE">
-      <input id="i1" label="amount"><inputExpression id="ie1" typeRef="integer"><text>amount</text></inputExpression></input>
+      <input id="i1" label="amount">
+        <inputExpression id="ie1" typeRef="integer"><text>amount</text></inputExpression>
+      </input>
       <output id="o1" label="level" name="level" typeRef="string"/>
-      <rule id="r1"><inputEntry id="r1i"><text>&lt; 100</text></inputEntry><outputEntry id="r1o"><text>"low"</text></outputEntry></rule>
-      <rule id="r2"><inputEntry id="r2i"><text>&gt;= 100</text></inputEntry><outputEntry id="r2o"><text>"high"</text></outputEntry></rule>
+      <rule id="r1"><inputEntry id="r1i"><text>&lt; 100</text></inputEntry>
+        <outputEntry id="r1o"><text>"low"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="r2i"><text>&gt;= 100</text></inputEntry>
+        <outputEntry id="r2o"><text>"high"</text></outputEntry></rule>
     </decisionTable>
   </decision>
 </definitions>
@@ -139,6 +145,5 @@ def service(task_id, operation, result, **params):
 
 def inner(prefix, *nodes):
     """The body of a subprocess: prefix_start -> nodes -> prefix_end."""
-    ids = [f"{prefix}_start"] + [n.split('id="', 1)[1].split('"', 1)[0] for n in nodes] + [f"{prefix}_end"]
     return (f'<bpmn:startEvent id="{prefix}_start"/>' + "\n".join(nodes) + end(f"{prefix}_end")
-            + flows(*(f"{a}>{b}" for a, b in zip(ids, ids[1:]))))
+            + chain_flows(f"{prefix}_start", *map(node_id, nodes), f"{prefix}_end"))

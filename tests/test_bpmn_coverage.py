@@ -15,14 +15,15 @@ from api import schema
 from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, InvalidDefinition
-from engine.models import Definition
+from engine.models import Definition, HumanTask, Timer
 from engine.registry import Registry
 from engine.runtime import Engine
 from tests.bpmn_coverage import (
     CANCEL_DEF, COMPENSATE_DEF, DMN, ERROR_DEF, ERROR_FAIL, ESCALATION_DEF, ESCALATION_UP, SIGNAL_DEF,
-    SIGNAL_GO, START, boundary, catch, conditional, document, end, flows, graph, inner, line, message,
-    message_definition, script, service, subprocess, throw, timer, user)
+    SIGNAL_GO, START, boundary, catch, chain_arrows, chain_flows, conditional, document, end, flows, graph, inner, line,
+    message, message_definition, node_id, script, service, subprocess, throw, timer, user)
 from tests.conftest import _reset_postgres, make_config
+from tests.helpers import snapshot
 
 ADMIN = Actor("root", frozenset({"admin"}), "office")
 HOUR = 3600
@@ -55,7 +56,8 @@ class Case:
     Steps: ``("complete", key, data)`` (the first open task with that key),
     ``("message", name, payload)``, ``("advance", seconds)``; checks on the way:
     ``("open", keys)``, ``("routed", key, role)`` (the open task's candidate role).
-    ``error``: a part of the instance's error (a ◐ row that ends in error).
+    ``error``: a part of the instance's error (a ◐ row that ends in error). ``cancelled``:
+    the keys of the inbox rows that closed as cancelled (sorted).
     """
     model: bytes
     steps: tuple = ()
@@ -65,6 +67,7 @@ class Case:
     data: dict = dataclasses.field(default_factory=dict)
     absent: tuple = ()
     error: str | None = None
+    cancelled: tuple = ()
 
 
 def open_keys(engine, instance_id):
@@ -93,6 +96,12 @@ def run(engine, name, case):
     return engine.instances.get(instance.id)
 
 
+def rows(engine, table, instance_id, state):
+    with engine.db.read() as session:
+        return tuple(sorted(session.scalars(select(table.task_key if table is Timer else table.key).where(
+            table.instance_id == instance_id, table.state == state))))
+
+
 def final_data(engine, instance):
     workflow = engine.uow.load(instance)
     if workflow.is_completed():
@@ -115,29 +124,21 @@ CALLEE = ('<bpmn:process id="cov_callee" isExecutable="true">'
           + inner("callee", user("inside"), script("add", "y = x + 1")) + "</bpmn:process>\n")
 
 
-def on_work(event, *after, interrupting=True):
+def on_work(key, event, *after, interrupting=True, root=""):
     """start -> work -> end, and ``event`` (a definition) on work's boundary -> ``after`` -> end2."""
-    ids = ["evt", *(n.split('id="', 1)[1].split('"', 1)[0] for n in after), "end2"]
-    return [WORK, boundary("evt", "work", event, interrupting), *after, end("end"), end("end2")], (
-        "start>work", "work>end", *(f"{a}>{b}" for a, b in zip(ids, ids[1:])))
+    return graph(key, [WORK, boundary("evt", "work", event, interrupting), *after, end("end"), end("end2")],
+                 "start>work", "work>end", *chain_arrows("evt", *map(node_id, after), "end2"), root=root)
 
 
-def _on_work(key, event, *after, interrupting=True, root=""):
-    nodes, arrows = on_work(event, *after, interrupting=interrupting)
-    return graph(key, nodes, *arrows, root=root)
-
-
-def _event_subprocess(key, start_definition, interrupting, *body, root=""):
+def event_subprocess(key, start_definition, interrupting, *body, root=""):
+    """start -> work -> end, and an event subprocess: its start (``start_definition``) -> body."""
     evt = subprocess("evt", f'<bpmn:startEvent id="evt_start" isInterrupting="{str(interrupting).lower()}">'
                      f"{start_definition}</bpmn:startEvent>" + "".join(body) + end("evt_end")
-                     + flows(*(f"{a}>{b}" for a, b in zip(
-                         ["evt_start", *(n.split('id="', 1)[1].split('"', 1)[0] for n in body)],
-                         [*(n.split('id="', 1)[1].split('"', 1)[0] for n in body), "evt_end"]))),
-                     'triggeredByEvent="true"')
+                     + chain_flows("evt_start", *map(node_id, body), "evt_end"), 'triggeredByEvent="true"')
     return graph(key, [WORK, end("end"), evt], "start>work", "work>end", root=root)
 
 
-def _mi(task, sequential, inputs="", outputs="", cardinality="", condition="", item="", out_item=""):
+def multi_instance(task, sequential, inputs="", outputs="", cardinality="", condition="", item="", out_item=""):
     return (f'<bpmn:{task[0]} id="{task[1]}" name="{task[1]}">'
             f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}">'
             + (f"<bpmn:loopCardinality>{cardinality}</bpmn:loopCardinality>" if cardinality else "")
@@ -215,11 +216,11 @@ SUPPORTED = {
                                          '<bpmn:callActivity id="call" calledElement="cov_callee"/>', more=CALLEE),
                                     (("open", ["inside"]), ("complete", "inside", {})), start={"x": 1},
                                     data={"y": 2}),
-    "event_subprocess_timer_non_interrupting": Case(_event_subprocess(
+    "event_subprocess_timer_non_interrupting": Case(event_subprocess(
         "event_subprocess_timer_non_interrupting", timer("PT1H"), False, user("follow")),
         (("open", ["work"]), ("advance", HOUR + 1), ("open", ["follow", "work"]), ("complete", "follow", {}),
          ("complete", "work", {}))),
-    "event_subprocess_message_non_interrupting": Case(_event_subprocess(
+    "event_subprocess_message_non_interrupting": Case(event_subprocess(
         "event_subprocess_message_non_interrupting", message_definition("ask"), False, user("answer"),
         root=message("ask")), (("message", "ask", {}), ("open", ["answer", "work"]),
                                ("complete", "answer", {}), ("complete", "work", {}))),
@@ -261,22 +262,23 @@ SUPPORTED = {
         "start>init", "init>fork", "fork>a", "a>join", "fork>c", "c>h", "h>join", "join>end"),
         (("open", ["a"]), ("complete", "a", {"flag": True})), data={"seen": True}),
     # boundary events
-    "timer_boundary_interrupting": Case(_on_work("timer_boundary_interrupting", timer("PT1H"),
+    "timer_boundary_interrupting": Case(on_work("timer_boundary_interrupting", timer("PT1H"),
                                                  script("late", "late = True")),
-                                        (("advance", HOUR + 1),), data={"late": True}),
-    "timer_boundary_non_interrupting": Case(_on_work("timer_boundary_non_interrupting", timer("PT1H"),
+                                        (("advance", HOUR + 1),), data={"late": True}, cancelled=("work",)),
+    "timer_boundary_non_interrupting": Case(on_work("timer_boundary_non_interrupting", timer("PT1H"),
                                                      user("remind"), interrupting=False),
                                             (("advance", HOUR + 1), ("open", ["remind", "work"]),
                                              ("complete", "remind", {}), ("complete", "work", {}))),
-    "timer_boundary_cycle": Case(_on_work("timer_boundary_cycle", '<bpmn:timerEventDefinition><bpmn:timeCycle>'
+    "timer_boundary_cycle": Case(on_work("timer_boundary_cycle", '<bpmn:timerEventDefinition><bpmn:timeCycle>'
                                           '"R2/PT1H"</bpmn:timeCycle></bpmn:timerEventDefinition>',
                                           user("remind"), interrupting=False),
                                  (("advance", 3 * HOUR), ("open", ["remind", "remind", "work"]),
                                   ("complete", "remind", {}), ("complete", "remind", {}), ("complete", "work", {}))),
-    "message_boundary_interrupting": Case(_on_work("message_boundary_interrupting", message_definition("stop", "why"),
+    "message_boundary_interrupting": Case(on_work("message_boundary_interrupting", message_definition("stop", "why"),
                                                    script("h", "stopped = True"), root=message("stop")),
-                                          (("message", "stop", {"r": 1}),), data={"stopped": True, "why": {"r": 1}}),
-    "message_boundary_non_interrupting": Case(_on_work("message_boundary_non_interrupting", message_definition("ask"),
+                                          (("message", "stop", {"r": 1}),), data={"stopped": True, "why": {"r": 1}},
+                                          cancelled=("work",)),
+    "message_boundary_non_interrupting": Case(on_work("message_boundary_non_interrupting", message_definition("ask"),
                                                        user("answer"), interrupting=False, root=message("ask")),
                                               (("message", "ask", {}), ("open", ["answer", "work"]),
                                                ("complete", "answer", {}), ("complete", "work", {}))),
@@ -285,10 +287,11 @@ SUPPORTED = {
                             boundary("sig", "work", SIGNAL_DEF), script("h", "signalled = True"),
                             end("end"), end("end2"), end("end3")],
         "start>fork", "fork>a", "a>t", "t>end", "fork>work", "work>end2", "sig>h", "h>end3", root=SIGNAL_GO),
-        (("open", ["a", "work"]), ("complete", "a", {})), data={"signalled": True}),
+        (("open", ["a", "work"]), ("complete", "a", {})), data={"signalled": True}, cancelled=("work",)),
     "error_end_and_boundary": Case(graph(
         "error_end_and_boundary",
-        [subprocess("sub", '<bpmn:startEvent id="sub_start"/>' + end("sub_end", ERROR_DEF) + flows("sub_start>sub_end")),
+        [subprocess("sub", '<bpmn:startEvent id="sub_start"/>' + end("sub_end", ERROR_DEF)
+                    + flows("sub_start>sub_end")),
          boundary("caught", "sub", ERROR_DEF), script("h", "handled = True"), end("end"), end("end2")],
         "start>sub", "sub>end", "caught>h", "h>end2", root=ERROR_FAIL), data={"handled": True}),
     "escalation_throw_and_boundary": Case(graph(
@@ -307,37 +310,44 @@ SUPPORTED = {
         "conditional_boundary", [*FLAG, WORK, boundary("cond", "work", conditional("flag")),
                                  script("h", "interrupted = True"), end("end"), end("end2"), end("end3")],
         "start>init", "init>fork", "fork>a", "a>end", "fork>work", "work>end2", "cond>h", "h>end3"),
-        (("open", ["a", "work"]), ("complete", "a", {"flag": True})), data={"interrupted": True}),
+        (("open", ["a", "work"]), ("complete", "a", {"flag": True})), data={"interrupted": True},
+        cancelled=("work",)),
     # end events
     "terminate_end_event": Case(graph(
         "terminate_end_event", ['<bpmn:parallelGateway id="fork"/>', user("a"), user("b"),
                                 end("stop", "<bpmn:terminateEventDefinition/>"), end("end")],
         "start>fork", "fork>a", "fork>b", "a>stop", "b>end"),
-        (("open", ["a", "b"]), ("complete", "a", {}))),
+        (("open", ["a", "b"]), ("complete", "a", {})), cancelled=("b",)),
     "escalation_end_uncaught": Case(graph("escalation_end_uncaught", [end("up", ESCALATION_DEF)], "start>up",
                                           root=ESCALATION_UP)),
     # multi-instance and loops
-    "multi_instance_parallel_collection": Case(line("multi_instance_parallel_collection", _mi(
+    "multi_instance_parallel_collection": Case(line("multi_instance_parallel_collection", multi_instance(
         ("userTask", "opinion", ""), False, inputs="depts", outputs="opinions", item="dept", out_item="op")),
         (("open", ["opinion", "opinion"]), ("complete", "opinion", {"op": "yes"}),
          ("complete", "opinion", {"op": "no"})), start={"depts": ["d1", "d2"]},
         data={"opinions": ["yes", "no"]}),
-    "multi_instance_sequential_collection": Case(line("multi_instance_sequential_collection", _mi(
+    "multi_instance_sequential_collection": Case(line("multi_instance_sequential_collection", multi_instance(
         ("userTask", "opinion", ""), True, inputs="depts", outputs="opinions", item="dept", out_item="op")),
         (("open", ["opinion"]), ("complete", "opinion", {"op": "yes"}), ("open", ["opinion"]),
          ("complete", "opinion", {"op": "no"})), start={"depts": ["d1", "d2"]},
         data={"opinions": ["yes", "no"]}),
-    "multi_instance_cardinality": Case(line("multi_instance_cardinality", _mi(
+    "multi_instance_cardinality": Case(line("multi_instance_cardinality", multi_instance(
         ("scriptTask", "sq", "<bpmn:script>square = i * i</bpmn:script>"), True, cardinality="3",
         outputs="squares", item="i", out_item="square")), data={"squares": [0, 1, 4]}),
-    "multi_instance_completion_condition": Case(line("multi_instance_completion_condition", _mi(
+    "multi_instance_completion_condition": Case(line("multi_instance_completion_condition", multi_instance(
         ("userTask", "opinion", ""), False, inputs="depts", outputs="opinions", item="dept", out_item="op",
         condition="op == 'veto'")),
-        (("open", ["opinion"] * 3), ("complete", "opinion", {"op": "veto"})), start={"depts": ["d1", "d2", "d3"]}),
+        (("open", ["opinion"] * 3), ("complete", "opinion", {"op": "veto"})), start={"depts": ["d1", "d2", "d3"]},
+        cancelled=("opinion", "opinion")),
     "standard_loop": Case(line("standard_loop", '<bpmn:scriptTask id="s"><bpmn:standardLoopCharacteristics>'
                                "<bpmn:loopCondition>count &lt; 3</bpmn:loopCondition>"
                                "</bpmn:standardLoopCharacteristics><bpmn:script>count = count + 1</bpmn:script>"
                                "</bpmn:scriptTask>"), start={"count": 0}, data={"count": 3}),
+    "standard_loop_maximum": Case(line("standard_loop_maximum",
+                                       '<bpmn:scriptTask id="s"><bpmn:standardLoopCharacteristics loopMaximum="2">'
+                                       "<bpmn:loopCondition>True</bpmn:loopCondition>"
+                                       "</bpmn:standardLoopCharacteristics><bpmn:script>count = count + 1</bpmn:script>"
+                                       "</bpmn:scriptTask>"), start={"count": 0}, data={"count": 2}),
     # data
     "data_objects": Case(graph(
         "data_objects",
@@ -347,7 +357,8 @@ SUPPORTED = {
          '</bpmn:dataOutputAssociation><bpmn:script>total = 5</bpmn:script></bpmn:scriptTask>',
          '<bpmn:scriptTask id="s2"><bpmn:property id="s2_in" name="__targetRef_placeholder"/>'
          '<bpmn:dataInputAssociation id="da2"><bpmn:sourceRef>total_ref</bpmn:sourceRef><bpmn:targetRef>s2_in'
-         '</bpmn:targetRef></bpmn:dataInputAssociation><bpmn:script>doubled = total * 2</bpmn:script></bpmn:scriptTask>',
+         '</bpmn:targetRef></bpmn:dataInputAssociation>'
+         '<bpmn:script>doubled = total * 2</bpmn:script></bpmn:scriptTask>',
          end("end")], "start>s1", "s1>s2", "s2>end"), data={"doubled": 10}, absent=("total",)),
     "io_specification": Case(line(
         "io_specification",
@@ -378,16 +389,13 @@ LIMITED = {
         "conditional_start_event_checked_once",
         f'<bpmn:startEvent id="s1">{conditional("ready")}</bpmn:startEvent>' + user("go") + end("end")
         + flows("s1>go", "go>end")), start={"ready": False}, status="running"),
-    "message_end_event_reaches_only_its_instance": Case(graph(
-        "message_end_event_reaches_only_its_instance", [end("m", message_definition("go"))], "start>m",
-        root=message("go"))),
     "error_end_event_uncaught_completes": Case(graph("error_end_event_uncaught_completes", [end("boom", ERROR_DEF)],
                                                      "start>boom", root=ERROR_FAIL)),
-    "task_failure_is_not_a_bpmn_error": Case(_on_work(
+    "task_failure_is_not_a_bpmn_error": Case(on_work(
         "task_failure_is_not_a_bpmn_error", ERROR_DEF, script("h", "handled = True"), root=ERROR_FAIL).replace(
             b'<bpmn:userTask id="work" name="work"/>', b'<bpmn:scriptTask id="work"><bpmn:script>x = 1 / 0'
             b'</bpmn:script></bpmn:scriptTask>'), status="error", error="division by zero", absent=("handled",)),
-    "event_subprocess_data_stays_inside": Case(_event_subprocess(
+    "event_subprocess_data_stays_inside": Case(event_subprocess(
         "event_subprocess_data_stays_inside", message_definition("ask", "question"), False,
         script("h", "answered = True"), root=message("ask")),
         (("message", "ask", {"q": 1}), ("complete", "work", {})), absent=("question", "answered")),
@@ -425,21 +433,21 @@ REFUSED = {
     "signal_start_event": (document("signal_start_event", f'<bpmn:startEvent id="sig">{SIGNAL_DEF}</bpmn:startEvent>'
                                     + end("end") + flows("sig>end"), root=SIGNAL_GO), "sig",
                            "signal start events of a process are not supported"),
-    "event_subprocess_interrupting": (_event_subprocess(
+    "event_subprocess_interrupting": (event_subprocess(
         "event_subprocess_interrupting", message_definition("stop"), True, script("h", "x = 1"), root=message("stop")),
         "evt_start", "interrupting event subprocesses are not supported"),
-    "event_subprocess_error_start": (_event_subprocess(
+    "event_subprocess_error_start": (event_subprocess(
         "event_subprocess_error_start", ERROR_DEF, False, script("h", "x = 1"), root=ERROR_FAIL),
         "evt_start", "event subprocesses started by an error are not supported"),
-    "event_subprocess_escalation_start": (_event_subprocess(
+    "event_subprocess_escalation_start": (event_subprocess(
         "event_subprocess_escalation_start", ESCALATION_DEF, False, script("h", "x = 1"), root=ESCALATION_UP),
         "evt_start", "event subprocesses started by an escalation are not supported"),
-    "event_subprocess_conditional_start": (_event_subprocess(
+    "event_subprocess_conditional_start": (event_subprocess(
         "event_subprocess_conditional_start", conditional("x"), False, script("h", "x = 1")),
         "evt_start", "event subprocesses started by a condition are not supported"),
     "cancel_end_event_outside_transaction": (graph("cancel_end_event_outside_transaction", [end("c", CANCEL_DEF)],
                                                    "start>c"), "c", "cancel end events are only supported inside"),
-    "cancel_boundary_event_outside_transaction": (_on_work(
+    "cancel_boundary_event_outside_transaction": (on_work(
         "cancel_boundary_event_outside_transaction", CANCEL_DEF, script("h", "x = 1")), "evt",
         "cancel boundary events are only supported on a transaction"),
     "data_store": (line("data_store", '<bpmn:dataStoreReference id="store_ref"/>' + WORK), "store_ref",
@@ -466,6 +474,9 @@ def _check(engine, name, case):
     assert instance.status == case.status, instance.error
     assert (case.error in (instance.error or "")) if case.error else instance.error is None, instance.error
     assert open_keys(engine, instance.id) == tuple(sorted(case.open))
+    assert rows(engine, HumanTask, instance.id, "cancelled") == tuple(sorted(case.cancelled))
+    if instance.status == "completed":
+        assert rows(engine, Timer, instance.id, "waiting") == ()
     data = final_data(engine, instance)
     assert {key: data.get(key) for key in case.data} == case.data
     assert not set(case.absent) & set(data)
@@ -484,3 +495,30 @@ def test_refused(engine, name):
         assert refused.value.details["line"]
     with engine.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Definition)) == before
+
+
+def test_message_not_waited_for_is_refused(engine):
+    """Messages go to one instance, by its id; one it does not wait for changes nothing."""
+    engine.deploy(SUPPORTED["message_catch_event"].model)
+    instance = engine.instances.start("message_catch_event", {}, ADMIN)
+    before = snapshot(engine)
+    with pytest.raises(Conflict) as refused:
+        engine.instances.send_message(instance.id, "other", {}, ADMIN)
+    assert refused.value.reason == "not_waiting"
+    assert snapshot(engine) == before
+    assert engine.instances.send_message(instance.id, "go", {}, ADMIN).status == "completed"
+
+
+def test_thrown_message_and_signal_stay_in_their_instance(engine):
+    """A message or signal thrown with no catcher in its own instance reaches no other instance."""
+    engine.deploy(graph("cov_listener", [
+        '<bpmn:parallelGateway id="fork"/>', catch("c_msg", message_definition("go")), catch("c_sig", SIGNAL_DEF),
+        '<bpmn:parallelGateway id="join"/>', end("end")],
+        "start>fork", "fork>c_msg", "fork>c_sig", "c_msg>join", "c_sig>join", "join>end",
+        root=message("go") + SIGNAL_GO))
+    engine.deploy(line("cov_thrower", throw("t_sig", SIGNAL_DEF), '<bpmn:sendTask id="s" messageRef="m_go"/>',
+                       root=message("go") + SIGNAL_GO, finish=message_definition("go")))
+    listener = engine.instances.start("cov_listener", {}, ADMIN)
+    assert engine.instances.start("cov_thrower", {}, ADMIN).status == "completed"
+    assert engine.instances.get(listener.id).status == "running"
+    assert engine.instances.send_message(listener.id, "go", {}, ADMIN).status == "running"  # still waits for the signal
