@@ -216,6 +216,13 @@ SUPPORTED = {
                                          '<bpmn:callActivity id="call" calledElement="cov_callee"/>', more=CALLEE),
                                     (("open", ["inside"]), ("complete", "inside", {})), start={"x": 1},
                                     data={"y": 2}),
+    "call_activity_error_boundary": Case(graph(
+        "call_activity_error_boundary",
+        ['<bpmn:callActivity id="call" calledElement="cov_failing"/>', boundary("caught", "call", ERROR_DEF),
+         script("h", "handled = True"), end("end"), end("end2")],
+        "start>call", "call>end", "caught>h", "h>end2", root=ERROR_FAIL,
+        more='<bpmn:process id="cov_failing" isExecutable="true"><bpmn:startEvent id="f_start"/>'
+             + end("f_end", ERROR_DEF) + flows("f_start>f_end") + "</bpmn:process>\n"), data={"handled": True}),
     "event_subprocess_timer_non_interrupting": Case(event_subprocess(
         "event_subprocess_timer_non_interrupting", timer("PT1H"), False, user("follow")),
         (("open", ["work"]), ("advance", HOUR + 1), ("open", ["follow", "work"]), ("complete", "follow", {}),
