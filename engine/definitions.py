@@ -1,8 +1,10 @@
 """Process definitions: validate, deploy, version per key, and the parsed-spec cache.
 
 Deploying checks, before anything is stored: well-formed XML; the BPMN XSD (SpiffWorkflow's
-validator); that every sequence flow joins existing nodes and no node dangles; that every
-script, condition, timer and task-property expression passes the sandbox; that each
+validator); that no element the engine does not run is there (``refuse_unsupported``: the ✘
+rows of docs/BPMN.md, refused by name rather than accepted and then silently run otherwise);
+that every sequence flow joins existing nodes and no node dangles; that every script,
+condition, loop, timer and task-property expression passes the sandbox; that each
 ``formSchema`` is a valid JSON Schema. Any failure raises :class:`InvalidDefinition` naming the
 element and line, and nothing is deployed. Identical bytes deployed again return the
 existing version. A BPMN version is parsed with the DMN decisions current when it was
