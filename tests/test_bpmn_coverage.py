@@ -262,6 +262,13 @@ SUPPORTED = {
                                    catch("c", SIGNAL_DEF), '<bpmn:parallelGateway id="join"/>', end("end")],
         "start>fork", "fork>work", "work>t", "t>join", "fork>c", "c>join", "join>end", root=SIGNAL_GO),
         (("open", ["work"]), ("complete", "work", {}))),
+    "multiple_catch_event": Case(line("multiple_catch_event", catch("either", message_definition("go") + timer("PT1H")),
+                                      user("next"), root=message("go")),
+                                 (("message", "go", {}), ("complete", "next", {}))),
+    "parallel_multiple_catch_event": Case(line(
+        "parallel_multiple_catch_event", catch("both", message_definition("go") + timer("PT1H")).replace(
+            'id="both"', 'id="both" parallelMultiple="true"'), user("next"), root=message("go")),
+        (("message", "go", {}), ("open", []), ("advance", HOUR + 1), ("complete", "next", {}))),
     "none_throw_event": Case(line("none_throw_event", throw("t", ""), script("s", "x = 1")), data={"x": 1}),
     "conditional_catch": Case(graph(
         "conditional_catch", [*FLAG, catch("c", conditional("flag")), script("h", "seen = True"),
