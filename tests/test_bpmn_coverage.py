@@ -332,6 +332,11 @@ SUPPORTED = {
                                 end("stop", "<bpmn:terminateEventDefinition/>"), end("end")],
         "start>fork", "fork>a", "fork>b", "a>stop", "b>end"),
         (("open", ["a", "b"]), ("complete", "a", {})), cancelled=("b",)),
+    "terminate_end_in_subprocess": Case(line("terminate_end_in_subprocess", subprocess(
+        "sub", '<bpmn:startEvent id="sub_start"/><bpmn:parallelGateway id="sub_fork"/>' + user("a") + user("b")
+        + end("sub_stop", "<bpmn:terminateEventDefinition/>") + end("sub_end")
+        + flows("sub_start>sub_fork", "sub_fork>a", "sub_fork>b", "a>sub_stop", "b>sub_end")), user("after")),
+        (("complete", "a", {}), ("open", ["after"]), ("complete", "after", {})), cancelled=("b",)),
     "escalation_end_uncaught": Case(graph("escalation_end_uncaught", [end("up", ESCALATION_DEF)], "start>up",
                                           root=ESCALATION_UP)),
     # multi-instance and loops
@@ -405,6 +410,10 @@ LIMITED = {
         + flows("s1>go", "go>end")), start={"ready": False}, status="running"),
     "error_end_event_uncaught_completes": Case(graph("error_end_event_uncaught_completes", [end("boom", ERROR_DEF)],
                                                      "start>boom", root=ERROR_FAIL)),
+    "error_end_event_uncaught_in_subprocess_goes_on": Case(line(
+        "error_end_event_uncaught_in_subprocess_goes_on",
+        subprocess("sub", '<bpmn:startEvent id="sub_start"/>' + end("sub_err", ERROR_DEF) + flows("sub_start>sub_err")),
+        user("after"), root=ERROR_FAIL), (("open", ["after"]), ("complete", "after", {}))),
     "task_failure_is_not_a_bpmn_error": Case(on_work(
         "task_failure_is_not_a_bpmn_error", ERROR_DEF, script("h", "handled = True"), root=ERROR_FAIL).replace(
             b'<bpmn:userTask id="work" name="work"/>', b'<bpmn:scriptTask id="work"><bpmn:script>x = 1 / 0'
