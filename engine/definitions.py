@@ -1,10 +1,12 @@
 """Process definitions: validate, deploy, version per key, and the parsed-spec cache.
 
 Deploying checks, before anything is stored: well-formed XML; the BPMN XSD (SpiffWorkflow's
-validator); that every sequence flow joins existing nodes and no node dangles; that every
-script, condition, timer and task-property expression passes the sandbox (a timer may also
-be a bare ISO 8601 value, ``engine.timer_literals``); that no call activity starts its own
-process again before anything waits (``engine.recursion``); that each
+validator); that no element the engine does not run is there (``refuse_unsupported``: the ✘
+rows of docs/BPMN.md, refused by name rather than accepted and then silently run otherwise);
+that every sequence flow joins existing nodes and no node dangles; that every script,
+condition, loop, timer and task-property expression passes the sandbox (a timer may also be a
+bare ISO 8601 value, ``engine.timer_literals``); that no call activity starts its own process
+again before anything waits (``engine.recursion``); that each
 ``formSchema`` is a valid JSON Schema. Any failure raises :class:`InvalidDefinition` naming the
 element and line, and nothing is deployed. Identical bytes deployed again return the
 existing version. A BPMN version is parsed with the DMN decisions current when it was
@@ -30,6 +32,7 @@ import threading
 import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity as CallActivityMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
@@ -54,11 +57,12 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 EXPRESSION_PROPERTIES = ("candidateRole", "candidateDepartment", "assignee", "dueDate")
 _NO_INCOMING = {"startEvent", "boundaryEvent"}
 _NO_OUTGOING = {"endEvent"}
+_CONTAINERS = {"subProcess", "transaction"}
 _FLOW_NODES = {"startEvent", "endEvent", "task", "userTask", "manualTask", "scriptTask",
                "serviceTask", "businessRuleTask", "sendTask", "receiveTask", "callActivity",
-               "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+               "exclusiveGateway", "parallelGateway", "inclusiveGateway",
                "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent",
-               "boundaryEvent"}
+               "boundaryEvent", "complexGateway", "adHocSubProcess", *_CONTAINERS}
 
 
 def _fail(message, element=None, line=None, reason="invalid_definition"):
@@ -96,10 +100,13 @@ def _local(tag):
 
 def lint_bpmn(root):
     """Structural and expression checks the XSD and SpiffWorkflow's parser do not make."""
+    refuse_unsupported(root)
     for process in root.iterfind("bpmn:process", NS):
         _lint_container(process)
     _lint_recursion(root.findall("bpmn:process", NS))
-    for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression"):
+    for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
+                          f"{{{BPMN_NS}}}condition", f"{{{BPMN_NS}}}loopCondition",
+                          f"{{{BPMN_NS}}}completionCondition", f"{{{BPMN_NS}}}loopCardinality"):
         mode = "exec" if _local(node.tag) == "script" else "eval"
         _lint_expression(node.text or "", mode, node)
     for node in root.iter(f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
@@ -120,6 +127,54 @@ def _lint_recursion(processes):
         _fail(f"call activity {how} before any wait state (user task, receive task, catch event) "
               "or condition: the recursion would never end", call.get("id"), call.sourceline,
               reason="recursive_call")
+
+
+# What the engine does not run (docs/BPMN.md, the ✘ rows): refused at deploy, naming the
+# element, rather than accepted and then silently doing something else. Each entry:
+# (XPath from the document root, message). The XPath selects the offending element.
+_UNSUPPORTED = (
+    (".//bpmn:complexGateway", "complex gateways are not supported"),
+    (".//bpmn:adHocSubProcess", "ad-hoc subprocesses are not supported"),
+    (".//bpmn:boundaryEvent[bpmn:compensateEventDefinition]", "compensation boundary events are not supported"),
+    (".//bpmn:intermediateThrowEvent[bpmn:compensateEventDefinition]",
+     "compensation throw events are not supported"),
+    (".//bpmn:endEvent[bpmn:compensateEventDefinition]", "compensation end events are not supported"),
+    (".//bpmn:startEvent[bpmn:compensateEventDefinition]",
+     "event subprocesses started by compensation are not supported"),
+    (".//*[@isForCompensation='true']", "compensation activities (isForCompensation) are not supported"),
+    (".//*[bpmn:linkEventDefinition]", "link events are not supported; draw the sequence flow instead"),
+    (".//bpmn:endEvent[bpmn:signalEventDefinition]",
+     "signal end events are not supported (the signal would not be sent); "
+     "use an intermediate signal throw event before a none end event"),
+    ("./bpmn:process/bpmn:startEvent[bpmn:signalEventDefinition]",
+     "signal start events of a process are not supported: no signal can reach an instance from outside; "
+     "start the process and use a message"),
+    (".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent[not(@isInterrupting='false')]",
+     "interrupting event subprocesses are not supported (they would run without interrupting); "
+     "set isInterrupting=\"false\" or use a boundary event"),
+    (".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent[bpmn:errorEventDefinition]",
+     "event subprocesses started by an error are not supported; use an error boundary event"),
+    (".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent[bpmn:escalationEventDefinition]",
+     "event subprocesses started by an escalation are not supported; use an escalation boundary event"),
+    (".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent[bpmn:conditionalEventDefinition]",
+     "event subprocesses started by a condition are not supported"),
+    (".//bpmn:endEvent[bpmn:cancelEventDefinition][not(ancestor::bpmn:transaction)]",
+     "cancel end events are only supported inside a transaction"),
+    (".//bpmn:dataStore", "data stores are not supported; use data objects or process variables"),
+    (".//bpmn:dataStoreReference", "data stores are not supported; use data objects or process variables"),
+)
+
+
+def refuse_unsupported(root):
+    """InvalidDefinition (``unsupported_element``) naming the first element the engine does not run."""
+    for path, message in _UNSUPPORTED:
+        for node in root.xpath(path, namespaces=NS):
+            _fail(message, _owner_id(node), node.sourceline, reason="unsupported_element")
+    for event in root.iterfind(".//bpmn:boundaryEvent[bpmn:cancelEventDefinition]", NS):
+        attached = root.xpath(".//*[@id=$ref]", ref=event.get("attachedToRef"))
+        if not attached or _local(attached[0].tag) != "transaction":
+            _fail("cancel boundary events are only supported on a transaction", event.get("id"),
+                  event.sourceline, reason="unsupported_element")
 
 
 def _owner_id(node):
@@ -176,12 +231,13 @@ def _lint_container(container):
             seen.add(ref)
     for node_id, node in nodes.items():
         kind = _local(node.tag)
-        if kind not in _NO_INCOMING and node_id not in incoming:
+        event_subprocess = node.get("triggeredByEvent") == "true"  # its start event's trigger starts it
+        if kind not in _NO_INCOMING and not event_subprocess and node_id not in incoming:
             _fail(f"{kind} has no incoming sequence flow", node_id, node.sourceline, reason="no_incoming_flow")
-        if kind not in _NO_OUTGOING and node_id not in outgoing:
+        if kind not in _NO_OUTGOING and not event_subprocess and node_id not in outgoing:
             _fail(f"{kind} has no outgoing sequence flow (dangling)", node_id, node.sourceline,
                   reason="no_outgoing_flow")
-        if kind == "subProcess":
+        if kind in _CONTAINERS:
             _lint_container(node)
 
 
@@ -555,9 +611,11 @@ class DefinitionStore:
         return engine
 
     def task_spec(self, definition, task_key):
+        """The spec of the task ``task_key``: for a multi-instance or loop task, the spec of
+        one instance (the one a person completes, with the task's form), not its wrapper."""
         spec, subprocess_specs = self.spec(definition)
         for process in (spec, *subprocess_specs.values()):
             for task_spec in process.task_specs.values():
-                if getattr(task_spec, "bpmn_id", None) == task_key:
+                if getattr(task_spec, "bpmn_id", None) == task_key and not isinstance(task_spec, LoopTask):
                     return task_spec
         raise NotFound(f"definition {definition.key} v{definition.version} has no task {task_key!r}", reason="no_task")

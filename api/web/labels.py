@@ -135,6 +135,7 @@ REFUSALS = {
     "bad_called_version": "调用活动的版本（calledElementVersion）须为正整数",
     "called_process_clash": "所调用流程中的流程或子流程编号与调用方重复",
     "duplicate_key": "同一批部署的文件中有重复的流程或决策编号", "empty": "文档为空",
+    "unsupported_element": "流程中含有引擎不支持的 BPMN 元素",
     "catch_all": "脚本不允许使用不指明异常的 except", "finally": "脚本不允许使用 finally",
     "import": "脚本不允许导入模块", "forbidden_name": "脚本使用了不允许的名称",
     "script_syntax": "脚本有语法错误或使用了不允许的写法",
