@@ -149,12 +149,15 @@ def _children(value):
         return [*value.keys(), *value.values()]
     if kind in _SEQUENCES or (kind not in _SCALARS and isinstance(value, (list, tuple, set, frozenset))):
         return value
+    if kind in _DICT_VIEWS:  # compared and hashed like sets (engine.compare_guards)
+        return list(value)
     return None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _PLAIN_NUMBERS = frozenset({int, float, bool, type(None)})
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
+_DICT_VIEWS = frozenset({type({}.keys()), type({}.values()), type({}.items())})
 
 
 def _scalar_size(value):
@@ -243,6 +246,8 @@ class SizeGuards:
     def sub(self, left, right):
         if _is_int(left) and _is_int(right):
             self.check_bits("'-'", max(left.bit_length(), right.bit_length()) + 1)
+        elif type(left) in _DICT_VIEWS or type(right) in _DICT_VIEWS:
+            return _set_operator("-")(self, left, right)
         return left - right
 
     def mul(self, left, right):
@@ -448,12 +453,21 @@ _METHOD_SIZES = {"ljust": _pad, "rjust": _pad, "center": _pad, "zfill": _pad,
                  "expandtabs": _expandtabs, "replace": _replace, "join": _join,
                  "translate": _translate, "to_bytes": _to_bytes}
 
+def _set_operator(op):
+    """``| & ^`` (and ``-`` on a dict's view): they hash, so the compare guards check them."""
+    def apply(_, left, right):
+        from engine import compare_guards  # it imports this module: resolved at the first call
+        return compare_guards.set_operator(op, left, right)
+    return apply
+
+
 _BINOPS = {"+": SizeGuards.add, "-": SizeGuards.sub, "*": SizeGuards.mul, "**": SizeGuards.pow,
-           "<<": SizeGuards.lshift, "%": SizeGuards.mod}
+           "<<": SizeGuards.lshift, "%": SizeGuards.mod,
+           "|": _set_operator("|"), "&": _set_operator("&"), "^": _set_operator("^")}
 _INPLACE = {
     "+=": SizeGuards.add, "*=": SizeGuards.mul, "**=": SizeGuards.pow,
     "<<=": SizeGuards.lshift, "%=": SizeGuards.mod,
     "-=": SizeGuards.sub, "/=": lambda _, a, b: a / b, "//=": lambda _, a, b: a // b,
-    ">>=": lambda _, a, b: a >> b, "&=": lambda _, a, b: a & b, "|=": lambda _, a, b: a | b,
-    "^=": lambda _, a, b: a ^ b,
+    ">>=": lambda _, a, b: a >> b, "&=": _set_operator("&="), "|=": _set_operator("|="),
+    "^=": _set_operator("^="),
 }

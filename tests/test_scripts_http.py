@@ -17,6 +17,9 @@ HOSTILE = [
     "blob = 'x' * (50 * 1024 * 1024 * (n - 6))",
     "x = f'{1:>{10 ** (n + 3)}}'",
     "l = []\nwhile True:\n    l.append('x' * 90000)",
+    # Comparing and hashing deep shared values: 2**30 steps of C each (n = 7: 30 doublings).
+    "a = []\nb = []\nfor i in range(4 * n + 2):\n    a = [a, a]\n    b = [b, b]\nx = a == b",
+    "t = ()\nfor i in range(4 * n + 2):\n    t = (t, t)\nseen = {t}",
 ]
 
 
