@@ -23,11 +23,13 @@ This is only complete over the builtins the sandbox exposes: anything added to
 input, must keep to it. ``random`` and ``string`` are not exposed for that reason
 (``random.getrandbits(10**10)``, ``string.Formatter``).
 
-Not guarded, and bounded otherwise: Python-level loops (the time limit, and the memory
+Not guarded here, and bounded otherwise: Python-level loops (the time limit, and the memory
 ceiling in ``engine.scripting``); copies and splits (``list(x)``, ``s.split()``, slices) are
-at most a small multiple of their input, which is itself bounded. Not guarded at all:
-comparing (``==``, ``in``, ``min``) or hashing two deeply nested structures that share their
-parts (``l = [l, l]`` thirty times) is exponential in C.
+at most a small multiple of their input, which is itself bounded; comparing and hashing
+(``==``, ``in``, ``min``, dict keys, ``hash``), which C does recursively over every shared
+part each time it occurs, are bounded by ``engine.compare_guards`` with :func:`approx_size`:
+a comparison or hash a script causes is over values of at most 1,000,000 bytes unfolded.
+The operators ``| & ^`` (and ``-`` on a dict's view) are routed here and handed to it.
 """
 import builtins
 import math

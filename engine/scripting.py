@@ -11,6 +11,13 @@ exhausting the server for everybody else:
    checks that refuse, BEFORE computing, a value over ``[scripts] max_data_bytes`` or an
    integer over 14,000 bits (4,200 digits). This is what stops single C-level operations
    (``10 ** (3 * 10 ** 7)``, ``"x" * 3 * 10 ** 9``), which the time limit cannot interrupt.
+   **Compare and hash guards** (``engine.compare_guards``) do the same for what C compares
+   or hashes recursively: comparisons become ``_compare_`` (``_compared_`` per operand in a
+   chain), dict keys and set elements ``_hashed_``, subscripts check their key, and the
+   builtins and methods that compare or hash (``min``, ``max``, ``hash``, ``set``, ``dict``,
+   ``list.sort``, ``dict.get`` ...) are checked: a comparison or hash a script causes is over
+   values of at most 1,000,000 bytes unfolded (a shared part counted each time it occurs,
+   ~5 ms of C at most), so ``a == b`` of thirty doublings ``a = [a, a]`` is refused, not run.
 2. **Time and memory while Python runs**: a trace function raises :class:`ScriptTimeout` at
    the first line executed past ``[scripts] timeout_seconds``, and every 2 ms compares the
    process's resident memory with what it was at its first check, raising
@@ -28,11 +35,11 @@ after each script (tens of microseconds), where a separate process with ``setrli
 a pickled round trip per run (~105–150 µs more; a process per run ~10 ms), the engine
 evaluates dozens of expressions per command, and scripts call engine functions (``emit``,
 the calendar, registry functions) that live in this process. The price is completeness: the guards only cover the
-builtins exposed here, so every builtin or registry function added must keep to
-``engine.script_guards``'s contract (``random`` and ``string`` are not exposed). Known
-residue: comparing or hashing deeply nested *shared* containers (``l = [l, l]`` thirty
-times) is exponential in C and is not guarded; building such data is (its repr, format and
-storage are measured with a budget).
+builtins exposed here, so every builtin or registry function added must keep to the
+contracts of ``engine.script_guards`` and ``engine.compare_guards`` (``random``, ``string``,
+``reorder`` and ``sorted`` are not exposed). Known residue, stated in
+``engine.compare_guards``: hash flooding (many distinct keys of equal hash make one set or
+dict operation quadratic in C), and comparisons trusted code makes on script values.
 
 SpiffWorkflow's deserializer gives back its default, unsandboxed engine: the unit of work
 attaches :func:`make_script_engine` after every load.
@@ -83,7 +90,9 @@ def _restricted_globals(functions, guards):
         elif isinstance(obj, compare_guards.ScriptType):
             obj = obj.real  # the scripts' dict, set, frozenset: likewise
         method = guards.guard_method(obj, name, safer_getattr(obj, name, *default))
-        return compare_guards.guard_method(obj, name, method)
+        if name in compare_guards.METHOD_NAMES:  # a call (traced) only for the few that compare
+            method = compare_guards.guard_method(obj, name, method)
+        return method
 
     return {"__builtins__": builtins, "_getattr_": getattr_,
             "_getitem_": compare_guards.getitem, "_getiter_": default_guarded_getiter,
@@ -369,8 +378,8 @@ class _Bounds:
                         f"the limit of {max_memory >> 20} MB ([scripts] max_memory_bytes)")
             return trace
 
+        self.previous_deadline = compare_guards.set_deadline(deadline, limit)  # untraced: before
         sys.settrace(trace)
-        self.previous_deadline = compare_guards.set_deadline(deadline, limit)
 
     def __exit__(self, *exc):
         sys.settrace(self.previous)
