@@ -156,6 +156,34 @@ def test_the_login_page_is_throttled_too(server, wall):
     assert "登录失败次数过多" in refused.text and "duban_session" not in refused.headers.get("Set-Cookie", "")
 
 
+@BOTH_DATABASES
+def test_expired_counters_are_swept_when_a_new_one_starts(server, wall):
+    """The table grows only when a failure starts a counter; that insert first deletes the
+    counters whose window has passed, keeping any lock still in force."""
+    for n in range(5):
+        assert try_login(server, f"ghost{n}", "wrong-guess").status_code == 401
+    for _ in range(10):  # zhang: locked for 15 minutes
+        wall.advance(seconds=61)
+        try_login(server, "zhang", "wrong-guess")
+    assert ("username", "ghost0") in counters(server) and ("username", "zhang") in counters(server)
+    wall.advance(minutes=14)  # the ghosts' window (15 min) has passed; zhang's lock has not
+    assert try_login(server, "ghost0", "wrong-guess").status_code == 401  # a known address: no sweep
+    assert ("username", "ghost1") in counters(server)
+    assert try_login(server, "newcomer", "wrong-guess").status_code == 401
+    assert counters(server) == {("username", "ghost0"): 1, ("username", "zhang"): 10,
+                                ("username", "newcomer"): 1, ("address", "127.0.0.1"): 17}
+    admin = token_for(server, "admin")
+    assert [x["key"] for x in admin.get("/api/v1/auth/lockouts").json()["items"] if x["kind"] == "username"] == [
+        "ghost0", "newcomer", "zhang"]
+
+
+def counters(server):
+    from api.models import LoginThrottle
+
+    with server.engine.db.read() as session:
+        return {(row.kind, row.key): row.failures for row in session.scalars(select(LoginThrottle))}
+
+
 def audit(server):
     with server.engine.db.read() as session:
         return session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
