@@ -13,7 +13,8 @@ So every site where a script makes C compare or hash values measures what it han
 budget), and refuses with :class:`ScriptLimitExceeded` BEFORE the operation when a value is
 over :data:`MAX_COMPARED_BYTES`:
 
-- the comparisons ``== != < <= > >=`` (both operands), and ``in``/``not in``: the left operand
+- the comparisons ``== != < <= > >=`` (both operands; a ``slice`` compares as its three
+  bounds), and ``in``/``not in``: the left operand
   when the right one looks it up by hash (dict, set, frozenset, a dict's keys or items), the
   right one when it compares its elements with the left one (list, tuple, a dict's values);
   nothing for str, bytes and range. ``is`` compares identities: not guarded;
@@ -26,7 +27,8 @@ over :data:`MAX_COMPARED_BYTES`:
 - the methods that compare or hash, bound or unbound (``list.count(l, x)``): list ``count
   index remove sort``; tuple ``count index``; dict ``get pop setdefault fromkeys update``; set
   and frozenset ``add discard remove update union intersection difference
-  symmetric_difference issubset issuperset isdisjoint`` and the ``*_update`` forms;
+  symmetric_difference issubset issuperset isdisjoint`` and the ``*_update`` forms; a dict's
+  keys and items views ``isdisjoint``;
 - the set operators ``| & ^ -`` when a dict's keys or items view is an operand (a view takes
   any iterable and hashes it; ``d |= pairs`` hashes the pairs' keys). Between sets they reuse
   the hashes the elements got when they were added, which were measured then.
@@ -361,7 +363,8 @@ def _method_table():
             (dict, ("get", "pop", "setdefault"), _measure_key), (dict, ("fromkeys",), _measure_fromkeys),
             (dict, ("update",), _measure_update),
             (set, ("add", "discard", "remove"), _measure_key), (set, _SET_ITERABLES, _measure_iterables),
-            (frozenset, _FROZEN, _measure_iterables)):
+            (frozenset, _FROZEN, _measure_iterables),
+            (_KEYS_VIEW, ("isdisjoint",), _measure_iterables), (_ITEMS_VIEW, ("isdisjoint",), _measure_iterables)):
         for name in names:
             table.setdefault(name, {})[kind] = measure
     return table
@@ -369,7 +372,10 @@ def _method_table():
 
 _METHODS = _method_table()
 METHOD_NAMES = frozenset(_METHODS)
-_BASES = (list, tuple, dict, set, frozenset)
+_BASES = (list, tuple, dict, set, frozenset, _KEYS_VIEW, _ITEMS_VIEW)
+
+
+_NAMES = {_KEYS_VIEW: "dict.keys()", _ITEMS_VIEW: "dict.items()"}
 
 
 def _base_of(cls):
@@ -393,7 +399,7 @@ def guard_method(obj, name, method):
     if measure is None:
         return method
     unbound = unbound and name != "fromkeys"  # a classmethod: bound to the type either way
-    what = f"{base.__name__}.{name}()"
+    what = f"{_NAMES.get(base, base.__name__)}.{name}()"
     if measure is _measure_key and not unbound:  # d.get(k) and the like: a frame less (traced)
         def checked_key(*args, **kwargs):
             if args and type(args[0]) not in _PLAIN:

@@ -23,6 +23,10 @@ This is only complete over the builtins the sandbox exposes: anything added to
 input, must keep to it. ``random`` and ``string`` are not exposed for that reason
 (``random.getrandbits(10**10)``, ``string.Formatter``).
 
+The engine's and the registry's functions are handed arguments of at most ``max_value_bytes``
+unfolded (:meth:`SizeGuards.checked_functions`): they are trusted code that renders or
+compares what scripts pass (``str(day)``); what they build from it is theirs to keep small.
+
 Not guarded here, and bounded otherwise: Python-level loops (the time limit, and the memory
 ceiling in ``engine.scripting``); copies and splits (``list(x)``, ``s.split()``, slices) are
 at most a small multiple of their input, which is itself bounded; comparing and hashing
@@ -153,6 +157,8 @@ def _children(value):
         return value
     if kind in _DICT_VIEWS:  # compared and hashed like sets (engine.compare_guards)
         return list(value)
+    if kind is slice:  # compared as the tuple (start, stop, step)
+        return (value.start, value.stop, value.step)
     return None
 
 
@@ -332,6 +338,26 @@ class SizeGuards:
             self.check_bytes(f"{name}()", size)
             return method(*args, **kwargs)
         return checked
+
+    # -- the engine's and the registry's functions -------------------------------------------
+    def checked_functions(self, functions):
+        """``functions`` (name -> callable) as scripts call them: each call's arguments measured
+        first. Trusted code does C work on what it is handed (``str(day)``, comparisons), so a
+        function is handed at most ``max_value_bytes`` unfolded, like a task's data: a nested
+        list that shares its parts thirty times is refused, not rendered."""
+        return {name: self._checked_function(name, fn) for name, fn in functions.items()}
+
+    def _checked_function(self, name, fn):
+        def call(*args, **kwargs):
+            if any(type(arg) not in _SCALARS for arg in args) or any(
+                    type(arg) not in _SCALARS for arg in kwargs.values()):
+                size = approx_size([args, kwargs], self.max_bytes)
+                if size > self.max_bytes:
+                    raise ScriptLimitExceeded(
+                        f"{name}() was handed over {self.max_bytes:,} bytes unfolded (a shared part "
+                        "counts each time it occurs), the limit for one value ([scripts] max_data_bytes)")
+            return fn(*args, **kwargs)
+        return call
 
     # -- builtins ----------------------------------------------------------------------------
     def builtins(self):

@@ -102,7 +102,7 @@ def _restricted_globals(functions, guards):
             "_format_value_": guards.format_value, "_compare_": compare_guards.compare,
             "_compared_": compare_guards.compared, "_hashed_": compare_guards.hashed,
             "_hashed_all_": compare_guards.hashed_all,
-            "_exception_types_": compare_guards.exception_types, **functions}
+            "_exception_types_": compare_guards.exception_types, **guards.checked_functions(functions)}
 
 
 _GUARDED_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%",

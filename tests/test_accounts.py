@@ -239,6 +239,22 @@ def test_admin_changes_roles_department_name_and_deactivation_ends_sessions(serv
     assert len(kinds) == 3 and all(name == "zhang" for _, name in kinds)
 
 
+def test_the_user_list_and_a_created_user_show_the_active_flag(server):
+    admin = server.login("admin")
+    assert admin.request("PATCH", "/api/v1/users/zhang", json={"active": False}).status_code == 200
+    created = admin.post("/api/v1/users", {**NEW_USER, "password": STRONG})
+    assert created.status_code == 201 and created.json()["active"] is True
+    listed = {u["username"]: u["active"] for u in admin.get("/api/v1/users", params={"limit": 200}).json()["items"]}
+    assert listed["zhang"] is False and listed["zhao"] is True and listed["li"] is True
+    seen_by_supervisor = server.login("sup").get("/api/v1/users", params={"limit": 200}).json()["items"]
+    assert all(isinstance(u["active"], bool) for u in seen_by_supervisor)
+    spec = server.anonymous().get("/api/v1/openapi.json").json()
+    page = spec["paths"]["/api/v1/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    items = spec["components"]["schemas"][page["$ref"].rsplit("/", 1)[-1]]["properties"]["items"]["items"]
+    user = spec["components"]["schemas"][items["$ref"].rsplit("/", 1)[-1]]
+    assert user["properties"]["active"]["type"] == "boolean" and "active" in user["required"]
+
+
 def test_password_reset_and_own_change_end_the_other_sessions(server, wall):
     admin = server.login("admin")
     first, second, web = token_for(server, "li"), token_for(server, "li"), Web(server.app, "li")

@@ -284,6 +284,8 @@ COMPARE_BOMBS = [
     (DEEP_TUPLE + "x = {1}.union([t])", "set.union()"),
     (DEEP_TUPLE + "x = set.issubset({1}, [t])", "set.issubset()"),      # unbound
     (DEEP_TUPLE + "s = {1}\ns.symmetric_difference_update([t])", "set.symmetric_difference_update()"),
+    (DEEP_TUPLE + "x = {}.keys().isdisjoint([t])", "dict.keys().isdisjoint()"),
+    (DEEP_LISTS + "x = slice(a) == slice(b)", "'=='"),
     (DEEP_LISTS + "x = max([a, b])", "max()"),
     (DEEP_LISTS + "x = min(a, b)", "min()"),
     (DEEP_LISTS + "x = max([1, 2], key=lambda i: a if i == 1 else b)", "max() keys"),
@@ -316,6 +318,16 @@ def test_looking_for_a_container_in_a_c_iterator_is_refused_as_unmeasurable():
     context = {}
     environment.execute("x = 2 in enumerate([1, 2])\ny = (1, 2) in list(enumerate([1, 2]))", context)
     assert context["x"] is False and context["y"] is True
+
+
+@pytest.mark.parametrize("call", ["is_working_day(a)", "working_day_end(a, 1)", "emit('x', data=a)"])
+def test_engine_functions_are_not_handed_values_they_would_render_exponentially(engine, call):
+    """Trusted code renders or compares what scripts pass (``str(day)[:10]``): the arguments
+    of the engine's and the registry's functions are measured like a task's data."""
+    engine.deploy(chain("fn", script(1, escape(DEEP_LISTS + f"x = {call}")), user_task(2)))
+    instance = engine.instances.start("fn", {}, SECRETARY)
+    assert instance.status == "error" and "ScriptLimitExceeded" in instance.error
+    assert f"{call.split('(')[0]}() was handed over" in instance.error
 
 
 def test_a_deep_comparison_puts_the_instance_in_error_and_the_engine_serves_on(engine):
