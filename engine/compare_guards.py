@@ -58,9 +58,11 @@ Not bounded here (stated, not hidden):
   20,000 such ints is 2·10**8 comparisons (~3 s) in one call, though every key is tiny.
   Python's hashes for ints and tuples are not collision-resistant; bounding this means building
   sets and dicts element by element and re-implementing the set operations;
-- comparisons and hashes made by trusted code on script values: SpiffWorkflow (DMN hit
-  policies aggregate outputs) and registry functions. What a task's data can hold is capped by
-  ``[scripts] max_data_bytes`` (measured the same way), which bounds what they can be handed.
+- comparisons and hashes made by trusted code on script values, which are bounded by a
+  larger budget only: the engine's and the registry's functions are handed at most
+  ``[scripts] max_data_bytes`` unfolded (``SizeGuards.checked_functions``), and what
+  SpiffWorkflow itself compares (DMN hit policies aggregate outputs) is task data, capped by
+  the same limit; at the default 4 MB, ~20 ms of C at the worst.
 ``sorted`` is not exposed to scripts (``list.sort`` is).
 """
 import builtins

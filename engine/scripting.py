@@ -18,6 +18,7 @@ exhausting the server for everybody else:
    ``list.sort``, ``dict.get`` ...) are checked: a comparison or hash a script causes is over
    values of at most 1,000,000 bytes unfolded (a shared part counted each time it occurs,
    ~5 ms of C at most), so ``a == b`` of thirty doublings ``a = [a, a]`` is refused, not run.
+   The engine's and the registry's functions are handed at most ``max_data_bytes`` unfolded.
 2. **Time and memory while Python runs**: a trace function raises :class:`ScriptTimeout` at
    the first line executed past ``[scripts] timeout_seconds``, and every 2 ms compares the
    process's resident memory with what it was at its first check, raising
