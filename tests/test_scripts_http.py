@@ -66,6 +66,11 @@ def test_hostile_scripts_leave_the_server_answering_other_users(server_factory):
 
     assert [r.status_code for r in outcomes] == [201] * len(HOSTILE)
     assert [r.json()["status"] for r in outcomes] == ["error"] * len(HOSTILE)
+    # The C-level ones are refused before they run (a freeze would end by the time limit).
+    admin = server.login("admin")
+    for response in outcomes[1:5] + outcomes[6:]:
+        error = admin.get(f"/api/v1/instances/{response.json()['id']}").json()["error"]
+        assert "ScriptLimitExceeded" in error and "time limit" not in error, error
     for response in outcomes:
         instance = secretary.get(f"/api/v1/instances/{response.json()['id']}").json()
         assert instance["status"] == "error"
