@@ -366,7 +366,8 @@ def _method_table():
             (dict, ("update",), _measure_update),
             (set, ("add", "discard", "remove"), _measure_key), (set, _SET_ITERABLES, _measure_iterables),
             (frozenset, _FROZEN, _measure_iterables),
-            (_KEYS_VIEW, ("isdisjoint",), _measure_iterables), (_ITEMS_VIEW, ("isdisjoint",), _measure_iterables)):
+            (_KEYS_VIEW, ("isdisjoint",), _measure_iterables),
+            (_ITEMS_VIEW, ("isdisjoint",), _measure_iterables)):
         for name in names:
             table.setdefault(name, {})[kind] = measure
     return table

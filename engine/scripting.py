@@ -181,9 +181,10 @@ class _SizeGuardingPolicy(RestrictingNodeTransformer):
         """``_write_(d)[k] = v`` and ``del _write_(d)[k]``: the key is hashed (loads go through
         ``_getitem_``, which checks it)."""
         node = super().visit_Subscript(node)
+        slices = node.slice.elts if isinstance(getattr(node, "slice", None), ast.Tuple) else []
         if isinstance(node, ast.Subscript) and not (
                 _is_scalar_literal(node.slice) or isinstance(node.slice, ast.Slice)
-                or (isinstance(node.slice, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.slice.elts))):
+                or any(isinstance(element, ast.Slice) for element in slices)):
             node.slice = _hashed(node.slice, "a subscript 'x[key]'")
             _located(node, node)
         return node
