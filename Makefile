@@ -26,8 +26,12 @@ run: setup
 	$(VENV)/bin/duban init
 	$(VENV)/bin/duban serve
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; `make test TEST_WORKERS=0` runs it in
+# one): most tests wait on PostgreSQL, subprocesses or the browser, so two share two cores well.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
 	$(PYTHON) -m pip install --quiet -e '.[bench]'

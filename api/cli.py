@@ -70,16 +70,20 @@ def ensure_admin(engine, password):
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def deploy(file):
-    """Deploy one BPMN or DMN file."""
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def deploy(files):
+    """Deploy BPMN and DMN files; several files are one bundle, deployed together or not at all."""
     engine = _engine()
     try:
-        definition, created = engine.deploy(file.read_bytes(), actor="cli")
+        results = engine.definitions.deploy_bundle([(path.name, path.read_bytes()) for path in files],
+                                                   actor="cli")
     except EngineError as err:
-        click.echo(f"{file}: {err.message}", err=True)
+        click.echo(err.message if len(files) > 1 else f"{files[0]}: {err.message}", err=True)
         sys.exit(2)
-    click.echo(f"{definition.key} v{definition.version} ({'deployed' if created else 'unchanged'})")
+    for path, (definition, created) in zip(files, results):
+        state = "deployed" if created else "unchanged"
+        click.echo(f"{definition.key} v{definition.version} ({state})" if len(files) == 1
+                   else f"{path.name}: {definition.key} v{definition.version} ({state})")
 
 
 @main.command()

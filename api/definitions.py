@@ -24,6 +24,23 @@ class DeployedOut(Schema):
     created = String(required=True)
 
 
+class DeployedFileOut(DeployedOut):
+    file = String(required=True)
+
+
+class DeployResultOut(Schema):
+    """One file: its definition (``key``, ``version``, ``id``, ``kind``, ``created``). A bundle
+    (several ``file`` fields): ``definitions``, one per file in the order sent, with the file's
+    name, and ``total``; the single-file fields are then absent."""
+    key = String()
+    version = Integer()
+    id = Integer()
+    kind = String()
+    created = String()
+    definitions = List(Nested(DeployedFileOut))
+    total = Integer()
+
+
 class DefinitionOut(Schema):
     id = Integer(required=True)
     key = String(required=True)
@@ -49,35 +66,54 @@ def definition_out(row):
             "sha256": row.sha256, "deployed_at": row.deployed_at.isoformat(), "deployed_by": row.deployed_by}
 
 
-def _uploaded_source():
+def _uploaded_files():
+    """``[(file name, bytes)]``: the XML body, or every multipart field named ``file``."""
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
+        uploads = request.files.getlist("file")
+        if not uploads:
             abort(400, "invalid_input", "multipart upload needs a field named 'file'",
                   [problem("file", "required", "missing")])
-        return upload.read()
-    if request.mimetype not in XML_TYPES:
+        files = [(upload.filename or None, upload.read()) for upload in uploads]
+    elif request.mimetype not in XML_TYPES:
         abort(415, "unsupported_media_type",
               "send the BPMN/DMN XML as application/xml, or as multipart field 'file'")
-    return request.get_data()
+    else:
+        files = [(None, request.get_data())]
+    for index, (name, source) in enumerate(files, 1):
+        if not source.strip():
+            where = f" ({name or f'file {index}'})" if len(files) > 1 else ""
+            abort(400, "invalid_input", f"the document is empty{where}",
+                  [problem("file", "empty", f"the document is empty{where}")])
+    return files
+
+
+def _deployed(definition, created):
+    return {"key": definition.key, "version": definition.version, "id": definition.id,
+            "kind": definition.kind, "created": "true" if created else "false"}
 
 
 @bp.post("/definitions")
 @bp.auth_required(token_auth)
 @require_roles("designer")
-@bp.output(DeployedOut, status_code=201)
-@bp.doc(summary="Deploy a BPMN or DMN document (XML body, or multipart field 'file')",
+@bp.output(DeployResultOut, status_code=201)
+@bp.doc(summary="Deploy BPMN and DMN documents (XML body, or one or more multipart fields 'file')",
         description="Invalid XML, or BPMN the engine cannot run, answers 400 naming the element "
-                    "and line; nothing is deployed. The same bytes again return the existing version.",
+                    "and line; nothing is deployed. The same bytes again return the existing version "
+                    "(200 when no file was new). Several 'file' fields are a bundle: checked together "
+                    "(a process may call a process or a decision of another file), deployed together "
+                    "or not at all (a refusal names the file); the answer lists each file's definition "
+                    "under 'definitions'. A call activity whose process is in another file calls its latest "
+                    "deployed version, or the one pinned by the task property calledElementVersion.",
         responses=[400, 403, 413, 415])
 def deploy():
-    source = _uploaded_source()
-    if not source.strip():
-        abort(400, "invalid_input", "the document is empty")
-    definition, created = engine().deploy(source, actor=current_actor().username)
-    body = {"key": definition.key, "version": definition.version, "id": definition.id,
-            "kind": definition.kind, "created": "true" if created else "false"}
-    return body, 201 if created else 200
+    files = _uploaded_files()
+    results = engine().definitions.deploy_bundle(files, actor=current_actor().username)
+    status = 201 if any(created for _, created in results) else 200
+    if len(files) == 1:
+        return _deployed(*results[0]), status
+    items = [{**_deployed(definition, created), "file": name or f"file {index}"}
+             for index, ((name, _), (definition, created)) in enumerate(zip(files, results), 1)]
+    return {"definitions": items, "total": len(items)}, status
 
 
 @bp.get("/definitions")

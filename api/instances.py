@@ -157,6 +157,8 @@ def migrate(instance_id, body):
 @require_roles("admin")
 @bp.output(InstanceOut)
 @bp.doc(summary="Retry the failed step of an instance in error (after its cause is fixed)",
+        description="An instance stopped by its command's budget ([engine] max_steps_per_command, "
+                    "max_seconds_per_command) runs on from where it stopped, with a fresh budget.",
         responses=[403, 404, 409])
 def retry(instance_id):
     return _out(engine().instances.retry(instance_id, current_actor()))

@@ -13,12 +13,19 @@ attempt must wait 1, 2, 4 ... seconds (up to ``max_delay_seconds``) after the la
 ``lock`` of them (``lock_failures``, ``address_lock_failures``) the counter is locked for
 ``lockout_minutes``. A refused attempt (:class:`Throttled`, 429 with ``Retry-After``) is
 refused whatever the password, and is not itself counted. Admins list and lift locks (:func:`lockouts`, :func:`lift`).
+
+Expired counters (failures all older than the window, no lock in force) are deleted when a
+failure starts a new counter (:func:`_sweep`): the table grows only by such an insert, so it
+holds no more than the counters active in the window plus the locked ones, and the sweep
+costs nothing while an attacker keeps hitting the same counters. It runs in the attempt's
+own write transaction rather than a periodic job because the engine's periodic jobs follow
+the business clock, and the throttle is wall time.
 """
 import dataclasses
 import datetime as dt
 import math
 
-from sqlalchemy import delete, select, text as sql_text
+from sqlalchemy import delete, func, select, text as sql_text
 
 from api.models import LoginThrottle
 from engine.errors import EngineError
@@ -108,6 +115,8 @@ def admit(db, policy, username, address, now):
         wait = max(policy.wait(row, now) for _, _, row in rows)
         if wait:
             raise Throttled(wait)
+        if any(row is None for _, _, row in rows):
+            _sweep(session, policy, now, keep=[(kind, key) for kind, key, _ in rows])
         for kind, key, row in rows:
             _count(session, policy, kind, key, row, now)
 
@@ -122,6 +131,20 @@ def _count(session, policy, kind, key, row, now):
     row.last_failure_at = now
     if row.failures >= policy.limits[kind].lock:
         row.locked_until = now + policy.lockout
+
+
+def _sweep(session, policy, now, keep):
+    """Delete the expired counters (:meth:`Policy.stale`) but those of ``keep`` (this attempt's
+    own, which it has read and is about to count). On PostgreSQL a counter whose lock another
+    attempt holds (:func:`_lock`: it may be reviving it) is left for a later sweep; SQLite's
+    write transactions are serial already."""
+    expired = [LoginThrottle.last_failure_at <= now - policy.window,
+               (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now),
+               *(~((LoginThrottle.kind == kind) & (LoginThrottle.key == key)) for kind, key in keep)]
+    if session.get_bind().dialect.name == "postgresql":
+        expired.append(func.pg_try_advisory_xact_lock(
+            _LOCK_NAMESPACE, func.hashtext(LoginThrottle.kind + ":" + LoginThrottle.key)))
+    session.execute(delete(LoginThrottle).where(*expired).execution_options(synchronize_session=False))
 
 
 def succeeded(db, username, address):

@@ -68,11 +68,13 @@ class PasswordIn(Schema):
 
 
 class AdminUserOut(UserOut):
+    """A user as the organisation's endpoints show it: with ``active`` (false: deactivated,
+    cannot log in, not offered for assignment)."""
     active = Boolean(required=True)
 
 
 class UserPage(Schema):
-    items = List(Nested(UserOut), required=True)
+    items = List(Nested(AdminUserOut), required=True)
     total = Integer(required=True)
 
 
@@ -225,10 +227,10 @@ def list_departments(page):
 @bp.auth_required(token_auth)
 @require_roles("admin")
 @bp.input(UserIn, arg_name="body")
-@bp.output(UserOut, status_code=201)
+@bp.output(AdminUserOut, status_code=201)
 @bp.doc(summary="Create a user", responses=[400, 403, 409])
 def create_user(body):
-    return user_out(add_user(engine(), body, current_actor().username))
+    return admin_user_out(add_user(engine(), body, current_actor().username))
 
 
 @bp.get("/users")
@@ -242,7 +244,7 @@ def list_users(page):
         total = session.scalar(select(func.count()).select_from(User))
         rows = session.scalars(select(User).order_by(User.username)
                                .limit(page["limit"]).offset(page["offset"]))
-        return {"items": [user_out(r) for r in rows], "total": total}
+        return {"items": [admin_user_out(r) for r in rows], "total": total}
 
 
 @bp.patch("/users/<username>")

@@ -37,6 +37,7 @@ class Context:
     instance: Instance                    # the row; kept in step with what the save writes
     workflow: BpmnWorkflow | None = None
     loaded_status: str | None = None      # the instance's status when loaded (None: a start)
+    budget: object = None                 # engine.budget.CommandBudget: how far it may run
     tasks_before: list = _list()          # ids of the tasks open when loaded
     timers_before: list = _list()         # projection.WaitingTimer, waiting when loaded
 

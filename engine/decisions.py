@@ -20,7 +20,9 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
-from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, CallActivity
+
+from engine.calls import CallActivityParser
 
 
 class LatestDecision:
@@ -53,11 +55,13 @@ class _LatestDecisionTaskParser(BusinessRuleTaskParser):
 
 
 class Parser(SpiffBpmnParser):
-    """SpiffWorkflow's parser whose business rule tasks evaluate the latest decision."""
+    """SpiffWorkflow's parser whose business rule tasks evaluate the latest decision, and
+    whose call activities are named by their call key (``engine.calls``)."""
 
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (_LatestDecisionTaskParser, BusinessRuleTask),
+        full_tag("callActivity"): (CallActivityParser, CallActivity),
     }
 
 

@@ -30,6 +30,21 @@ def _check_variables(variables, reserved):
         raise InvalidInput("invalid start variables", details=problems)
 
 
+def _catches(workflow, event):
+    """Whether ``workflow`` catches ``event``: a waiting task (an intermediate or boundary event,
+    a receive task, a start event, or one of the events an event-based gateway waits for, whose
+    names ``waiting_events()`` does not list), or the start event of one of the process's
+    event subprocesses (SpiffWorkflow starts those on the event, see ``EventManager.catch``)."""
+    if any(task.task_spec.event_definition.catches(task, event)
+           for task in workflow.event_manager.tasks.values()):
+        return True
+    for name in workflow.spec.start.trigger_specs:
+        if any(start.event_definition == event.event_definition
+               for start in workflow.subprocess_specs[name].bpmn_start_events):
+            return True
+    return False
+
+
 class Instances:
     def __init__(self, runtime):
         self.rt = runtime
@@ -117,13 +132,17 @@ class Instances:
     def retry(self, instance_id, actor):
         """Run the failed task of an instance in error again (after its cause was fixed).
 
+        An instance its command's budget stopped (``engine.budget``) has no failed task but
+        automatic tasks ready to run: the retry runs on from them, with a fresh budget.
         A failure again leaves the instance in error with the new reason.
         """
         def action(ctx):
             failed = ctx.workflow.get_tasks(state=TaskState.ERROR)
-            if not failed:
+            stopped = [] if failed else [t for t in ctx.workflow.get_tasks(state=TaskState.READY)
+                                         if not t.task_spec.manual]
+            if not failed and not stopped:
                 raise Conflict(f"instance {instance_id} has no failed task to retry", reason="nothing_to_retry")
-            ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed])
+            ctx.audit("instance_retried", tasks=[t.task_spec.bpmn_id for t in failed or stopped])
             for task in failed:
                 try:
                     task.run()
@@ -137,9 +156,9 @@ class Instances:
         check_data_size(payload, self.rt.max_data_bytes, "the message's payload")
 
         def action(ctx):
-            waiting = {event.name for event in ctx.workflow.waiting_events()}
-            if name not in waiting:
+            event = BpmnEvent(MessageEventDefinition(name), payload=payload)
+            if not _catches(ctx.workflow, event):
                 raise Conflict(f"instance is not waiting for message {name!r}", reason="not_waiting")
-            ctx.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+            ctx.workflow.send_event(event)
             ctx.audit("message_received", name=name)
         return self.rt.uow.run(instance_id, action, actor).instance

@@ -6,10 +6,15 @@ subprocesses. Otherwise the dry run says which step is missing. Moving resets th
 WAITING branches onto the new spec: open tasks get new ids (the projection closes the old
 rows and opens new ones) and timers are re-evaluated — due times that the diagram keeps as
 data (``plan_due``) do not move. Each migration is one unit of work with an audit record.
+
+Calls to other definitions (``engine.calls``): the instance keeps the versions its calls are
+bound to, and the target version's new calls are bound to their latest; each subprocess is
+compared with the spec under its call activity's call key (``B`` and a pinned ``B@3`` may
+both run in one instance, under the same process name).
 """
 import dataclasses
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine import serialization
@@ -37,8 +42,25 @@ def _missing(removed):
             if not task.state & _PREDICTED]
 
 
+def _spec_key(workflow, sub_id):
+    """The name a subprocess's spec has in ``subprocess_specs``: its task's ``spec`` (a call
+    activity's call key, or an embedded subprocess's id)."""
+    return workflow.get_task_from_id(sub_id).task_spec.spec
+
+
+def _diff(workflow, spec, subprocess_specs):
+    """SpiffWorkflow's ``diff_workflow``, with each subprocess compared under its call key."""
+    registry = serialization.registry()
+    top = WorkflowDiff(workflow, SpecDiff(registry, workflow.spec, spec))
+    subprocesses = {}
+    for sub_id, sub in workflow.subprocesses.items():
+        target = subprocess_specs.get(_spec_key(workflow, sub_id))
+        subprocesses[sub_id] = WorkflowDiff(sub, SpecDiff(registry, sub.spec, target)) if target else None
+    return top, subprocesses
+
+
 def _blockers(workflow, spec, subprocess_specs):
-    top, subprocesses = diff_workflow(serialization.registry(), workflow, spec, subprocess_specs)
+    top, subprocesses = _diff(workflow, spec, subprocess_specs)
     missing = _missing(top.removed)
     for sub_id, sub_diff in subprocesses.items():
         if sub_diff is None:
@@ -67,7 +89,8 @@ class Migrations:
                                   {"status": instance.status})
         target = self._target(instance, to_version)
         workflow = self.rt.uow.load(instance)
-        _, _, missing = _blockers(workflow, *self.rt.definitions.spec(target))
+        called = self.rt.definitions.bind(target, keep=workflow.called)
+        _, _, missing = _blockers(workflow, *self.rt.definitions.specs(target, called))
         if missing:
             return MigrationCheck(instance.id, False,
                                   f"steps not in version {target.version}: {', '.join(missing)}", "steps_missing",
@@ -78,10 +101,11 @@ class Migrations:
         """Move one running instance to ``to_version``; Conflict (409) if it cannot move."""
         instance = self.rt.instances.get(instance_id)
         target = self._target(instance, to_version)
-        spec, subprocess_specs = self.rt.definitions.spec(target)
 
         def action(ctx):
             workflow = ctx.workflow
+            called = self.rt.definitions.bind(target, keep=workflow.called)
+            spec, subprocess_specs = self.rt.definitions.specs(target, called)
             top, subprocesses, missing = _blockers(workflow, spec, subprocess_specs)
             if missing:
                 raise Conflict(f"instance cannot move to version {target.version}: steps "
@@ -89,8 +113,8 @@ class Migrations:
             removed = migrate_workflow(top, workflow, spec)
             for sub_id, sub_diff in subprocesses.items():
                 sub = workflow.subprocesses[sub_id]
-                removed += migrate_workflow(sub_diff, sub, subprocess_specs[sub.spec.name])
-            workflow.subprocess_specs = subprocess_specs
+                removed += migrate_workflow(sub_diff, sub, subprocess_specs[_spec_key(workflow, sub_id)])
+            workflow.subprocess_specs, workflow.called = subprocess_specs, called
             for task in removed:  # SpiffWorkflow 3.2 leaves reset timers registered (notes §10.3)
                 workflow.event_manager.remove_task(task)
             ctx.migration_target = target

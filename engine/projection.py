@@ -63,6 +63,9 @@ class OpenTask:
     candidate_department: str | None
     candidate_user: str | None
     due_at: dt.datetime | None
+    # The definition whose spec holds the task: a called process's, inside a call activity
+    # to another definition (engine.calls); None: the instance's own.
+    definition_id: int | None = None
 
 
 @dataclasses.dataclass
@@ -97,7 +100,8 @@ def _open_task(task, lane_roles):
         candidate_role=evaluate("candidateRole") or role,
         candidate_department=evaluate("candidateDepartment") or department,
         candidate_user=evaluate("assignee"),
-        due_at=_as_datetime(due) if due else None)
+        due_at=_as_datetime(due) if due else None,
+        definition_id=getattr(task.workflow.spec, "definition_id", None))
 
 
 def _evaluate(task, expression):
@@ -185,7 +189,7 @@ def _closed_state(ctx, task_id):
 
 def _open(connection, ctx, opening):
     instance = ctx.instance
-    created = [dict(id=task.id, instance_id=instance.id, definition_id=instance.definition_id,
+    created = [dict(id=task.id, instance_id=instance.id, definition_id=task.definition_id or instance.definition_id,
                     business_key=instance.business_key, key=task.key, title=task.title,
                     lane=task.lane, **_routing(task), started_by=instance.started_by,
                     state="open", created_at=ctx.now, assignee=None, completed_at=None,

@@ -23,11 +23,17 @@ This is only complete over the builtins the sandbox exposes: anything added to
 input, must keep to it. ``random`` and ``string`` are not exposed for that reason
 (``random.getrandbits(10**10)``, ``string.Formatter``).
 
-Not guarded, and bounded otherwise: Python-level loops (the time limit, and the memory
+The engine's and the registry's functions are handed arguments of at most ``max_value_bytes``
+unfolded (:meth:`SizeGuards.checked_functions`): they are trusted code that renders or
+compares what scripts pass (``str(day)``); what they build from it is theirs to keep small.
+
+Not guarded here, and bounded otherwise: Python-level loops (the time limit, and the memory
 ceiling in ``engine.scripting``); copies and splits (``list(x)``, ``s.split()``, slices) are
-at most a small multiple of their input, which is itself bounded. Not guarded at all:
-comparing (``==``, ``in``, ``min``) or hashing two deeply nested structures that share their
-parts (``l = [l, l]`` thirty times) is exponential in C.
+at most a small multiple of their input, which is itself bounded; comparing and hashing
+(``==``, ``in``, ``min``, dict keys, ``hash``), which C does recursively over every shared
+part each time it occurs, are bounded by ``engine.compare_guards`` with :func:`approx_size`:
+a comparison or hash a script causes is over values of at most 1,000,000 bytes unfolded.
+The operators ``| & ^`` (and ``-`` on a dict's view) are routed here and handed to it.
 """
 import builtins
 import math
@@ -149,12 +155,17 @@ def _children(value):
         return [*value.keys(), *value.values()]
     if kind in _SEQUENCES or (kind not in _SCALARS and isinstance(value, (list, tuple, set, frozenset))):
         return value
+    if kind in _DICT_VIEWS:  # compared and hashed like sets (engine.compare_guards)
+        return list(value)
+    if kind is slice:  # compared as the tuple (start, stop, step)
+        return (value.start, value.stop, value.step)
     return None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _PLAIN_NUMBERS = frozenset({int, float, bool, type(None)})
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
+_DICT_VIEWS = frozenset({type({}.keys()), type({}.values()), type({}.items())})
 
 
 def _scalar_size(value):
@@ -243,6 +254,8 @@ class SizeGuards:
     def sub(self, left, right):
         if _is_int(left) and _is_int(right):
             self.check_bits("'-'", max(left.bit_length(), right.bit_length()) + 1)
+        elif type(left) in _DICT_VIEWS or type(right) in _DICT_VIEWS:
+            return _set_operator("-")(self, left, right)
         return left - right
 
     def mul(self, left, right):
@@ -325,6 +338,26 @@ class SizeGuards:
             self.check_bytes(f"{name}()", size)
             return method(*args, **kwargs)
         return checked
+
+    # -- the engine's and the registry's functions -------------------------------------------
+    def checked_functions(self, functions):
+        """``functions`` (name -> callable) as scripts call them: each call's arguments measured
+        first. Trusted code does C work on what it is handed (``str(day)``, comparisons), so a
+        function is handed at most ``max_value_bytes`` unfolded, like a task's data: a nested
+        list that shares its parts thirty times is refused, not rendered."""
+        return {name: self._checked_function(name, fn) for name, fn in functions.items()}
+
+    def _checked_function(self, name, fn):
+        def call(*args, **kwargs):
+            if any(type(arg) not in _SCALARS for arg in args) or any(
+                    type(arg) not in _SCALARS for arg in kwargs.values()):
+                size = approx_size([args, kwargs], self.max_bytes)
+                if size > self.max_bytes:
+                    raise ScriptLimitExceeded(
+                        f"{name}() was handed over {self.max_bytes:,} bytes unfolded (a shared part "
+                        "counts each time it occurs), the limit for one value ([scripts] max_data_bytes)")
+            return fn(*args, **kwargs)
+        return call
 
     # -- builtins ----------------------------------------------------------------------------
     def builtins(self):
@@ -448,12 +481,21 @@ _METHOD_SIZES = {"ljust": _pad, "rjust": _pad, "center": _pad, "zfill": _pad,
                  "expandtabs": _expandtabs, "replace": _replace, "join": _join,
                  "translate": _translate, "to_bytes": _to_bytes}
 
+def _set_operator(op):
+    """``| & ^`` (and ``-`` on a dict's view): they hash, so the compare guards check them."""
+    def apply(_, left, right):
+        from engine import compare_guards  # it imports this module: resolved at the first call
+        return compare_guards.set_operator(op, left, right)
+    return apply
+
+
 _BINOPS = {"+": SizeGuards.add, "-": SizeGuards.sub, "*": SizeGuards.mul, "**": SizeGuards.pow,
-           "<<": SizeGuards.lshift, "%": SizeGuards.mod}
+           "<<": SizeGuards.lshift, "%": SizeGuards.mod,
+           "|": _set_operator("|"), "&": _set_operator("&"), "^": _set_operator("^")}
 _INPLACE = {
     "+=": SizeGuards.add, "*=": SizeGuards.mul, "**=": SizeGuards.pow,
     "<<=": SizeGuards.lshift, "%=": SizeGuards.mod,
     "-=": SizeGuards.sub, "/=": lambda _, a, b: a / b, "//=": lambda _, a, b: a // b,
-    ">>=": lambda _, a, b: a >> b, "&=": lambda _, a, b: a & b, "|=": lambda _, a, b: a | b,
-    "^=": lambda _, a, b: a ^ b,
+    ">>=": lambda _, a, b: a >> b, "&=": _set_operator("&="), "|=": _set_operator("|="),
+    "^=": _set_operator("^="),
 }

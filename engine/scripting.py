@@ -11,6 +11,14 @@ exhausting the server for everybody else:
    checks that refuse, BEFORE computing, a value over ``[scripts] max_data_bytes`` or an
    integer over 14,000 bits (4,200 digits). This is what stops single C-level operations
    (``10 ** (3 * 10 ** 7)``, ``"x" * 3 * 10 ** 9``), which the time limit cannot interrupt.
+   **Compare and hash guards** (``engine.compare_guards``) do the same for what C compares
+   or hashes recursively: comparisons become ``_compare_`` (``_compared_`` per operand in a
+   chain), dict keys and set elements ``_hashed_``, subscripts check their key, and the
+   builtins and methods that compare or hash (``min``, ``max``, ``hash``, ``set``, ``dict``,
+   ``list.sort``, ``dict.get`` ...) are checked: a comparison or hash a script causes is over
+   values of at most 1,000,000 bytes unfolded (a shared part counted each time it occurs,
+   ~5 ms of C at most), so ``a == b`` of thirty doublings ``a = [a, a]`` is refused, not run.
+   The engine's and the registry's functions are handed at most ``max_data_bytes`` unfolded.
 2. **Time and memory while Python runs**: a trace function raises :class:`ScriptTimeout` at
    the first line executed past ``[scripts] timeout_seconds``, and every 2 ms compares the
    process's resident memory with what it was at its first check, raising
@@ -28,11 +36,11 @@ after each script (tens of microseconds), where a separate process with ``setrli
 a pickled round trip per run (~105–150 µs more; a process per run ~10 ms), the engine
 evaluates dozens of expressions per command, and scripts call engine functions (``emit``,
 the calendar, registry functions) that live in this process. The price is completeness: the guards only cover the
-builtins exposed here, so every builtin or registry function added must keep to
-``engine.script_guards``'s contract (``random`` and ``string`` are not exposed). Known
-residue: comparing or hashing deeply nested *shared* containers (``l = [l, l]`` thirty
-times) is exponential in C and is not guarded; building such data is (its repr, format and
-storage are measured with a budget).
+builtins exposed here, so every builtin or registry function added must keep to the
+contracts of ``engine.script_guards`` and ``engine.compare_guards`` (``random``, ``string``,
+``reorder`` and ``sorted`` are not exposed). Known residue, stated in
+``engine.compare_guards``: hash flooding (many distinct keys of equal hash make one set or
+dict operation quadratic in C), and comparisons trusted code makes on script values.
 
 SpiffWorkflow's deserializer gives back its default, unsandboxed engine: the unit of work
 attaches :func:`make_script_engine` after every load.
@@ -45,21 +53,22 @@ import threading
 import time
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_globals, utility_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Eval import default_guarded_getiter
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence,
                                      guarded_unpack_sequence, safer_getattr)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from engine.errors import InvalidInput, ScriptLimitExceeded, ScriptRejected, ScriptTimeout
-from engine import script_guards
+from engine import compare_guards, script_guards
 from engine.script_guards import CheckedStrType, SizeGuards, approx_size, changed_data_size
 
 _MAX_RANGE = 1_000_000
 DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_MEMORY_BYTES = 256 * 1024 * 1024
-# random (getrandbits, choices(k=)) and string (Formatter) could build anything; not exposed.
-_NOT_EXPOSED = ("random", "whrandom", "string")
+# random (getrandbits, choices(k=)) and string (Formatter) could build anything; reorder
+# (RestrictedPython's utility) hashes its arguments unmeasured and nothing needs it: not exposed.
+_NOT_EXPOSED = ("random", "whrandom", "string", "reorder")
 
 
 def _limited_range(*args):
@@ -71,31 +80,44 @@ def _limited_range(*args):
 
 def _restricted_globals(functions, guards):
     builtins = {**safe_globals["__builtins__"], **utility_builtins,
-                "dict": dict, "list": list, "min": min, "max": max,
-                "any": any, "all": all, "enumerate": enumerate, "range": _limited_range,
-                **guards.builtins()}
+                "list": list, "any": any, "all": all, "enumerate": enumerate, "range": _limited_range,
+                **guards.builtins(), **compare_guards.builtins_()}
     for name in _NOT_EXPOSED:
         builtins.pop(name, None)
 
     def getattr_(obj, name, *default):
         if isinstance(obj, CheckedStrType):
             obj = str  # the scripts' str: the rules (and guards) of str's own attributes
-        return guards.guard_method(obj, name, safer_getattr(obj, name, *default))
+        elif isinstance(obj, compare_guards.ScriptType):
+            obj = obj.real  # the scripts' dict, set, frozenset: likewise
+        method = guards.guard_method(obj, name, safer_getattr(obj, name, *default))
+        if name in compare_guards.METHOD_NAMES:  # a call (traced) only for the few that compare
+            method = compare_guards.guard_method(obj, name, method)
+        return method
 
     return {"__builtins__": builtins, "_getattr_": getattr_,
-            "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
+            "_getitem_": compare_guards.getitem, "_getiter_": default_guarded_getiter,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence, "_write_": full_write_guard,
             "_inplacevar_": guards.inplace, "_binop_": guards.binop,
-            "_format_value_": guards.format_value, **functions}
+            "_format_value_": guards.format_value, "_compare_": compare_guards.compare,
+            "_compared_": compare_guards.compared, "_hashed_": compare_guards.hashed,
+            "_hashed_all_": compare_guards.hashed_all,
+            "_exception_types_": compare_guards.exception_types, **guards.checked_functions(functions)}
 
 
-_GUARDED_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
+_GUARDED_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%",
+                ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
+_COMPARE_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+                ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
+_SCALAR_LITERALS = (str, bytes, int, float, bool, type(None))
 
 
 class _SizeGuardingPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: the operators and f-string fields that can build big
-    values become calls of the size guards (``_binop_``, ``_format_value_``)."""
+    values become calls of the size guards (``_binop_``, ``_format_value_``); comparisons,
+    dict keys and set elements go through the compare guards (``_compare_``, ``_compared_``,
+    ``_hashed_``, ``_hashed_all_``, ``_exception_types_``; engine.compare_guards)."""
 
     def visit_BinOp(self, node):
         node = self.node_contents_visit(node)
@@ -111,6 +133,97 @@ class _SizeGuardingPolicy(RestrictingNodeTransformer):
                         args=[node.value, ast.Constant(node.conversion),
                               node.format_spec or ast.Constant("")], keywords=[])
         return _located(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+
+    def visit_Compare(self, node):
+        """One comparison becomes ``_compare_(op, left, right)``; in a chain (``a < b < c``) each
+        guarded operand becomes ``_compared_(operand, op)``, which keeps the chain's evaluation
+        order and short-circuit. A pair with a scalar literal, or ``is``, is left alone."""
+        node = self.node_contents_visit(node)
+        operands = [node.left, *node.comparators]
+        guarded = {}  # operand index -> an operator it takes part in
+        for i, op in enumerate(node.ops):
+            if not isinstance(op, (ast.Is, ast.IsNot)) and not (
+                    _is_scalar_literal(operands[i]) or _is_scalar_literal(operands[i + 1])):
+                guarded.setdefault(i, _COMPARE_OPS[type(op)])
+                guarded.setdefault(i + 1, _COMPARE_OPS[type(op)])
+        if not guarded:
+            return node
+        if len(node.ops) == 1:
+            return _located(_call("_compare_", ast.Constant(_COMPARE_OPS[type(node.ops[0])]),
+                                  node.left, node.comparators[0]), node)
+        wrapped = [_call("_compared_", operand, ast.Constant(guarded[i])) if i in guarded else operand
+                   for i, operand in enumerate(operands)]
+        return _located(ast.Compare(left=wrapped[0], ops=node.ops, comparators=wrapped[1:]), node)
+
+    def visit_Dict(self, node):
+        node = self.node_contents_visit(node)
+        node.keys = [key if key is None or _is_scalar_literal(key) else _hashed(key, "a dict key")
+                     for key in node.keys]  # None: a ** unpacking, whose hashes are stored
+        return _located(node, node)
+
+    def visit_Set(self, node):
+        node = self.node_contents_visit(node)
+        node.elts = [_hashed_element(element) for element in node.elts]
+        return _located(node, node)
+
+    def visit_SetComp(self, node):
+        node = super().visit_SetComp(node)
+        node.elt = _hashed_element(node.elt)
+        return _located(node, node)
+
+    def visit_DictComp(self, node):
+        node = super().visit_DictComp(node)
+        if not _is_scalar_literal(node.key):
+            node.key = _hashed(node.key, "a dict key")
+        return _located(node, node)
+
+    def visit_Subscript(self, node):
+        """``_write_(d)[k] = v`` and ``del _write_(d)[k]``: the key is hashed (loads go through
+        ``_getitem_``, which checks it)."""
+        node = super().visit_Subscript(node)
+        slices = node.slice.elts if isinstance(getattr(node, "slice", None), ast.Tuple) else []
+        if isinstance(node, ast.Subscript) and not (
+                _is_scalar_literal(node.slice) or isinstance(node.slice, ast.Slice)
+                or any(isinstance(element, ast.Slice) for element in slices)):
+            node.slice = _hashed(node.slice, "a subscript 'x[key]'")
+            _located(node, node)
+        return node
+
+    def visit_ExceptHandler(self, node):
+        """The types an ``except`` names may be a nested tuple (``except t:``), which C walks
+        recursively; checked only when an exception is being matched."""
+        node = super().visit_ExceptHandler(node)
+        if node.type is not None:
+            node.type = _located(_call("_exception_types_", node.type), node)
+        return node
+
+
+def _call(name, *args):
+    return ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+
+
+def _hashed(value, what):
+    return _call("_hashed_", value, ast.Constant(what))
+
+
+def _hashed_element(element):
+    if isinstance(element, ast.Starred):
+        element.value = _call("_hashed_all_", element.value, ast.Constant("a set element"))
+        return element
+    return element if _is_scalar_literal(element) else _hashed(element, "a set element")
+
+
+def _is_scalar_literal(node):
+    """A literal str, bytes, number, bool or None (``-1`` too), or a tuple or list of them: C
+    compares such a value with anything without recursing into the other side, and hashes it
+    in time linear in the source."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, _SCALAR_LITERALS)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float))
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(isinstance(e, ast.Constant) and isinstance(e.value, _SCALAR_LITERALS) for e in node.elts)
+    return False
 
 
 def _located(new, old):
@@ -184,7 +297,7 @@ def _resident_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-_GUARDS_FILE = script_guards.__file__
+_GUARD_FILES = frozenset({script_guards.__file__, compare_guards.__file__})
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_CHECK_SECONDS = 0.002  # reading /proc costs ~10 µs: not on every line
 
@@ -251,8 +364,8 @@ class _Bounds:
         memory = {"next": started + _MEMORY_CHECK_SECONDS, "base": None}
 
         def trace(frame, event, arg):
-            if frame.f_code.co_filename == _GUARDS_FILE:
-                return None  # the size guards are bounded: not worth a check per line of theirs
+            if frame.f_code.co_filename in _GUARD_FILES:
+                return None  # the guards are bounded (and check the deadline where they loop)
             now = time.monotonic()
             if now > deadline:
                 raise ScriptTimeout(f"script stopped after {limit:g} s (time limit)")
@@ -267,10 +380,12 @@ class _Bounds:
                         f"the limit of {max_memory >> 20} MB ([scripts] max_memory_bytes)")
             return trace
 
+        self.previous_deadline = compare_guards.set_deadline(deadline, limit)  # untraced: before
         sys.settrace(trace)
 
     def __exit__(self, *exc):
         sys.settrace(self.previous)
+        compare_guards.restore_deadline(self.previous_deadline)
 
 
 def check_data_size(data, max_bytes, what="the data"):

@@ -2,7 +2,10 @@
 
 SpiffWorkflow's serializer embeds the whole spec in every instance's JSON; this converter
 leaves it out and takes the (cached) spec back at load time. The format is otherwise
-SpiffWorkflow 3.2.0's own (serializer_version 1.5), so its migrations still apply.
+SpiffWorkflow 3.2.0's own (serializer_version 1.5), so its migrations still apply, plus one
+key, ``called``: the instance's bindings of call activities to deployed definitions
+(``{call key: definition id}``, see ``engine.calls``), kept on the workflow as ``called`` so
+that a load restores its subprocesses with the specs they started with.
 
 Also the rules for the JSON data the engine stores beside the state: :func:`jsonable` and
 :func:`task_data` (variables, form and event data), and :func:`typename_paths` (the one key
@@ -23,6 +26,8 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):
         dct["spec_name"] = workflow.spec.name
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        if getattr(workflow, "called", None):
+            dct["called"] = dict(workflow.called)
         return dct
 
     def from_dict(self, dct, spec=None, subprocess_specs=None):
@@ -50,11 +55,20 @@ def dump(workflow):
     return _serializer.serialize_json(workflow)
 
 
-def load(state, spec, subprocess_specs, script_engine):
-    """Rebuild a workflow from :func:`dump` output; attaches ``script_engine`` (never the default)."""
+def load(state, spec, subprocess_specs, script_engine, specs=None):
+    """Rebuild a workflow from :func:`dump` output; attaches ``script_engine`` (never the default).
+
+    ``specs(called)``: when the state holds call bindings, returns the ``(spec,
+    subprocess_specs)`` to restore it with, in place of the two given (which then serve
+    only an instance without calls to other definitions).
+    """
     dct = json.loads(state, cls=_serializer.json_decoder_cls)
     _serializer.migrate(dct)
+    called = {key: int(value) for key, value in dct.pop("called", {}).items()}
+    if called and specs is not None:
+        spec, subprocess_specs = specs(called)
     workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.called = called
     workflow.script_engine = script_engine
     return workflow
 

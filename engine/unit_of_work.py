@@ -10,8 +10,8 @@ a lost race raises :class:`StaleInstance` and writes nothing.
 
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
-service) is saved: the instance goes to ``error`` with the reason and the task, and the
-person's own step stays done.
+service, a command past its budget of steps and seconds, ``engine.budget``) is saved: the
+instance goes to ``error`` with the reason and the task, and the person's own step stays done.
 
 Events reach the registry's listeners inside the write transaction: the engine's own
 (``task_opened`` carries the data the task opened with) and those BPMN scripts raise with
@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import bindparam, insert, update
 
 from engine import compaction, projection, serialization
+from engine.budget import CommandBudget
 from engine.clock import FixedClock, using_clock
 from engine.context import Context
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
@@ -46,10 +47,13 @@ _running = contextvars.ContextVar("duban_unit_of_work", default=None)
 class UnitOfWork:
     def __init__(self, runtime):
         self.rt = runtime
+        CommandBudget.from_config(runtime.config)  # a bad [engine] section fails at start, not per command
 
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
+        budget = self._budget()  # the command's time runs from here
         ctx = self._new(definition, variables, actor, business_key)
+        ctx.budget = budget
         with self._command(ctx):
             self._advance(ctx)
             self._compact(ctx)
@@ -63,7 +67,9 @@ class UnitOfWork:
         ``instance``: the row, when the caller has just read it (saves a read); a stale copy
         is harmless, the save's version check refuses it.
         """
+        budget = self._budget()
         ctx = self._load(instance_id, actor, allow_status, instance)
+        ctx.budget = budget
         with self._command(ctx):
             action(ctx)
             self._advance(ctx)
@@ -71,6 +77,10 @@ class UnitOfWork:
             self._write(ctx, new=False)
         self._after_commit(ctx)
         return ctx
+
+    def _budget(self):
+        """A fresh :class:`~engine.budget.CommandBudget` for one command (``[engine]``)."""
+        return CommandBudget.from_config(self.rt.config)
 
     def load(self, instance):
         """The instance's workflow, for read-only inspection (dry runs); never saved."""
@@ -103,8 +113,10 @@ class UnitOfWork:
 
     # -- load -------------------------------------------------------------------------------
     def _new(self, definition, variables, actor, business_key):
-        spec, subprocess_specs = self.rt.definitions.spec(definition)
+        called = self.rt.definitions.bind(definition)  # "latest" is resolved now (engine.calls)
+        spec, subprocess_specs = self.rt.definitions.specs(definition, called)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.rt.script_engine())
+        workflow.called = called
         workflow.task_tree.data.update(variables)
         now = self.rt.clock.now()
         instance = Instance(
@@ -134,7 +146,8 @@ class UnitOfWork:
 
     def _workflow(self, instance, definition):
         spec, subprocess_specs = self.rt.definitions.spec(definition)
-        return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine())
+        return serialization.load(instance.state, spec, subprocess_specs, self.rt.script_engine(),
+                                  specs=lambda called: self.rt.definitions.specs(definition, called))
 
     # -- advance ----------------------------------------------------------------------------
     def _advance(self, ctx):
@@ -144,7 +157,8 @@ class UnitOfWork:
             try:
                 if ctx.status is None:  # suspend and cancel do not run the workflow
                     ctx.workflow.refresh_timers()
-                    ctx.workflow.do_engine_steps()
+                    # Bounded: past the budget BudgetExceeded stops it before the next task.
+                    ctx.workflow.do_engine_steps(will_complete_task=ctx.budget.step)
                 self._project(ctx)
             except EngineError:
                 raise

@@ -156,6 +156,34 @@ def test_the_login_page_is_throttled_too(server, wall):
     assert "登录失败次数过多" in refused.text and "duban_session" not in refused.headers.get("Set-Cookie", "")
 
 
+@BOTH_DATABASES
+def test_expired_counters_are_swept_when_a_new_one_starts(server, wall):
+    """The table grows only when a failure starts a counter; that insert first deletes the
+    counters whose window has passed, keeping any lock still in force."""
+    for n in range(5):
+        assert try_login(server, f"ghost{n}", "wrong-guess").status_code == 401
+    for _ in range(10):  # zhang: locked for 15 minutes
+        wall.advance(seconds=61)
+        try_login(server, "zhang", "wrong-guess")
+    assert ("username", "ghost0") in counters(server) and ("username", "zhang") in counters(server)
+    wall.advance(minutes=14)  # the ghosts' window (15 min) has passed; zhang's lock has not
+    assert try_login(server, "ghost0", "wrong-guess").status_code == 401  # a known address: no sweep
+    assert ("username", "ghost1") in counters(server)
+    assert try_login(server, "newcomer", "wrong-guess").status_code == 401
+    assert counters(server) == {("username", "ghost0"): 1, ("username", "zhang"): 10,
+                                ("username", "newcomer"): 1, ("address", "127.0.0.1"): 17}
+    admin = token_for(server, "admin")
+    assert [x["key"] for x in admin.get("/api/v1/auth/lockouts").json()["items"] if x["kind"] == "username"] == [
+        "ghost0", "newcomer", "zhang"]
+
+
+def counters(server):
+    from api.models import LoginThrottle
+
+    with server.engine.db.read() as session:
+        return {(row.kind, row.key): row.failures for row in session.scalars(select(LoginThrottle))}
+
+
 def audit(server):
     with server.engine.db.read() as session:
         return session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
@@ -209,6 +237,22 @@ def test_admin_changes_roles_department_name_and_deactivation_ends_sessions(serv
     assert try_login(server, "zhang", PASSWORD).status_code == 200
     kinds = [(r.kind, r.data.get("username")) for r in audit(server) if r.kind == "user_changed"]
     assert len(kinds) == 3 and all(name == "zhang" for _, name in kinds)
+
+
+def test_the_user_list_and_a_created_user_show_the_active_flag(server):
+    admin = server.login("admin")
+    assert admin.request("PATCH", "/api/v1/users/zhang", json={"active": False}).status_code == 200
+    created = admin.post("/api/v1/users", {**NEW_USER, "password": STRONG})
+    assert created.status_code == 201 and created.json()["active"] is True
+    listed = {u["username"]: u["active"] for u in admin.get("/api/v1/users", params={"limit": 200}).json()["items"]}
+    assert listed["zhang"] is False and listed["zhao"] is True and listed["li"] is True
+    seen_by_supervisor = server.login("sup").get("/api/v1/users", params={"limit": 200}).json()["items"]
+    assert all(isinstance(u["active"], bool) for u in seen_by_supervisor)
+    spec = server.anonymous().get("/api/v1/openapi.json").json()
+    page = spec["paths"]["/api/v1/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    items = spec["components"]["schemas"][page["$ref"].rsplit("/", 1)[-1]]["properties"]["items"]["items"]
+    user = spec["components"]["schemas"][items["$ref"].rsplit("/", 1)[-1]]
+    assert user["properties"]["active"]["type"] == "boolean" and "active" in user["required"]
 
 
 def test_password_reset_and_own_change_end_the_other_sessions(server, wall):

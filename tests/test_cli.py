@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bpmn_snippets import chain, user_task
 from tests.conftest import REPO
 
 DUBAN = str(Path(sys.executable).parent / "duban")
@@ -90,6 +91,15 @@ def test_deploy_command_reports_errors(tmp_path):
     assert result.returncode == 2 and "malformed XML" in result.stderr
     good = run(["deploy", str(REPO / "bpmn" / "supervision.bpmn")], config)
     assert good.returncode == 0 and "supervision v1 (unchanged)" in good.stdout
+    # several files are one bundle: deployed together, or none of them
+    outer, inner = tmp_path / "outer.bpmn", tmp_path / "inner.bpmn"
+    outer.write_bytes(chain("outer", '<bpmn:callActivity id="n1" calledElement="inner"/>'))
+    inner.write_bytes(chain("inner", user_task(1)))
+    refused = run(["deploy", str(outer), str(inner), str(bad)], config)
+    assert refused.returncode == 2 and refused.stderr.startswith("bad.bpmn: malformed XML")
+    bundle = run(["deploy", str(outer), str(inner)], config)
+    assert bundle.returncode == 0, bundle.stderr
+    assert bundle.stdout.splitlines() == ["outer.bpmn: outer v1 (deployed)", "inner.bpmn: inner v1 (deployed)"]
 
 
 def test_serve_answers_healthz(tmp_path, serve):

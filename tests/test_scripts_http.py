@@ -17,6 +17,9 @@ HOSTILE = [
     "blob = 'x' * (50 * 1024 * 1024 * (n - 6))",
     "x = f'{1:>{10 ** (n + 3)}}'",
     "l = []\nwhile True:\n    l.append('x' * 90000)",
+    # Comparing and hashing deep shared values: 2**30 steps of C each (n = 7: 30 doublings).
+    "a = []\nb = []\nfor i in range(4 * n + 2):\n    a = [a, a]\n    b = [b, b]\nx = a == b",
+    "t = ()\nfor i in range(4 * n + 2):\n    t = (t, t)\nseen = {t}",
 ]
 
 
@@ -63,6 +66,11 @@ def test_hostile_scripts_leave_the_server_answering_other_users(server_factory):
 
     assert [r.status_code for r in outcomes] == [201] * len(HOSTILE)
     assert [r.json()["status"] for r in outcomes] == ["error"] * len(HOSTILE)
+    # The C-level ones are refused before they run (a freeze would end by the time limit).
+    admin = server.login("admin")
+    for response in outcomes[1:5] + outcomes[6:]:
+        error = admin.get(f"/api/v1/instances/{response.json()['id']}").json()["error"]
+        assert "ScriptLimitExceeded" in error and "time limit" not in error, error
     for response in outcomes:
         instance = secretary.get(f"/api/v1/instances/{response.json()['id']}").json()
         assert instance["status"] == "error"

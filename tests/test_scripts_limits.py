@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from engine import definitions
-from engine.errors import InvalidDefinition, InvalidInput, ScriptLimitExceeded
+from engine.errors import InvalidDefinition, InvalidInput, ScriptLimitExceeded, ScriptTimeout
 from engine.scripting import RestrictedEnvironment, compile_script
 from tests.bpmn_snippets import chain, process, script, user_task
 from tests.conftest import SECRETARY
@@ -189,8 +189,9 @@ def test_ordinary_scripts_keep_working(engine):
     assert variables["i"] == [True, "12", "Q", "ok", 8]
 
 
-@pytest.mark.parametrize("code", ["x = random.getrandbits(10 ** 10)", "x = string.ascii_letters"])
-def test_random_and_string_are_not_exposed(engine, code):
+@pytest.mark.parametrize("code", ["x = random.getrandbits(10 ** 10)", "x = string.ascii_letters",
+                                  "x = reorder([1, 2])", "x = sorted([2, 1])"])
+def test_random_string_reorder_and_sorted_are_not_exposed(engine, code):
     engine.deploy(chain("mods", script(1, code), user_task(2)))
     instance = engine.instances.start("mods", {}, SECRETARY)
     assert instance.status == "error" and "NameError" in instance.error
@@ -241,3 +242,175 @@ def test_a_completion_over_the_data_limit_is_refused_and_changes_nothing(engine_
     with pytest.raises(InvalidInput) as refused:
         engine.instances.start("form", {"notes": "n" * 200_000}, SECRETARY)
     assert refused.value.reason == "data_too_large"
+
+
+# -- comparing and hashing (engine.compare_guards) ---------------------------------------------
+# Thirty doublings: 31 objects, 2**30 elements unfolded; C compares or hashes them all in one call.
+DEEP_LISTS = "a = []\nb = []\nfor i in range(30):\n    a = [a, a]\n    b = [b, b]\n"
+DEEP_TUPLE = "t = ()\nfor i in range(30):\n    t = (t, t)\n"
+DEEP_TYPES = "t = (KeyError,)\nfor i in range(30):\n    t = (t, t)\n"
+
+# (script, the operation its error names)
+COMPARE_BOMBS = [
+    (DEEP_LISTS + "x = a == b", "'=='"),
+    (DEEP_LISTS + "x = a < b", "'<'"),
+    (DEEP_LISTS + "x = 1 < 2 != a <= b", "'<='"),             # a chain
+    (DEEP_LISTS + "x = a in [b]", "'in'"),
+    (DEEP_LISTS + "x = a not in (y for y in [b])", "'not in'"),
+    (DEEP_LISTS + "x = {1: a} == {1: b}", "'=='"),
+    (DEEP_LISTS + "x = {1: a}.items() == {1: b}.items()", "'=='"),
+    ("w = [[[0] * 1000] * 1000] * 1000\nc = [[[0] * 1000] * 1000] * 1000\nx = w == c", "'=='"),
+    (DEEP_TUPLE + "h = hash(t)", "hash()"),
+    (DEEP_TUPLE + "s = {t}", "set element"),
+    (DEEP_TUPLE + "s = {*[t]}", "set element"),
+    (DEEP_TUPLE + "s = {x for x in [t]}", "set element"),
+    (DEEP_TUPLE + "d = {t: 1}", "dict key"),
+    (DEEP_TUPLE + "d = {x: 1 for x in [t]}", "dict key"),
+    (DEEP_TUPLE + "x = t in {}", "'in'"),
+    (DEEP_TUPLE + "x = {}[t]", "subscript"),
+    (DEEP_TUPLE + "d = {}\nd[t] = 1", "subscript"),
+    (DEEP_TUPLE + "d = {}\ndel d[t]", "subscript"),
+    (DEEP_TUPLE + "x = {}.get(t)", "dict.get()"),
+    (DEEP_TUPLE + "x = {}.pop(t, 0)", "dict.pop()"),
+    (DEEP_TUPLE + "x = {}.setdefault(t)", "dict.setdefault()"),
+    (DEEP_TUPLE + "x = dict.fromkeys([t])", "dict.fromkeys()"),
+    (DEEP_TUPLE + "d = {}\nd.update([(t, 1)])", "dict.update()"),
+    (DEEP_TUPLE + "d = {}\nd |= [(t, 1)]", "'|='"),
+    (DEEP_TUPLE + "x = {}.keys() | [t]", "'|'"),
+    (DEEP_TUPLE + "x = set([t])", "set()"),
+    (DEEP_TUPLE + "x = frozenset([t])", "frozenset()"),
+    (DEEP_TUPLE + "x = dict([(t, 1)])", "dict()"),
+    (DEEP_TUPLE + "s = set()\ns.add(t)", "set.add()"),
+    (DEEP_TUPLE + "x = {1}.union([t])", "set.union()"),
+    (DEEP_TUPLE + "x = set.issubset({1}, [t])", "set.issubset()"),      # unbound
+    (DEEP_TUPLE + "s = {1}\ns.symmetric_difference_update([t])", "set.symmetric_difference_update()"),
+    (DEEP_TUPLE + "x = {}.keys().isdisjoint([t])", "dict.keys().isdisjoint()"),
+    (DEEP_LISTS + "x = slice(a) == slice(b)", "'=='"),
+    (DEEP_LISTS + "x = max([a, b])", "max()"),
+    (DEEP_LISTS + "x = min(a, b)", "min()"),
+    (DEEP_LISTS + "x = max([1, 2], key=lambda i: a if i == 1 else b)", "max() keys"),
+    (DEEP_LISTS + "x = [a].count(b)", "list.count()"),
+    (DEEP_LISTS + "x = list.count([a], b)", "list.count()"),             # unbound
+    (DEEP_LISTS + "x = [a].index(b)", "list.index()"),
+    (DEEP_LISTS + "l = [a]\nl.remove(b)", "list.remove()"),
+    (DEEP_LISTS + "x = (a,).count(b)", "tuple.count()"),
+    (DEEP_LISTS + "l = [a, b]\nl.sort()", "list.sort()"),
+    (DEEP_LISTS + "l = [1, 2]\nl.sort(key=lambda i: a if i == 1 else b)", "list.sort() keys"),
+    (DEEP_TYPES + "x = isinstance('s', t)", "isinstance()"),
+    (DEEP_TYPES + "try:\n    x = 1 / 0\nexcept t:\n    pass", "'except'"),
+]
+
+
+@pytest.mark.parametrize("code, operation", COMPARE_BOMBS, ids=[code.rsplit("\n", 1)[-1] for code, _ in COMPARE_BOMBS])
+def test_comparing_or_hashing_deep_shared_values_is_refused_before_it_runs(code, operation):
+    """Unguarded, each is 2**30 (or 10**9) steps of C holding the GIL: the time limit would
+    only raise after it, so ScriptLimitExceeded here means refused before computing."""
+    environment = RestrictedEnvironment({}, timeout_seconds=1)
+    with pytest.raises(ScriptLimitExceeded) as refused:
+        environment.execute(code, {})
+    assert operation in str(refused.value) and "1,000,000 bytes unfolded" in str(refused.value)
+
+
+def test_looking_for_a_container_in_a_c_iterator_is_refused_as_unmeasurable():
+    environment = RestrictedEnvironment({}, timeout_seconds=1)
+    with pytest.raises(ScriptLimitExceeded, match="'in' over an 'enumerate' object"):
+        environment.execute(DEEP_LISTS + "x = a in enumerate([b])", {})
+    context = {}
+    environment.execute("x = 2 in enumerate([1, 2])\ny = (1, 2) in list(enumerate([1, 2]))", context)
+    assert context["x"] is False and context["y"] is True
+
+
+@pytest.mark.parametrize("call", ["is_working_day(a)", "working_day_end(a, 1)", "emit('x', data=a)"])
+def test_engine_functions_are_not_handed_values_they_would_render_exponentially(engine, call):
+    """Trusted code renders or compares what scripts pass (``str(day)[:10]``): the arguments
+    of the engine's and the registry's functions are measured like a task's data."""
+    engine.deploy(chain("fn", script(1, escape(DEEP_LISTS + f"x = {call}")), user_task(2)))
+    instance = engine.instances.start("fn", {}, SECRETARY)
+    assert instance.status == "error" and "ScriptLimitExceeded" in instance.error
+    assert f"{call.split('(')[0]}() was handed over" in instance.error
+
+
+def test_a_deep_comparison_puts_the_instance_in_error_and_the_engine_serves_on(engine):
+    engine.deploy(chain("deep", script(1, escape(DEEP_LISTS + "same = a == b")), user_task(2)))
+    engine.deploy(chain("fine", user_task(1)))
+    instance = engine.instances.start("deep", {}, SECRETARY)
+    assert instance.status == "error" and instance.error_task == "n1"
+    assert "ScriptLimitExceeded" in instance.error and "'=='" in instance.error
+    assert "time limit" not in instance.error
+    assert engine.instances.start("fine", {}, SECRETARY).status == "running"
+
+
+def test_a_guard_that_calls_back_many_times_stops_at_the_time_limit():
+    """The guards' frames are not traced: max() calling the checked d.get for 300,000 keys,
+    each measured (under the budget), stops at the time limit by the guards' own check."""
+    environment = RestrictedEnvironment({}, timeout_seconds=0.5)
+    code = "t = ()\nfor i in range(16):\n    t = (t, t)\nd = {}\nx = max([t] * 300000, key=d.get)"
+    with pytest.raises(ScriptTimeout):
+        environment.execute(code, {})
+
+
+ORDINARY_COMPARISONS = """
+a1 = "yes" == "yes"
+a2 = 3 < 4 <= 4 != 5
+codes = ["A1", "B2", "C3"]
+c = "B2"
+a3 = c in codes and c not in [] and "B" not in ("a", "b")
+d = {"k": 1, (1, 2): 2}
+k = "k"
+a4 = d["k"] + d[(1, 2)] + d.get("z", 10) + d.get("k") + d[k]
+d[k] = 5
+d[("x", 1)] = 7
+del d[(1, 2)]
+a5 = d.pop("k"), d.setdefault("q", 9), d
+rows = [{"n": "b", "v": 2}, {"n": "a", "v": 1}, {"n": "c", "v": 2}]
+rows.sort(key=lambda r: r["n"])
+a6 = [r["n"] for r in rows]
+rows.sort(key=lambda r: r["v"], reverse=True)
+a7 = [r["n"] for r in rows]
+a8 = max(rows, key=lambda r: r["v"])["n"], min([3, 1, 2]), max(3, 1, 2), min([], default=0), max("abc")
+a9 = max({"a": 3, "b": 5}, key={"a": 3, "b": 5}.get)
+s = {1, 2, c}
+s.add(4)
+s.discard(1)
+a10 = s, set([1, 2]) | {3}, frozenset([1]) <= frozenset([1, 2]), {*[1, 2], *{3}}
+a11 = dict([("a", 1)], b=2), dict.fromkeys(["x", "y"], 0), {**{"a": 1}, "b": 2}
+a12 = [1, 2, 2, 3].count(2) + [1, 2, 3].index(3) + (1, 1).count(1)
+l = [3, 1, 2]
+l.remove(1)
+l.sort()
+a13 = l, {x: x * 2 for x in range(3)}, {x % 2 for x in range(5)}
+a14 = isinstance(s, set) and isinstance(a11[0], dict) and not isinstance(1, (str, (list, dict)))
+a15 = sorted_keys = list({"a": 1}.keys() | {"b"}), {"a": 1, "b": 2}.keys() - {"a"}
+x = 5
+x |= 2
+x &= 6
+x ^= 1
+u = {1}
+alias = u
+u |= {2}
+m = {"a": 1}
+m |= [("b", 2)]
+a16 = x, alias, m
+a17 = [1, 2] == [1, 2] and (1, [2]) < (1, [3]) and {"a": [1]} == {"a": [1]}, hash((1, 2)) == hash((1, 2))
+try:
+    z = {}["missing"]
+except (KeyError, IndexError):
+    a18 = "caught"
+a19 = [1, [2]] in [[1, [2]], 3], 2 in (y for y in [1, 2]), (1, 2) in enumerate([1, 2])
+a20 = set.union({1}, [2]), list.count([1, 1], 1), dict.get({"a": 1}, "a")
+n = -1
+a21 = n < 0 < 1 and n == -1, 3 in range(5), [1] not in range(3), None is None
+big = list(range(100000))
+a22 = big == list(range(100000)), 99999 in big, {i: i for i in range(100000)}[99999]
+"""
+
+
+def test_ordinary_comparisons_and_lookups_give_python_s_own_results():
+    environment = RestrictedEnvironment({}, timeout_seconds=5)
+    sandboxed, plain = {}, {}
+    environment.execute(ORDINARY_COMPARISONS, sandboxed)
+    exec(ORDINARY_COMPARISONS, {}, plain)  # noqa: S102 (the reference: plain Python, trusted text)
+    results = sorted(name for name in plain if name[0] == "a" and name[1:].isdigit())
+    assert len(results) == 22
+    for name in results:
+        assert sandboxed[name] == plain[name], name

@@ -260,7 +260,8 @@ def test_admin_departments_and_users(server):
                                        "department": "d3", "roles": "staff"}).status_code == 302
     assert Web(server.app, "zhao", "long-enough").get("/inbox").status_code == 200  # password works, staff of d3
     users = server.login("admin").get("/api/v1/users").json()["items"]
-    assert {"username": "zhao", "display_name": "教育局赵六", "department": "d3", "roles": ["staff"]} in users
+    assert {"username": "zhao", "display_name": "教育局赵六", "department": "d3", "roles": ["staff"],
+            "active": True} in users
 
 
 def test_calendar_page(server):

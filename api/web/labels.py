@@ -1,5 +1,8 @@
 """Chinese labels for the codes the engine and the domain store (statuses, lights, roles, ...)."""
+import re
+
 from api.rectification import STATUS_NAMES as PROBLEM_STATUS_NAMES
+from engine.budget import REASON_PREFIX as BUDGET_REASON
 from workflows.rectification.problems import SOURCE_NAMES
 
 ROLES = {"staff": "承办人员", "leader": "分管领导", "secretariat": "秘书科", "supervisor": "督查员",
@@ -46,6 +49,21 @@ TRIAGED_AS = {"problem": "整改问题", "item": "督办事项"}
 # Enum values of task forms that have no titles of their own (JSON Schema ``enumNames`` wins).
 ENUM_VALUES = {**RATINGS, "remind": "提醒催办", "extend": "延期", "reassign": "改派",
                "accountability": "问责"}
+
+
+_BUDGET_REASON = re.compile(re.escape(BUDGET_REASON) + r" (\d+) steps / ([\d.]+) s")
+
+
+def instance_error(error):
+    """An instance's stored error as the pages show it: the Chinese of what the engine itself
+    stopped (a command past its budget, ``engine.budget``); any other error (the model's own:
+    a script's exception) as stored."""
+    match = _BUDGET_REASON.search(error or "")
+    if match is None:
+        return error or ""
+    return (f"流程运行未到达等待环节：一次操作最多运行 {match[1]} 步、{match[2]} 秒，已被停止。"
+            "请检查流程中是否有不经过等待环节（用户任务、接收消息、定时器等）的循环，"
+            "或调用自身的调用活动。")
 
 
 def label(table, value):
@@ -112,9 +130,16 @@ REFUSALS = {
     "invalid_definition": "流程定义有误，引擎无法运行", "malformed_xml": "XML 格式有误",
     "bpmn_schema": "不符合 BPMN 规范", "not_bpmn": "不是 BPMN 或 DMN 文档", "no_process": "文档中没有可执行的流程",
     "no_decision": "DMN 文档中没有决策表", "bad_dmn": "决策表有误", "empty_expression": "表达式为空",
+    "bad_timer": "定时器的时间写法有误（应为带时区的日期时间、时长如 PT5M，或周期如 R3/PT1H，或表达式）",
+    "recursive_call": "调用活动在任何等待环节或条件之前再次调用自身所在的流程，会无限递归",
     "bad_form_schema": "表单定义（formSchema）不是有效的 JSON Schema",
     "unknown_flow_node": "顺序流连接了不存在的节点", "no_incoming_flow": "该节点没有流入的顺序流",
     "no_outgoing_flow": "该节点没有流出的顺序流", "version_taken": "版本号被同时部署占用，请重试",
+    "unknown_called_process": "调用活动所调用的流程既不在本文件中，也未部署",
+    "bad_called_version": "调用活动的版本（calledElementVersion）须为正整数",
+    "called_process_clash": "所调用流程中的流程或子流程编号与调用方重复",
+    "duplicate_key": "同一批部署的文件中有重复的流程或决策编号", "empty": "文档为空",
+    "unsupported_element": "流程中含有引擎不支持的 BPMN 元素",
     "catch_all": "脚本不允许使用不指明异常的 except", "finally": "脚本不允许使用 finally",
     "import": "脚本不允许导入模块", "forbidden_name": "脚本使用了不允许的名称",
     "script_syntax": "脚本有语法错误或使用了不允许的写法",
