@@ -25,7 +25,7 @@ from sqlalchemy import select
 from engine.actor import Actor
 from engine.clock import parse_moment
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, StaleInstance, problem
-from engine.models import HumanTask, Instance
+from engine.models import AuditRecord, HumanTask, Instance
 from engine.rescheduling import due_variable
 from workflows import access
 from workflows.supervision.models import Item
@@ -104,6 +104,9 @@ def apply_extension(engine, request, actor, extension_id):
             break
     log.warning("extension %s not applied: %s", extension_id, reason)
     with engine.db.write() as session:
+        if session.scalar(select(AuditRecord.seq).where(  # recorded by an earlier run
+                AuditRecord.instance_id == extension_id, AuditRecord.kind == "extension_not_applied")):
+            return False
         engine.audit.append(session, "extension_not_applied", actor=actor.username,
                             instance_id=extension_id, business_key=request["item_id"],
                             data={"task_id": request["task_id"], "new_due": request["new_due"],
