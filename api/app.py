@@ -53,6 +53,8 @@ def create_app(config=None, engine=None):
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     web.init_app(app, config)
+    # Holiday schedules another process entered count from this request on (engine.calendar).
+    app.before_request(engine.calendar.refresh)
 
     @app.get("/healthz")
     @app.doc(summary="Health: 200 when the database answers, 503 otherwise", tags=["Health"],

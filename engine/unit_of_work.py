@@ -50,6 +50,7 @@ class UnitOfWork:
 
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
+        self.rt.calendar.refresh()  # schedules another process entered count from this command on
         ctx = self._new(definition, variables, actor, business_key)
         with self._command(ctx):
             self._advance(ctx)
@@ -64,6 +65,7 @@ class UnitOfWork:
         ``instance``: the row, when the caller has just read it (saves a read); a stale copy
         is harmless, the save's version check refuses it.
         """
+        self.rt.calendar.refresh()  # schedules another process entered count from this command on
         ctx = self._load(instance_id, actor, allow_status, instance)
         with self._command(ctx):
             action(ctx)
