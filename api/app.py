@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations, headers,
+from api import (audit, auth, calendar, clock, complaint_page, complaints, definitions, errors, escalations, headers,
                  instances, items, notifications, organisation, rectification, reports, request_guard, runtime,
                  tasks, web)
 from api.directory import UserDirectory
@@ -16,7 +16,7 @@ from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, definitions, instances, items, rectification, complaints, tasks,
+BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
               escalations, notifications, reports, audit, clock, complaint_page)
 
 
