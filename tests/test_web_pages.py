@@ -310,7 +310,7 @@ def test_calendar_page_enters_a_schedule_and_applies_it(server):
                                                        "working_days": "2027-02-20"})
     assert saved.status_code == 302
     page = admin.get("/admin/calendar?year=2027").text
-    assert 'data-status="entered"' in page and "已保存 2027 年节假日安排" in page and "2027-02-06 是周末" in page
+    assert 'data-status="entered"' in page and "已保存 2027 年节假日安排" in page and "2027-02-06、2027-02-07 是周末" in page
     assert "2027-02-20（周六）" in page and 'id="no-moves"' in page and 'id="apply-form"' not in page
 
 

@@ -200,7 +200,8 @@ def admin_calendar():
             errors = field_errors(err, fields=("holidays", "working_days"), default="holidays")
         else:
             rt.calendar.refresh()
-            flash(f"已保存 {year} 年节假日安排。" + "".join(f"提示：{refusal_text(n)}。" for n in notes)
+            weekend = "、".join(n["date"] for n in notes if n["code"] == "holiday_on_weekend")
+            flash(f"已保存 {year} 年节假日安排。" + (f"提示：{weekend} 是周末，本就休息（不影响计算）。" if weekend else "")
                   + "已有待办的办理期限不会自动改变：请在下方预览并应用。")
             return redirect(url_for("web.admin_calendar", year=year) + "#changes")
     off, worked = year_days(rt.calendar, year)
