@@ -89,6 +89,7 @@ class BusinessCalendar:
         self._cn = holidays.China()
         self._warned_years = set()
         self._entered = _Entered(None, {})  # replaced whole, never mutated: threads share it
+        self._refresh_failing = False
 
     @classmethod
     def from_config(cls, calendar_config, store=None):
@@ -105,8 +106,8 @@ class BusinessCalendar:
     def refresh(self):
         """Reload the entered schedules if another process (or this one) changed them.
 
-        A database that does not answer keeps the cached schedules (logged): the command
-        that follows meets the outage itself and answers for it.
+        A database that does not answer keeps the cached schedules (logged once per outage):
+        the command that follows meets the outage itself and answers for it.
         """
         if self.store is None:
             return
@@ -115,7 +116,11 @@ class BusinessCalendar:
             if version != self._entered.version:
                 self._entered = _Entered(version, self.store.current())
         except SQLAlchemyError as err:
-            log.warning("calendar: could not check the entered schedules: %s", err)
+            if not self._refresh_failing:
+                log.warning("calendar: could not check the entered schedules: %s", err)
+            self._refresh_failing = True
+        else:
+            self._refresh_failing = False
 
     def entered(self, year):
         """The entered :class:`Schedule` of ``year`` in force, or None."""
