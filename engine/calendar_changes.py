@@ -124,7 +124,10 @@ def apply(rt, year, actor, task_ids=None, baseline="previous", schedule_id=None)
         if wanted is not None and move.task_id not in wanted:
             continue
         reason = _reschedule(rt, move, actor, change)
-        (skipped.append((move, reason)) if reason else moved.append(move))
+        if reason is None:
+            moved.append(move)
+        else:
+            skipped.append((move, reason))
     with rt.db.write() as session:
         if not rt.calendar_schedules.mark_applied(session, change.schedule.id, actor.username):
             raise Conflict(f"the {year} schedule was already applied", reason="calendar_applied")
