@@ -20,8 +20,8 @@ days come from, lowest precedence first:
 
 Entered schedules are shared by every process through the database. Each process caches
 them with the table's ``max(id)`` as version; :meth:`BusinessCalendar.refresh` (one indexed
-read) reloads when it moved. The engine refreshes at the start of every unit of work, and the
-app before every request, so a schedule saved by one process counts in every other one from
+read) reloads when it moved. The engine refreshes at the start of every unit of work and
+every periodic tick, and the app before every request, so a schedule saved by one process counts in every other one from
 its next command or page on. Trade-off: a read per command instead of a pub/sub channel.
 
 All functions take and return timezone-aware datetimes; due times are the office close of
