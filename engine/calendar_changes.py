@@ -8,7 +8,9 @@ the calendar the tasks were computed with — the year's previous entered schedu
 package's estimate when there was none (``baseline="previous"``); or, for tasks computed by
 a version that counted a year without data as weekends only (before issue 14),
 ``baseline="weekends"``. Only open tasks created before the schedule was entered count
-(later ones were computed with it). A due time that was ``n`` working days after its task's
+(later ones were computed with it); "before" includes the same instant, which only a
+simulated clock standing still produces: such a task shows in the preview, to be unticked,
+rather than being silently left out. A due time that was ``n`` working days after its task's
 creation day under the old calendar (and fell on a working day) becomes the ``n``-th working
 day after that day under the new one, at the same time of day: ``working_day_end(now(), n)``
 and ``add_working_days`` give exactly that. Trade-off: a deadline computed another way (a
