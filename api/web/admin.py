@@ -242,13 +242,12 @@ def admin_calendar_apply():
     if year is None or not FIRST_YEAR <= year <= LAST_YEAR:
         abort(404)
     baseline = request.form.get("baseline", "previous")
-    try:
-        schedule_id = int(request.form.get("schedule_id", ""))
-        moved, skipped = calendar_changes.apply(rt, year, g.actor, task_ids=request.form.getlist("task_id"),
-                                                baseline=baseline if baseline in calendar_changes.BASELINES
-                                                else "previous", schedule_id=schedule_id)
-    except ValueError:
+    schedule_id = request.form.get("schedule_id", "")
+    if baseline not in calendar_changes.BASELINES or not schedule_id.isdigit() or len(schedule_id) > 9:
         abort(400)
+    try:
+        moved, skipped = calendar_changes.apply(rt, year, g.actor, task_ids=request.form.getlist("task_id"),
+                                                baseline=baseline, schedule_id=int(schedule_id))
     except (Conflict, NotFound) as err:
         flash(error_text(err))
     else:
