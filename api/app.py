@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, clock, complaint_page, complaints, definitions, errors, escalations, headers,
+from api import (audit, auth, calendar, clock, complaint_page, complaints, definitions, errors, escalations, headers,
                  instances, items, notifications, organisation, rectification, reports, request_guard, runtime,
                  tasks, web)
 from api.directory import UserDirectory
@@ -16,7 +16,7 @@ from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, definitions, instances, items, rectification, complaints, tasks,
+BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
               escalations, notifications, reports, audit, clock, complaint_page)
 
 
@@ -53,6 +53,8 @@ def create_app(config=None, engine=None):
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     web.init_app(app, config)
+    # Holiday schedules another process entered count from this request on (engine.calendar).
+    app.before_request(engine.calendar.refresh)
 
     @app.get("/healthz")
     @app.doc(summary="Health: 200 when the database answers, 503 otherwise", tags=["Health"],

@@ -1,28 +1,47 @@
 """The business calendar (DESIGN invariant 7): which days are working days, in one timezone.
 
-Working days = weekdays − statutory holidays + adjusted working weekend days (调休), taken
-from the maintained ``holidays`` package (country CN), then the ``[calendar]`` overrides.
-A year the package has no official schedule for falls back to weekends only (plus the
-overrides) and logs a warning once per year: a date is never a crash. Admins enter a newly
-published year's schedule as overrides until the package catches up.
+Working days = weekdays − holidays + adjusted working weekend days (调休). Where a year's
+days come from, lowest precedence first:
+
+1. the ``holidays`` package (country CN). For a year it has the State Council's schedule of
+   (``official``), that schedule with its 调休 days. For any other year from 1950 to 2100
+   (``estimated``), the statutory holidays the package computes from the law, with no adjusted
+   working weekends: New Year's Day; the Spring Festival from its eve to the 3rd day (4 days,
+   the 2025 rule); Qingming; Labour Day (2 days, the 2025 rule); Dragon Boat; Mid-Autumn;
+   National Day (3 days); a statutory day on a weekend gives a weekday off in lieu (补假, as
+   the law says), e.g. 2027-02-09/10 for the Spring Festival weekend. Outside that range the
+   package knows nothing (``weekends_only``). An estimated or weekends-only year logs a
+   warning once per year: a date is never a crash.
+2. the schedule an admin entered for the year (``entered``; table ``calendar_schedule``, see
+   engine.calendar_schedules): it *replaces* the package's days of that year. Its holidays
+   are the days off, its working days the 调休 weekend days; every other weekday works.
+3. the ``[calendar]`` overrides (``extra_holidays``, ``extra_working_days``): local
+   exceptions, above everything.
+
+Entered schedules are shared by every process through the database. Each process caches
+them with the table's ``max(id)`` as version; :meth:`BusinessCalendar.refresh` (one indexed
+read) reloads when it moved. The engine refreshes at the start of every unit of work and
+every periodic tick, and the app before every request, so a schedule saved by one process counts in every other one from
+its next command or page on. Trade-off: a read per command instead of a pub/sub channel.
 
 All functions take and return timezone-aware datetimes; due times are the office close of
 a working day (``office_close``, 18:00 by default).
 """
+import dataclasses
 import datetime as dt
-import functools
 import logging
 from zoneinfo import ZoneInfo
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
 # Years for which the State Council's schedule (with 调休 days) is in the package.
 _OFFICIAL_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
-_FIRST_OFFICIAL_YEAR = min(_OFFICIAL_YEARS)
-_LAST_OFFICIAL_YEAR = max(_OFFICIAL_YEARS)
+# Years the package computes the statutory holidays for.
+FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR = holidays.China.start_year, holidays.China.end_year
 _MAX_SCAN_DAYS = 3660  # a working-day search never walks more than ten years
 
 
@@ -35,47 +54,148 @@ def _parse_dates(values):
     return frozenset(dt.date.fromisoformat(str(v)) for v in values)
 
 
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A year's days as published: the days off and the 调休 weekend days worked."""
+
+    holidays: frozenset
+    working_days: frozenset
+
+    @classmethod
+    def of(cls, holidays=(), working_days=()):
+        return cls(_parse_dates(holidays), _parse_dates(working_days))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entered:
+    """The entered schedules at one version, and the days answered from them (a cache)."""
+
+    version: object
+    schedules: dict                 # {year: Schedule}
+    days: dict = dataclasses.field(default_factory=dict)
+
+
 class BusinessCalendar:
     def __init__(self, timezone="Asia/Shanghai", office_open="09:00", office_close="18:00",
-                 extra_holidays=(), extra_working_days=(), warning_working_days=1, **_ignored):
+                 extra_holidays=(), extra_working_days=(), warning_working_days=1, store=None,
+                 **_ignored):
         self.tz = ZoneInfo(timezone)
         self.office_open = _parse_time(office_open)
         self.office_close = _parse_time(office_close)
         self.extra_holidays = _parse_dates(extra_holidays)
         self.extra_working_days = _parse_dates(extra_working_days)
         self.warning_working_days = int(warning_working_days)
+        self.store = store  # engine.calendar_schedules.CalendarSchedules, or None (no database)
         self._cn = holidays.China()
         self._warned_years = set()
+        self._entered = _Entered(None, {})  # replaced whole, never mutated: threads share it
+        self._refresh_failing = False
 
     @classmethod
-    def from_config(cls, calendar_config):
-        return cls(**calendar_config)
+    def from_config(cls, calendar_config, store=None):
+        return cls(**calendar_config, store=store)
+
+    def _settings(self):
+        return dict(timezone=self.tz.key, office_open=self.office_open.strftime("%H:%M"),
+                    office_close=self.office_close.strftime("%H:%M"),
+                    extra_holidays=[d.isoformat() for d in self.extra_holidays],
+                    extra_working_days=[d.isoformat() for d in self.extra_working_days],
+                    warning_working_days=self.warning_working_days)
+
+    # -- entered schedules ------------------------------------------------------------------
+    def refresh(self):
+        """Reload the entered schedules if another process (or this one) changed them.
+
+        A database that does not answer keeps the cached schedules (logged once per outage):
+        the command that follows meets the outage itself and answers for it.
+        """
+        if self.store is None:
+            return
+        try:
+            version = self.store.version()
+            if version != self._entered.version:
+                self._entered = _Entered(version, self.store.current())
+        except SQLAlchemyError as err:
+            if not self._refresh_failing:
+                log.warning("calendar: could not check the entered schedules: %s", err)
+            self._refresh_failing = True
+        else:
+            self._refresh_failing = False
+
+    def entered(self, year):
+        """The entered :class:`Schedule` of ``year`` in force, or None."""
+        return self._entered.schedules.get(year)
+
+    def with_schedule(self, year, schedule):
+        """A detached copy of this calendar with ``year``'s entered schedule replaced by
+        ``schedule`` (None: no entered schedule). For comparing two versions of a year."""
+        copy = BusinessCalendar(**self._settings())
+        schedules = dict(self._entered.schedules)
+        if schedule is None:
+            schedules.pop(year, None)
+        else:
+            schedules[year] = schedule
+        copy._entered = _Entered(("detached", id(copy)), schedules)
+        copy._warned_years = self._warned_years  # one warning per process and year
+        return copy
 
     # -- days -----------------------------------------------------------------------------
     def year_status(self, year):
-        """``official`` (package schedule), ``configured`` (overrides only) or ``weekends_only``."""
-        if _FIRST_OFFICIAL_YEAR <= year <= _LAST_OFFICIAL_YEAR:
+        """``entered`` (an admin's schedule), ``official`` (the package's State Council
+        schedule), ``estimated`` (statutory holidays only) or ``weekends_only`` (no data)."""
+        if year in self._entered.schedules:
+            return "entered"
+        return self.package_status(year)
+
+    @staticmethod
+    def package_status(year):
+        """What the ``holidays`` package alone knows of ``year``."""
+        if year in _OFFICIAL_YEARS:
             return "official"
-        if any(d.year == year for d in self.extra_holidays | self.extra_working_days):
-            return "configured"
+        if FIRST_KNOWN_YEAR <= year <= LAST_KNOWN_YEAR:
+            return "estimated"
         return "weekends_only"
 
-    @functools.lru_cache(maxsize=4096)
+    def package_holidays(self, year):
+        """``{date: English name}`` of the package for ``year`` (statutory days, and the official
+        schedule's days off where it has one); empty outside the years it knows."""
+        if self.package_status(year) == "weekends_only":
+            return {}
+        return dict(holidays.China(years=year))
+
     def is_working_day(self, day):
+        entered = self._entered
+        known = entered.days.get(day)
+        if known is None:
+            known = entered.days[day] = self._working(day, entered.schedules)
+        return known
+
+    def _working(self, day, schedules):
         if day in self.extra_working_days:
             return True
         if day in self.extra_holidays:
             return False
-        if self.year_status(day.year) == "official":
-            return self._cn.is_working_day(day)
-        self._warn_once(day.year)
-        return day.weekday() < 5
+        schedule = schedules.get(day.year)
+        if schedule is not None:
+            return day in schedule.working_days or (day.weekday() < 5 and day not in schedule.holidays)
+        status = self.package_status(day.year)
+        if status != "official":
+            self._warn_once(day.year, status)
+        if status == "weekends_only":
+            return day.weekday() < 5
+        return self._cn.is_working_day(day)
 
-    def _warn_once(self, year):
-        if year not in self._warned_years and self.year_status(year) == "weekends_only":
-            self._warned_years.add(year)
-            log.warning("no holiday schedule for %s: counting weekends only; add the year's "
-                        "holidays and adjusted working days under [calendar]", year)
+    def _warn_once(self, year, status):
+        if year in self._warned_years:
+            return
+        self._warned_years.add(year)
+        if status == "estimated":
+            log.warning("no official holiday schedule for %s: counting the statutory holidays only "
+                        "(no 调休 working weekends); enter the published schedule on the admin "
+                        "calendar page", year)
+        else:
+            log.warning("no holiday data for %s: counting weekends only; enter the year's schedule "
+                        "on the admin calendar page", year)
 
     def next_working_day(self, day, step=1):
         """The first working day strictly after (``step=1``) or before (``step=-1``) ``day``."""

@@ -206,3 +206,23 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class CalendarSchedule(Base):
+    """One entered holiday schedule of a year (append-only: the newest row of a year is in force).
+
+    ``id`` doubles as the calendar's version: every process compares its cached ``max(id)``
+    (engine.calendar). ``applied_*`` records that the change was applied to the open tasks'
+    due times (engine.calendar_changes); a change is applied at most once.
+    """
+
+    __tablename__ = "calendar_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    holidays: Mapped[list] = mapped_column(default=list)       # ISO dates off work
+    working_days: Mapped[list] = mapped_column(default=list)   # ISO weekend dates worked (调休)
+    entered_at: Mapped[dt.datetime]
+    entered_by: Mapped[str | None] = mapped_column(sa.String(100))
+    applied_at: Mapped[dt.datetime | None]
+    applied_by: Mapped[str | None] = mapped_column(sa.String(100))

@@ -26,6 +26,7 @@ class Periodic:
     def run_due(self, now=None):
         """Run every registered job whose current occurrence has not run yet; returns what ran."""
         now = now or self.rt.clock.now()
+        self.rt.calendar.refresh()  # a worker serves no requests: see schedules other processes entered
         ran = []
         for name, occurrence_of, run in self.rt.registry.periodic_jobs:
             occurrence = occurrence_of(self.rt, now)

@@ -9,6 +9,7 @@ import datetime as dt
 from engine import audit as audit_module, simulation
 from engine.audit import AuditLog
 from engine.calendar import BusinessCalendar
+from engine.calendar_schedules import CalendarSchedules
 from engine.clock import CommandClock, install_spiff_clock, make_clock, parse_moment as _moment
 from engine.clock_store import DatabaseClockStore
 from engine.db import Database
@@ -32,8 +33,9 @@ class Engine:
         self.db = db or Database(config["database"]["url"])
         # A simulated clock keeps its time in the database: every process shares it.
         self.clock = CommandClock(clock or make_clock(config["clock"], DatabaseClockStore(self.db)))
-        self.calendar = BusinessCalendar.from_config(config["calendar"])
         self.audit = AuditLog(self.clock)
+        self.calendar_schedules = CalendarSchedules(self.db, self.clock, self.audit)
+        self.calendar = BusinessCalendar.from_config(config["calendar"], store=self.calendar_schedules)
         self.definitions = DefinitionStore(self.db, self.clock, self.audit)
         self.uow = UnitOfWork(self)
         self.instances = Instances(self)

@@ -52,6 +52,7 @@ class UnitOfWork:
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
         budget = self._budget()  # the command's time runs from here
+        self.rt.calendar.refresh()  # schedules another process entered count from this command on
         ctx = self._new(definition, variables, actor, business_key)
         ctx.budget = budget
         with self._command(ctx):
@@ -68,6 +69,7 @@ class UnitOfWork:
         is harmless, the save's version check refuses it.
         """
         budget = self._budget()
+        self.rt.calendar.refresh()
         ctx = self._load(instance_id, actor, allow_status, instance)
         ctx.budget = budget
         with self._command(ctx):

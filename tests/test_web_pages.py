@@ -279,7 +279,8 @@ def test_calendar_page(server):
         d.isoformat() for d in (dt.date(2026, 1, 1) + dt.timedelta(n) for n in range(365))
         if d.weekday() >= 5 and calendar.is_working_day(d)}
     far = admin.get("/admin/calendar?year=2099").text
-    assert 'data-status="weekends_only"' in far and "extra_holidays" in far
+    assert 'data-status="estimated"' in far and "估算" in far and "extra_holidays" in far
+    assert 'data-status="weekends_only"' in admin.get("/admin/calendar?year=2101").text
 
 
 def test_calendar_page_shows_configured_years(engine_factory):
@@ -289,10 +290,29 @@ def test_calendar_page_shows_configured_years(engine_factory):
     server = Server(engine).seed()
     try:
         page = Web(server.app, "admin").get("/admin/calendar?year=2099").text
-        assert 'data-status="configured"' in page and "2099-01-02" in page and "2099-01-03" in page
+        assert 'data-status="estimated"' in page and "2099-01-02" in page and "2099-01-03" in page
         assert "本地配置" in page
     finally:
         server.stop()
+
+
+def test_calendar_page_enters_a_schedule_and_applies_it(server):
+    admin = Web(server.app, "admin")
+    page = admin.get("/admin/calendar?year=2027").text
+    assert 'id="estimated-note"' in page and "2027-02-05\n2027-02-08" in page  # the form starts from the estimate
+    refused = admin.post("/admin/calendar?year=2027", {"holidays": "2027-02-05~2027-02-12\n2028-01-01\n2027-13-01",
+                                                         "working_days": "2027-02-22、2027-02-06"})
+    assert refused.status_code == 200
+    for words in ("2028-01-01 不在 2027 年内", "「2027-13-01」不是有效日期", "2027-02-22 是周一至周五",
+                  "2027-02-06 不能既放假又调休上班"):
+        assert words in refused.text, words
+    assert server.engine.calendar_schedules.version() is None  # nothing saved
+    saved = admin.post("/admin/calendar?year=2027", {"holidays": "2027-01-01\n2027-02-05~2027-02-12",
+                                                       "working_days": "2027-02-20"})
+    assert saved.status_code == 302
+    page = admin.get("/admin/calendar?year=2027").text
+    assert 'data-status="entered"' in page and "已保存 2027 年节假日安排" in page and "2027-02-06、2027-02-07 是周末" in page
+    assert "2027-02-20（周六）" in page and 'id="no-moves"' in page and 'id="apply-form"' not in page
 
 
 def test_clock_page(server):

@@ -1,5 +1,6 @@
 """管理: users (list, create, edit, reset password, login lockouts with 解除) and departments
-(list, create, rename, deactivate), the working-day calendar per year, and in simulated mode
+(list, create, rename, deactivate), the working-day calendar per year (status, the published
+schedule's entry, the preview and apply of the due times it moves), and in simulated mode
 the clock with its "advance" control (``engine.advance_clock``: every timer due by then fires
 before the page answers). The writes are the API's (``api.organisation``, ``api.auth``).
 """
@@ -15,10 +16,13 @@ from api.models import Department, User
 from api.organisation import CODE_PATTERN, add_department, add_user, change_department, change_user, reset_password
 from api.runtime import engine, wall_now
 from api.web import bp
-from api.web.labels import ROLES as ROLE_LABELS, field_errors, refusal_text
-from api.web.lookups import department_names
+from api.calendar import year_days
+from api.web.labels import ROLES as ROLE_LABELS, error_text, field_errors, refusal_text
+from api.web.lookups import department_names, items_by_id
 from api.web.session import roles_required
-from engine.errors import Conflict, EngineError, InvalidInput
+from engine import calendar_changes
+from engine.calendar_schedules import FIRST_YEAR, LAST_YEAR
+from engine.errors import Conflict, EngineError, InvalidInput, NotFound
 from engine.roles import ROLES
 
 
@@ -175,28 +179,105 @@ def admin_department(code):
 WEEKDAYS = "一二三四五六日"
 
 
-@bp.get("/admin/calendar")
+@bp.route("/admin/calendar", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_calendar():
-    """A year's data status, its non-working weekdays (holidays) and working weekend days (调休)."""
-    calendar = engine().calendar
-    today = calendar.local(engine().clock.now()).date()
+    """A year on one page: its status (估算 when no schedule was published or entered), its
+    weekdays off and working weekends, the form to enter the published schedule (holidays and
+    调休 working days together), and the preview of the open tasks its newest change moves."""
+    rt = engine()
+    today = rt.calendar.local(rt.clock.now()).date()
     year = request.args.get("year", type=int) or today.year
-    if not 1900 <= year <= 2200:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         abort(404)
-    holidays, working_weekends, day = [], [], dt.date(year, 1, 1)
-    while day.year == year:
-        working = calendar.is_working_day(day)
-        if day.weekday() < 5 and not working:
-            holidays.append(day)
-        elif day.weekday() >= 5 and working:
-            working_weekends.append(day)
-        day += dt.timedelta(days=1)
-    return render_template("admin/calendar.html", year=year, status=calendar.year_status(year),
-                           holidays=holidays, working_weekends=working_weekends, weekdays=WEEKDAYS,
-                           today=today, config=engine().config["calendar"],
-                           extra_holidays=sorted(d for d in calendar.extra_holidays if d.year == year),
-                           extra_working_days=sorted(d for d in calendar.extra_working_days if d.year == year))
+    errors, notes, values = {}, [], None
+    if request.method == "POST":
+        values = {name: request.form.get(name, "") for name in ("holidays", "working_days")}
+        try:
+            _row, notes = rt.calendar_schedules.save(
+                year, parse_days(values["holidays"]), parse_days(values["working_days"]), g.actor.username)
+        except InvalidInput as err:
+            errors = field_errors(err, fields=("holidays", "working_days"), default="holidays")
+        else:
+            rt.calendar.refresh()
+            weekend = "、".join(n["date"] for n in notes if n["code"] == "holiday_on_weekend")
+            flash(f"已保存 {year} 年节假日安排。" + (f"提示：{weekend} 是周末，本就休息（不影响计算）。" if weekend else "")
+                  + "已有待办的办理期限不会自动改变：请在下方预览并应用。")
+            return redirect(url_for("web.admin_calendar", year=year) + "#changes")
+    off, worked = year_days(rt.calendar, year)
+    entered = rt.calendar.entered(year)
+    if values is None:  # the form starts from what the calendar counts now
+        values = {"holidays": "\n".join(d.isoformat() for d in sorted(entered.holidays if entered else off)),
+                  "working_days": "\n".join(d.isoformat() for d in sorted(entered.working_days if entered else worked))}
+    return render_template("admin/calendar.html", year=year, status=rt.calendar.year_status(year),
+                           holidays=off, working_weekends=worked, weekdays=WEEKDAYS,
+                           today=today, config=rt.config["calendar"], errors=errors, values=values,
+                           change=_change(rt, year), **_overrides(rt.calendar, year))
+
+
+def _overrides(calendar, year):
+    return {"extra_holidays": sorted(d for d in calendar.extra_holidays if d.year == year),
+            "extra_working_days": sorted(d for d in calendar.extra_working_days if d.year == year)}
+
+
+def _change(rt, year):
+    """The preview of the year's newest entered schedule (None: none entered), with the items
+    its moves belong to."""
+    baseline = request.args.get("baseline", "previous")
+    if baseline not in calendar_changes.BASELINES:
+        baseline = "previous"
+    try:
+        change = calendar_changes.preview(rt, year, baseline)
+    except NotFound:
+        return None
+    return {"change": change, "items": items_by_id(m.business_key for m in change.moves)}
+
+
+@bp.post("/admin/calendar/changes")
+@roles_required("admin")
+def admin_calendar_apply():
+    """Apply the previewed change to the ticked tasks: each moved with its timers, audited."""
+    rt = engine()
+    year = request.args.get("year", type=int)
+    if year is None or not FIRST_YEAR <= year <= LAST_YEAR:
+        abort(404)
+    baseline = request.form.get("baseline", "previous")
+    schedule_id = request.form.get("schedule_id", "")
+    if baseline not in calendar_changes.BASELINES or not schedule_id.isdigit() or len(schedule_id) > 9:
+        abort(400)
+    try:
+        moved, skipped = calendar_changes.apply(rt, year, g.actor, task_ids=request.form.getlist("task_id"),
+                                                baseline=baseline, schedule_id=int(schedule_id))
+    except (Conflict, NotFound) as err:
+        flash(error_text(err))
+    else:
+        flash(f"已按 {year} 年节假日安排调整 {len(moved)} 项待办的办理期限及其催办、逾期提醒。"
+              + "".join(f"「{m.title or m.key}」未调整：{refusal_text({'code': reason})}。" for m, reason in skipped))
+    return redirect(url_for("web.admin_calendar", year=year))
+
+
+def parse_days(text):
+    """The dates of a textarea: one per line (or separated by commas, 、 or spaces); a range
+    ``2027-02-05~2027-02-12`` (or ``至``) gives every day of it. What is not a date is kept as
+    written, for the validation to name it."""
+    days = []
+    for token in re.split(r"[\s,，、;；]+", text.strip()):
+        if not token:
+            continue
+        parts = re.split(r"~|～|至", token)
+        if len(parts) == 2:
+            try:
+                first, last = (dt.date.fromisoformat(p) for p in parts)
+            except ValueError:
+                days.append(token)
+                continue
+            if not 0 <= (last - first).days <= 366:
+                days.append(token)
+                continue
+            days.extend((first + dt.timedelta(n)).isoformat() for n in range((last - first).days + 1))
+        else:
+            days.append(token)
+    return days
 
 
 @bp.route("/admin/clock", methods=["GET", "POST"])

@@ -16,7 +16,8 @@ BASES = {"meeting_decision": "会议决定", "leader_instruction": "领导批示
          "public_complaint": "群众反映", "other": "其他"}
 RATINGS = {"excellent": "优", "good": "良", "poor": "差"}
 YEAR_STATUS = {"official": "国务院公布的节假日安排（holidays 库）",
-               "configured": "仅本地配置的节假日与调休",
+               "entered": "管理员录入的节假日安排",
+               "estimated": "估算：仅按法定节假日计算（尚未录入当年的放假调休安排）",
                "weekends_only": "无节假日数据：仅按周末计算"}
 AUDIT_KINDS = {
     "instance_started": "流程启动", "instance_completed": "流程结束", "instance_cancelled": "流程撤销",
@@ -30,6 +31,7 @@ AUDIT_KINDS = {
     "instance_suspended": "流程暂停", "instance_resumed": "流程恢复", "instance_retried": "故障重试",
     "instance_migrated": "流程迁移", "timer_incident": "定时器故障", "timer_incident_retried": "定时器重试",
     "outbox_incident": "后续动作故障", "outbox_incident_retried": "后续动作重试",
+    "calendar_schedule_entered": "录入节假日安排", "calendar_change_applied": "按新日历调整办理期限",
     "complaint_received": "收到群众反映", "complaint_triaged": "群众反映分拣", "complaint_dismissed": "群众反映不予处理",
 }
 # Outbox effects (engine/outbox.py): what a committed command still has to do.
@@ -120,6 +122,14 @@ REFUSALS = {
     "same_version": "实例已在该版本上", "steps_missing": "实例当前所在的环节在目标版本中不存在，不能迁移",
     "not_an_incident": "该定时器不处于故障状态", "system_clock": "系统时钟不能调整（仅模拟时钟可推进）",
     "invalid_moment": "请输入有效的时间", "clock_backwards": "时钟不能回拨",
+    # the holiday schedule (engine.calendar_schedules, engine.calendar_changes)
+    "invalid_year": "年份须在 1900–2200 之间", "outside_year": "日期不在该年度内",
+    "holiday_and_working": "同一天不能既放假又调休上班", "too_many": "日期过多，一年最多 366 天",
+    "working_day_not_weekend": "调休上班日只能是周六或周日（周一至周五本就上班）",
+    "holiday_on_weekend": "该日是周末，本就休息（已保存，不影响计算）",
+    "no_schedule": "该年度尚未录入节假日安排", "schedule_changed": "预览后又录入了新的安排，请重新预览",
+    "calendar_applied": "该安排已应用到待办任务，不能重复应用", "due_changed": "预览后该任务的办理期限已被调整，未改动",
+    "stale": "该事项正被他人同时处理，未能调整，请稍后重试",
     "domain_process": "该流程只能通过其业务功能发起（如立项交办、问题登记）",
     "operators_only": "只有系统管理员可以操作运行中的流程实例",
     # a request the server cannot read (api.request_guard)
@@ -156,6 +166,10 @@ DETAILED = {
     "already_requested": "「{title}」已有延期申请在等待分管领导审批。",
     "no_due": "「{title}」的办理期限不能调整。", "no_due_variable": "「{title}」的办理期限不能调整。",
     "step_done": "「{title}」已办理完毕，无需延期。",
+    "invalid_date": "「{date}」不是有效日期（年-月-日）", "outside_year": "{date} 不在 {year} 年内",
+    "holiday_and_working": "{date} 不能既放假又调休上班",
+    "working_day_not_weekend": "{date} 是周一至周五，本就上班：调休上班日只能是周六或周日",
+    "holiday_on_weekend": "{date} 是周末，本就休息（已保存，不影响计算）",
     "steps_missing": "版本 {version} 中没有这些环节：{steps}", "instance_not_running": "实例{status}",
 }
 FIELD_PROBLEM = "填写的内容不符合要求"  # a field problem whose code has no words yet

@@ -1,7 +1,7 @@
 """outbox: after-commit effects written in the command's own transaction (engine/outbox.py)
 
-Revision ID: 0012_outbox
-Revises: 0011_accounts
+Revision ID: 0013_outbox
+Revises: 0012_calendar_schedule
 Create Date: 2026-12-01 12:30:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import engine.models
 
 
-revision = "0012_outbox"
-down_revision = "0011_accounts"
+revision = "0013_outbox"
+down_revision = "0012_calendar_schedule"
 branch_labels = None
 depends_on = None
 
