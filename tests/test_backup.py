@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from api import backup as backups
+from api import backup as backups, schema
 from api.app import build_engine
 from engine.db import Database
 from engine.models import AuditRecord, HumanTask, Timer
@@ -117,39 +117,37 @@ def test_backup_while_serving_then_restore(tmp_path, url):
 
 
 def test_restore_refuses_what_is_not_a_duban_backup_of_this_database(tmp_path, url):
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n[clock]\nmode = "simulated"\nstart = "{START}"\n',
-                      encoding="utf-8")
-    serve = Serve(tmp_path, config.read_text())
-    assert serve.run("init").returncode == 0
+    """In-process (the commands' exit status is shown above): each refusal changes nothing."""
+    db = Database(url)
+    schema.upgrade(db)
+    db.dispose()
     before = snapshot(url)
-
     text = tmp_path / "notes.txt"
     text.write_text("not a backup", encoding="utf-8")
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE t (x)")
     good, newer = tmp_path / "good.backup", tmp_path / "newer.backup"
-    assert serve.run("backup", str(good)).returncode == 0
+    backups.backup(url, good)
     revision = set_revision(url, "ffffffffffff")  # as if a newer Duban had migrated it
-    assert serve.run("backup", str(newer)).returncode == 0
+    backups.backup(url, newer)
     set_revision(url, revision)
     sqlite = url.startswith("sqlite")
     for file, reason in ((text, "not a Duban backup"),
                          (other, "not a Duban backup" if sqlite else "an SQLite backup"),
-                         (newer, "not one this version of Duban knows")):
-        result = serve.run("restore", str(file))
-        assert result.returncode == 1 and reason in result.stderr, (file, result.stderr)
+                         (newer, "not one this version of Duban knows"),
+                         (tmp_path / "missing.backup", "no such file")):
+        with pytest.raises(backups.BackupError, match=reason):
+            backups.restore(url, file)
     # A holder of the database (what duban serve and duban worker are) blocks a restore.
-    if url.startswith("sqlite"):
-        with backups.hold(url):
-            held = serve.run("restore", str(good))
+    if sqlite:
+        with backups.hold(url), pytest.raises(backups.BackupError, match="stop them"):
+            backups.restore(url, good)
     else:
         holder = sa.create_engine(url)
-        with holder.connect():
-            held = serve.run("restore", str(good))
+        with holder.connect(), pytest.raises(backups.BackupError, match="stop them"):
+            backups.restore(url, good)
         holder.dispose()
-    assert held.returncode == 1 and "stop them" in held.stderr, held.stderr
     assert snapshot(url) == before
-    assert serve.run("restore", str(good)).returncode == 0
+    assert backups.restore(url, good) == "current"
     assert snapshot(url) == before
