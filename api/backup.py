@@ -173,20 +173,9 @@ def _tool(name, *args, env):
     return result.stdout
 
 
-def _pg_backup(url, target):
-    conninfo, env = _libpq(url)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        _tool("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
-              f"--dbname={conninfo}", env=env)
-        _pg_revisions(partial, env)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _pg_revisions(path, env):
-    """The archive's revisions, or BackupError when ``path`` is not a Duban ``pg_dump`` archive."""
+def _pg_contents(path, env):
+    """``(tables, revisions)`` of the archive, or BackupError when ``path`` is not a Duban
+    ``pg_dump`` archive."""
     try:
         listing = _tool("pg_restore", "--list", str(path), env=env)
     except BackupError:
@@ -197,26 +186,47 @@ def _pg_revisions(path, env):
         raise BackupError(f"{path}: not a Duban backup (no table {', '.join(sorted(missing))})")
     data = _tool("pg_restore", "--data-only", "--table=alembic_version", "--file=-", str(path), env=env)
     rows = re.search(r"^COPY public\.alembic_version .*? FROM stdin;\n(.*?)^\\\.$", data, re.M | re.S)
-    return rows.group(1).split() if rows else []
+    return tables, rows.group(1).split() if rows else []
 
 
 def _pg_restore(url, source):
     conninfo, env = _libpq(url)
-    state = _check_revision(_pg_revisions(source, env), source)
+    tables, revisions = _pg_contents(source, env)
+    state = _check_revision(revisions, source)
     db = Database(url, pool_size=1)
     try:
         with db.read() as session:
             others = session.execute(sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")).scalar()
+        if others:
+            raise BackupError(f"the database has {others} other connection(s) (duban serve, duban worker "
+                              "or other clients, on any host); stop them and run duban restore again")
+        # pg_restore --clean drops only what the archive holds. Tables a newer schema added
+        # (the backup is older) would stay and block the migration after it: drop them first.
+        # Their rows are being replaced anyway; if pg_restore then fails, run restore again.
+        extra = set(sa.inspect(db.write_engine).get_table_names(schema="public")) - tables
+        if extra:
+            with db.write() as session:
+                for table in sorted(extra):
+                    session.execute(sa.text(f'DROP TABLE IF EXISTS public."{table}" CASCADE'))
     finally:
         db.dispose()
-    if others:
-        raise BackupError(f"the database has {others} other connection(s) (duban serve, duban worker or "
-                          "other clients, on any host); stop them and run duban restore again")
     _tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
           "--exit-on-error", f"--dbname={conninfo}", str(source), env=env)
     return state
+
+
+def _pg_backup(url, target):
+    conninfo, env = _libpq(url)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        _tool("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
+              f"--dbname={conninfo}", env=env)
+        _pg_contents(partial, env)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 # -- the commands -------------------------------------------------------------------------------

@@ -151,3 +151,32 @@ def test_restore_refuses_what_is_not_a_duban_backup_of_this_database(tmp_path, u
     assert snapshot(url) == before
     assert backups.restore(url, good) == "current"
     assert snapshot(url) == before
+
+
+def test_a_backup_from_an_older_schema_is_restored_and_migrated(tmp_path, url):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(schema.alembic_config(url)).get_current_head()
+    db = Database(url)
+    schema.upgrade(db)
+    current_tables = set(sa.inspect(db.write_engine).get_table_names())
+    with db.write_engine.connect() as connection:  # the schema one migration ago
+        config = schema.alembic_config(url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+        connection.commit()
+    db.dispose()
+    file = tmp_path / "older.backup"
+    backups.backup(url, file)
+    db = Database(url)
+    schema.upgrade(db)  # the database moves on to this version's schema
+    db.dispose()
+
+    assert backups.restore(url, file) == "older"
+    db = Database(url)
+    try:
+        assert set(sa.inspect(db.write_engine).get_table_names()) == current_tables
+    finally:
+        db.dispose()
+    assert set_revision(url, head) == head  # migrated after the restore
