@@ -1,0 +1,73 @@
+"""A database outage is no failure of the model: a command that meets one fails and writes
+nothing, even when it surfaces inside a BPMN script, and succeeds when sent again after it."""
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from engine.db import unavailable
+from engine.models import AuditRecord, Instance
+from engine.registry import Registry
+from engine.runtime import Engine
+from tests.bpmn_snippets import chain, script, user_task
+from tests.conftest import BOTH_DATABASES, SECRETARY, make_config
+
+LOST = sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+
+def test_unavailable_recognises_outages_and_nothing_else():
+    assert unavailable(LOST) is LOST
+    assert unavailable(sa.exc.TimeoutError("QueuePool limit reached")) is not None
+    try:
+        try:
+            raise LOST
+        except sa.exc.OperationalError as err:
+            raise RuntimeError("a script failed") from err
+    except RuntimeError as wrapped:
+        assert unavailable(wrapped) is LOST
+    assert unavailable(sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))) is None
+    assert unavailable(RuntimeError("no database involved")) is None
+
+
+@pytest.fixture
+def lookup_engine(database_url):
+    """An engine whose script function ``lookup()`` meets a lost connection while ``down``."""
+    registry, state = Registry(), {"down": False}
+
+    def lookup():
+        if state["down"]:
+            raise LOST
+        return "found"
+
+    registry.functions(lambda _engine: {"lookup": lookup})
+    engine = Engine(make_config(database_url), registry)
+    engine.deploy(chain("lookup", user_task(1, "First"), script(2, "result = lookup()"),
+                        user_task(3, "Second")))
+    engine.state = state
+    yield engine
+    engine.close()
+
+
+def saved(engine, instance_id):
+    with engine.db.read() as session:
+        row = session.get(Instance, instance_id)
+        records = session.scalar(select(func.count()).select_from(AuditRecord))
+        return row.status, row.version, row.error, records
+
+
+@BOTH_DATABASES
+def test_an_outage_inside_a_script_fails_the_command_and_saves_nothing(lookup_engine):
+    engine = lookup_engine
+    instance = engine.instances.start("lookup", {}, SECRETARY)
+    first = engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0][0]
+    before = saved(engine, instance.id)
+
+    engine.state["down"] = True
+    with pytest.raises(sa.exc.OperationalError):
+        engine.tasks.complete(first.id, {}, SECRETARY)
+    assert saved(engine, instance.id) == before  # not in error, not a step further, no record
+    assert [task.key for task in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n1"]
+
+    engine.state["down"] = False  # the database is back: the same command succeeds
+    engine.tasks.complete(first.id, {}, SECRETARY)
+    assert [task.key for task in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n3"]
+    assert saved(engine, instance.id)[:3] == ("running", before[1] + 1, None)
