@@ -71,3 +71,29 @@ def test_an_outage_inside_a_script_fails_the_command_and_saves_nothing(lookup_en
     engine.tasks.complete(first.id, {}, SECRETARY)
     assert [task.key for task in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n3"]
     assert saved(engine, instance.id)[:3] == ("running", before[1] + 1, None)
+
+
+def test_the_app_answers_an_outage_503_with_retry_after_and_other_database_errors_500(engine):
+    from api.app import create_app
+
+    app = create_app(engine=engine)
+
+    def lost():
+        raise LOST
+
+    def duplicate():
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    app.add_url_rule("/api/v1/probe/lost", "probe_lost", lost)
+    app.add_url_rule("/api/v1/probe/duplicate", "probe_duplicate", duplicate)
+    app.add_url_rule("/probe/lost", "page_lost", lost)
+    client = app.test_client()
+
+    answer = client.get("/api/v1/probe/lost")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.json["error"]["code"] == "database_unavailable"
+    page = client.get("/probe/lost")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "服务暂时不可用" in page.get_data(as_text=True)
+    answer = client.get("/api/v1/probe/duplicate")
+    assert answer.status_code == 500 and answer.json["error"]["code"] == "internal_error"
