@@ -48,7 +48,7 @@ REQUIRED_TABLES = {"alembic_version", "instance", "human_task", "timer", "audit"
 
 
 class BackupError(Exception):
-    """Backup or restore refused or failed; nothing was changed. The message says why."""
+    """Backup or restore refused (nothing was changed) or failed; the message says why."""
 
 
 def _sqlite_path(url):
@@ -103,6 +103,18 @@ def _lock(path, kind):
         os.close(fd)  # closing drops the lock
 
 
+def _private_file(target):
+    """An empty ``<target>.partial``, readable by its owner only (mode 0600): a backup holds
+    password hashes and session tokens. Written, checked, then renamed over ``target``."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as err:
+        raise BackupError(f"cannot write {target}: {err.strerror}") from None
+    return partial
+
+
 # -- SQLite -------------------------------------------------------------------------------------
 def _sqlite_revisions(path):
     """The backup's revisions, or BackupError when ``path`` is not a Duban SQLite database."""
@@ -125,8 +137,7 @@ def _sqlite_backup(url, target):
         raise BackupError(f"{source}: no database there (run duban init first)")
     if target.resolve() == source:
         raise BackupError(f"{target}: that is the database itself; choose another file")
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    partial = _private_file(target)
     try:
         with contextlib.closing(sqlite3.connect(source, timeout=30)) as live, \
                 contextlib.closing(sqlite3.connect(partial)) as copy:
@@ -134,6 +145,8 @@ def _sqlite_backup(url, target):
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         _sqlite_revisions(partial)
         os.replace(partial, target)
+    except sqlite3.Error as err:
+        raise BackupError(f"backup failed: {err}") from None
     finally:
         partial.unlink(missing_ok=True)
 
@@ -219,7 +232,7 @@ def _pg_restore(url, source):
 
 def _pg_backup(url, target):
     conninfo, env = _libpq(url)
-    partial = target.with_name(target.name + ".partial")
+    partial = _private_file(target)
     try:
         _tool("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
               f"--dbname={conninfo}", env=env)

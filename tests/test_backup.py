@@ -180,3 +180,16 @@ def test_a_backup_from_an_older_schema_is_restored_and_migrated(tmp_path, url):
     finally:
         db.dispose()
     assert set_revision(url, head) == head  # migrated after the restore
+
+
+def test_a_backup_is_private_and_a_bad_target_is_a_clear_error(tmp_path, url):
+    db = Database(url)
+    schema.upgrade(db)
+    db.dispose()
+    file = tmp_path / "private.backup"
+    backups.backup(url, file)
+    assert file.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(backups.BackupError, match="cannot write"):
+        backups.backup(url, tmp_path / "no" / "such" / "dir.backup")
+    with pytest.raises(backups.BackupError, match="directory"):
+        backups.backup(url, tmp_path)
