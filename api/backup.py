@@ -120,7 +120,8 @@ def _sqlite_revisions(path):
     """The backup's revisions, or BackupError when ``path`` is not a Duban SQLite database."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
             missing = REQUIRED_TABLES - tables
             if missing:
                 raise BackupError(f"{path}: not a Duban backup (no table {', '.join(sorted(missing))})")
