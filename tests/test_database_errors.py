@@ -5,10 +5,10 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from engine.db import unavailable
-from engine.models import AuditRecord, Instance
+from engine.models import AuditRecord, Instance, Timer
 from engine.registry import Registry
 from engine.runtime import Engine
-from tests.bpmn_snippets import chain, script, user_task
+from tests.bpmn_snippets import chain, script, timer_wait, user_task
 from tests.conftest import BOTH_DATABASES, SECRETARY, make_config
 
 LOST = sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
@@ -30,7 +30,8 @@ def test_unavailable_recognises_outages_and_nothing_else():
 
 @pytest.fixture
 def lookup_engine(database_url):
-    """An engine whose script function ``lookup()`` meets a lost connection while ``down``."""
+    """An engine whose script function ``lookup()`` meets a lost connection while ``down``;
+    ``lookup`` runs after a user task, ``timed_lookup`` after a timer."""
     registry, state = Registry(), {"down": False}
 
     def lookup():
@@ -39,9 +40,11 @@ def lookup_engine(database_url):
         return "found"
 
     registry.functions(lambda _engine: {"lookup": lookup})
-    engine = Engine(make_config(database_url), registry)
+    engine = Engine(make_config(database_url, scheduler={"max_attempts": 1}), registry)
     engine.deploy(chain("lookup", user_task(1, "First"), script(2, "result = lookup()"),
                         user_task(3, "Second")))
+    engine.deploy(chain("timed_lookup", timer_wait(1, '"2026-11-23T10:00:00+08:00"'),
+                        script(2, "result = lookup()"), user_task(3, "Second")))
     engine.state = state
     yield engine
     engine.close()
@@ -71,6 +74,25 @@ def test_an_outage_inside_a_script_fails_the_command_and_saves_nothing(lookup_en
     engine.tasks.complete(first.id, {}, SECRETARY)
     assert [task.key for task in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n3"]
     assert saved(engine, instance.id)[:3] == ("running", before[1] + 1, None)
+
+
+@BOTH_DATABASES
+def test_an_outage_while_a_timer_fires_gives_it_back_uncounted_never_an_incident(lookup_engine):
+    engine = lookup_engine  # max_attempts = 1: one counted failure would make an incident
+    instance = engine.instances.start("timed_lookup", {}, SECRETARY)
+    engine.clock.advance(to="2026-11-23T10:00:01+08:00")
+    engine.state["down"] = True
+    for _ in range(3):
+        with pytest.raises(sa.exc.OperationalError):  # the scheduler's tick logs it and waits
+            engine.timers.fire_due()
+        with engine.db.read() as session:
+            row = session.scalars(select(Timer).where(Timer.instance_id == instance.id)).one()
+        assert (row.state, row.attempts, row.lease_owner, row.last_error) == ("waiting", 0, None, None)
+    assert saved(engine, instance.id)[:3] == ("running", 1, None)
+
+    engine.state["down"] = False
+    assert engine.timers.fire_due() == 1
+    assert [task.key for task in engine.tasks.inbox(SECRETARY, instance_id=instance.id)[0]] == ["n3"]
 
 
 def test_the_app_answers_an_outage_503_with_retry_after_and_other_database_errors_500(engine):
