@@ -8,8 +8,8 @@ these may share one PostgreSQL database: the timer rows are claimed with leases
 A database outage never stops the job: a tick that finds the database unreachable is skipped
 (one warning when the outage starts, one line when it ends, not a traceback per tick) and the
 next tick tries again. Timers that fell due meanwhile fire on the first tick after the
-outage; a timer whose firing the outage interrupted keeps its lease until the lease lapses
-(``[scheduler] lease_seconds``), then fires once.
+outage; a timer whose firing the outage interrupted is given back uncounted, or its lease
+lapses (``[scheduler] lease_seconds``), and then fires once (engine/timers.py).
 """
 import logging
 import signal
