@@ -14,7 +14,7 @@ from api.app import build_engine
 from engine.db import Database
 from engine.models import AuditRecord, HumanTask, Timer
 from tests.api_client import seed_organisation
-from tests.conftest import PG_SERVER, START, make_config
+from tests.conftest import PG_SERVER, make_config
 from tests.helpers import ITEM, PLAN
 from tests.test_cli import free_port, wait_for
 from tests.test_serve_processes import OVERDUE, Http, Serve, config_text
@@ -22,7 +22,7 @@ from tests.test_serve_processes import OVERDUE, Http, Serve, config_text
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path):
-    """An empty database of the test's own (created by ``duban init``)."""
+    """An empty database of the test's own, without a schema: each test creates it."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'duban.db'}"
         return
