@@ -7,6 +7,8 @@ the command to the in-memory workflow, **advance** it (SpiffWorkflow runs until 
 (``engine.projection``), a failed service task's retry row (``engine.timers``), whatever the
 registry's listeners write, and the audit records. No lock is held while the workflow runs;
 a lost race raises :class:`StaleInstance` and writes nothing.
+A database outage is no failure of the model: it fails the command and writes nothing, even
+when it surfaces inside a service task or script (``engine.db.unavailable``).
 
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
@@ -31,6 +33,7 @@ from engine import compaction, projection, serialization
 from engine.budget import CommandBudget
 from engine.clock import FixedClock, using_clock
 from engine.context import Context
+from engine.db import unavailable
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import Instance
@@ -165,6 +168,9 @@ class UnitOfWork:
             except EngineError:
                 raise
             except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
+                outage = unavailable(err)
+                if outage is not None:  # the database, not the model: the command fails, writes nothing
+                    raise outage from err
                 ctx.fail(err)
                 self._project_after_failure(ctx)
         if ctx.status is None:
