@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from tests.api_client import seed_organisation
 from tests.conftest import BOTH_DATABASES, LEADER, SECRETARY, STAFF, deploy_shipped
-from tests.helpers import DONE_REPORT, PLAN, REPORT, complete, new_item, open_task
+from tests.helpers import DONE_REPORT, ITEM, PLAN, REPORT, complete, new_item, open_task
 from workflows import returns
 from workflows.rectification.problems import create_problem
 from workflows.supervision.models import Notification
@@ -88,3 +88,30 @@ def test_a_failed_verification_returns_the_rectification_report(engine):
     assert (back.by, back.reason, back.previous) == ("sec", "仍不完整", report)
     assert [(u, t) for u, t, _ in notices(engine)] == [
         ("li", "已退回：ZG-2026-0001「提交整改报告」"), ("zhang", "已退回：ZG-2026-0001「提交整改报告」")]
+
+
+@BOTH_DATABASES
+def test_the_api_marks_a_returned_task_in_the_inbox_and_gives_the_previous_answers(server):
+    sec, staff, leader = (server.login(u) for u in ("sec", "zhang", "boss"))
+    item = sec.post("/api/v1/items", ITEM).json()
+    draft = inbox_task(staff, "draft_plan", item["id"])
+    assert draft["returned"] is None
+    assert staff.get(f"/api/v1/tasks/{draft['id']}").json()["returned"] is None
+    staff.post(f"/api/v1/tasks/{draft['id']}/complete", json={"data": PLAN})
+    approve = inbox_task(leader, "approve_plan", item["id"])
+    leader.post(f"/api/v1/tasks/{approve['id']}/complete", json={"data": {"approved": False, "comment": "细化措施"}})
+
+    redo = inbox_task(staff, "draft_plan", item["id"])
+    mark = {"by": "boss", "at": "2026-11-23T01:00:00+00:00", "reason": "细化措施", "step": "审定工作计划"}
+    assert redo["returned"] == mark
+    detail = staff.get(f"/api/v1/tasks/{redo['id']}").json()
+    assert detail["returned"] == {**mark, "previous": PLAN}
+    assert detail["data"] is None  # an open task's own data stays empty until it is completed
+    told = staff.get("/api/v1/notifications").json()["items"]
+    assert [(n["kind"], n["task_id"]) for n in told] == [("returned", redo["id"])]
+
+
+def inbox_task(client, key, item_id):
+    response = client.get("/api/v1/tasks", params={"item_id": item_id})
+    assert response.status_code == 200, response.text
+    return next(t for t in response.json()["items"] if t["key"] == key)
