@@ -26,7 +26,7 @@ from engine.tasks import may_work
 from workflows import access, records, returns
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import PROCESS_KEY as SUPERVISION
-from workflows.supervision.models import Item
+from workflows.supervision.models import Escalation, Item
 
 COMMENT_LIMIT = 500
 REQUESTS = {plan_changes.PROCESS_KEY: "change_request", extensions.PROCESS_KEY: "extension_request"}
@@ -51,6 +51,7 @@ def _context(task, **extra):
                    "may_unclaim": access.may_unclaim_task(g.actor, task, overrides),
                    "may_assign": overrides, "assignees": _assignees(db, task) if overrides else [],
                    "action_errors": {}, "action_values": {}, "returned": returns.returned(db, task),
+                   "confirm": _confirmation(db, task),
                    "comments": task_comments(db, task.id, COMMENT_LIMIT)[0]}
         instance = db.get(Instance, task.instance_id)
         if instance is not None and instance.definition_key in REQUESTS:
@@ -60,6 +61,18 @@ def _context(task, **extra):
             context.update(_record_context(db, task, instance, record))
     context.update(extra)
     return context
+
+
+def _confirmation(db, task):
+    """``(question, "field=value")`` for a form whose answer cannot be undone, else None:
+    确认问责 on an escalation's own task page (as on the escalation desk)."""
+    escalation = db.scalar(select(Escalation).where(Escalation.handle_task_id == task.id)) \
+        if task.key == "handle_escalation" else None
+    if escalation is None or not escalation.proposed_measure:
+        return None
+    department = department_names().get(escalation.department, escalation.department)
+    return (f"确认对{department}采取“{escalation.proposed_measure}”？此操作将写入问责记录，无法撤销。",
+            "action=accountability")
 
 
 def _record_context(db, task, instance, record):
