@@ -6,6 +6,7 @@ from tests.api_client import seed_organisation
 from tests.conftest import BOTH_DATABASES, LEADER, SECRETARY, STAFF, deploy_shipped
 from tests.helpers import DONE_REPORT, ITEM, PLAN, REPORT, complete, new_item, open_task
 from workflows import returns
+from workflows.supervision import plan_changes
 from workflows.rectification.problems import create_problem
 from workflows.supervision.models import Notification
 
@@ -115,3 +116,15 @@ def inbox_task(client, key, item_id):
     response = client.get("/api/v1/tasks", params={"item_id": item_id})
     assert response.status_code == 200, response.text
     return next(t for t in response.json()["items"] if t["key"] == key)
+
+
+@BOTH_DATABASES
+def test_a_refused_plan_change_tells_its_requester(engine):
+    engine = seed_organisation(deploy_shipped(engine, "accountability.dmn", "supervision.bpmn", "plan_change.bpmn"))
+    item = new_item(engine, SECRETARY)
+    complete(engine, STAFF, "draft_plan", PLAN, item.id)
+    complete(engine, LEADER, "approve_plan", {"approved": True}, item.id)
+    plan_changes.request_change(engine, item, "节点提前", [{"date": "2026-12-10", "target": "提前落地"}], STAFF)
+    complete(engine, LEADER, "approve_plan_change", {"approved": False, "comment": "时间过紧"}, item.id)
+    assert notices(engine, "plan_change_decided") == [
+        ("zhang", "计划调整申请不同意：DB-2026-0001", "分管领导不同意调整「推进政务服务一网通办」的工作计划，原计划不变。意见：时间过紧")]
