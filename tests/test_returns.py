@@ -100,7 +100,8 @@ def test_the_api_marks_a_returned_task_in_the_inbox_and_gives_the_previous_answe
     assert staff.get(f"/api/v1/tasks/{draft['id']}").json()["returned"] is None
     staff.post(f"/api/v1/tasks/{draft['id']}/complete", json={"data": PLAN})
     approve = inbox_task(leader, "approve_plan", item["id"])
-    leader.post(f"/api/v1/tasks/{approve['id']}/complete", json={"data": {"approved": False, "comment": "细化措施"}})
+    leader.post(f"/api/v1/tasks/{approve['id']}/complete",
+                json={"data": {"approved": False, "comment": "细化措施"}})
 
     redo = inbox_task(staff, "draft_plan", item["id"])
     mark = {"by": "boss", "at": "2026-11-23T01:00:00+00:00", "reason": "细化措施", "step": "审定工作计划"}
@@ -120,7 +121,8 @@ def inbox_task(client, key, item_id):
 
 @BOTH_DATABASES
 def test_a_refused_plan_change_tells_its_requester(engine):
-    engine = seed_organisation(deploy_shipped(engine, "accountability.dmn", "supervision.bpmn", "plan_change.bpmn"))
+    engine = seed_organisation(
+        deploy_shipped(engine, "accountability.dmn", "supervision.bpmn", "plan_change.bpmn"))
     item = new_item(engine, SECRETARY)
     complete(engine, STAFF, "draft_plan", PLAN, item.id)
     complete(engine, LEADER, "approve_plan", {"approved": True}, item.id)

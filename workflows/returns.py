@@ -82,7 +82,8 @@ def returned_tasks(session, tasks, previous=False):
     before = {}
     wanted = {m.previous_task_id for m in marks if m.previous_task_id}
     if previous and wanted:
-        before = dict(session.execute(select(HumanTask.id, HumanTask.data).where(HumanTask.id.in_(wanted))).all())
+        before = dict(session.execute(
+            select(HumanTask.id, HumanTask.data).where(HumanTask.id.in_(wanted))).all())
     return {m.task_id: Returned(by=m.returned_by, at=m.returned_at, reason=m.reason, step=m.step,
                                 previous=dict(before.get(m.previous_task_id) or {}) if previous else None)
             for m in marks}
@@ -108,10 +109,11 @@ def on_decided(rule):
         if event.data.get(rule.verdict) is True:
             return
         session = event.session
+        # the redo step this very command opened (its rows carry the command's one instant)
         task = session.scalar(select(HumanTask).where(
-            HumanTask.instance_id == event.instance.id, HumanTask.key == rule.redo, HumanTask.state == "open")
-            .order_by(HumanTask.created_at.desc(), HumanTask.id).limit(1))
-        if task is None or session.get(TaskReturn, task.id) is not None:
+            HumanTask.instance_id == event.instance.id, HumanTask.key == rule.redo,
+            HumanTask.state == "open", HumanTask.created_at == event.at).limit(1))
+        if task is None:
             return  # the diagram did not loop back here (a redesigned process): nothing to mark
         decision = session.get(HumanTask, event.task_id)
         mark = TaskReturn(task_id=task.id, instance_id=event.instance.id, decision_task_id=event.task_id,
