@@ -37,6 +37,9 @@ def test_a_returned_plan_is_marked_prefilled_and_resubmitted(server, people):
         assert staff.page.input_value("#f-measures") == "专班推进"
         staff.shot(f"returned-task-{suffix}")
 
+    staff.goto(f"/items/{item['id']}")  # the item's current step is marked too
+    assert staff.page.locator(".returned-mark").inner_text() == "退回"
+    staff.page.go_back()
     staff.page.fill("#f-measures", "专班推进，每周调度")
     staff.page.click("#submit-task")
     staff.page.wait_for_url(re.compile(r".*/inbox$"))
