@@ -43,7 +43,8 @@ ESCALATION_ACTIONS = {"remind": "提醒催办", "extend": "延期", "reassign": 
 ESCALATION_STATE = {"open": "待处置", "handled": "已处置", "cancelled": "已撤销"}
 NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escalation_reminder": "督办催办",
                       "deadline_extended": "延期", "task_reassigned": "改派", "measure_recorded": "问责",
-                      "extension_requested": "延期申请", "extension_decided": "延期审批"}
+                      "extension_requested": "延期申请", "extension_decided": "延期审批",
+                      "returned": "退回", "plan_change_decided": "计划调整审批"}
 PROBLEM_SOURCES = SOURCE_NAMES
 PROBLEM_STATUS = PROBLEM_STATUS_NAMES
 COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}
