@@ -1,7 +1,7 @@
 """task_return: an open step sent back by its deciding step (issue 17, item 1)
 
-Revision ID: 0013_task_return
-Revises: 0012_calendar_schedule
+Revision ID: 0014_task_return
+Revises: 0013_outbox
 Create Date: 2026-12-01 12:45:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import engine.models
 
 
-revision = "0013_task_return"
-down_revision = "0012_calendar_schedule"
+revision = "0014_task_return"
+down_revision = "0013_outbox"
 branch_labels = None
 depends_on = None
 
