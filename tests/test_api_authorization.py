@@ -88,6 +88,11 @@ MATRIX = [
     ("GET", "/api/v1/reports/snapshots/weekly/2026-W48", None, [401, 403, 404, 404, 403, 404, 404, 403, 404]),
     ("GET", "/api/v1/audit", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/calendar/2027", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PUT", "/api/v1/calendar/2027", {"holidays": ["x"], "working_days": []},
+     [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET", "/api/v1/calendar/2027/changes", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("POST", "/api/v1/calendar/2027/changes/apply", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/clock", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/clock/advance", {"seconds": 0}, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("GET", "/healthz", None, [200] * 9),
@@ -146,7 +151,7 @@ def test_every_contract_path_is_in_the_matrix(server):
                     "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
-                "{username}", "nobody").replace("{code}", "nope")
+                "{username}", "nobody").replace("{code}", "nope").replace("{year}", "2027")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 
