@@ -170,9 +170,12 @@ def test_the_time_limit_stops_a_command_between_steps(engine_factory):
     assert f"{REASON_PREFIX} 10000 steps / 1e-06 s: the time limit" in instance.error
 
 
-def test_with_the_default_budget_a_cycle_errs_before_spiffworkflow_would_call_it_completed(engine):
+def test_with_the_default_budget_a_cycle_errs_before_spiffworkflow_would_call_it_completed(engine_factory):
     # SpiffWorkflow stops looking 1000 tasks deep: without the budget this "completed". (One
     # database: this is about SpiffWorkflow's loop; the others store such errors on both.)
+    # The scripts' own limit is the default's, not the suite's 1 s: a thousand-task tree's
+    # garbage collection on a loaded machine once stopped one `n = n + 1` past 1 s.
+    engine = engine_factory(scripts={"timeout_seconds": 2.0})
     engine.deploy(counting_loop("deep", until="n &lt; 0"))
     instance = engine.instances.start("deep", {}, SECRETARY)
     assert instance.status == "error"
