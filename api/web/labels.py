@@ -2,6 +2,7 @@
 import re
 
 from api.rectification import STATUS_NAMES as PROBLEM_STATUS_NAMES
+from api.reports import RATING_NAMES
 from engine.budget import REASON_PREFIX as BUDGET_REASON
 from workflows.rectification.problems import SOURCE_NAMES
 
@@ -14,7 +15,7 @@ PLAN_STATE = {"submitted": "待审定", "approved": "已审定", "returned": "�
               "changed": "已调整"}
 BASES = {"meeting_decision": "会议决定", "leader_instruction": "领导批示", "inspection_finding": "督查发现",
          "public_complaint": "群众反映", "other": "其他"}
-RATINGS = {"excellent": "优", "good": "良", "poor": "差"}
+RATINGS = RATING_NAMES
 YEAR_STATUS = {"official": "国务院公布的节假日安排（holidays 库）",
                "entered": "管理员录入的节假日安排",
                "estimated": "估算：仅按法定节假日计算（尚未录入当年的放假调休安排）",
