@@ -400,3 +400,16 @@ def test_schema_form_widgets_parse_and_messages():
     assert errors == {"n": ["不能大于 5"], "x": ["请输入数字"], "level": ["请选择有效选项"], "ok": ["请选择是或否"],
                       "when": ["此项为必填"]}
     assert values["x"] == "abc"  # shown again as typed
+
+
+def test_unknown_urls_answer_a_chinese_page_and_the_api_keeps_json(server):
+    """An unknown page is a Chinese 404 page (with the reader's navigation when logged in); an
+    unknown API path keeps the API's JSON error."""
+    for web in (Web(server.app), Web(server.app, "zhang")):
+        page = web.get("/no/such/page")
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "未找到该页面。" in page.text and "<title>出错了（404）" in page.text and "not_found" not in page.text
+    assert 'class="nav"' in Web(server.app, "zhang").get("/no/such/page").text
+    for path in ("/api/v1/no-such-thing", "/api/nothing"):
+        answer = Web(server.app).get(path)
+        assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found", path

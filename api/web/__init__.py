@@ -80,4 +80,5 @@ def init_app(app, config):
     app.jinja_env.globals["labels"] = labels  # macros imported without context see globals
     app.jinja_env.globals["process_label"] = lookups.process_label
     app.register_blueprint(bp)
+    app.register_error_handler(404, session.unknown_url)  # by code: before APIFlask's HTTPException handler
     assets.check_installed()
