@@ -9,6 +9,7 @@ from engine.registry import Registry
 from engine.runtime import Engine
 from tests.conftest import BOTH_DATABASES, SECRETARY, make_config
 from tests.helpers import new_item
+from tests.test_web_pages import Web
 from workflows.supervision.models import Notification, ReportSnapshot
 from workflows.supervision.periodic import monthly_occurrence, weekly_occurrence
 
@@ -99,6 +100,8 @@ def test_leaders_and_secretariat_are_told_over_http(server):
     with server.engine.db.read() as session:  # the week as users read it, not the ISO code
         titles = set(session.scalars(select(Notification.title).where(Notification.kind == "weekly_report")))
     assert titles == {"2026年第48周督办周报已生成"}
+    page = Web(server.app, "sec").get("/notifications").text  # the kind by its Chinese label
+    assert '<span class="badge">督办周报</span>' in page and ">weekly_report<" not in page
     assert sec.get("/api/v1/reports/snapshots/weekly/2030-W01").status_code == 404
     assert server.login("zhang").get("/api/v1/reports/snapshots").status_code == 403
 
