@@ -49,9 +49,10 @@ def launch():
 # ``document.body.innerText``: what the user sees, not attributes, scripts or hidden elements.
 # Allowed, and only these, removed before matching: e-mail addresses and URLs (a user types them
 # and reads them as they are; ``zhang_san@example.org`` would otherwise match); the text of
-# elements marked ``data-identifier``, used only on the designer's pages for what designers write
-# themselves: a process's key (they type it as a call activity's calledElement) and the XML of
-# the version diff (source, compared line by line);
+# elements marked ``data-identifier``, used only for identifiers people type themselves and must
+# see as written: on the designer's pages a process's key (typed as a call activity's
+# calledElement) and the version diff's XML (source, compared line by line); on the admin's
+# organisation pages a username (typed to log in) and a department code (typed when created);
 # and the pages under /api/ (the API's docs for developers: the API keeps its codes).
 LEAK_CHECK = r"""
 (() => {
