@@ -26,6 +26,11 @@ def cells(html, table_id):
     return rows
 
 
+def table_headers(html, table_id):
+    """The header texts of a report table."""
+    return re.findall(r"<th[^>]*>([^<]+)</th>", re.search(rf'<table[^>]*id="{table_id}".*?</thead>', html, re.S).group(0))
+
+
 def chart_data(html):
     """The JSON the page embeds for its charts."""
     return json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S).group(1))
@@ -92,7 +97,7 @@ def test_ranking_page_figures_and_chart_data(history_server):
     assert table["d1"]["on_time_rate"] == "100.0%" and table["d2"]["on_time_rate"] == "0.0%"
     assert (table["d2"]["escalations"], table["d2"]["measures"]) == ("2", "1")
     # the page's columns are the download's, in its order
-    headers = re.findall(r"<th[^>]*>([^<]+)</th>", re.search(r'<table[^>]*id="ranking".*?</thead>', page, re.S).group(0))
+    headers = table_headers(page, "ranking")
     download = list(csv.reader(io.StringIO(Web(history_server.app, "sec").get(
         "/reports/ranking.csv?month=2026-10").data.decode("utf-8-sig"))))
     assert [h.replace("(%)", "") for h in download[0]] == headers
@@ -173,7 +178,7 @@ def test_year_page_and_downloads(history_server):
         assert table[row["department"]]["rank"] == str(row["rank"])
     assert table["d1"]["closure_rate"] == "100.0%" and table["d3"]["closure_rate"] == "0.0%" and "office" not in table
     assert table["d1"]["average_rating"] == "优" and table["d2"]["average_rating"] == "—"
-    headers = re.findall(r"<th[^>]*>([^<]+)</th>", re.search(r'<table[^>]*id="year-table".*?</thead>', page, re.S).group(0))
+    headers = table_headers(page, "year-table")
     year_csv = list(csv.reader(io.StringIO(sec.get("/reports/year.csv?year=2026").data.decode("utf-8-sig"))))
     assert [h.replace("(%)", "") for h in year_csv[0]] == headers
     assert [row[1] for row in year_csv[1:]] == ["发展和改革委员会", "住房和城乡建设局", "教育局"]
