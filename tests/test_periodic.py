@@ -102,6 +102,10 @@ def test_leaders_and_secretariat_are_told_over_http(server):
     assert titles == {"2026年第48周督办周报已生成"}
     page = Web(server.app, "sec").get("/notifications").text  # the kind by its Chinese label
     assert '<span class="badge">督办周报</span>' in page and ">weekly_report<" not in page
+    with server.engine.db.write() as session:  # a notice stored before weeks were named in words
+        session.get(Notification, session.scalar(select(Notification.id).where(
+            Notification.username == "sec", Notification.kind == "weekly_report"))).title = "2026-W48 督办周报已生成"
+    assert "2026年第48周 督办周报已生成" in Web(server.app, "sec").get("/notifications").text
     assert sec.get("/api/v1/reports/snapshots/weekly/2030-W01").status_code == 404
     assert server.login("zhang").get("/api/v1/reports/snapshots").status_code == 403
 

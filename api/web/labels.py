@@ -77,6 +77,15 @@ def person(username, users):
     return users.get(username, username)
 
 
+_ISO_WEEK = re.compile(r"(?<!\d)(\d{4})-W(\d{2})(?!\d)")
+
+
+def weeks_in_words(text):
+    """``"2026-W41 督办周报已生成"`` → ``"2026年第41周 督办周报已生成"``: stored text written
+    before notices named weeks in words (workflows.supervision.periodic) reads as users say it."""
+    return _ISO_WEEK.sub(lambda m: f"{int(m[1])}年第{int(m[2])}周", text or "")
+
+
 def label(table, value):
     return table.get(value, value) if value is not None else ""
 
