@@ -35,6 +35,7 @@ def test_designer_edits_and_deploys(server, people):
     designer.shot("designer-modeler")
 
     designer.page.locator("#status a").click()
+    designer.page.wait_for_selector("#versions")  # count() does not wait for the navigation
     assert designer.page.locator("#versions tr[data-version='2']").count() == 1
     designer.shot("designer-versions")
     designer.page.click("form[action$='/diff'] button")
