@@ -10,6 +10,7 @@ XLSX text cells are written as strings, never formulas. Numbers stay numbers. Th
 served as user documents (``api.headers``).
 """
 import csv
+import datetime as dt
 import io
 
 from openpyxl import Workbook
@@ -41,6 +42,18 @@ def cell_value(value):
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def local_time(value, calendar):
+    """An ISO date-time (``"2026-10-09T11:00:00+00:00"``, as the API gives it) as the pages show
+    it, in the calendar's timezone: ``"2026-10-09 19:00"``. A bare date, None and "" are kept:
+    only instants have a clock time to convert."""
+    if not value or "T" not in value:
+        return value
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:  # the database's naive UTC (engine.models.UTCDateTime)
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return calendar.local(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def _text_width(value):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
-from api.exports import XLSX_TYPE, csv_response, xlsx_response
+from api.exports import XLSX_TYPE, csv_response, local_time, xlsx_response
 from api.models import Department
 from api.present import Presenter, audit, problem_report
 from api.runtime import engine
@@ -168,12 +168,15 @@ def ledger_file(format_, problems, department_names):
 
 
 def _ledger_row(problem, department_names):
+    """One problem as a ledger row: names for codes, instants in local time as the pages show them."""
+    calendar = engine().calendar
     due = min((t["due_at"] for t in problem["open_tasks"] if t["due_at"]), default=None)
-    return {**problem, "source_name": SOURCE_NAMES.get(problem["source"], problem["source"]),
+    times = {key: local_time(problem[key], calendar) for key in ("created_at", "closed_at")}
+    return {**problem, **times, "source_name": SOURCE_NAMES.get(problem["source"], problem["source"]),
             "department_name": department_names.get(problem["department"], problem["department"]),
             "status_name": STATUS_NAMES.get(problem["status"], problem["status"]),
             "light_name": LIGHT_NAMES[problem["light"]] if problem["status"] == "open" else None,
-            "plan_deadline": (problem["plan"] or {}).get("deadline"), "due_at": due}
+            "plan_deadline": (problem["plan"] or {}).get("deadline"), "due_at": local_time(due, calendar)}
 
 
 @bp.get("/problems/<problem_id>")

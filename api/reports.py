@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
-from api.exports import csv_response, downloadable, xlsx_response
-from api.models import Department
+from api.exports import csv_response, downloadable, local_time, xlsx_response
+from api.models import Department, User
 from api.runtime import engine
 from api.schemas import Page
 from workflows.supervision import reports
@@ -25,6 +25,7 @@ READERS = ("secretariat", "leader", "supervisor")   # 周报, 年度考核, snap
 RANKING_READERS = READERS + ("staff",)  # the web navigation entry of 月度排名 (the ranking itself: everyone)
 FORMATS = OneOf(("json", "csv", "xlsx"))
 LIGHT_NAMES = {"green": "绿", "yellow": "黄", "red": "红"}
+RATING_NAMES = {"excellent": "优", "good": "良", "poor": "差"}  # also the pages' (api.web.labels.RATINGS)
 
 WEEKLY_COLUMNS = [("department_name", "承办部门"), ("code", "编号"), ("title", "事项"), ("leader", "分管领导"),
                   ("deadline", "办结时限"), ("current_step", "当前环节"), ("light_name", "预警"),
@@ -54,6 +55,17 @@ class YearQuery(Schema):
 
 def _departments(session):
     return {d.code: d.name for d in session.scalars(select(Department))}
+
+
+def ranked(session):
+    """The departments the ranking and the year-end statistics rank (not the overseeing offices:
+    ``reports.ranked_departments``)."""
+    return reports.ranked_departments(session, engine().registry.directory)
+
+
+def rating_name(average):
+    """An average rating as 优/良/差 (``reports.rating_grade``); None for none."""
+    return RATING_NAMES.get(reports.rating_grade(average))
 
 
 def _local_now():
@@ -114,7 +126,7 @@ def ranking(query):
     now, local = _local_now()
     month = query.get("month") or this_month(local)
     with rt.db.read() as session:
-        report = reports.ranking(session, rt.calendar, month, now, _departments(session))
+        report = reports.ranking(session, rt.calendar, month, now, ranked(session))
     return report if query["format"] == "json" else ranking_file(query["format"], report)
 
 
@@ -129,26 +141,31 @@ def year_end(query):
     now, local = _local_now()
     year = query.get("year") or local.year
     with rt.db.read() as session:
-        report = reports.year_end(session, rt.calendar, year, now, _departments(session))
+        report = reports.year_end(session, rt.calendar, year, now, ranked(session))
     return report if query["format"] == "json" else year_file(query["format"], report)
 
 
 # -- the downloads (also the web pages' download links: api/web/reports.py) --------------------
 def weekly_file(format_, report):
-    """The weekly report (``reports.weekly``) as a CSV or XLSX response, one row per item."""
+    """The weekly report (``reports.weekly``) as a CSV or XLSX response, one row per item: as the
+    page shows it, the leader by display name and the report's time local (``local_time``)."""
+    calendar = engine().calendar
+    with engine().db.read() as session:
+        names = {u.username: u.display_name for u in session.scalars(select(User))}
     rows = [{**row, "department_name": group["name"], "light_name": LIGHT_NAMES[row["light"]],
+             "leader": names.get(row["leader"], row["leader"]),
              "progress": (row["latest_report"] or {}).get("progress"),
              "summary": (row["latest_report"] or {}).get("summary"),
-             "reported_at": (row["latest_report"] or {}).get("submitted_at")}
+             "reported_at": local_time((row["latest_report"] or {}).get("submitted_at"), calendar)}
             for group in report["departments"] for row in group["items"]]
     week = report["week"]
-    return _download(format_, WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {week}")
+    return _download(format_, WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {reports.week_title(week)}")
 
 
 def ranking_file(format_, report):
     """The monthly ranking (``reports.ranking``) as a CSV or XLSX response."""
     month = report["month"]
-    return _tabular(format_, report, RANKING_COLUMNS, f"ranking-{month}", f"排名 {month}")
+    return _tabular(format_, report, RANKING_COLUMNS, f"ranking-{month}", f"排名 {reports.month_title(month)}")
 
 
 def year_file(format_, report):
@@ -159,7 +176,8 @@ def year_file(format_, report):
 
 def _tabular(format_, report, columns, filename, title):
     rows = [{**row, "on_time_rate_pct": _pct(row.get("on_time_rate")),
-             "closure_rate_pct": _pct(row.get("closure_rate"))} for row in report["departments"]]
+             "closure_rate_pct": _pct(row.get("closure_rate")), "average_rating": rating_name(row["average_rating"])}
+            for row in report["departments"]]
     return _download(format_, columns, rows, filename, title)
 
 

@@ -202,6 +202,8 @@ def test_notifications_are_the_callers_newest_first_and_can_be_read(server):
     item = server.login("sec").post("/api/v1/items", ITEM).json()
     advance(server, "2026-11-25T18:00:01+08:00")  # reminder, then escalation
     zhang, li = server.login("zhang"), server.login("li")
+    [escalated] = notifications(server.login("sup"))["items"]  # the department by its name, not d1
+    assert escalated["body"].startswith("发展和改革委员会 办理的「") and "2026-11-25 18:00 逾期" in escalated["body"]
     handle = inbox_task(server.login("sup"), "handle_escalation", item["id"])
     server.login("sup").post(f"/api/v1/tasks/{handle['id']}/complete", {"data": {"action": "remind"}})
     listed = notifications(zhang)

@@ -118,3 +118,16 @@ def test_text_xml_cannot_hold_still_exports():
     response = xlsx_response([("name", "部门")], [{"name": "督查\x0b室"}], "odd", "odd")
     cell = load_workbook(BytesIO(response.get_data())).active["A2"]
     assert cell.value == "督查\ufffd室" and cell.data_type == "s"
+
+
+def test_instants_in_exports_are_local_times():
+    """``local_time``: an API instant as the pages show it, in the calendar's zone; dates stay dates."""
+    from api.exports import local_time
+    from engine.calendar import BusinessCalendar
+
+    calendar = BusinessCalendar()
+    assert local_time("2026-10-09T11:00:00+00:00", calendar) == "2026-10-09 19:00"
+    assert local_time("2026-10-09T01:31:00+00:00", calendar) == "2026-10-09 09:31"
+    assert local_time("2026-10-09T01:31:00", calendar) == "2026-10-09 09:31"  # naive: the database's UTC
+    assert local_time("2026-10-09T09:31:00+08:00", calendar) == "2026-10-09 09:31"
+    assert [local_time(v, calendar) for v in ("2026-12-31", None, "")] == ["2026-12-31", None, ""]

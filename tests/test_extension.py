@@ -42,7 +42,11 @@ def test_an_approved_extension_moves_the_step_and_its_escalation(server):
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "pending"
     assert inbox_task(zhang, "draft_plan", item["id"])["due_at"] == "2026-11-25T10:00:00+00:00"  # not yet
-    assert notifications(boss)["items"][0]["kind"] == "extension_requested"
+    notice = notifications(boss)["items"][0]
+    assert notice["kind"] == "extension_requested"
+    # the notice names the department and the times as users read them (not d1, not ISO text)
+    assert notice["body"] == ("发展和改革委员会 申请将「制定工作计划」的期限由 2026-11-25 18:00 延至 "
+                              "2026-11-30 18:00。理由：需协调市级部门")
 
     complete(boss, "approve_extension", item["id"], {"approved": True, "comment": "同意"})
     assert inbox_task(zhang, "draft_plan", item["id"])["due_at"] == "2026-11-30T10:00:00+00:00"
@@ -52,7 +56,8 @@ def test_an_approved_extension_moves_the_step_and_its_escalation(server):
     [moved] = [r for r in timeline if r["kind"] == "task_rescheduled"]
     assert (moved["actor"], moved["instance_id"], moved["data"]["due"]) == (
         "boss", item["instance_id"], "2026-11-30T18:00:00+08:00")
-    assert notifications(zhang)["items"][0]["kind"] == "extension_decided"
+    decided = notifications(zhang)["items"][0]
+    assert (decided["kind"], decided["body"]) == ("extension_decided", "分管领导同意将期限延至 2026-11-30 18:00。同意")
 
     advance(server, "2026-11-25T18:00:01+08:00")  # the old due time passes quietly
     assert sup.get("/api/v1/escalations").json()["total"] == 0

@@ -9,6 +9,7 @@ from engine.registry import Registry
 from engine.runtime import Engine
 from tests.conftest import BOTH_DATABASES, SECRETARY, make_config
 from tests.helpers import new_item
+from tests.test_web_pages import Web
 from workflows.supervision.models import Notification, ReportSnapshot
 from workflows.supervision.periodic import monthly_occurrence, weekly_occurrence
 
@@ -96,12 +97,22 @@ def test_leaders_and_secretariat_are_told_over_http(server):
     assert [s["period"] for s in listed["items"]] == ["2026-W48"]
     detail = sec.get("/api/v1/reports/snapshots/weekly/2026-W48").json()
     assert detail["data"]["week"] == "2026-W48"
+    with server.engine.db.read() as session:  # the week as users read it, not the ISO code
+        titles = set(session.scalars(select(Notification.title).where(Notification.kind == "weekly_report")))
+    assert titles == {"2026年第48周督办周报已生成"}
+    page = Web(server.app, "sec").get("/notifications").text  # the kind by its Chinese label
+    assert '<span class="badge">督办周报</span>' in page and ">weekly_report<" not in page
+    with server.engine.db.write() as session:  # a notice stored before weeks were named in words
+        session.get(Notification, session.scalar(select(Notification.id).where(
+            Notification.username == "sec", Notification.kind == "weekly_report"))).title = "2026-W48 督办周报已生成"
+    assert "2026年第48周 督办周报已生成" in Web(server.app, "sec").get("/notifications").text
     assert sec.get("/api/v1/reports/snapshots/weekly/2030-W01").status_code == 404
     assert server.login("zhang").get("/api/v1/reports/snapshots").status_code == 403
 
 
 def test_the_monthly_snapshot_ranks_every_department_like_the_live_ranking(history_server):
-    """The stored ranking is the month's figures of record: every department, not an empty list."""
+    """The stored ranking is the month's figures of record: every ranked department (not the
+    overseeing office, the secretariat's and supervisors'), not an empty list."""
     engine = history_server.engine
     engine.advance_clock(to=at("2026-11-01T00:00:01+08:00"))
     assert ("monthly_ranking", "2026-10") in engine.periodic.run_due()
@@ -110,14 +121,14 @@ def test_the_monthly_snapshot_ranks_every_department_like_the_live_ranking(histo
     live = sec.get("/api/v1/reports/ranking", params={"month": "2026-10"}).json()
     assert stored == live
     rows = {row["department"]: row for row in stored["departments"]}
-    assert sorted(rows) == ["d1", "d2", "d3", "office"]
+    assert sorted(rows) == ["d1", "d2", "d3"]
     # tests/report_history.py: d1 had both its October steps on time and A closed, rated excellent;
     # d3 let C's plan (due 10/21) fall overdue, d2 was late with both its steps and was given a
-    # measure (same rate as d3, more overdue steps); office led nothing.
+    # measure (same rate as d3, more overdue steps).
     assert ({k: rows["d1"][k] for k in ("rank", "steps_due", "steps_on_time", "on_time_rate", "average_rating")}
             == {"rank": 1, "steps_due": 2, "steps_on_time": 2, "on_time_rate": 1.0, "average_rating": 3.0})
     assert ({k: rows["d3"][k] for k in ("rank", "steps_due", "overdue_steps", "on_time_rate", "escalations")}
             == {"rank": 2, "steps_due": 1, "overdue_steps": 1, "on_time_rate": 0.0, "escalations": 1})
     assert ({k: rows["d2"][k] for k in ("rank", "steps_due", "overdue_steps", "on_time_rate", "measures")}
             == {"rank": 3, "steps_due": 2, "overdue_steps": 2, "on_time_rate": 0.0, "measures": 1})
-    assert rows["d1"]["name"] != "d1" and rows["office"]["items_handled"] == 0
+    assert rows["d1"]["name"] == "发展和改革委员会"

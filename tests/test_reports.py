@@ -9,6 +9,7 @@ import io
 import openpyxl
 from sqlalchemy import select
 
+from engine.directory import Person
 from tests.conftest import BOTH_DATABASES, SECRETARY
 from tests.report_history import D2, DEPARTMENTS
 from workflows.supervision import queries, reports
@@ -128,8 +129,50 @@ def test_downloads_over_http(history_server):
     rows = list(openpyxl.load_workbook(io.BytesIO(weekly.content)).active.values)
     assert rows[0][0] == "承办部门" and len(rows) == 3 and rows[1][6] == "红"
 
+    # cells as the pages show them: the leader's name, the report's local time, the average as 优/良/差
+    weekly = sec.get("/api/v1/reports/weekly", params={"week": "2026-W41", "format": "xlsx"})
+    book = openpyxl.load_workbook(io.BytesIO(weekly.content)).active
+    header, *rows = book.values
+    row_a = dict(zip(header, next(r for r in rows if r[2] == "事项A")))
+    assert (row_a["分管领导"], row_a["反馈时间"], row_a["最新进展"]) == ("分管领导赵", "2026-10-09 11:00", "A二")
+    assert book.title == "周报 2026年第41周"
+    ranking_rows = list(csv.reader(io.StringIO(sec.get("/api/v1/reports/ranking", params={
+        "month": "2026-10", "format": "csv"}).content.decode("utf-8-sig"))))
+    assert ranking_rows[0][-1] == "平均评价" and [r[-1] for r in ranking_rows[1:]] == ["优", "", ""]
+    # the overseeing office (the secretariat's and the supervisors' department) is not ranked
+    assert [r["department"] for r in ranking["departments"]] == ["d1", "d2", "d3"]
+    assert [r[1] for r in ranking_rows[1:]] == ["发展和改革委员会", "住房和城乡建设局", "教育局"]
+
     assert sec.get("/api/v1/reports/year", params={"year": 2026}).json()["departments"][0]["department"] == "d1"
     assert sec.get("/api/v1/reports/weekly", params={"week": "2026-W60"}).status_code == 400
     assert sec.get("/api/v1/reports/ranking", params={"month": "2026-13"}).status_code == 400
     assert server.login("zhang").get("/api/v1/reports/weekly").status_code == 403
     assert server.login("zhang").get("/api/v1/reports/ranking").status_code == 200
+
+
+def test_average_rating_grades():
+    """The nearest rating, halves up (excellent 3, good 2, poor 1)."""
+    grades = {None: None, 3.0: "excellent", 2.5: "excellent", 2.49: "good", 2.0: "good", 1.5: "good",
+              1.49: "poor", 1.0: "poor"}
+    assert {average: reports.rating_grade(average) for average in grades} == grades
+
+
+class _Directory:
+    """Who holds which role in which department, as ``engine.directory.Directory`` answers."""
+    PEOPLE = {"sec": ("office", "secretariat"), "sup": ("inspect", "supervisor"), "boss": ("office", "leader"),
+              "admin": ("it", "admin"), "gone": (None, "supervisor")}
+
+    def users(self, session, role=None, department=None):
+        return sorted(u for u, (_, held) in self.PEOPLE.items() if role in (None, held))
+
+    def person(self, session, username):
+        department, role = self.PEOPLE[username]
+        return Person(username, username, department, frozenset({role}))
+
+    def departments(self, session):
+        return {"office": "政府办公室", "inspect": "督查室", "it": "信息中心", "d1": "发展和改革委员会"}
+
+
+def test_ranked_departments_leave_out_the_overseeing_offices():
+    """The secretariat's and supervisors' departments are not ranked; an admin's is."""
+    assert reports.ranked_departments(None, _Directory()) == {"it": "信息中心", "d1": "发展和改革委员会"}

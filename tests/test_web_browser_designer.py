@@ -32,10 +32,11 @@ def test_designer_edits_and_deploys(server, people):
     designer.page.once("dialog", lambda dialog: dialog.accept())  # 确认部署？
     designer.page.click("#deploy")
     designer.page.wait_for_selector("#canvas[data-deployed]")
-    assert "已部署：supervision 版本 2" in designer.page.inner_text("#status")
+    assert "已部署：督查督办 版本 2" in designer.page.inner_text("#status")
     designer.shot("designer-modeler")
 
     designer.page.locator("#status a").click()
+    designer.page.wait_for_selector("#versions")  # count() does not wait for the navigation
     assert designer.page.locator("#versions tr[data-version='2']").count() == 1
     designer.shot("designer-versions")
     designer.page.click("form[action$='/diff'] button")
@@ -54,7 +55,8 @@ def test_designer_edits_and_deploys(server, people):
     designer.page.click("#deploy")
     designer.page.wait_for_selector(".djs-element.deploy-error")
     status = designer.page.inner_text("#status")
-    assert "部署失败" in status and "file_plan" in status
+    # in Chinese: the element by its name and kind, not its id or the parser's English
+    assert "部署失败（元素「登记备案」，第 " in status and "：用户任务没有流出的顺序流" in status, status
     assert designer.page.locator(".djs-element.deploy-error[data-element-id=file_plan]").count() == 1
     designer.shot("designer-deploy-error")
 
@@ -71,4 +73,4 @@ def test_decision_table_in_the_dmn_modeler(server, people):
     designer.page.once("dialog", lambda dialog: dialog.accept())  # 确认部署？
     designer.page.click("#deploy")
     designer.page.wait_for_selector("#canvas[data-deployed]")
-    assert "已部署：ladder 版本 2" in designer.page.inner_text("#status")
+    assert "已部署：问责措施 版本 2" in designer.page.inner_text("#status")

@@ -51,7 +51,7 @@ def test_report_pages_with_charts_print_view_and_weekly(history_people):
 
     sec.page.locator("nav.nav a", has_text="周报").click()
     sec.page.wait_for_load_state("load")
-    assert sec.page.title() == "周报 2026-W43 · 督办"
+    assert sec.page.title() == "周报 2026年第43周 · 督办"
     assert sec.page.locator("tr[data-light=red] .pill-red").count() == 1
     assert sec.page.locator("tr[data-light=green] .pill-green").count() == 1
     with sec.page.expect_download() as download:

@@ -42,7 +42,7 @@ def test_cockpit_counts_incidents_timers_and_department_tasks(server):
     page = admin.get("/admin/monitor").text
     pending = page[page.index('id="pending-timers"'):]
     assert re.findall(r"<td data-label=\"定时器\">(\w+)</td>", pending) == [
-        "remind_plan", "remind_plan", "escalate_plan", "escalate_plan"]  # oldest due first
+        "催办", "催办", "逾期", "逾期"]  # oldest due first; by the timers' BPMN names (remind_plan, escalate_plan)
     assert "2026-11-25 09:00" in pending and item["code"] in pending
 
     server.engine.advance_clock(to=dt.datetime.fromisoformat("2026-11-26T09:00:00+08:00"))  # plans overdue
@@ -53,7 +53,7 @@ def test_cockpit_counts_incidents_timers_and_department_tasks(server):
     assert re.search(r'data-status="error"><a [^>]*>2</a>', row_of(page, 'data-definition="broken" data-version', "1"))
     assert re.search(r'data-status="error"><b>2</b>出错', page)
     incident = row_of(page, "data-instance", broken.id)
-    assert "broken v1" in incident and "n1" in incident and "ZeroDivisionError" in incident
+    assert "broken 版本 1" in incident and "n1" in incident and "ZeroDivisionError" in incident
     assert f'data-confirm="确认撤销流程实例 {broken.id[:8]}（broken 版本 1）？撤销后实例终止' in incident  # web.js asks
     timer_row = row_of(page, "data-timer", timer_id)
     assert "n1" in timer_row and "waiter" in timer_row and "RuntimeError: mail server down" in timer_row

@@ -184,6 +184,13 @@ def test_item_list_filters_and_detail(server):
     page = sec.get(f"/items/{first['id']}").text
     # the plan fell due on 11-25 18:00, so the escalation step is open beside it
     assert 'data-current="draft_plan,handle_escalation"' in page and "流程启动" in page and "发展和改革委员会" in page
+    # the timeline and the legend in Chinese: timers by their BPMN names, 系统 for the engine,
+    # the process by its name — not remind_plan, system or supervision
+    timeline = re.search(r'<ol class="timeline">.*?</ol>', page, re.S).group(0)
+    assert "定时触发：催办" in timeline and "定时触发：逾期" in timeline, timeline
+    assert '<span class="actor">系统</span>' in timeline
+    assert not re.search(r"[a-z]+_[a-z_]+|>system<", timeline)
+    assert "流程：督查督办 版本 1" in page
     xml = sec.get(f"/items/{first['id']}/diagram.xml")
     assert xml.mimetype == "application/xml" and b'id="draft_plan"' in xml.data
 
@@ -279,7 +286,7 @@ def test_calendar_page(server):
         d.isoformat() for d in (dt.date(2026, 1, 1) + dt.timedelta(n) for n in range(365))
         if d.weekday() >= 5 and calendar.is_working_day(d)}
     far = admin.get("/admin/calendar?year=2099").text
-    assert 'data-status="estimated"' in far and "估算" in far and "extra_holidays" in far
+    assert 'data-status="estimated"' in far and "估算" in far and "配置文件中的本地放假日" in far
     assert 'data-status="weekends_only"' in admin.get("/admin/calendar?year=2101").text
 
 
@@ -400,3 +407,16 @@ def test_schema_form_widgets_parse_and_messages():
     assert errors == {"n": ["不能大于 5"], "x": ["请输入数字"], "level": ["请选择有效选项"], "ok": ["请选择是或否"],
                       "when": ["此项为必填"]}
     assert values["x"] == "abc"  # shown again as typed
+
+
+def test_unknown_urls_answer_a_chinese_page_and_the_api_keeps_json(server):
+    """An unknown page is a Chinese 404 page (with the reader's navigation when logged in); an
+    unknown API path keeps the API's JSON error."""
+    for web in (Web(server.app), Web(server.app, "zhang")):
+        page = web.get("/no/such/page")
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "未找到该页面。" in page.text and "<title>出错了（404）" in page.text and "not_found" not in page.text
+    assert 'class="nav"' in Web(server.app, "zhang").get("/no/such/page").text
+    for path in ("/api/v1/no-such-thing", "/api/nothing"):
+        answer = Web(server.app).get(path)
+        assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found", path

@@ -1,6 +1,7 @@
 """The rectification pages (Flask's test client): the ledger (问题台账) with filters, search and
 session-authenticated CSV/XLSX downloads, a problem's page, 问题登记, and the secretariat's
 triage desk for public complaints (群众反映). Refusals change nothing."""
+import datetime as dt
 import io
 import re
 
@@ -75,6 +76,13 @@ def test_ledger_filters_search_scope_and_downloads(server):
     assert xlsx.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     assert sheet.title == "问题台账" and [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [second["code"]]
+    # instants in local time, as the pages show them (登记时间, 环节期限), never UTC ISO strings
+    row = dict(zip(*sheet.iter_rows(max_row=2, values_only=True)))
+    shown = server.login("wang").get(f"/api/v1/problems/{second['id']}").json()
+    local = server.engine.calendar.local
+    assert row["登记时间"] == local(dt.datetime.fromisoformat(shown["created_at"])).strftime("%Y-%m-%d %H:%M")
+    assert shown["open_tasks"][0]["due_at"] is None and row["环节期限"] is None  # the first step has no due time
+    assert row["整改时限"] == PROBLEM["deadline"]  # a date stays a date
     assert Web(server.app).get("/problems.csv").status_code == 302  # log in first
 
     # the problem's page: facts, the open step, the timeline; others' problems are out of scope

@@ -26,6 +26,11 @@ def cells(html, table_id):
     return rows
 
 
+def table_headers(html, table_id):
+    """The header texts of a report table."""
+    return re.findall(r"<th[^>]*>([^<]+)</th>", re.search(rf'<table[^>]*id="{table_id}".*?</thead>', html, re.S).group(0))
+
+
 def chart_data(html):
     """The JSON the page embeds for its charts."""
     return json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S).group(1))
@@ -35,10 +40,13 @@ def shown(rate):
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
-def computed(server, function, period):
+def computed(server, function, period, departments=None):
+    """``function`` over the history; the ranking and year-end over the ranked departments, as the pages."""
     engine = server.engine
     with engine.db.read() as session:
-        return function(session, engine.calendar, period, engine.clock.now(), DEPARTMENTS)
+        if departments is None:
+            departments = reports.ranked_departments(session, engine.registry.directory)
+        return function(session, engine.calendar, period, engine.clock.now(), departments)
 
 
 def test_who_sees_which_report(history_server):
@@ -76,15 +84,25 @@ def test_ranking_page_figures_and_chart_data(history_server):
     expected = computed(history_server, reports.ranking, "2026-10")
     page = Web(history_server.app, "sec").get("/reports/ranking?month=2026-10").text
     table = cells(page, "ranking")
-    assert list(table) == [row["department"] for row in expected["departments"]] == ["d1", "d2", "d3", "office"]
+    # the overseeing office (the secretariat's and supervisors' department) is not ranked
+    assert list(table) == [row["department"] for row in expected["departments"]] == ["d1", "d2", "d3"]
     for row in expected["departments"]:
         assert table[row["department"]] == {
             "rank": str(row["rank"]), "name": row["name"], "items_handled": str(row["items_handled"]),
             "steps_due": str(row["steps_due"]), "steps_on_time": str(row["steps_on_time"]),
             "overdue_steps": str(row["overdue_steps"]), "on_time_rate": shown(row["on_time_rate"]),
+            "escalations": str(row["escalations"]), "measures": str(row["measures"]),
             "items_closed": str(row["items_closed"]),
-            "average_rating": "—" if row["average_rating"] is None else f"{row['average_rating']:.2f}"}
+            "average_rating": {None: "—", 3.0: "优"}[row["average_rating"]]}
     assert table["d1"]["on_time_rate"] == "100.0%" and table["d2"]["on_time_rate"] == "0.0%"
+    assert (table["d2"]["escalations"], table["d2"]["measures"]) == ("2", "1")
+    # the page's columns are the download's, in its order
+    headers = table_headers(page, "ranking")
+    download = list(csv.reader(io.StringIO(Web(history_server.app, "sec").get(
+        "/reports/ranking.csv?month=2026-10").data.decode("utf-8-sig"))))
+    assert [h.replace("(%)", "") for h in download[0]] == headers
+    assert [row[1] for row in download[1:]] == [row["name"] for row in expected["departments"]]
+    assert download[1][-1] == "优" and download[2][-1] == ""
 
     chart = chart_data(page)
     assert chart["ranking"] == [  # ranked; departments without a rate are not drawn
@@ -158,7 +176,12 @@ def test_year_page_and_downloads(history_server):
         assert table[row["department"]]["closure_rate"] == shown(row["closure_rate"])
         assert table[row["department"]]["on_time_rate"] == shown(row["on_time_rate"])
         assert table[row["department"]]["rank"] == str(row["rank"])
-    assert table["d1"]["closure_rate"] == "100.0%" and table["office"]["closure_rate"] == "—"
+    assert table["d1"]["closure_rate"] == "100.0%" and table["d3"]["closure_rate"] == "0.0%" and "office" not in table
+    assert table["d1"]["average_rating"] == "优" and table["d2"]["average_rating"] == "—"
+    headers = table_headers(page, "year-table")
+    year_csv = list(csv.reader(io.StringIO(sec.get("/reports/year.csv?year=2026").data.decode("utf-8-sig"))))
+    assert [h.replace("(%)", "") for h in year_csv[0]] == headers
+    assert [row[1] for row in year_csv[1:]] == ["发展和改革委员会", "住房和城乡建设局", "教育局"]
     assert "办理督办事项 <b>3</b> 项，办结 <b>1</b> 项，总体办结率 <b>33.3%</b>" in page
     assert sec.get("/reports/year").text.count("2026年度") == 1  # this year by default
 

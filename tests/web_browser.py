@@ -3,6 +3,11 @@
 Never downloads a browser: it drives ``/usr/bin/chromium`` and fails (does not skip) when that
 is missing. Each :class:`Person` collects console errors and uncaught page errors; the tests
 assert there are none. Screenshots go to ``test-artifacts/`` (git-ignored).
+
+Every page a person sees is also checked for internals in its visible text (:data:`LEAK_CHECK`,
+run in the page on load and after every change of the page): ASCII identifiers
+(``monthly_ranking``), ISO week codes (``2026-W41``) and raw JSON are reported as console errors,
+so every visit of every browser test fails on a leak.
 """
 import re
 import shutil
@@ -39,6 +44,49 @@ def launch():
             browser.close()
 
 
+# The leak check, run in every page of a person's context (``add_init_script``) on load and, for
+# what scripts show later (a deploy's errors, a chart), on every change of the page. It reads
+# ``document.body.innerText``: what the user sees, not attributes, scripts or hidden elements.
+# Allowed, and only these, removed before matching: e-mail addresses and URLs (a user types them
+# and reads them as they are; ``zhang_san@example.org`` would otherwise match); the text of
+# elements marked ``data-identifier``, used only for identifiers people type themselves and must
+# see as written: on the designer's pages a process's key (typed as a call activity's
+# calledElement) and the version diff's XML (source, compared line by line); on the admin's
+# organisation pages a username (typed to log in) and a department code (typed when created);
+# and the pages under /api/ (the API's docs for developers: the API keeps its codes).
+LEAK_CHECK = r"""
+(() => {
+  const LEAKS = [["ASCII 标识", /[a-z]+_[a-z_]+/g], ["ISO 周", /\d{4}-W\d{2}/g],
+                 ["JSON", /[{[]\s*"[^"\n]*"\s*[:,\]]/g]];
+  const ALLOWED = [/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, /\bhttps?:\/\/\S+/g];
+  const reported = new Set();
+  function check() {
+    if (!document.body || location.pathname.startsWith("/api/")) return;
+    const marked = [...document.querySelectorAll("[data-identifier]")].map(el => [el, el.style.display]);
+    for (const [el] of marked) el.style.display = "none";  // hidden: left out of innerText
+    let text = document.body.innerText;
+    for (const [el, display] of marked) el.style.display = display;
+    for (const allowed of ALLOWED) text = text.replace(allowed, " ");
+    for (const [kind, pattern] of LEAKS) {
+      for (const match of text.matchAll(pattern)) {
+        const key = kind + match[0];
+        if (reported.has(key)) continue;
+        reported.add(key);
+        const at = text.slice(Math.max(0, match.index - 20), match.index + match[0].length + 20).replace(/\s+/g, " ");
+        console.error(`页面可见文字泄露内部信息（${kind}）：${match[0]}（“…${at}…”）`);
+      }
+    }
+  }
+  let pending = null;
+  function later() { clearTimeout(pending); pending = setTimeout(check, 50); }
+  window.addEventListener("load", () => {
+    check();
+    new MutationObserver(later).observe(document.body, {subtree: true, childList: true, characterData: true});
+  });
+})();
+"""
+
+
 class Person:
     """One user's browser context and page, with console and page errors collected."""
 
@@ -46,6 +94,7 @@ class Person:
         self.base = base
         self.context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
         self.context.set_default_timeout(15000)
+        self.context.add_init_script(LEAK_CHECK)
         self.page = self.context.new_page()
         self.errors = []
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(

@@ -62,7 +62,7 @@ def secret_key(config):
 
 def init_app(app, config):
     from api.web import (account, admin, api_docs, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
-                         items, labels, monitor, notifications, problems, reports, session, tasks)
+                         items, labels, lookups, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))
@@ -78,5 +78,7 @@ def init_app(app, config):
     )
     csrf.init_app(app)
     app.jinja_env.globals["labels"] = labels  # macros imported without context see globals
+    app.jinja_env.globals["process_label"] = lookups.process_label
     app.register_blueprint(bp)
+    app.register_error_handler(404, session.unknown_url)  # by code: before APIFlask's HTTPException handler
     assets.check_installed()

@@ -18,8 +18,9 @@ from api.definitions import definition_filename
 from api.headers import user_document
 from api.runtime import engine
 from api.web import bp, paging
-from api.web.labels import error_text
+from api.web.labels import ELEMENT_KINDS, error_text
 from api.web.session import roles_required
+from engine.definitions import parse_xml
 from engine.errors import EngineError
 from engine.models import Definition, Instance
 from workflows import access
@@ -116,11 +117,29 @@ def designer_deploy():
         definition, created = engine().deploy(source, actor=g.actor.username)
     except EngineError as err:
         # The page shows the Chinese words of the problem's code; the parser's English stays a tooltip.
-        return jsonify(deployed=False, error={"code": err.code, "message": error_text(err), "details": err.details,
-                                              "technical": err.message})
-    return jsonify(deployed=True, key=definition.key, version=definition.version, kind=definition.kind, created=created,
+        details = err.details if isinstance(err.details, dict) else {}
+        kind = ELEMENT_KINDS.get(_element_tag(source, details.get("element")))
+        return jsonify(deployed=False, error={"code": err.code, "message": error_text(err, element_kind=kind),
+                                              "details": err.details, "technical": err.message})
+    return jsonify(deployed=True, key=definition.key, name=definition.name or definition.key,
+                   version=definition.version, kind=definition.kind, created=created,
                    url=url_for("web.designer_versions", key=definition.key),
                    edit_url=url_for("web.designer_edit", key=definition.key, version=definition.version))
+
+
+def _element_tag(source, element_id):
+    """The kind (tag's local name, e.g. ``startEvent``) of the element ``element_id`` of a refused
+    source, for the Chinese message (开始事件没有流出的顺序流); None when it cannot be told."""
+    if not element_id:
+        return None
+    try:
+        root = parse_xml(source)
+    except EngineError:
+        return None
+    for node in root.iter():
+        if node.get("id") == element_id and isinstance(node.tag, str):
+            return etree.QName(node.tag).localname
+    return None
 
 
 @bp.get("/designer/<key>/diff")

@@ -8,7 +8,7 @@ from flask import g, render_template
 from api.present import Presenter
 from api.runtime import engine
 from api.web import bp
-from api.web.lookups import department_names, items_by_id, problems_by_id
+from api.web.lookups import department_names, items_by_id, problems_by_id, user_names
 from api.web.session import login_required
 from workflows import returns
 
@@ -28,4 +28,4 @@ def inbox():
                            overdue=rt.tasks.count_overdue(g.actor, presenter.now),
                            items=items_by_id(t["item_id"] for t in tasks),
                            problems=problems_by_id(t["item_id"] for t in tasks),
-                           departments=department_names())
+                           departments=department_names(), users=user_names())

@@ -13,7 +13,7 @@ from api.models import Department, User
 from api.present import Presenter, current_plan
 from api.runtime import engine
 from api.web import bp, paging
-from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.lookups import department_names, process_name, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.labels import BASES
@@ -69,7 +69,8 @@ def item(item_id):
         context = dict(plan=current_plan(plans), plans=plans,
                        reports=queries.reports(db, item.id), timeline=records.timeline(db, item.id),
                        task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id),
-                       returned=returns.returned_tasks(db, open_tasks))
+                       returned=returns.returned_tasks(db, open_tasks),
+                       process_name=process_name(db, instance) if instance else None)
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),

@@ -2,6 +2,7 @@
 import re
 
 from api.rectification import STATUS_NAMES as PROBLEM_STATUS_NAMES
+from api.reports import RATING_NAMES
 from engine.budget import REASON_PREFIX as BUDGET_REASON
 from workflows.rectification.problems import SOURCE_NAMES
 
@@ -14,7 +15,7 @@ PLAN_STATE = {"submitted": "待审定", "approved": "已审定", "returned": "�
               "changed": "已调整"}
 BASES = {"meeting_decision": "会议决定", "leader_instruction": "领导批示", "inspection_finding": "督查发现",
          "public_complaint": "群众反映", "other": "其他"}
-RATINGS = {"excellent": "优", "good": "良", "poor": "差"}
+RATINGS = RATING_NAMES
 YEAR_STATUS = {"official": "国务院公布的节假日安排（holidays 库）",
                "entered": "管理员录入的节假日安排",
                "estimated": "估算：仅按法定节假日计算（尚未录入当年的放假调休安排）",
@@ -44,7 +45,8 @@ ESCALATION_STATE = {"open": "待处置", "handled": "已处置", "cancelled": "�
 NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escalation_reminder": "督办催办",
                       "deadline_extended": "延期", "task_reassigned": "改派", "measure_recorded": "问责",
                       "extension_requested": "延期申请", "extension_decided": "延期审批",
-                      "returned": "退回", "plan_change_decided": "计划调整审批"}
+                      "returned": "退回", "plan_change_decided": "计划调整审批",
+                      "weekly_report": "督办周报", "monthly_ranking": "月度排名"}
 PROBLEM_SOURCES = SOURCE_NAMES
 PROBLEM_STATUS = PROBLEM_STATUS_NAMES
 COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}
@@ -67,6 +69,26 @@ def instance_error(error):
     return (f"流程运行未到达等待环节：一次操作最多运行 {match[1]} 步、{match[2]} 秒，已被停止。"
             "请检查流程中是否有不经过等待环节（用户任务、接收消息、定时器等）的循环，"
             "或调用自身的调用活动。")
+
+
+SYSTEM = "系统"  # who acted when no person did: timers, periodic jobs, start-up (actor ``system`` or none)
+
+
+def person(username, users):
+    """Who did something, as the pages name them: the display name (``users``: username → name),
+    系统 for the engine itself (``system`` or no actor)."""
+    if not username or username == "system":
+        return SYSTEM
+    return users.get(username, username)
+
+
+_ISO_WEEK = re.compile(r"(?<!\d)(\d{4})-W(\d{2})(?!\d)")
+
+
+def weeks_in_words(text):
+    """``"2026-W41 督办周报已生成"`` → ``"2026年第41周 督办周报已生成"``: stored text written
+    before notices named weeks in words (workflows.supervision.periodic) reads as users say it."""
+    return _ISO_WEEK.sub(lambda m: f"{int(m[1])}年第{int(m[2])}周", text or "")
 
 
 def label(table, value):
@@ -172,6 +194,17 @@ DETAILED = {
     "working_day_not_weekend": "{date} 是周一至周五，本就上班：调休上班日只能是周六或周日",
     "holiday_on_weekend": "{date} 是周末，本就休息（已保存，不影响计算）",
     "steps_missing": "版本 {version} 中没有这些环节：{steps}", "instance_not_running": "实例{status}",
+    "no_incoming_flow": "{element_kind}没有流入的顺序流", "no_outgoing_flow": "{element_kind}没有流出的顺序流",
+}
+# BPMN element kinds (the tag's local name) as the designer's messages name them.
+ELEMENT_KINDS = {
+    "startEvent": "开始事件", "endEvent": "结束事件", "task": "任务", "userTask": "用户任务",
+    "manualTask": "手工任务", "scriptTask": "脚本任务", "serviceTask": "服务任务", "businessRuleTask": "业务规则任务",
+    "sendTask": "发送任务", "receiveTask": "接收任务", "callActivity": "调用活动", "exclusiveGateway": "排他网关",
+    "parallelGateway": "并行网关", "inclusiveGateway": "包容网关", "eventBasedGateway": "事件网关",
+    "complexGateway": "复杂网关", "intermediateCatchEvent": "中间捕获事件", "intermediateThrowEvent": "中间抛出事件",
+    "boundaryEvent": "边界事件", "subProcess": "子流程", "transaction": "事务子流程", "adHocSubProcess": "自由子流程",
+    "sequenceFlow": "顺序流",
 }
 FIELD_PROBLEM = "填写的内容不符合要求"  # a field problem whose code has no words yet
 REFUSED = "操作未能完成，请检查后重试"      # a refusal whose code has no words yet

@@ -4,11 +4,15 @@ Each reads the database in a short transaction of its own; none checks access �
 up only what it already may show (names of departments and people are visible to everyone
 logged in).
 """
+import functools
+
+from flask import g
 from sqlalchemy import select
 
 from api.models import Department, User
 from api.runtime import engine
-from engine.models import HumanTask
+from engine.definitions import parse_xml
+from engine.models import Definition, HumanTask, Instance
 from workflows.rectification.models import Problem
 from workflows.supervision.models import Item
 
@@ -43,10 +47,51 @@ def problems_by_id(ids):
     return _by_id(Problem, ids)
 
 
+@functools.lru_cache(maxsize=64)
+def _element_names(definition_id, source):
+    """``{element id: name}`` of one deployed version (immutable: cached by its id)."""
+    root = parse_xml(source.encode("utf-8") if isinstance(source, str) else source)
+    return {node.get("id"): node.get("name") for node in root.iter() if node.get("id") and node.get("name")}
+
+
+def element_names(db, definition_id):
+    """The names the designer gave the elements (steps, timers, events) of a deployed version."""
+    definition = db.get(Definition, definition_id)
+    return _element_names(definition.id, definition.source) if definition is not None else {}
+
+
+def process_names():
+    """``{key: name}`` of every deployed process and decision: its latest version's ``name`` (the
+    BPMN process's, e.g. 督查督办), else its key. Cached for the request (pages ask per row)."""
+    if "process_names" not in g:
+        with engine().db.read() as db:
+            rows = db.execute(select(Definition.key, Definition.name).order_by(Definition.key, Definition.version))
+            g.process_names = {key: name or key for key, name in rows}  # the latest version wins
+    return g.process_names
+
+
+def process_label(key):
+    """A process key as the pages show it (:func:`process_names`); a key never deployed as is."""
+    return process_names().get(key, key) if key else ""
+
+
+def process_name(db, instance):
+    """An instance's process as users know it: the BPMN process's ``name`` (e.g. 督查督办), else
+    its key."""
+    definition = db.get(Definition, instance.definition_id)
+    return (definition.name if definition is not None and definition.name else instance.definition_key)
+
+
 def task_titles_of(db, business_key):
-    """The titles of a record's tasks, by task key and by task id (a timeline names either)."""
+    """The titles of a record's tasks, by task key and by task id (a timeline names either), and
+    the names of its processes' other elements (a timer that fired: 催办, not ``remind_report``)."""
+    titles = {}
+    definitions = db.scalars(select(Instance.definition_id).where(Instance.business_key == business_key)
+                             .distinct()).all()
+    for definition_id in definitions:
+        titles.update(element_names(db, definition_id))
     rows = db.execute(select(HumanTask.id, HumanTask.key, HumanTask.title)
                       .where(HumanTask.business_key == business_key)).all()
-    titles = {row.key: row.title for row in rows if row.title}
+    titles.update({row.key: row.title for row in rows if row.title})
     titles.update({row.id: row.title for row in rows if row.title})
     return titles

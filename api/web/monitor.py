@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from api.runtime import engine
 from api.web import bp, paging
 from api.web.labels import INSTANCE_STATUS, error_text, refusal_text
-from api.web.lookups import department_names
+from api.web.lookups import department_names, element_names, process_name
 from api.web.session import roles_required
 from engine.errors import Conflict, NotFound
 from engine.instances import STATUSES
@@ -74,13 +74,16 @@ def _cockpit(errors=None, values=None):
     with rt.db.read() as db:
         owners = dict(db.execute(select(Instance.id, Instance.business_key).where(
             Instance.id.in_(ids))).all())
-        definitions = dict(db.execute(select(Instance.id, Instance.definition_key).where(
-            Instance.id.in_(ids))).all())
+        versions = dict(db.execute(select(Instance.id, Instance.definition_id).where(Instance.id.in_(ids))).all())
+        definitions = {instance_id: process_name(db, db.get(Instance, instance_id)) for instance_id in versions}
+        timer_names = {t.id: element_names(db, versions[t.instance_id]).get(t.task_key, t.task_key)
+                       for t in pending + timer_incidents if t.instance_id in versions}
     records = records_by_key([r.business_key for r in failed + suspended] + list(owners.values()))
     return render_template(
         "admin/monitor.html", table=sorted(table.items()), totals=totals, statuses=STATUSES,
         failed=failed, failed_total=failed_total, suspended=suspended, suspended_total=suspended_total,
-        timer_incidents=timer_incidents, effect_incidents=effect_incidents, pending=pending, owners=owners, definitions=definitions,
+        timer_incidents=timer_incidents, effect_incidents=effect_incidents, pending=pending, owners=owners,
+        definitions=definitions, timer_names=timer_names,
         records=records, open_counts=rt.tasks.open_counts(now), departments=department_names(),
         errors=errors or {}, values=values or {}, now=now)
 

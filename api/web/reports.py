@@ -48,7 +48,7 @@ def _now():
 def _week():
     week = request.args.get("week", "").strip() or api_reports.this_week(_now()[1])
     if not WEEK.match(week) or not api_reports.is_iso_week(week):
-        raise BadPeriod(f"周次“{week}”无效，应为如 2026-W48 的 ISO 周。")
+        raise BadPeriod(f"周次“{week}”无效，请从页面上的周次选择。")
     return week
 
 
@@ -69,16 +69,17 @@ def _year():
 
 
 def _report(function, period):
+    """``function`` (ranking, year-end) over the ranked departments (not the overseeing offices)."""
     rt = engine()
-    departments = department_names()
     with rt.db.read() as session:
-        return function(session, rt.calendar, period, rt.clock.now(), departments)
+        return function(session, rt.calendar, period, rt.clock.now(), api_reports.ranked(session))
 
 
 def _weekly(week):
     """The weekly report as the reader may see it (``reports.weekly_for``)."""
-    report = _report(reports.weekly, week)
-    with engine().db.read() as session:
+    rt, departments = engine(), department_names()
+    with rt.db.read() as session:
+        report = reports.weekly(session, rt.calendar, week, rt.clock.now(), departments)
         return reports.weekly_for(session, report, g.actor)
 
 
@@ -93,9 +94,7 @@ def _shift_month(month, months):
     return f"{index // 12}-{index % 12 + 1:02d}"
 
 
-def month_title(month):
-    """``"2026-11"`` → ``"2026年11月"``."""
-    return f"{int(month[:4])}年{int(month[5:])}月"
+month_title = reports.month_title
 
 
 def chinese_date(value):
@@ -133,9 +132,9 @@ def report_weekly_download(fmt):
 def report_ranking():
     rt = engine()
     month = _month()
-    departments = department_names()
     now = rt.clock.now()
     with rt.db.read() as session:
+        departments = api_reports.ranked(session)
         report = reports.ranking(session, rt.calendar, month, now, departments)
         trend = reports.ranking_trend(session, rt.calendar, month, now, departments, TREND_MONTHS)
         lights_now = queries.light_counts(session, g.actor, rt.calendar, now)
@@ -224,3 +223,9 @@ def _pct(rate):
 def percent(rate):
     """A rate 0..1 as ``"75.0%"``; none as an em dash."""
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+@bp.app_template_filter("rating")
+def rating(average):
+    """An average rating as 优/良/差 (``reports.rating_grade``, as the downloads); none as an em dash."""
+    return api_reports.rating_name(average) or "—"

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from api import login_throttle
 from api import reports as api_reports
 from api.auth import end_token, log_in, open_session, session_user, user_actor
+from api.errors import ApiError, error_body
 from api.runtime import engine
 from api.web import bp, csrf, labels
 from engine.errors import EngineError
@@ -29,17 +30,23 @@ from workflows.supervision import notifications
 
 
 # -- the current user -------------------------------------------------------------------------
-@bp.before_request
-def load_user():
+def _session_user():
+    """``g.user`` / ``g.actor`` from the session cookie (None when not logged in)."""
     g.user = g.actor = None
-    if request.endpoint in ("web.static", "web.vendor"):
-        return
     if session.get("token"):
         user = session_user(session["token"])
         if user is None:  # logged out, expired, deactivated or password changed
             session.clear()
         else:
             g.user, g.actor = user, user_actor(user)
+
+
+@bp.before_request
+def load_user():
+    g.user = g.actor = None
+    if request.endpoint in ("web.static", "web.vendor"):
+        return
+    _session_user()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
 
@@ -196,6 +203,15 @@ def logout():
 # -- errors --------------------------------------------------------------------------------
 def error_page(status, message, detail=None):
     return render_template("error.html", status=status, message=message, detail=detail), status
+
+
+def unknown_url(err):
+    """Any URL no route answers (an app-wide 404): under ``/api/`` the API's JSON error (its
+    contract: ``{"error": {"code": "not_found", ...}}``), anywhere else a Chinese 404 page."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return error_body(ApiError(404, "not_found", err.description))
+    _session_user()  # no blueprint ran: the page still shows the reader's navigation
+    return error_page(404, "未找到该页面。", "地址可能有误，或该页面已不存在。请从导航栏进入。")
 
 
 @bp.errorhandler(CSRFError)

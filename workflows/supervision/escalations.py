@@ -24,7 +24,7 @@ from engine.errors import Conflict, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask
 from workflows.records import keyed
 from workflows.supervision.models import Escalation, Item, Measure
-from workflows.supervision.notifications import notify, recipients
+from workflows.supervision.notifications import department_name, notify, recipients
 
 PROCESS_KEY = "supervision"
 TASK_KEY = "handle_escalation"
@@ -74,7 +74,7 @@ def on_task_opened(event):
         "overdue_since": since.isoformat()})
     supervisors = event.engine.registry.directory.users(session, role="supervisor")
     notify(event, supervisors, "escalation", f"逾期督办：{item.code}「{title}」已逾期",
-           f"{escalation.department} 办理的「{item.title}」之「{title}」已于 "
+           f"{department_name(event, escalation.department)} 办理的「{item.title}」之「{title}」已于 "
            f"{calendar.local(since):%Y-%m-%d %H:%M} 逾期，为其本年度第 {escalation.level} 次逾期，"
            f"建议措施：{escalation.proposed_measure or '无'}。请处理。", task_id=event.task_id)
 
@@ -160,7 +160,7 @@ def on_task_completed(event):
                                          "department": measure.department, "year": measure.year,
                                          "escalation_id": escalation.id})
         notify(event, department, "measure_recorded", f"问责：{item.code}「{title}」",
-               f"因「{title}」逾期（本年度第 {escalation.level} 次），对 {escalation.department} "
+               f"因「{title}」逾期（本年度第 {escalation.level} 次），对 {department_name(event, escalation.department)} "
                f"作出「{measure.measure}」。{comment}", task_id=escalation.task_id)
 
 

@@ -29,7 +29,7 @@ from engine.models import AuditRecord, HumanTask, Instance
 from engine.rescheduling import due_variable
 from workflows import access
 from workflows.supervision.models import Item
-from workflows.supervision.notifications import notify
+from workflows.supervision.notifications import department_name, local_time, notify
 
 log = logging.getLogger(__name__)
 PROCESS_KEY = "extension"
@@ -125,8 +125,9 @@ def on_task_opened(event):
     item = event.session.get(Item, event.instance.business_key)
     request = event.data
     notify(event, [request["leader"]], "extension_requested", f"延期申请：{item.code}「{request['task_title']}」",
-           f"{request['department']} 申请将「{request['task_title']}」的期限由 {request['current_due']} "
-           f"延至 {request['new_due']}。理由：{request['reason']}", task_id=event.task_id)
+           f"{department_name(event, request['department'])} 申请将「{request['task_title']}」的期限由 "
+           f"{local_time(event, request['current_due'])} 延至 {local_time(event, request['new_due'])}。"
+           f"理由：{request['reason']}", task_id=event.task_id)
 
 
 def on_task_completed(event):
@@ -135,7 +136,7 @@ def on_task_completed(event):
     verdict = "同意" if approved else "不同意"
     notify(event, [request["requested_by"]], "extension_decided",
            f"延期申请{verdict}：{item.code}「{request['task_title']}」",
-           f"分管领导{verdict}将期限延至 {request['new_due']}。{event.data.get('comment') or ''}",
+           f"分管领导{verdict}将期限延至 {local_time(event, request['new_due'])}。{event.data.get('comment') or ''}",
            task_id=request["task_id"])
     if approved:
         event.outbox(APPLY, {"request": request, "approver": event.actor.username,

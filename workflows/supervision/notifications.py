@@ -30,6 +30,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import func, select
 
+from engine.clock import parse_moment
 from engine.errors import NotFound
 from workflows.supervision.models import Notification
 
@@ -44,6 +45,17 @@ def recipients(session, directory, task):
     if not task.candidate_role and not task.candidate_department:
         return [task.started_by] if task.started_by else []
     return directory.users(session, role=task.candidate_role, department=task.candidate_department)
+
+
+def department_name(event, code):
+    """A department as notices name it: its name, not its code (the code if it has none)."""
+    return event.engine.registry.directory.departments(event.session).get(code, code)
+
+
+def local_time(event, moment):
+    """An instant (or its ISO text) as notices show it: local, ``2026-10-09 19:00``."""
+    moment = parse_moment(moment) if isinstance(moment, str) else moment
+    return f"{event.engine.calendar.local(moment):%Y-%m-%d %H:%M}"
 
 
 def notify(event, usernames, kind, title, body, item_id=None, task_id=None):

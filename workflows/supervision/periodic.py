@@ -41,17 +41,17 @@ def _notify(engine, session, roles, kind, title, body, now):
 
 
 def run_weekly(engine, session, week, now):
-    data = reports.weekly(session, engine.calendar, week, now, {})
+    data = reports.weekly(session, engine.calendar, week, now, engine.registry.directory.departments(session))
     session.add(ReportSnapshot(kind="weekly", period=week, created_at=now, data=data))
-    _notify(engine, session, ("leader", "secretariat"), "weekly_report", f"{week} 督办周报已生成",
+    _notify(engine, session, ("leader", "secretariat"), "weekly_report", f"{reports.week_title(week)}督办周报已生成",
             f"本周在办事项 {data['total']} 项。", now)
 
 
 def run_monthly(engine, session, month, now):
-    departments = engine.registry.directory.departments(session)
+    departments = reports.ranked_departments(session, engine.registry.directory)
     data = reports.ranking(session, engine.calendar, month, now, departments)
     session.add(ReportSnapshot(kind="ranking", period=month, created_at=now, data=data))
-    _notify(engine, session, ("secretariat",), "monthly_ranking", f"{month} 月度通报排名已生成",
+    _notify(engine, session, ("secretariat",), "monthly_ranking", f"{reports.month_title(month)}月度通报排名已生成",
             "可在“月度通报排名”中查看并打印通报。", now)
 
 

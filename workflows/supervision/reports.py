@@ -15,7 +15,9 @@ Definitions (stated once, used by every report and export):
 - **On-time rate** = on time / (on time + overdue); a department with no decided step has no
   rate and ranks after those that have one.
 - **Items handled** = items the department leads that were open at some time in the period.
-- **Average rating** of the items it leads closed in the period: excellent 3, good 2, poor 1.
+- **Average rating** of the items it leads closed in the period: excellent 3, good 2, poor 1;
+  shown as the grade nearest to it (:func:`rating_grade`: 2.5 and up 优, 1.5 and up 良, else 差).
+- **Ranked departments**: every department but the overseeing offices (:func:`ranked_departments`).
 - **Escalations**: escalations of the department's steps whose step fell overdue in the period;
   **measures**: accountability measures recorded for the department in the period.
 - An item's **current step** is its open steps, leaving out the supervisors' escalation
@@ -35,9 +37,45 @@ from workflows.supervision import queries
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
 RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}
+OFFICE_ROLES = (access.SECRETARIAT, access.SUPERVISOR)
+
+
+def rating_grade(average):
+    """The rating an average score stands for, the nearest score with halves rounded up
+    (2.5 → ``"excellent"``, 1.5 → ``"good"``, below → ``"poor"``); None for no rating.
+    The one place the pages and exports turn ``average_rating`` into 优/良/差."""
+    if average is None:
+        return None
+    return "excellent" if average >= 2.5 else "good" if average >= 1.5 else "poor"
+
+
+def ranked_departments(session, directory):
+    """``{code: name}`` of the departments the ranking and the year-end statistics rank: all
+    (``directory.departments``) but the overseeing offices, i.e. the departments of the active
+    users who hold the secretariat's or a supervisor's role. Those offices register, dispatch
+    and supervise the items; ranking them beside the departments they supervise would put the
+    referee in the table. (An admin's department is not an office: admins may sit anywhere.)"""
+    offices = set()
+    for role in OFFICE_ROLES:
+        for username in directory.users(session, role=role):
+            person = directory.person(session, username)
+            if person is not None and person.department:
+                offices.add(person.department)
+    return {code: name for code, name in directory.departments(session).items() if code not in offices}
 
 
 # -- periods ----------------------------------------------------------------------------------
+def week_title(week):
+    """``"2026-W41"`` → ``"2026年第41周"``: how users read an ISO week."""
+    year, number = week.split("-W")
+    return f"{int(year)}年第{int(number)}周"
+
+
+def month_title(month):
+    """``"2026-11"`` → ``"2026年11月"``."""
+    return f"{int(month[:4])}年{int(month[5:])}月"
+
+
 def iso_week_bounds(calendar, week):
     """``"2026-W48"`` → (start, end) local instants of that ISO week (Monday 00:00 .. next Monday)."""
     year, number = week.split("-W")

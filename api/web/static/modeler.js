@@ -39,6 +39,13 @@
   window.dubanModeler = modeler;  // for tests and the browser console
   var marked = null;
 
+  // An element as the designer named it (「备案」), its id only when it has no name.
+  function elementName(id) {
+    var element = modeler.get && modeler.get("elementRegistry") && modeler.get("elementRegistry").get(id);
+    var name = element && element.businessObject && element.businessObject.name;
+    return name ? "「" + name + "」" : " " + id;
+  }
+
   function say(text, ok) {
     status.textContent = text;
     status.className = "status-line " + (ok ? "ok" : "bad");
@@ -101,7 +108,7 @@
       .then(function (answer) {
         var body = answer.body;
         if (answer.ok) {
-          say((body.created ? "已部署：" : "内容未变化，仍为：") + body.key + " 版本 " + body.version, true);
+          say((body.created ? "已部署：" : "内容未变化，仍为：") + body.name + " 版本 " + body.version, true);
           var link = document.createElement("a");
           link.href = body.url; link.textContent = " 查看全部版本";
           status.appendChild(link);
@@ -111,7 +118,7 @@
         var error = body.error || {};
         var details = error.details || {};
         var where = [];
-        if (details.element) { where.push("元素 " + details.element); }
+        if (details.element) { where.push("元素" + elementName(details.element)); }
         if (details.line) { where.push("第 " + details.line + " 行"); }
         var marked = markElement(details.element);
         status.title = error.technical || "";
