@@ -15,9 +15,9 @@ The run is a sequence of simulated days. In each day's office hours, at the same
   secretariat user and the shared supervisor: clients race for the same tasks, and the loser of
   a race gets 409. During the registration weeks a client registers an item every few
   working days; a department reports once a week, done a week after registration. Some plans
-  and reports are left until their due time has passed on purpose (one task in
-  ``LATE_EVERY``, chosen by its id), so reminders and escalations fire and the supervisor
-  handles the escalations.
+  and reports are left until their due time has passed on purpose (one in ``LATE_EVERY``,
+  chosen by the item's number), so reminders and escalations fire and the supervisor handles
+  the escalations.
 
 Then the night: the harness moves the shared clock row on to 09:00:01 (``clock_state``, as
 tests/test_scale_out.py does; that fires nothing by itself) and the worker alone fires what
@@ -47,7 +47,6 @@ code on the test database.
 import argparse
 import collections
 import datetime as dt
-import hashlib
 import http.server
 import json
 import os
@@ -274,7 +273,8 @@ class Client:
                     "requirements": "每周五前反馈进展"}
             status, body = self.call("sec", "POST", "/api/v1/items", json=item)
             if status == 201:
-                self.registered[body["id"]] = today
+                with self.tally.lock:  # numbered in registration order: 0, 1, 2 ...
+                    self.registered[body["id"]] = (today, len(self.registered))
         for _ in range(PASSES):
             done = 0
             for who in self.sessions:
@@ -300,9 +300,12 @@ class Client:
         due = dt.datetime.fromisoformat(task["due_at"]) if task.get("due_at") else None
         if key == "report_progress" and due and today < due - dt.timedelta(days=7):
             return None  # next week's report: one report a week (an early one moves the next due a week on)
-        if key in ("draft_plan", "report_progress") and due:
-            chosen = int(hashlib.sha1(task["id"].encode()).hexdigest(), 16) % LATE_EVERY == 0
-            if chosen and today <= due:
+        since, number = self.registered.get(task.get("item_id"), (None, None))
+        if key in ("draft_plan", "report_progress") and due and number is not None:
+            # Late on purpose: the plan of every LATE_EVERY-th item (the first one included),
+            # and a report when the item's number and the week of its due time agree.
+            late_turn = number if key == "draft_plan" else number + due.isocalendar().week
+            if late_turn % LATE_EVERY == 0 and today <= due:
                 with self.tally.lock:
                     self.tally.late.add(task["id"])
                 return None
@@ -310,7 +313,6 @@ class Client:
             return {"owner": f"staff_c{self.k}", "measures": "专班推进", "expected_result": "按期完成",
                     "milestones": [{"date": "2027-06-30", "target": "方案落地"}]}
         if key == "report_progress":
-            since = self.registered.get(task.get("item_id"))
             if since is None or today - since >= dt.timedelta(days=7):
                 return {"progress": 100, "summary": "已完成", "done": True,
                         "completion_report": "办结报告"}

@@ -35,7 +35,7 @@ def test_concurrent_clients_and_two_worker_kills_lose_and_double_nothing(databas
     assert figures["items"] >= 8
     assert figures["completions"] == figures["tasks_completed"] == figures["task_completed_records"]
     assert figures["late_on_purpose"] > 0
-    assert {"escalate_plan", "escalate_report"} <= set(figures["fired_by_key"])
+    assert {"remind_plan", "escalate_plan"} <= set(figures["fired_by_key"])  # item 0's plan at least
     assert figures["timers_fired"] == figures["timer_fired_records"] > 0
     assert figures["audit_verify"]["ok"]
 
