@@ -74,7 +74,7 @@ LATE_EVERY = 4          # one plan or report in this many is left past its due t
 SPACING = 3             # a client registers an item every SPACING-th working day
 PASSES = 4              # inbox sweeps per client per day (a completion may open the next step)
 GUARD = 180             # seconds before a wait is declared hung: a guard, not a measurement
-KILL_TRIES = 3          # simulated days in which a kill waits for the worker to hold a lease
+KILL_TRIES = 3          # nights in which a kill waits for the worker to hold a lease
 
 LONG = dict(clients=16, register_weeks=4, drain_weeks=4)
 LEAN = dict(clients=4, register_weeks=2, drain_weeks=4)
