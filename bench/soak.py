@@ -83,7 +83,8 @@ LEAN = dict(clients=4, register_weeks=2, drain_weeks=4)
 def config_text(url, port, webhook, worker=False):
     """Serve and worker share the database, clock and notification webhook. The worker claims
     two rows at a time and holds them half a second before firing (fault-injection setting),
-    so a kill often finds it holding leases; leases lapse after 2 s (wall time) instead of 60."""
+    so a kill often finds it holding leases; leases (timers' and outbox rows') lapse after 2 s
+    of wall time instead of 60."""
     scheduler = ("interval_seconds = 0.2\nbatch_size = 2\npause_after_claim_seconds = 0.5\n"
                  if worker else "")
     return (f'[database]\nurl = "{url}"\n'
@@ -92,6 +93,7 @@ def config_text(url, port, webhook, worker=False):
             '[auth]\ntoken_hours = 48\n'
             f'[clock]\nmode = "simulated"\nstart = "{START}"\n'
             f'[notify]\nwebhook_url = "{webhook}"\ntimeout_seconds = 5\n'
+            '[outbox]\nlease_seconds = 2\n'  # the outbox's leases, once merged (issue 14, part 2)
             f'[scheduler]\nin_process = false\nlease_seconds = 2\n{scheduler}')
 
 
@@ -400,29 +402,52 @@ def check(db, now):
     return problems, counts
 
 
-def check_outbox(db, webhook):
-    """OUTBOX CHECK (issue 14, part 2) — wire in once the ``outbox`` table is merged.
-
-    Returns None, meaning skipped, ONLY when the database has no ``outbox`` table; otherwise
-    (problems, counts). The contract checked: every outbox row is done (delivered once and
-    marked so; none pending, leased or exhausted into an incident), and every stored
-    notification reached the webhook (at least once: a dispatcher killed between the push and
-    marking its row done pushes again, so the receiver dedupes by notification id; duplicates
-    are counted, not failed). Adjust the column and state names to the merged model. Note:
-    today the periodic jobs' notifications (``weekly_report``, ``monthly_ranking``,
-    workflows/supervision/periodic.py) are stored without any push; if the outbox does not
-    push them either, leave their kinds out of ``notifications`` here."""
+def has_outbox(db):
     with db.read() as session:
-        if not sa.inspect(session.connection()).has_table("outbox"):
-            return None
-        states = collections.Counter(dict(session.execute(sa.text(
-            "SELECT state, count(*) FROM outbox GROUP BY state")).all()))
-        notifications = set(session.scalars(sa.text("SELECT id FROM notification")))
+        return sa.inspect(session.connection()).has_table("outbox")
+
+
+def check_outbox(db, webhook):
+    """OUTBOX CHECK (issue 14, part 2): skipped, returning None, ONLY when the database has no
+    ``outbox`` table; otherwise ``(problems, counts)``.
+
+    Written against the merged outbox (engine/outbox.py: rows ``pending | done | incident``;
+    a webhook push is a ``push_notifications`` row with ``{"channel": "webhook", "message":
+    {"id": notification id, ...}}``). Every row must be done (none pending or an incident),
+    and every webhook push row's notification must have reached the harness's receiver.
+    Delivery is at least once (a dispatcher killed after sending and before marking its row
+    done sends again; the receiver dedupes by id), so a repeat is counted, not failed. The
+    periodic jobs' notifications (workflows/supervision/periodic.py) write no push row, so
+    they are not expected at the receiver."""
+    if not has_outbox(db):
+        return None
+    with db.read() as session:
+        rows = session.execute(sa.text("SELECT kind, state, payload FROM outbox")).all()
+    states = collections.Counter(state for _kind, state, _payload in rows)
+    pushed = set()
+    for kind, _state, payload in rows:
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        if kind == "push_notifications" and payload.get("channel") == "webhook":
+            pushed.add(payload["message"]["id"])
     problems = [f"{n} outbox rows are {state}" for state, n in states.items() if state != "done"]
-    missing = notifications - set(webhook.received)
+    missing = pushed - set(webhook.received)
     if missing:
-        problems.append(f"{len(missing)} notifications never pushed, e.g. {sorted(missing)[:5]}")
-    return problems, {"outbox_rows": dict(states)}
+        problems.append(f"{len(missing)} notification pushes done but never received, "
+                        f"e.g. {sorted(missing)[:5]}")
+    return problems, {"rows": dict(states),
+                      "kinds": dict(collections.Counter(kind for kind, _s, _p in rows)),
+                      "webhook_pushes": len(pushed)}
+
+
+def _settle_outbox(db):
+    """Wait (bounded) until no outbox row is pending: a killed worker's leases lapse, and
+    failed pushes wait out their back-off, before a scheduler runs them."""
+    end = time.monotonic() + GUARD
+    while has_outbox(db) and time.monotonic() < end:
+        with db.read() as session:
+            if not session.scalar(sa.text("SELECT count(*) FROM outbox WHERE state = 'pending'")):
+                return
+        time.sleep(0.1)
 
 
 def run(url, workdir, clients, register_weeks, drain_weeks, log=print):
@@ -505,6 +530,7 @@ def _drive(deployment, url, clients, register_weeks, drain_weeks, webhook, log):
         from engine.audit import verify as engine_verify
         with db.stream() as session:
             engine_result = engine_verify(session)
+        _settle_outbox(db)
         outbox = check_outbox(db, webhook)
         with db.read() as session:
             notifications = dict(session.execute(sa.text("SELECT id, kind FROM notification")).all())
