@@ -1,4 +1,4 @@
-"""The ``duban`` command line: init, serve, worker, deploy, audit verify."""
+"""The ``duban`` command line: init, serve, worker, deploy, audit verify, backup, restore."""
 import logging
 import os
 import sys
@@ -90,23 +90,30 @@ def deploy(files):
 def serve():
     """Serve HTTP: waitress in this process, or [server] processes > 1 gunicorn workers; in the
     embedded default each serving process also fires timers ([scheduler] in_process)."""
+    from api.backup import BackupError, hold
     from api.server import ServeError
     from api.server import serve as run_server
 
+    config = load_config()
     try:
-        run_server(load_config(), echo=click.echo)
-    except ServeError as err:
+        with hold(config["database"]["url"]):  # restore refuses a database in use
+            run_server(config, echo=click.echo)
+    except (ServeError, BackupError) as err:
         raise click.ClickException(str(err)) from None
 
 
 @main.command()
 def worker():
     """Fire due timers only (no HTTP), until SIGTERM or SIGINT; run as many as you like."""
+    from api.backup import BackupError, hold
     from api.scheduler import run_worker
 
     engine = _engine()
     try:
-        run_worker(engine)
+        with hold(engine.config["database"]["url"]):  # restore refuses a database in use
+            run_worker(engine)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
     finally:
         engine.close()
 
@@ -139,3 +146,42 @@ def audit_verify():
     else:
         click.echo(f"audit chain BROKEN at seq {result['seq']}: {result['reason']}")
         sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file):
+    """Write a consistent copy of the database to FILE, while the service runs (SQLite: online
+    backup API; PostgreSQL: pg_dump custom format). FILE is replaced if it exists."""
+    from api import backup as backups
+
+    url = load_config()["database"]["url"]
+    try:
+        backups.backup(url, file)
+    except backups.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"backup written: {file} ({file.stat().st_size} bytes)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(file):
+    """Replace the database by the backup FILE. Stop every duban serve and duban worker of the
+    database first: restore refuses a database in use, and a file that is not a Duban backup."""
+    from api import backup as backups
+
+    url = load_config()["database"]["url"]
+    try:
+        state = backups.restore(url, file)
+    except backups.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"restored {file}" + (" (schema migrated to this version)" if state == "older" else ""))
+    engine = _engine()
+    try:
+        result = engine.verify_audit()
+    finally:
+        engine.close()
+    if not result["ok"]:
+        click.echo(f"audit chain BROKEN at seq {result['seq']}: {result['reason']}")
+        sys.exit(1)
+    click.echo(f"audit chain intact: {result['count']} records")

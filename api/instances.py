@@ -240,3 +240,55 @@ def timer_incidents():
         responses=[403, 404, 409])
 def retry_timer(timer_id):
     return _timer_out(engine().timers.retry_incident(timer_id, current_actor()))
+
+
+class EffectOut(Schema):
+    id = String(required=True)
+    kind = String(required=True, metadata={"description": "the registry's effect handler, e.g. "
+                                                          "push_notifications, apply_extension"})
+    instance_id = String(allow_none=True, metadata={"description": "the instance whose command wrote it"})
+    state = String(required=True, metadata={"description": "pending | done | incident"})
+    attempts = Integer(required=True)
+    next_attempt_at = String(required=True)
+    last_error = String(allow_none=True)
+    created_at = String(required=True)
+    done_at = String(allow_none=True)
+    payload = Dict(required=True)
+
+
+class EffectPage(Schema):
+    items = List(Nested(EffectOut), required=True)
+    total = Integer(required=True)
+
+
+def _effect_out(row):
+    return {"id": row.id, "kind": row.kind, "instance_id": row.instance_id, "state": row.state,
+            "attempts": row.attempts, "next_attempt_at": row.next_attempt_at.isoformat(),
+            "last_error": row.last_error, "created_at": row.created_at.isoformat(),
+            "done_at": row.done_at.isoformat() if row.done_at else None, "payload": row.payload}
+
+
+@bp.get("/incidents/outbox")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(EffectPage)
+@bp.doc(summary="After-commit effects (outbox) that gave up after their retries, with the last error",
+        description="An effect (a notification push, applying an approved extension) is written with "
+                    "the command that causes it and run after the commit, retried with back-off; after "
+                    "[outbox] max_attempts it is an incident until an admin retries it.",
+        responses=[403])
+def outbox_incidents():
+    rows = engine().outbox.incidents()
+    return {"items": [_effect_out(r) for r in rows], "total": len(rows)}
+
+
+@bp.post("/incidents/outbox/<effect_id>/retry")
+@bp.auth_required(token_auth)
+@require_roles("admin")
+@bp.output(EffectOut)
+@bp.doc(summary="Run an outbox incident again now, with a fresh count of attempts",
+        description="Returns the effect afterwards: state done, or pending (in back-off, with the new "
+                    "last_error) when it failed again. 404 unknown effect, 409 not an incident.",
+        responses=[403, 404, 409])
+def retry_effect(effect_id):
+    return _effect_out(engine().outbox.retry_incident(effect_id, current_actor()))

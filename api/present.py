@@ -16,8 +16,10 @@ class Presenter:
     def light(self, task):
         return lights.light(task.due_at, self.now, self.warning_limit) if task.state == "open" else "green"
 
-    def task(self, row):
-        return {
+    def task(self, row, returns=None):
+        """``returns``: ``{task id: workflows.returns.Returned}`` where the caller read them (the
+        inbox, a task): then ``returned`` is that object or None; elsewhere the key is left out."""
+        body = {
             "id": row.id, "key": row.key, "title": row.title, "item_id": row.business_key,
             "instance_id": row.instance_id, "lane": row.lane,
             "assignee": row.assignee or row.candidate_user,
@@ -26,6 +28,18 @@ class Presenter:
             "light": self.light(row), "completed_at": iso(row.completed_at),
             "completed_by": row.completed_by,
         }
+        if returns is not None:
+            body["returned"] = self.returned(returns.get(row.id))
+        return body
+
+    @staticmethod
+    def returned(back):
+        if back is None:
+            return None
+        body = {"by": back.by, "at": iso(back.at), "reason": back.reason, "step": back.step}
+        if back.previous is not None:
+            body["previous"] = back.previous
+        return body
 
     def item(self, item, open_tasks=()):
         tasks = [self.task(t) for t in open_tasks]

@@ -1,9 +1,16 @@
-"""Scheduler processes: the APScheduler job that fires due timers.
+"""Scheduler processes: the APScheduler job that fires due timers and runs outbox effects.
 
 ``duban serve`` runs it in the background when ``[scheduler] in_process = true`` (the
 embedded default); ``duban worker`` runs only it, until SIGTERM or SIGINT. Any number of
-these may share one PostgreSQL database: the timer rows are claimed with leases
-(engine/timers.py), so the job needs no coordination between processes.
+these may share one PostgreSQL database: timer rows (engine/timers.py) and outbox rows
+(engine/outbox.py) are claimed with leases, so the job needs no coordination between processes.
+
+A database outage never stops the job: a tick that finds the database unreachable is skipped
+(one warning when the outage starts, one line when it ends, not a traceback per tick) and the
+next tick tries again. Timers that fell due meanwhile fire on the first tick after the
+outage; a timer whose firing the outage interrupted is given back uncounted, or its lease
+lapses (``[scheduler] lease_seconds``), and then fires once (engine/timers.py). Outbox rows
+likewise: a claimed row's lease lapses and it runs again (engine/outbox.py).
 """
 import logging
 import signal
@@ -12,24 +19,39 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine.clock import SystemClock
+from engine.db import unavailable
 
 log = logging.getLogger(__name__)
 
 
 def start_scheduler(engine):
-    """Fire due timers now and then every ``[scheduler] interval_seconds``; one run at a time."""
+    """Fire due timers and run due outbox effects now and then every ``[scheduler]
+    interval_seconds``; one run at a time."""
     interval = float(engine.config["scheduler"]["interval_seconds"])
     scheduler = BackgroundScheduler(daemon=True)
 
+    outage = [False]  # touched by one tick at a time (max_instances=1)
+
+    def run(job, what):
+        try:
+            job()
+        except Exception as err:  # noqa: BLE001 — a bad tick must not stop the next one
+            cause = unavailable(err)
+            if cause is None:
+                log.exception("%s failed", what)
+            elif not outage[0]:
+                outage[0] = True
+                log.warning("database unavailable, timers wait for it: %s", str(cause).splitlines()[0])
+            return False
+        return True
+
     def tick():
-        try:
-            engine.timers.fire_due()
-        except Exception:  # noqa: BLE001 — a bad tick must not stop the next one
-            log.exception("timer tick failed")
-        try:
-            engine.periodic.run_due()  # weekly report, monthly ranking: each occurrence once
-        except Exception:  # noqa: BLE001
-            log.exception("periodic jobs failed")
+        fired = run(engine.timers.fire_due, "timer tick")
+        dispatched = run(engine.outbox.dispatch_due, "outbox dispatch")  # effects left behind
+        # weekly report, monthly ranking: each occurrence once
+        if run(engine.periodic.run_due, "periodic jobs") and fired and dispatched and outage[0]:
+            outage[0] = False
+            log.warning("database available again, timers resume")
 
     # The first tick at once, so a restarted process catches up; APScheduler runs on wall time.
     scheduler.add_job(tick, "interval", seconds=interval, max_instances=1, coalesce=True,
@@ -41,6 +63,7 @@ def start_scheduler(engine):
 def stop_scheduler(engine, scheduler):
     """Let the running tick finish the instance at hand and give back its other leases."""
     engine.timers.stop()
+    engine.outbox.stop()
     scheduler.shutdown(wait=True)
 
 

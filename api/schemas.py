@@ -11,6 +11,16 @@ class Page(Schema):
     offset = Integer(load_default=0, validate=Range(0, 10_000_000))
 
 
+class ReturnedOut(Schema):
+    """A step sent back (退回): by whom (username), when, why, from which deciding step; on a
+    single task also ``previous``, the data last submitted for this step (the form's prefill)."""
+    by = String(required=True)
+    at = String(required=True)
+    reason = String(required=True)
+    step = String(required=True)
+    previous = Dict(allow_none=True)
+
+
 class TaskOut(Schema):
     id = String(required=True)
     key = String(required=True)
@@ -28,6 +38,7 @@ class TaskOut(Schema):
     light = String(required=True)
     completed_at = String(allow_none=True)
     completed_by = String(allow_none=True)
+    returned = Nested(ReturnedOut, allow_none=True)  # the inbox and a task's own answer only
 
 
 class TaskDetailOut(TaskOut):

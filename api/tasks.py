@@ -12,7 +12,7 @@ from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteI
                          Page, TaskDetailOut, TaskOut, TaskPage)
 from engine import forms
 from engine.errors import Forbidden, InvalidInput, problem
-from workflows import access
+from workflows import access, returns
 
 bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
 
@@ -38,7 +38,9 @@ def inbox(query):
                                  business_key=query.get("item_id"),
                                  limit=query["limit"], offset=query["offset"])
     presenter = Presenter(rt)
-    return {"items": [presenter.task(r) for r in rows], "total": total,
+    with rt.db.read() as session:
+        marks = returns.returned_tasks(session, rows)
+    return {"items": [presenter.task(r, marks) for r in rows], "total": total,
             "overdue": rt.tasks.count_overdue(actor, presenter.now)}
 
 
@@ -49,7 +51,9 @@ def inbox(query):
 def get_task(task_id):
     task = visible_task(task_id)
     rt = engine()
-    body = Presenter(rt).task(task)
+    with rt.db.read() as session:
+        back = returns.returned(session, task)
+    body = Presenter(rt).task(task, {task.id: back} if back else {})
     spec = rt.tasks.task_spec(task)
     body.update(form=forms.form_schema(spec), data=task.data, documentation=spec.documentation)
     return body

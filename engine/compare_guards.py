@@ -51,22 +51,26 @@ Cost (shared 2-core machine, noisy): ~0.5 µs per evaluation (the deadline), ~1 
 guarded comparison of scalars, ~4 µs for ``d.get(k) == v``; a container is measured at
 ~0.1 µs per distinct element.
 
-Not bounded here (stated, not hidden):
+**Hash flooding.** Many *distinct* keys of one full hash (``i * (2**61 - 1)`` all hash to 0;
+crafted tuples of small ints) make each insertion probe all of them, whatever the
+perturbation: ``set(l)`` of 20,000 such ints was 2·10**8 probes (~3 s) in one call, though
+every key is tiny. So every bulk operation on keys — building a set or dict from an iterable
+(``set() frozenset() dict() dict.fromkeys() {*it}``, ``update`` and the set methods), copying
+a set, comparing two sets or dicts, the set operators — first counts the keys' hashes
+(:func:`check_keys`; nothing for up to 1,000 keys) and refuses when one hash's keys, ``k`` of
+them with ``d`` distinct, would cost more than :data:`MAX_KEY_PROBES` (``k · d``). A set grown
+by a loop of ``add`` is bounded by the time limit instead (each ``add`` is one short call).
 
-- **hash flooding**: many *distinct* keys with equal hashes (``i * (2**61 - 1)`` for ints,
-  crafted tuples of small ints) make each lookup compare with all of them: ``set(l)`` of
-  20,000 such ints is 2·10**8 comparisons (~3 s) in one call, though every key is tiny.
-  Python's hashes for ints and tuples are not collision-resistant; bounding this means building
-  sets and dicts element by element and re-implementing the set operations;
-- comparisons and hashes made by trusted code on script values, which are bounded by a
-  larger budget only: the engine's and the registry's functions are handed at most
-  ``[scripts] max_data_bytes`` unfolded (``SizeGuards.checked_functions``), and what
-  SpiffWorkflow itself compares (DMN hit policies aggregate outputs) is task data, capped by
-  the same limit; at the default 4 MB, ~20 ms of C at the worst.
+Not bounded here (stated, not hidden): comparisons and hashes made by trusted code on script
+values, which are bounded by a larger budget only: the engine's and the registry's functions
+are handed at most ``[scripts] max_data_bytes`` unfolded (``SizeGuards.checked_functions``),
+and what SpiffWorkflow itself compares (DMN hit policies aggregate outputs) is task data,
+capped by the same limit; at the default 4 MB, ~20 ms of C at the worst.
 ``sorted`` is not exposed to scripts (``list.sort`` is).
 """
 import builtins
 import operator
+from collections import Counter
 import threading
 import time
 import types
@@ -76,6 +80,10 @@ from engine.script_guards import approx_size
 
 # ~5 ms of C at the worst measured 5 ns per unfolded byte (see the module docstring).
 MAX_COMPARED_BYTES = 1_000_000
+# Probes through keys of one equal hash that one bulk operation may make: ~20-80 ms of C on the
+# shared test machine (about 80 ns a probe under load, comparisons of small ints included).
+MAX_KEY_PROBES = 500_000
+_FREE_KEYS = 1_000  # so few keys cost at most 1,000 · 1,000 / 2 probes: not counted
 
 _PLAIN = frozenset({str, bytes, int, float, bool, type(None)})
 _KEYS_VIEW, _VALUES_VIEW, _ITEMS_VIEW = type({}.keys()), type({}.values()), type({}.items())
@@ -85,6 +93,7 @@ _LOOKUP = (dict, set, frozenset, _KEYS_VIEW, _ITEMS_VIEW)
 _SEQUENCES = (list, tuple, _VALUES_VIEW)
 _SUBSTRING = (str, bytes, bytearray, range)  # linear, or a range's arithmetic
 _STORED_HASHES = frozenset({set, frozenset})  # C reuses their elements' hashes
+_HASHED = (set, frozenset, dict, _KEYS_VIEW, _ITEMS_VIEW)  # keys in hash chains (flooding)
 
 _OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
               ">": operator.gt, ">=": operator.ge,
@@ -116,7 +125,8 @@ def _check_time():
 
 # -- the check -----------------------------------------------------------------------------------
 def check_compared(what, value):
-    """Refuse ``value`` if C comparing or hashing it could pass the budget (see the module)."""
+    """Refuse ``value`` if C comparing or hashing it could pass the budget (see the module);
+    a big set or dict is also checked for keys of equal hash (:func:`check_keys`)."""
     if type(value) in _PLAIN:
         return
     _check_time()
@@ -124,6 +134,45 @@ def check_compared(what, value):
         raise ScriptLimitExceeded(
             f"{what} would compare or hash a value of over {MAX_COMPARED_BYTES:,} bytes unfolded "
             "(a shared part counts each time it occurs), the limit for one operation")
+    if isinstance(value, _HASHED) and len(value) > _FREE_KEYS:
+        check_keys(what, value)
+
+
+def check_keys(what, keys):
+    """Refuse ``keys`` (to be hashed in one C call: a set or dict built, copied, compared or
+    combined) if keys of one equal hash would cost C more than :data:`MAX_KEY_PROBES` probes.
+
+    A set or dict finds a key by its full hash: ``k`` keys of one hash, ``d`` of them
+    distinct, cost about ``k · d`` probes (each walks the chain of the distinct ones), which
+    no perturbation of the probe sequence avoids (hash flooding: ``i * (2**61 - 1)`` all hash
+    to 0). Equal keys (duplicates) are cheap, so distinct values are counted per crowded hash,
+    stopping as soon as the cost is known to pass the budget. Counting the hashes is itself
+    safe: the hash of a hash value is itself, so the counter's own keys never collide."""
+    if len(keys) <= _FREE_KEYS:
+        return
+    _check_time()
+    if isinstance(keys, _ITEMS_VIEW):
+        keys = [key for key, _value in keys]  # found by key; a value need not be hashable
+    counts = Counter(map(hash, keys))
+    crowded = {h: k for h, k in counts.items() if k > _FREE_KEYS}
+    if not crowded:
+        return
+    groups = {h: [] for h in crowded}
+    for key in keys:
+        group = groups.get(hash(key))
+        if group is not None:
+            group.append(key)
+    for h, group in groups.items():
+        _check_time()
+        most = MAX_KEY_PROBES // crowded[h]  # distinct keys this group may hold
+        distinct = []
+        for key in group:
+            if not any(key == seen for seen in distinct):
+                distinct.append(key)
+                if len(distinct) > most:
+                    raise ScriptLimitExceeded(
+                        f"{what} would hash {crowded[h]:,} keys of one equal hash, over {most:,} "
+                        f"of them distinct (more than {MAX_KEY_PROBES:,} probes in one operation)")
 
 
 # -- comparisons (the compiler's hooks) --------------------------------------------------------
@@ -197,9 +246,11 @@ def _bulk(what, iterable):
     were measured when added, their hashes are stored); anything else as a list, measured whole
     (a generator is consumed once, as the operation would have)."""
     if type(iterable) in _STORED_HASHES:
+        check_compared(what, iterable)  # copying one re-probes its keys: flooding checked
         return iterable
     items = list(iterable)  # a non-iterable raises the TypeError the operation would
     check_compared(what, items)
+    check_keys(what, items)
     return items
 
 
@@ -209,7 +260,9 @@ def _pairs(what, source):
     if isinstance(source, dict):
         return source
     pairs = list(source)
-    check_compared(what, [pair[0] for pair in pairs if type(pair) in (tuple, list) and len(pair) == 2])
+    keys = [pair[0] for pair in pairs if type(pair) in (tuple, list) and len(pair) == 2]
+    check_compared(what, keys)
+    check_keys(what, keys)
     return pairs
 
 
@@ -327,6 +380,9 @@ def _measure_key(what, self, args, kwargs):
 def _measure_iterables(what, self, args, kwargs):
     iterables = [arg if type(arg) in _STORED_HASHES else list(arg) for arg in args]
     check_compared(what, [it for it in iterables if type(it) is list])
+    for keys in (self, *iterables):  # flooding: C probes self's chains with each key
+        if isinstance(keys, _HASHED) or type(keys) is list:
+            check_keys(what, keys)
     return iterables, kwargs
 
 
@@ -365,6 +421,7 @@ def _method_table():
             (dict, ("get", "pop", "setdefault"), _measure_key), (dict, ("fromkeys",), _measure_fromkeys),
             (dict, ("update",), _measure_update),
             (set, ("add", "discard", "remove"), _measure_key), (set, _SET_ITERABLES, _measure_iterables),
+            (set, ("copy",), _measure_self),
             (frozenset, _FROZEN, _measure_iterables),
             (_KEYS_VIEW, ("isdisjoint",), _measure_iterables),
             (_ITEMS_VIEW, ("isdisjoint",), _measure_iterables)):
@@ -432,6 +489,10 @@ def set_operator(op, left, right):
     if isinstance(left, _VIEWS) or isinstance(right, _VIEWS):
         check_compared(f"'{op}'", left)
         check_compared(f"'{op}'", right)
+    else:  # between sets: stored hashes, but crowded chains are probed again
+        for operand in (left, right):
+            if isinstance(operand, _HASHED):
+                check_keys(f"'{op}'", operand)
     return _SET_OPERATORS[op](left, right)
 
 

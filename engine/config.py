@@ -34,6 +34,14 @@ DEFAULTS = {
         "backoff_max_seconds": 3600,
         "pause_after_claim_seconds": 0,
     },
+    "outbox": {
+        "batch_size": 50,
+        "lease_seconds": 60,
+        "max_attempts": 5,
+        "backoff_seconds": 30,
+        "backoff_max_seconds": 3600,
+        "exit_after_commit": False,
+    },
     "limits": {"max_body_bytes": 1048576},
     "auth": {
         "token_hours": 12,

@@ -61,7 +61,8 @@ class Context:
     closed: dict = _dict()                # task id -> HumanTask row closed
 
     # -- what to do after commit
-    after_commit_callbacks: list = _list()  # listeners' follow-ups, run in order once committed
+    effects: list = _list()               # (kind, payload): listeners' outbox effects, in order
+    effect_ids: list = _list()            # ... their outbox rows, once written
 
     def audit(self, kind, **data):
         self.audits.append((kind, data))
@@ -95,8 +96,9 @@ class Context:
             self.outcomes[task_id] = task is not None and projection.finished(task)
         return self.outcomes[task_id]
 
-    def after_commit(self, fn):
-        self.after_commit_callbacks.append(fn)
+    def outbox(self, kind, payload=None):
+        """A listener's effect (``Event.outbox``): an outbox row written with the command."""
+        self.effects.append((kind, payload or {}))
 
     def audit_for_listener(self, kind, data=None, business_key=None):
         """A listener's audit record (``Event.audit``): written last, with the engine's own."""

@@ -8,9 +8,22 @@ Trade-off: SQLite serialises all writes (fine for one office); scale-out needs P
 On PostgreSQL, read sessions run in autocommit: under READ COMMITTED every statement takes its
 own snapshot anyway, so a transaction around reads would only add the BEGIN and ROLLBACK round
 trips. :meth:`Database.stream` gives a real (read-only) transaction for server-side cursors.
-Pooled connections are not pinged before use (a round trip per checkout): after a database
-restart, the first statement on a stale connection fails, SQLAlchemy then drops the whole pool,
-and that one request answers 500/503 while later ones reconnect.
+
+**Outages.** PostgreSQL connections are pinged when taken from the pool (``pool_pre_ping``:
+one ``SELECT 1`` round trip per checkout, well under a millisecond on a local network), so
+after a database restart a stale pooled connection is replaced before a command uses it and
+the first request after the restart succeeds. While the database is unreachable every
+statement fails with an error :func:`unavailable` recognises; the API answers it 503 with
+``Retry-After`` (``api.errors``) and the schedulers skip their tick.
+
+Nothing is retried here, on purpose. A unit of work is one transaction: a connection lost
+before ``COMMIT`` rolled everything back, and the caller may simply try again. A connection
+lost *during* ``COMMIT`` is ambiguous (the server may have committed before the link broke),
+and re-running a command that did commit would apply it twice (a second item, a second
+task completion attempt). So the engine answers such a failure "unavailable" and lets the
+client retry: a person's retried command is checked again against the fresh state (a task
+completed by the first attempt answers 409, not a second completion), and a timer's retry
+fires under the instance's version check and finds the timer already fired.
 """
 import contextlib
 from pathlib import Path
@@ -42,6 +55,23 @@ def _sqlite_engine(url, immediate):
     return engine
 
 
+def unavailable(err):
+    """The database error behind ``err`` (itself or an exception it was raised from) when it
+    means the database cannot be reached or dropped the connection: a lost or refused
+    connection, a server shutting down, SQLite unable to open or lock its file, or no pooled
+    connection free in time; else ``None``. Such a failure says nothing about the command: the
+    same command may succeed later."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (sa.exc.OperationalError, sa.exc.TimeoutError)):
+            return err
+        if isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 class Database:
     def __init__(self, url, pool_size=10):
         self.url = url
@@ -50,7 +80,8 @@ class Database:
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.write_engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            self.write_engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                                 pool_pre_ping=True)
             self.engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)

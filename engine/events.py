@@ -4,8 +4,8 @@ import datetime as dt
 from typing import Any, Callable
 
 
-def _no_after_commit(fn):
-    raise RuntimeError("after_commit is only available inside a unit of work")
+def _no_outbox(kind, payload=None):
+    raise RuntimeError("outbox is only available inside a unit of work")
 
 
 def _no_audit(kind, data=None, business_key=None):
@@ -23,8 +23,10 @@ class Event:
     task_key: str | None = None
     task_id: str | None = None
     data: dict = dataclasses.field(default_factory=dict)
-    # after_commit(fn): call fn() once this transaction has committed (never if it rolls back)
-    after_commit: Callable = _no_after_commit
+    # outbox(kind, payload=None): an effect to run once this transaction has committed (never
+    # if it rolls back), written in it as an outbox row and run by the registry's handler for
+    # ``kind`` at least once (engine.outbox); payload is JSON
+    outbox: Callable = _no_outbox
     # audit(kind, data=None, business_key=None): an audit record of this command, appended with
     # the engine's own records after every listener has run (the audit head is locked last);
     # business_key defaults to the instance's

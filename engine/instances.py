@@ -6,6 +6,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine.db import unavailable
 from engine.errors import Conflict, InvalidInput, NotFound, problem
 from engine.models import HumanTask, Instance
 from engine.scripting import check_data_size
@@ -147,6 +148,9 @@ class Instances:
                 try:
                     task.run()
                 except Exception as err:  # noqa: BLE001 — still failing: saved as the error
+                    outage = unavailable(err)
+                    if outage is not None:  # the database, not the task: nothing is saved
+                        raise outage from err
                     ctx.fail(err)
                     return
         return self.rt.uow.run(instance_id, action, actor, allow_status=("error",)).instance

@@ -137,6 +137,30 @@ class Timer(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class Effect(Base):
+    """One after-commit effect (engine/outbox.py): written in the transaction of the command
+    that causes it, run by a dispatcher once that has committed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(100))      # the registry's effect handler
+    payload: Mapped[dict] = mapped_column(default=dict)
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # whose command wrote it
+    state: Mapped[str] = mapped_column(sa.String(20))      # pending | done | incident
+    # All times here are wall time: effects happen in the real world, not in business time.
+    # A dispatcher holds a row while lease_owner is set and lease_until is ahead; attempts
+    # counts the runs started (the writing process's own counts as the first).
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]
+
+
 class JobRun(Base):
     """One row per periodic job occurrence that ran (the unique key makes it run once)."""
 

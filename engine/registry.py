@@ -15,8 +15,9 @@ work's write transaction is open (``event.session``); whatever it writes commits
 back with the instance. A listener that raises aborts the whole command. Its audit records go
 through ``event.audit(kind, data)``: the unit of work appends them last, with its own (the
 audit head is locked only from then until commit). Work that must not run unless the
-transaction commits (mail, webhooks, commands on *other* instances) goes to
-``event.after_commit(fn)``. Listeners of one event run in the order they were registered,
+transaction commits (mail, webhooks, commands on *other* instances) goes to the outbox:
+``event.outbox(kind, payload)`` writes it in the same transaction and the handler registered
+with :meth:`Registry.effect` runs it after the commit, at least once (engine.outbox). Listeners of one event run in the order they were registered,
 whatever their scope.
 
 Besides the engine's own events, the domain may declare events of its own
@@ -74,6 +75,7 @@ class Registry:
         self.periodic_jobs = []
         self._declared = set()
         self._owned = {}  # process key -> the domain that starts it
+        self._effects = {}  # outbox effect kind -> handler
 
     def functions(self, factory):
         """Register ``factory(engine) -> {name: callable}`` for BPMN scripts and expressions.
@@ -125,6 +127,25 @@ class Registry:
     def owner(self, process_key):
         """The domain that owns ``process_key`` (:meth:`owns`), or None for a generic process."""
         return self._owned.get(process_key)
+
+    def effect(self, kind, fn=None):
+        """Register ``fn(engine, payload, effect)``, the handler of outbox effects ``kind``
+        (``event.outbox(kind, payload)``); usable as a decorator.
+
+        It runs after the command that wrote the effect committed, outside any transaction,
+        **at least once** (engine.outbox): it must be idempotent. Raising means "try again
+        later" (with back-off, then an incident an admin retries).
+        """
+        def register(handler):
+            if kind in self._effects:
+                raise ValueError(f"effect {kind!r} already has a handler")
+            self._effects[kind] = handler
+            return handler
+        return register(fn) if fn is not None else register
+
+    def effect_handler(self, kind):
+        """The handler of outbox effects ``kind``, or None."""
+        return self._effects.get(kind)
 
     def is_declared(self, name):
         return name in self._declared

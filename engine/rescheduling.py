@@ -49,6 +49,22 @@ def _date_timers(split):
     return timers
 
 
+def _open_user_task(workflow, task_id):
+    try:
+        task = workflow.get_task_from_id(uuid.UUID(str(task_id)))
+    except TaskNotFoundException:  # completed and compacted away since the caller read its row
+        task = None
+    if task is None or not task.task_spec.manual or task.state != TaskState.READY:
+        raise Conflict(f"task {task_id} is not an open user task of this instance", reason="task_closed")
+    return task
+
+
+def current_due(workflow, task_id):
+    """The value of the open user task ``task_id``'s due-date variable (Conflict as :func:`reschedule`)."""
+    task = _open_user_task(workflow, task_id)
+    return task.data.get(due_variable(task.task_spec))
+
+
 def reschedule(workflow, task_id, due_iso):
     """Set the open user task ``task_id``'s due time to ``due_iso``; return the previous value.
 
@@ -56,12 +72,7 @@ def reschedule(workflow, task_id, due_iso):
     is not a variable. Changes only the in-memory workflow: the caller's unit of work saves it
     (and its refresh fires a re-armed timer whose new moment has already passed).
     """
-    try:
-        task = workflow.get_task_from_id(uuid.UUID(str(task_id)))
-    except TaskNotFoundException:  # completed and compacted away since the caller read its row
-        task = None
-    if task is None or not task.task_spec.manual or task.state != TaskState.READY:
-        raise Conflict(f"task {task_id} is not an open user task of this instance", reason="task_closed")
+    task = _open_user_task(workflow, task_id)
     variable = due_variable(task.task_spec)
     previous = task.data.get(variable)
     task.data[variable] = due_iso

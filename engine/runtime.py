@@ -16,6 +16,7 @@ from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.instances import Instances
 from engine.migration import Migrations
+from engine.outbox import Outbox
 from engine.periodic import Periodic
 from engine.registry import Registry
 from engine.scripting import make_script_engine
@@ -40,6 +41,7 @@ class Engine:
         self.instances = Instances(self)
         self.tasks = Tasks(self)
         self.timers = Timers(self)
+        self.outbox = Outbox(self)
         self.migrations = Migrations(self)
         self.periodic = Periodic(self)
         self._functions = None

@@ -39,8 +39,8 @@ the calendar, registry functions) that live in this process. The price is comple
 builtins exposed here, so every builtin or registry function added must keep to the
 contracts of ``engine.script_guards`` and ``engine.compare_guards`` (``random``, ``string``,
 ``reorder`` and ``sorted`` are not exposed). Known residue, stated in
-``engine.compare_guards``: hash flooding (many distinct keys of equal hash make one set or
-dict operation quadratic in C), and comparisons trusted code makes on script values.
+``engine.compare_guards``: comparisons trusted code makes on script values (bounded by
+``max_data_bytes`` only).
 
 SpiffWorkflow's deserializer gives back its default, unsandboxed engine: the unit of work
 attaches :func:`make_script_engine` after every load.

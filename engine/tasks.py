@@ -23,6 +23,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine import forms, rescheduling
+from engine.clock import parse_moment
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import HumanTask, Instance
 from engine.roles import ASSIGNING_ROLES
@@ -247,23 +248,33 @@ class Tasks:
         return (row if row is not None else self.get(task_id)), ctx.opened
 
     # -- due times --------------------------------------------------------------------------
-    def reschedule(self, task_id, due, actor, reason=None):
+    def reschedule(self, task_id, due, actor, reason=None, unless_due=False):
         """Move open task ``task_id``'s due time (and its boundary timers) to ``due``.
 
         One unit of work on the task's instance: 404 unknown task, 409 when it is no longer
         open, has no due-date variable, or the instance changed concurrently (StaleInstance:
         callers acting for the system retry). Returns the task row.
+
+        ``unless_due``: do nothing (no timer re-armed, no record) when the task's due time is
+        already ``due`` — what makes a retried effect (engine.outbox) move it once.
         """
         task = self.get(task_id)
         if task.state != "open":
             raise Conflict(f"task {task_id} is already {task.state}", reason="task_closed")
-        self.rt.uow.run(task.instance_id, lambda ctx: self.reschedule_in(ctx, task.id, due, reason), actor)
+        if unless_due and task.due_at == due:
+            return task  # the projection says so; the unit of work below checks it again
+        self.rt.uow.run(task.instance_id,
+                        lambda ctx: self.reschedule_in(ctx, task.id, due, reason, unless_due), actor)
         return self.get(task_id)
 
-    def reschedule_in(self, ctx, task_id, due, reason=None):
+    def reschedule_in(self, ctx, task_id, due, reason=None, unless_due=False):
         """The reschedule command inside an already running unit of work ``ctx``."""
         if due.tzinfo is None:
             raise ValueError("a due time needs a UTC offset")
+        if unless_due:
+            current = rescheduling.current_due(ctx.workflow, task_id)
+            if current and parse_moment(current) == due:
+                return current
         due_iso = self.rt.calendar.local(due).isoformat()
         previous = rescheduling.reschedule(ctx.workflow, task_id, due_iso)
         spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(str(task_id)))

@@ -26,7 +26,9 @@ progress, so a timer that kills its worker every time ends as an incident too.
 the unit of work saves as the instance's ``error``) records ``last_error`` and backs off
 (``backoff_seconds * 2**(attempts-1)``, at most ``backoff_max_seconds``); after
 ``max_attempts`` the row becomes ``state = 'incident'`` until :meth:`Timers.retry_incident`.
-The rest of the batch goes on.
+The rest of the batch goes on. A database outage (``engine.db.unavailable``) is nobody's
+failure: the batch stops and is given back uncounted (when the database is back at once) or
+its leases lapse, and no outage turns a timer into an incident.
 
 **Service-task retries.** A service task with ``spiffworkflow:retry`` that fails leaves its
 instance in ``error`` and gets a retry row (``task_key = 'retry:<task>'``, see
@@ -53,6 +55,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 
 from engine.actor import SYSTEM
 from engine.clock import SystemClock
+from engine.db import unavailable
 from engine.errors import Conflict, NotFound, StaleInstance
 from engine.models import Instance, Timer
 
@@ -166,7 +169,7 @@ class Timers:
             by_instance.setdefault(instance_id, {})[timer_id] = fire_at
             if task_key.startswith(RETRY_PREFIX):
                 retries.add(timer_id)
-        pending = list(by_instance.items())
+        pending, outage = list(by_instance.items()), None
         loaded = self._instances(list(by_instance)) if by_instance else {}  # idle ticks: no read
         while pending:
             if self._stopping.is_set() or self.wall.now() >= batch.lease_end:
@@ -177,11 +180,17 @@ class Timers:
                                      loaded.get(instance_id))
                 result.woken += outcome == "fired"
                 result.failed += outcome == "failed"
-            except Exception:  # noqa: BLE001 — e.g. the database went away while recording
+            except Exception as err:  # noqa: BLE001 — e.g. the database went away while recording
+                outage = unavailable(err)
+                if outage is not None:  # no timer's fault: stop, give the batch back uncounted
+                    pending.insert(0, (instance_id, timers))
+                    break
                 log.exception("timers of instance %s: firing failed; the lease will lapse", instance_id)
                 result.failed += 1
-        if pending:
+        if pending:  # if the database is still down, this fails too and the leases lapse
             self._unclaim([timer_id for _, timers in pending for timer_id in timers])
+        if outage is not None:
+            raise outage  # ends the tick (a drain would claim the same rows again at once)
         return result
 
     # -- claim -----------------------------------------------------------------------------------
@@ -241,6 +250,8 @@ class Timers:
                     return "lost"
                 continue  # a person's command or another worker saved first: reload and retry
             except Exception as err:  # noqa: BLE001 — any failure: back off, never block the rest
+                if unavailable(err) is not None:
+                    raise  # the database's failure, not the timer's: see fire()
                 self._failed(timers, err)
                 return "failed"
             still_waiting = {timer.id for timer in ctx.timers or ()}.intersection(timers)
@@ -260,6 +271,8 @@ class Timers:
         except Conflict:  # retried by an admin, or cancelled, meanwhile: nothing left to do
             outcome, state = "fired", "cancelled"
         except Exception as err:  # noqa: BLE001 — back off like any failing timer
+            if unavailable(err) is not None:
+                raise  # the database's failure, not the task's: see fire()
             self._failed({timer_id: None for timer_id in retry_ids}, err)
             return "failed"
         with self.rt.db.write() as session:

@@ -7,6 +7,8 @@ the command to the in-memory workflow, **advance** it (SpiffWorkflow runs until 
 (``engine.projection``), a failed service task's retry row (``engine.timers``), whatever the
 registry's listeners write, and the audit records. No lock is held while the workflow runs;
 a lost race raises :class:`StaleInstance` and writes nothing.
+A database outage is no failure of the model: it fails the command and writes nothing, even
+when it surfaces inside a service task or script (``engine.db.unavailable``).
 
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
@@ -15,13 +17,13 @@ instance goes to ``error`` with the reason and the task, and the person's own st
 
 Events reach the registry's listeners inside the write transaction: the engine's own
 (``task_opened`` carries the data the task opened with) and those BPMN scripts raise with
-``emit(name, data)`` while the workflow runs. Callbacks listeners hand to ``after_commit`` run
-once the transaction has committed, in order; a failing callback is logged and never undoes
-the command (they are best effort: a crash between commit and callback loses it).
+``emit(name, data)`` while the workflow runs. Effects listeners hand to ``event.outbox(kind,
+payload)`` are outbox rows written in the same transaction (engine.outbox); once it has
+committed, this process runs them at once, and a scheduler runs any that a crash or a
+failure left behind. A failing effect never undoes the command.
 """
 import contextlib
 import contextvars
-import logging
 import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -31,6 +33,7 @@ from engine import compaction, projection, serialization
 from engine.budget import CommandBudget
 from engine.clock import FixedClock, using_clock
 from engine.context import Context
+from engine.db import unavailable
 from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import Instance
@@ -41,7 +44,6 @@ INSTANCE = Instance.__table__
 _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("saved_id"), INSTANCE.c.version == bindparam("saved_version"))
 
-log = logging.getLogger(__name__)
 _running = contextvars.ContextVar("duban_unit_of_work", default=None)
 
 
@@ -166,6 +168,9 @@ class UnitOfWork:
             except EngineError:
                 raise
             except Exception as err:  # noqa: BLE001 — any failure of the model is the instance's error
+                outage = unavailable(err)
+                if outage is not None:  # the database, not the model: the command fails, writes nothing
+                    raise outage from err
                 ctx.fail(err)
                 self._project_after_failure(ctx)
         if ctx.status is None:
@@ -216,8 +221,9 @@ class UnitOfWork:
                 schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
                 self.rt.registry.emit(Event(name, session, ctx.instance, ctx.actor, ctx.now, self.rt,
-                                            task_key, task_id, data, ctx.after_commit,
+                                            task_key, task_id, data, ctx.outbox,
                                             ctx.audit_for_listener))
+            ctx.effect_ids = self.rt.outbox.write(connection, ctx.instance.id, ctx.effects)
             # Last: appending locks the audit chain's head until this transaction commits.
             self.rt.audit.extend(session, ctx.audit_entries(), at=ctx.now)
 
@@ -240,13 +246,9 @@ class UnitOfWork:
             connection.execute(insert(INSTANCE).values(
                 {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
 
-    @staticmethod
-    def _after_commit(ctx):
-        for fn in ctx.after_commit_callbacks:
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 — the command has committed; a follow-up never undoes it
-                log.exception("after-commit callback of instance %s failed", ctx.instance.id)
+    def _after_commit(self, ctx):
+        """Run the effects this command wrote (never raises: a failure is the effect's)."""
+        self.rt.outbox.run_written(ctx.effect_ids)
 
 
 def _saved_values(ctx):

@@ -40,6 +40,8 @@ MATRIX = [
     ("POST", "/api/v1/instances/{instance}/suspend", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/incidents/timers", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/incidents/timers/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("GET", "/api/v1/incidents/outbox", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST", "/api/v1/incidents/outbox/nope/retry", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
     ("GET", "/api/v1/incidents", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/v1/instances", {"definition": "nope"}, [401, 403, 403, 403, 404, 404, 403, 403, 404]),
     ("POST", "/api/v1/instances", {"definition": "supervision"}, [401, 403, 403, 403, 403, 403, 403, 403, 403]),
@@ -86,6 +88,11 @@ MATRIX = [
     ("GET", "/api/v1/reports/snapshots/weekly/2026-W48", None, [401, 403, 404, 404, 403, 404, 404, 403, 404]),
     ("GET", "/api/v1/audit", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/calendar/2027", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PUT", "/api/v1/calendar/2027", {"holidays": ["x"], "working_days": []},
+     [401, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET", "/api/v1/calendar/2027/changes", None, [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    ("POST", "/api/v1/calendar/2027/changes/apply", {}, [401, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("GET", "/api/v1/clock", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/clock/advance", {"seconds": 0}, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("GET", "/healthz", None, [200] * 9),
@@ -141,9 +148,10 @@ def test_every_contract_path_is_in_the_matrix(server):
             template = path.replace("{item_id}", "{item}").replace("{task_id}", "{task}").replace(
                 "{instance_id}", "{instance}").replace("{key}", "supervision").replace(
                 "{notification_id}", "999999").replace("{timer_id}", "nope").replace(
+                    "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
-                "{username}", "nobody").replace("{code}", "nope")
+                "{username}", "nobody").replace("{code}", "nope").replace("{year}", "2027")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 

@@ -52,11 +52,12 @@ def deadline_engine(database_url):
     registry = Registry()
     seen = {"late": [], "committed": [], "hooks": []}
     registry.event("late")
+    registry.effect("note_late", lambda engine, payload, effect: seen["committed"].append(payload["what"]))
 
     @registry.on("late")
     def on_late(event):
         seen["late"].append((event.data["what"], event.data["due"]))
-        event.after_commit(lambda: seen["committed"].append(event.data["what"]))
+        event.outbox("note_late", {"what": event.data["what"]})
 
     engine = Engine(make_config(database_url), registry)
     engine.deploy(PROCESS.encode())
@@ -196,28 +197,6 @@ def test_listeners_and_hooks_reach_only_their_process_and_task(deadline_engine):
                     ("any/work", "other", "work"), ("other/any", "other", "work"),
                     ("other ended", "other", None)]
     assert registry.completion_hooks("deadline", "work") == []
-
-
-def test_after_commit_callbacks_run_only_after_a_commit_and_failures_are_contained(deadline_engine, caplog):
-    engine = deadline_engine
-    calls = []
-
-    @engine.registry.on("task_completed")
-    def listener(event):
-        event.after_commit(lambda: calls.append("first"))
-        event.after_commit(lambda: 1 / 0)
-        event.after_commit(lambda: calls.append("third"))
-        if event.data.get("boom"):
-            raise InvalidInput("listener refused")
-
-    instance = engine.instances.start("deadline", {}, SECRETARY)
-    work = _work(engine, instance.id)
-    with pytest.raises(InvalidInput):
-        engine.tasks.complete(work.id, {"boom": True}, SECRETARY)
-    assert calls == []  # rolled back: no callback
-    engine.tasks.complete(work.id, {}, SECRETARY)
-    assert calls == ["first", "third"]
-    assert "after-commit callback" in caplog.text and engine.instances.get(instance.id).status == "completed"
 
 
 def test_undeclared_events_cannot_be_emitted_or_listened_to(deadline_engine):

@@ -3,7 +3,7 @@ instance after the approval commits; the old escalation time passes quietly, the
 import pytest
 from sqlalchemy import select
 
-from engine.models import AuditRecord, Timer
+from engine.models import AuditRecord, Effect, Timer
 from tests.conftest import BOTH_DATABASES
 from tests.helpers import ITEM, PLAN
 from tests.test_api_escalation import LONG_TOKENS, advance, notifications
@@ -19,6 +19,11 @@ def request(client, item, task, **changes):
     body = {"task_id": task["id"], "reason": "需协调市级部门", "new_due": "2026-11-30T18:00:00+08:00",
             "progress": 30, **changes}
     return client.post(f"/api/v1/items/{item['id']}/extension", body)
+
+
+def _effects(engine):
+    with engine.db.read() as session:
+        return list(session.scalars(select(Effect)))
 
 
 def waiting_timers(server, instance_id):
@@ -107,4 +112,9 @@ def test_an_approval_that_comes_too_late_is_recorded_not_applied(server):
     with server.engine.db.read() as session:
         [record] = session.scalars(select(AuditRecord).where(AuditRecord.kind == "extension_not_applied"))
     assert record.business_key == item["id"] and "already completed" in record.data["reason"]
+    [effect] = [e for e in _effects(server.engine) if e.kind == "apply_extension"]
+    assert effect.state == "done"
+    server.engine.registry.effect_handler("apply_extension")(server.engine, effect.payload, effect)  # a rerun
+    with server.engine.db.read() as session:  # records nothing more
+        assert len(list(session.scalars(select(AuditRecord).where(AuditRecord.kind == "extension_not_applied")))) == 1
     assert server.login("admin").get("/api/v1/audit/verify").json()["ok"] is True

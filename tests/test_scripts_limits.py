@@ -311,6 +311,40 @@ def test_comparing_or_hashing_deep_shared_values_is_refused_before_it_runs(code,
     assert operation in str(refused.value) and "1,000,000 bytes unfolded" in str(refused.value)
 
 
+# Hash flooding: distinct ints of one hash (i * (2**61 - 1) all hash to 0); built in one C call,
+# a set of 20,000 of them is 2·10**8 probes. A set grown by a loop is bounded by the time limit
+# instead, but copying, comparing or combining it is again one call.
+FLOOD = "l = [i * (2 ** 61 - 1) for i in range(20000)]\n"
+GROWN = ("s = set()\nt = set()\nfor i in range(1500):\n    s.add(i * (2 ** 61 - 1))\n"
+         "    t.add(-i * (2 ** 61 - 1))\n")
+FLOOD_BOMBS = [
+    (FLOOD + "x = set(l)", "set()"), (FLOOD + "x = frozenset(l)", "frozenset()"),
+    (FLOOD + "x = {*l}", "set"), (FLOOD + "x = dict.fromkeys(l)", "dict.fromkeys()"),
+    (FLOOD + "x = dict([(k, 1) for k in l])", "dict()"), (FLOOD + "x = {1}.union(l)", "set.union()"),
+    (FLOOD + "s = set()\ns.update(l)", "set.update()"),
+    (GROWN + "x = s == t", "'=='"), (GROWN + "x = s | t", "'|'"), (GROWN + "x = s.copy()", "set.copy()"),
+    (GROWN + "x = set(s)", "set()"),
+]
+
+
+@pytest.mark.parametrize("code, operation", FLOOD_BOMBS, ids=[code.rsplit("\n", 1)[-1] for code, _ in FLOOD_BOMBS])
+def test_keys_of_one_hash_are_refused_before_a_bulk_operation_probes_them(code, operation):
+    environment = RestrictedEnvironment({}, timeout_seconds=5)
+    with pytest.raises(ScriptLimitExceeded) as refused:
+        environment.execute(code, {})
+    assert operation in str(refused.value) and "keys of one equal hash" in str(refused.value)
+
+
+def test_many_keys_of_one_hash_that_are_equal_or_few_are_fine():
+    """Duplicates cost nothing, and -1 and -2 share a hash: neither is flooding."""
+    environment = RestrictedEnvironment({}, timeout_seconds=5)
+    context = {}
+    environment.execute("x = set([-1, -2] * 5000)\ny = set([7] * 50000)\nz = set(range(50000)) == set(range(50000))\n"
+                        "w = dict.fromkeys([(1, 2)] * 3000)", context)
+    assert context["x"] == {-1, -2} and context["y"] == {7} and context["z"] is True
+    assert context["w"] == {(1, 2): None}
+
+
 def test_looking_for_a_container_in_a_c_iterator_is_refused_as_unmeasurable():
     environment = RestrictedEnvironment({}, timeout_seconds=1)
     with pytest.raises(ScriptLimitExceeded, match="'in' over an 'enumerate' object"):

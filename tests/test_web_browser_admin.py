@@ -38,7 +38,11 @@ def test_admin_pages_escalation_desk_and_navigation(server, people):
     before = admin.page.inner_text("#clock-now")
     admin.page.fill("input[name=amount]", "1")
     admin.page.select_option("select[name=unit]", "days")
+    asked = []
+    admin.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     admin.page.click("#advance-form button")
+    admin.page.wait_for_load_state("load")
+    assert asked and asked[0].startswith("确认推进模拟时钟？")
     assert admin.page.inner_text("#clock-now") != before and before.startswith("2026-11-23")
     assert admin.page.inner_text("#clock-now").startswith("2026-11-24")
     admin.shot("admin-clock")

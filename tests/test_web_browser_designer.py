@@ -29,6 +29,7 @@ def test_designer_edits_and_deploys(server, people):
         const task = modeler.get('elementRegistry').get('file_plan');
         modeler.get('modeling').updateLabel(task, '登记备案');
     }""")
+    designer.page.once("dialog", lambda dialog: dialog.accept())  # 确认部署？
     designer.page.click("#deploy")
     designer.page.wait_for_selector("#canvas[data-deployed]")
     assert "已部署：supervision 版本 2" in designer.page.inner_text("#status")
@@ -49,6 +50,7 @@ def test_designer_edits_and_deploys(server, people):
         const flow = modeler.get('elementRegistry').get('flow_to_report_merge');
         modeler.get('modeling').removeElements([flow]);
     }""")
+    designer.page.once("dialog", lambda dialog: dialog.accept())  # 确认部署？
     designer.page.click("#deploy")
     designer.page.wait_for_selector(".djs-element.deploy-error")
     status = designer.page.inner_text("#status")
@@ -66,6 +68,7 @@ def test_decision_table_in_the_dmn_modeler(server, people):
     table = designer.page.locator(".tjs-table")
     assert table.count() == 1 and "提醒约谈" in table.inner_text()
     designer.shot("designer-dmn")
+    designer.page.once("dialog", lambda dialog: dialog.accept())  # 确认部署？
     designer.page.click("#deploy")
     designer.page.wait_for_selector("#canvas[data-deployed]")
     assert "已部署：ladder 版本 2" in designer.page.inner_text("#status")

@@ -54,6 +54,7 @@ def test_cockpit_counts_incidents_timers_and_department_tasks(server):
     assert re.search(r'data-status="error"><b>2</b>出错', page)
     incident = row_of(page, "data-instance", broken.id)
     assert "broken v1" in incident and "n1" in incident and "ZeroDivisionError" in incident
+    assert f'data-confirm="确认撤销流程实例 {broken.id[:8]}（broken 版本 1）？撤销后实例终止' in incident  # web.js asks
     timer_row = row_of(page, "data-timer", timer_id)
     assert "n1" in timer_row and "waiter" in timer_row and "RuntimeError: mail server down" in timer_row
     assert "2027-01-04 09:00" in timer_row

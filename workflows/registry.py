@@ -1,6 +1,6 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import complaints, rectification, supervision
+from workflows import complaints, rectification, returns, supervision
 
 
 def build_registry():
@@ -8,4 +8,5 @@ def build_registry():
     supervision.register(registry)
     rectification.register(registry)
     complaints.register(registry)
+    returns.register(registry)
     return registry

@@ -1,7 +1,7 @@
 """待办: the caller's inbox — the open tasks they may work, due first, with how many are overdue.
 
 The same query as ``GET /api/v1/tasks`` (``engine.tasks.inbox``); each task names its item or
-problem. A task's own page is ``api.web.tasks``.
+problem, and a step sent back (``workflows.returns``) is marked 退回. A task's own page is ``api.web.tasks``.
 """
 from flask import g, render_template
 
@@ -10,6 +10,7 @@ from api.runtime import engine
 from api.web import bp
 from api.web.lookups import department_names, items_by_id, problems_by_id
 from api.web.session import login_required
+from workflows import returns
 
 INBOX_LIMIT = 200
 
@@ -20,7 +21,9 @@ def inbox():
     rt = engine()
     rows, total = rt.tasks.inbox(g.actor, limit=INBOX_LIMIT)
     presenter = Presenter(rt)
-    tasks = [presenter.task(r) for r in rows]
+    with rt.db.read() as session:
+        marks = returns.returned_tasks(session, rows)
+    tasks = [presenter.task(r, marks) for r in rows]
     return render_template("inbox.html", tasks=tasks, total=total,
                            overdue=rt.tasks.count_overdue(g.actor, presenter.now),
                            items=items_by_id(t["item_id"] for t in tasks),

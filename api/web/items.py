@@ -18,7 +18,7 @@ from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.labels import BASES
 from engine.models import HumanTask, Instance
-from workflows import access, records
+from workflows import access, records, returns
 from workflows.supervision import queries
 from workflows.supervision.items import create_item
 
@@ -68,7 +68,8 @@ def item(item_id):
         steps = _steps(db, item.instance_id)
         context = dict(plan=current_plan(plans), plans=plans,
                        reports=queries.reports(db, item.id), timeline=records.timeline(db, item.id),
-                       task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id))
+                       task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id),
+                       returned=returns.returned_tasks(db, open_tasks))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),

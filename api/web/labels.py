@@ -30,16 +30,21 @@ AUDIT_KINDS = {
     "task_rescheduled": "调整办理期限", "extension_not_applied": "延期未能生效",
     "instance_suspended": "流程暂停", "instance_resumed": "流程恢复", "instance_retried": "故障重试",
     "instance_migrated": "流程迁移", "timer_incident": "定时器故障", "timer_incident_retried": "定时器重试",
+    "outbox_incident": "后续动作故障", "outbox_incident_retried": "后续动作重试",
     "calendar_schedule_entered": "录入节假日安排", "calendar_change_applied": "按新日历调整办理期限",
     "complaint_received": "收到群众反映", "complaint_triaged": "群众反映分拣", "complaint_dismissed": "群众反映不予处理",
 }
+# Outbox effects (engine/outbox.py): what a committed command still has to do.
+EFFECT_KINDS = {"push_notifications": "推送通知", "apply_extension": "延期生效"}
+EFFECT_STATE = {"pending": "待执行", "done": "已完成", "incident": "故障"}
 INSTANCE_STATUS = {"running": "运行中", "suspended": "已暂停", "completed": "已结束", "cancelled": "已撤销",
                    "error": "出错"}
 ESCALATION_ACTIONS = {"remind": "提醒催办", "extend": "延期", "reassign": "改派", "accountability": "确认问责"}
 ESCALATION_STATE = {"open": "待处置", "handled": "已处置", "cancelled": "已撤销"}
 NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escalation_reminder": "督办催办",
                       "deadline_extended": "延期", "task_reassigned": "改派", "measure_recorded": "问责",
-                      "extension_requested": "延期申请", "extension_decided": "延期审批"}
+                      "extension_requested": "延期申请", "extension_decided": "延期审批",
+                      "returned": "退回", "plan_change_decided": "计划调整审批"}
 PROBLEM_SOURCES = SOURCE_NAMES
 PROBLEM_STATUS = PROBLEM_STATUS_NAMES
 COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}
@@ -93,7 +98,7 @@ REFUSALS = {
     "format": "格式不正确",
     # a refused command
     "no_definition": "未找到该流程定义", "no_task": "未找到该任务",
-    "no_instance": "未找到该流程实例", "no_timer": "未找到该定时器", "no_item": "未找到该督办事项",
+    "no_instance": "未找到该流程实例", "no_timer": "未找到该定时器", "no_effect": "未找到该后续动作", "no_item": "未找到该督办事项",
     "no_problem": "未找到该整改问题", "no_complaint": "未找到该群众反映", "no_notification": "未找到该通知",
     "no_escalation": "该任务没有对应的升级督办记录",
     "not_yours": "该任务不由您办理", "not_claimed_by_you": "该任务不是由您认领的",

@@ -3,7 +3,8 @@
 * instances by definition, version and status (``engine.instances.counts``);
 * incidents: instances in error with the reason and the failed step — retry
   (``instances.retry``) or cancel with a reason (``instances.cancel``) — and timer incidents
-  (``timers.incidents`` / ``timers.retry_incident``);
+  (``timers.incidents`` / ``timers.retry_incident``), and outbox incidents, after-commit
+  effects that gave up (``outbox.incidents`` / ``outbox.retry_incident``: run again at once);
 * the next 50 waiting timers, oldest due first (``timers.pending``);
 * open tasks per department with the overdue ones (``tasks.open_counts``);
 * 流程实例: instances listed with filters, suspended and resumed (``instances.suspend`` /
@@ -66,18 +67,20 @@ def _cockpit(errors=None, values=None):
     failed, failed_total = rt.instances.list(status="error", limit=INCIDENTS)
     suspended, suspended_total = rt.instances.list(status="suspended", limit=INCIDENTS)
     timer_incidents = rt.timers.incidents()
+    effect_incidents = rt.outbox.incidents()
     pending = rt.timers.pending(PENDING_TIMERS)
     now = rt.clock.now()
+    ids = [t.instance_id for t in pending + timer_incidents + effect_incidents if t.instance_id] or [""]
     with rt.db.read() as db:
         owners = dict(db.execute(select(Instance.id, Instance.business_key).where(
-            Instance.id.in_([t.instance_id for t in pending + timer_incidents] or [""]))).all())
+            Instance.id.in_(ids))).all())
         definitions = dict(db.execute(select(Instance.id, Instance.definition_key).where(
-            Instance.id.in_([t.instance_id for t in pending + timer_incidents] or [""]))).all())
+            Instance.id.in_(ids))).all())
     records = records_by_key([r.business_key for r in failed + suspended] + list(owners.values()))
     return render_template(
         "admin/monitor.html", table=sorted(table.items()), totals=totals, statuses=STATUSES,
         failed=failed, failed_total=failed_total, suspended=suspended, suspended_total=suspended_total,
-        timer_incidents=timer_incidents, pending=pending, owners=owners, definitions=definitions,
+        timer_incidents=timer_incidents, effect_incidents=effect_incidents, pending=pending, owners=owners, definitions=definitions,
         records=records, open_counts=rt.tasks.open_counts(now), departments=department_names(),
         errors=errors or {}, values=values or {}, now=now)
 
@@ -165,6 +168,21 @@ def admin_timer_retry(timer_id):
         flash("该定时器已不是故障状态。")
     else:
         flash("定时器已恢复等待，调度器下一次运行时触发。")
+    return _back()
+
+
+@bp.post("/admin/outbox/<effect_id>/retry")
+@roles_required("admin")
+def admin_effect_retry(effect_id):
+    try:
+        row = engine().outbox.retry_incident(effect_id, g.actor)
+    except NotFound:
+        abort(404)
+    except Conflict:
+        flash("该后续动作已不是故障状态。")
+    else:
+        flash("后续动作已重新执行，已完成。" if row.state == "done" else
+              "后续动作重新执行仍失败，将按退避间隔自动重试：" + (row.last_error or ""))
     return _back()
 
 

@@ -19,7 +19,7 @@ from api.web import bp, paging
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
-from workflows import access, records
+from workflows import access, records, returns
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -74,8 +74,10 @@ def problem(problem_id):
         reports = queries.reports(db, row.id)
         timeline = records.timeline(db, row.id)
         titles = task_titles_of(db, row.id)
+        returned = returns.returned_tasks(db, tasks)
     return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
-                           timeline=timeline, task_titles=titles, departments=department_names(),
+                           timeline=timeline, task_titles=titles, returned=returned,
+                           departments=department_names(),
                            users=user_names())
 
 

@@ -23,10 +23,10 @@ from engine import forms
 from engine.errors import Conflict, FormInvalid, InvalidInput
 from engine.models import Instance
 from engine.tasks import may_work
-from workflows import access, records
+from workflows import access, records, returns
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import PROCESS_KEY as SUPERVISION
-from workflows.supervision.models import Item
+from workflows.supervision.models import Escalation, Item
 
 COMMENT_LIMIT = 500
 REQUESTS = {plan_changes.PROCESS_KEY: "change_request", extensions.PROCESS_KEY: "extension_request"}
@@ -50,7 +50,8 @@ def _context(task, **extra):
                    "may_claim": access.may_claim_task(g.actor, task),
                    "may_unclaim": access.may_unclaim_task(g.actor, task, overrides),
                    "may_assign": overrides, "assignees": _assignees(db, task) if overrides else [],
-                   "action_errors": {}, "action_values": {},
+                   "action_errors": {}, "action_values": {}, "returned": returns.returned(db, task),
+                   "confirm": _confirmation(db, task),
                    "comments": task_comments(db, task.id, COMMENT_LIMIT)[0]}
         instance = db.get(Instance, task.instance_id)
         if instance is not None and instance.definition_key in REQUESTS:
@@ -60,6 +61,18 @@ def _context(task, **extra):
             context.update(_record_context(db, task, instance, record))
     context.update(extra)
     return context
+
+
+def _confirmation(db, task):
+    """``(question, "field=value")`` for a form whose answer cannot be undone, else None:
+    确认问责 on an escalation's own task page (as on the escalation desk)."""
+    escalation = db.scalar(select(Escalation).where(Escalation.handle_task_id == task.id)) \
+        if task.key == "handle_escalation" else None
+    if escalation is None or not escalation.proposed_measure:
+        return None
+    department = department_names().get(escalation.department, escalation.department)
+    return (f"确认对{department}采取“{escalation.proposed_measure}”？此操作将写入问责记录，无法撤销。",
+            "action=accountability")
 
 
 def _record_context(db, task, instance, record):
@@ -96,8 +109,19 @@ def _render_task(task, schema, values, errors, **extra):
 def _render_task_again(task, action_errors, action_values):
     """The task page with a refused claim / assign / comment shown next to its field (nothing changed)."""
     schema = forms.form_schema(engine().tasks.task_spec(task))
-    values = schema_form.flatten(schema or {}, task.data or {}, engine().calendar.tz)
-    return _render_task(task, schema, values, {}, action_errors=action_errors, action_values=action_values)
+    return _render_task(task, schema, _first_values(task, schema), {},
+                        action_errors=action_errors, action_values=action_values)
+
+
+def _first_values(task, schema):
+    """What the form shows before anything is typed: the task's own data; for a step sent back
+    (退回), the answers submitted last time, so the redo is an edit, not a retyping."""
+    data = task.data
+    if not data and task.state == "open":
+        with engine().db.read() as db:
+            back = returns.returned(db, task)
+        data = back.previous if back is not None else None
+    return schema_form.flatten(schema or {}, data or {}, engine().calendar.tz)
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -107,7 +131,7 @@ def task(task_id):
     task = _visible_task(task_id)
     schema = forms.form_schema(rt.tasks.task_spec(task))
     if request.method == "GET":
-        return _render_task(task, schema, schema_form.flatten(schema or {}, task.data or {}, rt.calendar.tz), {})
+        return _render_task(task, schema, _first_values(task, schema), {})
     if task.state != "open":
         flash("该任务已办理。")
         return redirect(url_for("web.task", task_id=task.id))

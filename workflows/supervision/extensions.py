@@ -6,23 +6,26 @@ applies: 409). The request starts a short ``extension`` process (its own instanc
 business key = the item) whose ``approve_extension`` goes to the item's leader.
 
 Approval changes *another* instance, the item's supervision instance, whose step and timers
-move (``engine.tasks.Tasks.reschedule``). That is a second unit of work, run from the
-approval's ``after_commit`` — an approval that rolls back moves nothing — and retried while
-the supervision instance changes concurrently. Its outcome is in the audit log:
-``task_rescheduled`` (written by the supervision instance's unit of work) or
+move (``engine.tasks.Tasks.reschedule``). That is a second unit of work, run by the outbox
+effect :data:`APPLY` that the approval writes in its own transaction (engine.outbox): an
+approval that rolls back moves nothing, and one that committed is applied even if its
+process dies right after the commit (a scheduler runs the effect then). Its outcome is in
+the audit log: ``task_rescheduled`` (written by the supervision instance's unit of work) or
 ``extension_not_applied`` with the reason (e.g. the step was completed meanwhile).
 
-Trade-off: not atomic with the approval. A crash between the commit and the reschedule
-leaves an approved extension unapplied, visible as an approval without a following
-``task_rescheduled``; a durable outbox would close that gap.
+The effect runs at least once, so applying is idempotent: the reschedule is a no-op when the
+step already has the requested due time (checked inside the supervision instance's unit of
+work, under its version check), so a second run moves nothing and records nothing. An
+instance that keeps changing concurrently raises after a few tries: the outbox retries later.
 """
 import logging
 
 from sqlalchemy import select
 
+from engine.actor import Actor
 from engine.clock import parse_moment
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, StaleInstance, problem
-from engine.models import HumanTask, Instance
+from engine.models import AuditRecord, HumanTask, Instance
 from engine.rescheduling import due_variable
 from workflows import access
 from workflows.supervision.models import Item
@@ -72,26 +75,49 @@ def request_extension(engine, item, task_id, reason, new_due, progress, actor):
     return engine.instances.start(PROCESS_KEY, variables, actor, business_key=item.id)
 
 
+APPLY = "apply_extension"
+
+
+def apply_effect(engine, data, effect):
+    """The outbox handler of :data:`APPLY` (``data``: the request, the approver, the extension
+    instance's id)."""
+    apply_extension(engine, data["request"], Actor(data["approver"]), data["extension_id"])
+
+
 def apply_extension(engine, request, actor, extension_id):
-    """Reschedule the step on the item's instance (after the approval committed); True if moved."""
-    reason = "the item's instance kept changing"
-    for _ in range(RETRIES):
+    """Reschedule the step on the item's instance (after the approval committed); True if it
+    has the requested due time now (moved now, or by an earlier run), False if it cannot move
+    (recorded as ``extension_not_applied``). Raises StaleInstance while the item's instance
+    keeps changing (the outbox tries again later)."""
+    for attempt in range(RETRIES):
         try:
             engine.tasks.reschedule(request["task_id"], parse_moment(request["new_due"]), actor,
-                                    reason=f"extension {extension_id} approved")
+                                    reason=f"extension {extension_id} approved", unless_due=True)
             return True
         except StaleInstance:
-            continue
+            if attempt == RETRIES - 1:
+                raise
         except EngineError as err:
+            if _has_due(engine, request):  # moved by an earlier run, then the step went on
+                return True
             reason = err.message
             break
     log.warning("extension %s not applied: %s", extension_id, reason)
     with engine.db.write() as session:
+        if session.scalar(select(AuditRecord.seq).where(  # recorded by an earlier run
+                AuditRecord.instance_id == extension_id, AuditRecord.kind == "extension_not_applied")):
+            return False
         engine.audit.append(session, "extension_not_applied", actor=actor.username,
                             instance_id=extension_id, business_key=request["item_id"],
                             data={"task_id": request["task_id"], "new_due": request["new_due"],
                                   "reason": reason})
     return False
+
+
+def _has_due(engine, request):
+    with engine.db.read() as session:
+        task = session.get(HumanTask, request["task_id"])
+    return task is not None and task.due_at == parse_moment(request["new_due"])
 
 
 # -- listeners (of the extension process's approve_extension) --------------------------------
@@ -112,10 +138,11 @@ def on_task_completed(event):
            f"分管领导{verdict}将期限延至 {request['new_due']}。{event.data.get('comment') or ''}",
            task_id=request["task_id"])
     if approved:
-        engine, approver, instance_id = event.engine, event.actor, event.instance.id
-        event.after_commit(lambda: apply_extension(engine, request, approver, instance_id))
+        event.outbox(APPLY, {"request": request, "approver": event.actor.username,
+                             "extension_id": event.instance.id})
 
 
 def register(registry):
     registry.on("task_opened", process=PROCESS_KEY, task="approve_extension")(on_task_opened)
     registry.on("task_completed", process=PROCESS_KEY, task="approve_extension")(on_task_completed)
+    registry.effect(APPLY, apply_effect)

@@ -178,3 +178,19 @@ class ReportSnapshot(Base):
     period: Mapped[str] = mapped_column(sa.String(20))   # 2026-W48 | 2026-11
     created_at: Mapped[dt.datetime]
     data: Mapped[dict]
+
+
+class TaskReturn(Base):
+    """An open step that a deciding step sent back (退回): written in the return's own
+    transaction (``workflows.returns``), read by the inbox, the task page and the API."""
+
+    __tablename__ = "task_return"
+
+    task_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # the step to redo
+    instance_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    decision_task_id: Mapped[str] = mapped_column(sa.String(36))
+    step: Mapped[str] = mapped_column(sa.String(400))  # the deciding step's title
+    returned_by: Mapped[str] = mapped_column(sa.String(100))
+    returned_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    previous_task_id: Mapped[str | None] = mapped_column(sa.String(36))  # its last submission

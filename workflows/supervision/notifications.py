@@ -2,17 +2,25 @@
 
 :func:`notify` writes one row per recipient through the unit of work's session, so a
 notification exists exactly when what it announces does (a command that rolls back leaves
-none). Pushes go to ``event.after_commit``: they are sent only once the transaction has
-committed, a failure is logged and never blocks or undoes the process.
+none). Pushes are outbox effects (``event.outbox("push_notifications", ...)``, see
+engine.outbox): written in the same transaction, sent once it has committed, retried with
+back-off when the receiver fails, and an incident on the monitor page after the last try;
+a failure never blocks or undoes the process.
 
 Configuration ``[notify]`` (all optional): ``webhook_url`` (one JSON POST per
 notification), ``smtp_host``, ``smtp_port`` (25), ``smtp_from``, ``smtp_user``,
 ``smtp_password``, ``smtp_starttls`` (false) — mail goes to recipients with an e-mail
 address in the directory — and ``timeout_seconds`` (5) for each push.
 
-Trade-off: pushes are best effort and synchronous after the commit (no outbox): a crash
-between commit and push loses the push, never the notification row; a slow receiver delays
-the caller by at most ``timeout_seconds`` per push.
+Delivery is **at least once**: a crash after sending and before the outbox row is marked
+done, or a retry after one message of a batch failed, sends a message again. Each carries
+its delivery id, the notification's id, so a receiver can drop repeats: the webhook's
+``X-Duban-Delivery`` header (and ``id`` in the body), the mail's ``Message-ID``. One effect
+per notification and channel: each push fails and is retried on its own.
+
+Trade-off: the first try runs synchronously after the commit in the process that committed,
+so a slow receiver delays the caller by at most ``timeout_seconds`` per push; retries run in
+the schedulers.
 """
 import json
 import logging
@@ -50,14 +58,23 @@ def notify(event, usernames, kind, title, body, item_id=None, task_id=None):
     session.add_all(rows)
     session.flush()
     pusher = Pusher(engine.config.get("notify", {}))
-    if pusher.enabled:
-        directory = engine.registry.directory
-        messages = []
-        for row in rows:
-            person = directory.person(session, row.username)
-            messages.append((payload(row), person.email if person else None))
-        event.after_commit(lambda: pusher.push(messages))
+    for row in rows:
+        if pusher.webhook_url:
+            event.outbox(PUSH, {"channel": "webhook", "message": payload(row)})
+        if pusher.smtp_host:
+            person = engine.registry.directory.person(session, row.username)
+            if person and person.email:
+                event.outbox(PUSH, {"channel": "mail", "message": {**payload(row), "email": person.email}})
     return rows
+
+
+PUSH = "push_notifications"
+
+
+def push_effect(engine, data, effect):
+    """The outbox handler of :data:`PUSH`: send ``data["message"]`` on ``data["channel"]``
+    (``webhook`` or ``mail``); raises when it fails, so the outbox retries it."""
+    Pusher(engine.config.get("notify", {})).push(data["channel"], data["message"])
 
 
 # -- reading (the API's /notifications and the web's 通知 page) -------------------------------
@@ -110,7 +127,7 @@ def payload(row):
 
 
 class Pusher:
-    """Sends notifications out of the process; every failure is logged and swallowed."""
+    """Sends notifications out of the process; a failure raises (the outbox retries)."""
 
     def __init__(self, config):
         self.webhook_url = config.get("webhook_url") or None
@@ -122,34 +139,30 @@ class Pusher:
         self.smtp_starttls = bool(config.get("smtp_starttls", False))
         self.timeout = float(config.get("timeout_seconds", 5))
 
-    @property
-    def enabled(self):
-        return bool(self.webhook_url or self.smtp_host)
-
-    def push(self, messages):
-        for body, email in messages:
-            if self.webhook_url:
-                self._guarded("webhook", body, lambda: self._post(body))
-            if self.smtp_host and email:
-                self._guarded("mail", body, lambda: self._mail(body, email))
-
-    @staticmethod
-    def _guarded(channel, body, send):
+    def push(self, channel, body):
+        """Send one notification on ``channel`` (``webhook`` or ``mail``); raises on failure."""
+        send = {"webhook": self._post, "mail": self._mail}[channel]
+        if not (self.webhook_url if channel == "webhook" else self.smtp_host):
+            raise RuntimeError(f"[notify] has no {channel} configured in this process")
         try:
-            send()
-        except Exception as err:  # noqa: BLE001 — a push never breaks the process that caused it
+            send(body)
+        except Exception as err:
             log.warning("notification %s to %s: %s failed: %s", body["id"], body["username"], channel, err)
+            raise
 
     def _post(self, body):
         request = urllib.request.Request(
             self.webhook_url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8"}, method="POST")
+            headers={"Content-Type": "application/json; charset=utf-8",
+                     "X-Duban-Delivery": str(body["id"])}, method="POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
             response.read()
 
-    def _mail(self, body, email):
+    def _mail(self, body):
         message = EmailMessage()
-        message["Subject"], message["From"], message["To"] = body["title"], self.smtp_from, email
+        message["Subject"], message["From"], message["To"] = body["title"], self.smtp_from, body["email"]
+        # The same id on every try: a mail system that sees it twice may drop the repeat.
+        message["Message-ID"] = f"<duban-notification-{body['id']}@duban>"
         message.set_content(body["body"])
         with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout) as smtp:
             if self.smtp_starttls:

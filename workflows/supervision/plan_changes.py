@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, Forbidden, InvalidInput, problem
 from workflows import access
-from workflows.supervision.models import ItemPlan
+from workflows.supervision.models import Item, ItemPlan
+from workflows.supervision.notifications import notify
 
 PROCESS_KEY = "plan_change"
 
@@ -40,10 +41,18 @@ def request_change(engine, item, reason, milestones, actor):
 
 
 def on_task_completed(event):
-    """Approved: adopt the new plan version (registered for ``approve_plan_change`` only)."""
+    """Tell the requester the leader's decision; approved: adopt the new plan version
+    (registered for ``approve_plan_change`` only)."""
     request = event.instance.variables
     session = event.session
-    if not event.data.get("approved"):
+    approved = bool(event.data.get("approved"))
+    item = session.get(Item, request["item_id"])
+    verdict = "同意" if approved else "不同意"
+    comment = event.data.get("comment") or ""
+    notify(event, [request["requested_by"]], "plan_change_decided", f"计划调整申请{verdict}：{item.code}",
+           f"分管领导{verdict}调整「{item.title}」的工作计划" + ("，新的时间节点已生效。" if approved else "，原计划不变。")
+           + (f"意见：{comment}" if comment else ""))
+    if not approved:
         return
     base = session.get(ItemPlan, request["base_plan_id"])
     session.add(ItemPlan(

@@ -81,6 +81,8 @@
 
   document.getElementById("deploy").addEventListener("click", function () {
     var button = this;
+    // Deploying cannot be taken back: the button's data-confirm names what it changes.
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) { return; }
     button.disabled = true;
     clearMark();
     status.title = "";

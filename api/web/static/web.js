@@ -35,10 +35,29 @@
       renumber(fieldset);
     }
   });
-  // Forms marked data-confirm ask first; a submitted form disables its buttons (no double submit).
+  // What cannot be undone is confirmed first, in words naming the consequence: a form's
+  // data-confirm (with data-confirm-when="name=value": only when that field has that value), a
+  // checked choice's or selected option's data-confirm, the clicked button's data-confirm.
+  // Dismissing any of them submits nothing. A submitted form disables its buttons (no double submit).
+  function fieldIs(form, when) {
+    var at = when.indexOf("=");
+    return new FormData(form).getAll(when.slice(0, at)).indexOf(when.slice(at + 1)) >= 0;
+  }
+  function confirmations(form, submitter) {
+    var asks = [];
+    if (form.dataset.confirm && (!form.dataset.confirmWhen || fieldIs(form, form.dataset.confirmWhen))) {
+      asks.push(form.dataset.confirm);
+    }
+    form.querySelectorAll("input:checked[data-confirm], option:checked[data-confirm]").forEach(function (el) {
+      asks.push(el.dataset.confirm);
+    });
+    if (submitter && submitter.dataset.confirm) { asks.push(submitter.dataset.confirm); }
+    return asks;
+  }
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) { event.preventDefault(); return; }
+    var refused = confirmations(form, event.submitter).some(function (ask) { return !window.confirm(ask); });
+    if (refused) { event.preventDefault(); return; }
     window.setTimeout(function () {
       form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
     }, 0);
