@@ -33,8 +33,8 @@ weeks, a problem). Then :func:`check` reads the database: each completed task
 has exactly one ``task_completed`` audit record naming it (same instance, item, key and user)
 and each such record a completed task; no timer occurrence has two ``timer_fired`` records and
 each fired row has one; no timer is due and still waiting, none is an incident; the audit chain
-verifies (``GET /api/v1/audit/verify`` and the engine's own verify); and, once the outbox of
-part 2 exists, :func:`check_outbox`.
+verifies (``GET /api/v1/audit/verify`` and the engine's own verify); and :func:`check_outbox`:
+every outbox row is done, and each webhook push reached the harness's receiver.
 
 Responses: 2xx and 409 (a lost race, with another client or with a timer firing on the same
 instance) are expected; everything else, 5xx above all, and any connection error is a failure.

@@ -6,8 +6,9 @@ registrations (and up to 4 more for every item to close) while an admin advances
 by day and the worker is SIGKILLed twice and restarted. Then every invariant of
 ``bench.soak.check`` must hold: the audit history matches the task history, no task completed
 and no timer fired twice, nothing due left waiting, the audit chain verifies, no request failed
-(409s from races are expected and only counted). The outbox check (``bench.soak.check_outbox``)
-runs once an ``outbox`` table exists, and is skipped only while there is none. The second test
+(409s from races are expected and only counted), and every outbox row is done with each
+webhook push received (``bench.soak.check_outbox``, skipped only on a database without an
+``outbox`` table). The second test
 makes each loss and doubling by hand and sees the check report it (both databases).
 """
 import datetime as dt
@@ -38,6 +39,8 @@ def test_concurrent_clients_and_two_worker_kills_lose_and_double_nothing(databas
     assert {"remind_plan", "escalate_plan"} <= set(figures["fired_by_key"])  # item 0's plan at least
     assert figures["timers_fired"] == figures["timer_fired_records"] > 0
     assert figures["audit_verify"]["ok"]
+    outbox = figures["outbox"]  # every effect here is a webhook push, and each one is done
+    assert outbox["rows"] == {"done": outbox["webhook_pushes"]} and outbox["webhook_pushes"] > 0
 
 
 @BOTH_DATABASES
