@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: setup run test bench
+.PHONY: setup run test bench soak
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,3 +40,8 @@ $(BENCH_STAMP): $(STAMP)
 # BENCH_ARGS: e.g. --quick, --scale 0.1, --only engine,http (python -m bench --help)
 bench: $(BENCH_STAMP)
 	$(PYTHON) -m bench $(BENCH_ARGS)
+
+# Load without loss (docs/BENCHMARKS.md): 16 clients, 2 serve processes, a worker killed twice.
+# SOAK_ARGS: e.g. --clients 8 --register-weeks 2 (python -m bench.soak --help)
+soak: setup
+	$(PYTHON) -m bench.soak $(SOAK_ARGS)

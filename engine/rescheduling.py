@@ -19,6 +19,7 @@ import uuid
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict
@@ -49,7 +50,10 @@ def _date_timers(split):
 
 
 def _open_user_task(workflow, task_id):
-    task = workflow.get_task_from_id(uuid.UUID(str(task_id)))
+    try:
+        task = workflow.get_task_from_id(uuid.UUID(str(task_id)))
+    except TaskNotFoundException:  # completed and compacted away since the caller read its row
+        task = None
     if task is None or not task.task_spec.manual or task.state != TaskState.READY:
         raise Conflict(f"task {task_id} is not an open user task of this instance", reason="task_closed")
     return task

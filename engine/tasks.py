@@ -19,6 +19,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy import and_, case, func, or_, select, union_all, update
 
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine import forms, rescheduling
@@ -224,7 +225,13 @@ class Tasks:
         check_data_size(data, self.rt.max_data_bytes, "the task's data")
 
         def action(ctx):
-            spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
+            try:
+                spiff_task = ctx.workflow.get_task_from_id(uuid.UUID(task.id))
+            except TaskNotFoundException:
+                # The row was read open, the instance after a rival completed the task and
+                # compaction dropped it (on PostgreSQL each statement of the read has its own
+                # snapshot): completed concurrently, so 409 like any lost race.
+                spiff_task = None
             if spiff_task is None or not spiff_task.task_spec.manual or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer open", reason="task_closed")
             for hook in self.rt.registry.completion_hooks(instance.definition_key, task.key):

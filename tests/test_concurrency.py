@@ -1,14 +1,16 @@
 """Two people complete one task at the same moment: one wins, the other gets a conflict."""
+import datetime as dt
 import threading
+import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.errors import Conflict, StaleInstance
 from engine.models import AuditRecord, HumanTask, Instance
 from engine.actor import Actor
-from tests.conftest import BOTH_DATABASES, SECRETARY, STAFF
-from tests.helpers import PLAN, new_item, open_task
+from tests.conftest import BOTH_DATABASES, LEADER, SECRETARY, STAFF
+from tests.helpers import PLAN, complete, new_item, open_task, snapshot
 
 COLLEAGUE = Actor("li", frozenset({"staff"}), "d1")
 
@@ -98,3 +100,34 @@ def test_items_registered_at_once_get_distinct_codes(supervision):
         thread.join()
     assert failures == []
     assert sorted(codes) == [f"DB-2026-{n:04d}" for n in range(1, 7)]
+
+
+@BOTH_DATABASES
+def test_a_task_read_open_but_gone_from_its_instance_is_a_conflict(supervision):
+    """The race the soak (tests/test_load_without_loss.py) met on PostgreSQL: ``complete`` read
+    the task row while open, then the instance after a rival had completed that task and the
+    process had moved on, compacting the finished task out of the tree (READ COMMITTED: each
+    statement sees its own snapshot). The row is put back to what the reader saw; the answer is
+    409, never a 500, and nothing changes (so for
+    moving its due time)."""
+    engine = supervision
+    item = new_item(engine, SECRETARY)
+    draft = open_task(engine, STAFF, "draft_plan", item.id)
+    engine.tasks.complete(draft.id, PLAN, COLLEAGUE)
+    complete(engine, LEADER, "approve_plan", {"approved": True}, item.id)
+    complete(engine, SECRETARY, "file_plan", {"note": "备案"}, item.id)
+    with engine.db.read() as session:
+        instance = session.get(Instance, item.instance_id)
+    assert uuid.UUID(draft.id) not in engine.uow.load(instance).tasks  # compacted away
+    with engine.db.write() as session:
+        session.execute(update(HumanTask).where(HumanTask.id == draft.id).values(
+            state="open", completed_at=None, completed_by=None))
+    before = snapshot(engine)
+
+    with pytest.raises(Conflict) as refused:
+        engine.tasks.complete(draft.id, PLAN, STAFF)
+    assert refused.value.reason == "task_closed"
+    with pytest.raises(Conflict) as refused:  # moving its due time: the same lookup, the same answer
+        engine.tasks.reschedule(draft.id, engine.clock.now() + dt.timedelta(days=3), SECRETARY)
+    assert refused.value.reason == "task_closed"
+    assert snapshot(engine) == before
