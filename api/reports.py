@@ -7,6 +7,7 @@ every figure are in workflows/supervision/reports.py.
 import datetime as dt
 
 from apiflask import APIBlueprint, Schema
+from marshmallow import ValidationError
 from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range, Regexp
 from sqlalchemy import func, select
@@ -38,18 +39,30 @@ RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "�
 YEAR_COLUMNS = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
 
 
+# The years a report may cover (as YearQuery): a far year made a weekly or monthly report walk
+# the calendar day by day for seconds (week=8547-W09), a request any reader could repeat.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _report_year(text):
+    if text[:4].isdigit() and not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise ValidationError(f"years {FIRST_YEAR}-{LAST_YEAR} only")
+
+
 class WeekQuery(Schema):
-    week = String(validate=Regexp(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", error="use YYYY-Www, e.g. 2026-W48"))
+    week = String(validate=[Regexp(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", error="use YYYY-Www, e.g. 2026-W48"),
+                            _report_year])
     format = String(load_default="json", validate=FORMATS)
 
 
 class MonthQuery(Schema):
-    month = String(validate=Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"))
+    month = String(validate=[Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"),
+                             _report_year])
     format = String(load_default="json", validate=FORMATS)
 
 
 class YearQuery(Schema):
-    year = Integer(validate=Range(2000, 2100))
+    year = Integer(validate=Range(FIRST_YEAR, LAST_YEAR))
     format = String(load_default="json", validate=FORMATS)
 
 
@@ -83,8 +96,11 @@ def this_month(local):
 
 
 def is_iso_week(week):
-    """``"2026-W53"`` passes the pattern but is no week: check the calendar too."""
+    """``"2026-W53"`` passes the pattern but is no week: check the calendar too (and the
+    years reports cover)."""
     year, number = week.split("-W")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        return False
     try:
         dt.date.fromisocalendar(int(year), int(number), 1)
     except ValueError:

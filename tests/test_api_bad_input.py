@@ -77,6 +77,15 @@ def test_unknown_ids_are_404(server, sec):
     assert full_snapshot(server.engine) == before
 
 
+def test_report_periods_outside_the_report_years_are_400(server, sec):
+    """A far year made the report walk the calendar day by day for seconds (found by the
+    schemathesis run: week=8547-W09); reports cover the years 2000-2100, as the year report."""
+    for path in ("/api/v1/reports/weekly?week=8547-W09", "/api/v1/reports/ranking?month=8547-05",
+                 "/api/v1/reports/weekly?week=1999-W01", "/api/v1/reports/year?year=2101"):
+        assert_error(sec.get(path), 400, "invalid_input")
+    assert sec.get("/api/v1/reports/weekly?week=2100-W01").status_code == 200
+
+
 def test_oversize_body_is_413(server):
     ada = server.login("ada")
     before = full_snapshot(server.engine)

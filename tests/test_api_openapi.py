@@ -45,6 +45,7 @@ def test_server_keeps_to_its_document(server):
         try:
             exercise()
         except Exception as err:  # noqa: BLE001 — collect every operation's failure, then report
-            failures.append(f"{operation.method.upper()} {operation.path}: {str(err)[:600]}")
+            causes = "".join(f"\n  {type(sub).__name__}: {str(sub)[:600]}" for sub in getattr(err, "exceptions", ()))
+            failures.append(f"{operation.method.upper()} {operation.path}: {str(err)[:600]}{causes}")
     assert operations >= 25
     assert not failures, "\n\n".join(failures)

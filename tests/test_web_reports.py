@@ -75,7 +75,8 @@ def test_who_sees_which_report(history_server):
 
     for path in ("/reports/weekly?week=2026-W60", "/reports/weekly?week=2027-W53", "/reports/weekly?week=x",
                  "/reports/ranking?month=2026-13", "/reports/ranking/print?month=1999-1", "/reports/year?year=abc",
-                 "/reports/year?year=1900", "/reports/ranking.csv?month=2026-00"):
+                 "/reports/year?year=1900", "/reports/ranking.csv?month=2026-00",
+                 "/reports/weekly?week=8547-W09", "/reports/ranking?month=8547-05"):
         page = sec.get(path)
         assert page.status_code == 400 and "无效" in page.text, path
 
