@@ -8,6 +8,7 @@ from apiflask.validators import Range
 from api.auth import require_roles, token_auth
 from api.errors import abort, problem
 from api.runtime import engine
+from engine.simulation import MAX_ADVANCE
 
 bp = APIBlueprint("clock", __name__, url_prefix="/api/v1", tag="Clock")
 
@@ -19,7 +20,7 @@ class ClockOut(Schema):
 
 class AdvanceIn(Schema):
     to = DateTime()
-    seconds = Integer(validate=Range(0, 10 * 366 * 86400))
+    seconds = Integer(validate=Range(0, int(MAX_ADVANCE.total_seconds())))
 
 
 def _simulated():
@@ -61,5 +62,8 @@ def advance(body):
     if target < now:
         abort(400, "invalid_input", f"the clock cannot go back from {now.isoformat()}",
               [problem("to", "clock_backwards", "before the current time")])
+    if target - now > MAX_ADVANCE:
+        abort(400, "invalid_input", f"the clock moves at most {MAX_ADVANCE.days} days at a time",
+              [problem("to", "too_far", f"more than {MAX_ADVANCE.days} days ahead")])
     rt.advance_clock(to=target)
     return _out(rt)

@@ -39,8 +39,7 @@ RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "�
 YEAR_COLUMNS = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
 
 
-# The years a report may cover (as YearQuery): a far year made a weekly or monthly report walk
-# the calendar day by day for seconds (week=8547-W09), a request any reader could repeat.
+# The years a report may cover: the year report's and the pages' pickers' range.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 

@@ -14,6 +14,10 @@ from engine.errors import Conflict, InvalidInput
 
 STEP = dt.timedelta(milliseconds=1)  # SpiffWorkflow fires when due < now: step just past due
 POLL_SECONDS = 0.05
+# A rehearsal moves weeks or months at a time. Without a bound one request could move the clock
+# to the year 5608, and every report and light would then walk the calendar day by day from
+# each step's due time to that year (seconds of CPU per request).
+MAX_ADVANCE = dt.timedelta(days=10 * 366)
 
 
 def advance_clock(clock, timers, to=None, seconds=None):
@@ -23,7 +27,8 @@ def advance_clock(clock, timers, to=None, seconds=None):
     ``now()`` inside a firing is its due moment, and timers that a firing creates fire too
     when they fall due before the target. Due timers another worker holds are waited for
     (wall time, until it releases them or its lease lapses). Returns the new now. Raises
-    Conflict for the system clock and InvalidInput for a target in the past.
+    Conflict for the system clock and InvalidInput for a target in the past or more than
+    :data:`MAX_ADVANCE` ahead.
     """
     if not hasattr(clock, "advance"):
         raise Conflict('the system clock cannot be moved; set [clock] mode = "simulated"',
@@ -38,6 +43,9 @@ def advance_clock(clock, timers, to=None, seconds=None):
     if target < start:
         raise InvalidInput(f"the clock cannot go back from {start.isoformat()} "
                            f"to {target.isoformat()}", reason="clock_backwards")
+    if target - start > MAX_ADVANCE:
+        raise InvalidInput(f"the clock moves at most {MAX_ADVANCE.days} days at a time "
+                           f"(from {start.isoformat()} to {target.isoformat()})", reason="too_far")
     while not timers.stopping:
         due = timers.next_due()
         if due is None or due >= target:

@@ -4,6 +4,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from engine.errors import InvalidInput
+
 from tests.conftest import BOTH_DATABASES
 from tests.helpers import ITEM, PLAN, snapshot
 from workflows.supervision.models import Item, ItemDepartment, ItemPlan
@@ -78,12 +80,24 @@ def test_unknown_ids_are_404(server, sec):
 
 
 def test_report_periods_outside_the_report_years_are_400(server, sec):
-    """A far year made the report walk the calendar day by day for seconds (found by the
-    schemathesis run: week=8547-W09); reports cover the years 2000-2100, as the year report."""
+    """Reports cover the years 2000-2100, as the year report and the pages' pickers do."""
     for path in ("/api/v1/reports/weekly?week=8547-W09", "/api/v1/reports/ranking?month=8547-05",
                  "/api/v1/reports/weekly?week=1999-W01", "/api/v1/reports/year?year=2101"):
         assert_error(sec.get(path), 400, "invalid_input")
     assert sec.get("/api/v1/reports/weekly?week=2100-W01").status_code == 200
+
+
+def test_the_clock_moves_at_most_ten_years_at_a_time(server):
+    """A schemathesis case moved the rehearsal clock to the year 5608; every weekly report then
+    walked the calendar day by day from each overdue step to it, for seconds per request."""
+    admin = server.login("admin")
+    before = admin.get("/api/v1/clock").json()["now"]
+    assert_error(admin.post("/api/v1/clock/advance", {"to": "5608-01-01T09:00:00+08:00"}), 400,
+                 "invalid_input", ["to"])
+    assert_error(admin.post("/api/v1/clock/advance", {"seconds": 11 * 366 * 86400}), 400, "invalid_input")
+    assert admin.get("/api/v1/clock").json()["now"] == before
+    with pytest.raises(InvalidInput, match="at most 3660 days"):
+        server.engine.advance_clock(to="5608-01-01T09:00:00+08:00")
 
 
 def test_oversize_body_is_413(server):

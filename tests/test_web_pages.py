@@ -327,6 +327,7 @@ def test_clock_page(server):
     assert "2026-11-23 09:00:00" in admin.get("/admin/clock").text
     assert "时钟不能回拨" in admin.post("/admin/clock", {"to": "2026-11-01T09:00"}).text
     assert "请输入推进的时长" in admin.post("/admin/clock", {"amount": "x"}).text
+    assert "一次最多推进 10 年" in admin.post("/admin/clock", {"to": "5608-01-01T09:00"}).text
     assert admin.post("/admin/clock", {"amount": "2", "unit": "hours"}).status_code == 302
     assert "2026-11-23 11:00:00" in admin.get("/admin/clock").text
     assert admin.post("/admin/clock", {"to": "2026-11-24T10:30"}).status_code == 302

@@ -19,6 +19,7 @@ from api.web import bp
 from api.calendar import year_days
 from api.web.labels import ROLES as ROLE_LABELS, error_text, field_errors, refusal_text
 from api.web.lookups import department_names, items_by_id
+from engine.simulation import MAX_ADVANCE
 from api.web.session import roles_required
 from engine import calendar_changes
 from engine.calendar_schedules import FIRST_YEAR, LAST_YEAR
@@ -312,9 +313,11 @@ def _advance_target(rt, now):
         except ValueError:
             return None, "请输入推进的时长或目标时间"
         unit = {"minutes": 60, "hours": 3600, "days": 86400}.get(request.form.get("unit"), 3600)
-        if not 0 < amount * unit <= 10 * 366 * 86400:
+        if not 0 < amount * unit <= MAX_ADVANCE.total_seconds():
             return None, "推进的时长须大于 0 且不超过 10 年"
         target = now + dt.timedelta(seconds=amount * unit)
     if target < now:
         return None, "时钟不能回拨"
+    if target - now > MAX_ADVANCE:
+        return None, "一次最多推进 10 年"
     return target, None

@@ -144,7 +144,7 @@ REFUSALS = {
     "nothing_to_retry": "该实例没有出错的环节可重试", "not_waiting": "该实例没有在等待此消息",
     "same_version": "实例已在该版本上", "steps_missing": "实例当前所在的环节在目标版本中不存在，不能迁移",
     "not_an_incident": "该定时器不处于故障状态", "system_clock": "系统时钟不能调整（仅模拟时钟可推进）",
-    "invalid_moment": "请输入有效的时间", "clock_backwards": "时钟不能回拨",
+    "invalid_moment": "请输入有效的时间", "clock_backwards": "时钟不能回拨", "too_far": "时钟一次最多推进 10 年",
     # the holiday schedule (engine.calendar_schedules, engine.calendar_changes)
     "invalid_year": "年份须在 1900–2200 之间", "outside_year": "日期不在该年度内",
     "holiday_and_working": "同一天不能既放假又调休上班", "too_many": "日期过多，一年最多 366 天",
