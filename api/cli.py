@@ -1,4 +1,4 @@
-"""The ``duban`` command line: init, serve, worker, deploy, audit verify, backup, restore."""
+"""The ``duban`` command line: init, demo, serve, worker, deploy, audit verify, backup, restore."""
 import logging
 import os
 import sys
@@ -67,6 +67,29 @@ def ensure_admin(engine, password):
             user.password_hash = generate_password_hash(password)
             session.execute(update(Token).where(Token.username == "admin").values(revoked=True))
         engine.audit.append(session, "user_admin_ensured", actor="system", data={"username": "admin"})
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="装入演示数据，即使数据库中已有事项")
+def demo(force):
+    """Load a small demonstration organisation with items in every state (api/demo.py): init
+    first (schema, processes), then departments, users and items through the real engine. Demo
+    users' password: $DUBAN_DEMO_PASSWORD, or a random one printed here."""
+    from api import demo as demonstration
+    from api import schema
+
+    engine = _engine()
+    try:
+        schema.upgrade(engine.db)
+        deploy_directory(engine, BPMN_DIR)
+        items = demonstration.load(engine, os.environ.get("DUBAN_DEMO_PASSWORD"), force, echo=click.echo)
+    except demonstration.DemoRefused as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        engine.close()
+    for state, code in items.items():
+        click.echo(f"{demonstration.STATES[state]}：{code}")
+    click.echo("演示数据已装入。duban serve 后用上面的用户登录（如 mishu 秘书科、zhangsan 承办人员）。")
 
 
 @main.command()
