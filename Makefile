@@ -8,23 +8,33 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: setup run test bench soak
+.PHONY: setup run demo test bench soak
 
+# The first run installs for a few minutes: each step says what it does, pip shows its progress.
 $(STAMP): pyproject.toml
+	@echo "==> 1/3 creating the Python environment in $(VENV)"
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	@echo "==> 2/3 installing Duban and its Python dependencies (a few minutes the first time)"
+	$(PYTHON) -m pip install --upgrade --progress-bar on pip
+	$(PYTHON) -m pip install --progress-bar on -e '.[test]'
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> 3/3 installing the web pages' scripts (bpmn-js, dmn-js, ECharts) into node_modules"
+	npm ci --no-audit --no-fund --loglevel=error --progress=true
 	touch $(NODE_STAMP)
 
 setup: $(STAMP) $(NODE_STAMP)
 
 run: setup
+	@echo "==> initialising the database and deploying the processes"
 	$(VENV)/bin/duban init
+	@echo "==> serving on http://127.0.0.1:5000 (stop with Ctrl-C)"
 	$(VENV)/bin/duban serve
+
+# A demonstration organisation with items in every state (README: see the system alive).
+demo: setup
+	$(VENV)/bin/duban demo
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; `make test TEST_WORKERS=0` runs it in
 # one): most tests wait on PostgreSQL, subprocesses or the browser, so two share two cores well.
