@@ -43,6 +43,7 @@ def test_rectification_pages(server, people):
     sec.shot("problems-ledger")
 
     phone = people("wang", viewport=PHONE)
+    phone.page.click(".menu-button")  # a phone's navigation is folded
     phone.page.locator("nav.nav a", has_text="问题台账").click()
     assert phone.page.locator("#problems tr[data-problem]").count() == 1  # 住建局's problem only
     phone.shot("phone-problems-ledger")

@@ -1,6 +1,17 @@
 // Small progressive enhancements; every page works without them.
 (function () {
   "use strict";
+  // Below 700 px the navigation folds behind a menu button (web.css); without this script it
+  // stays unfolded, wrapping.
+  var topbar = document.querySelector(".topbar");
+  var menu = topbar && topbar.querySelector(".menu-button");
+  if (menu) {
+    topbar.classList.add("foldable");
+    menu.addEventListener("click", function () {
+      var open = topbar.classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
   // Rows of an array-of-objects field (e.g. milestones): add and remove without a round trip.
   function renumber(fieldset) {
     fieldset.querySelectorAll(".rows-body > [data-row]").forEach(function (row, i) {
