@@ -18,6 +18,7 @@ import secrets
 
 from sqlalchemy import func, select
 
+from api import passwords
 from api.models import Department, User
 from api.organisation import add_department, add_user
 from engine.actor import Actor
@@ -46,7 +47,8 @@ SPAN = dt.timedelta(days=35)  # from the oldest item to the end of the demonstra
 
 
 class DemoRefused(Exception):
-    """The database already holds items (and ``force`` was not given)."""
+    """Nothing loaded: the database already holds items (and ``force`` was not given), or the
+    given password does not meet the password policy."""
 
 
 def _actor(username):
@@ -56,7 +58,10 @@ def _actor(username):
 
 def _complete(engine, username, key, item_id, data):
     rows, _ = engine.tasks.inbox(_actor(username), business_key=item_id)
-    task = next(row for row in rows if row.key == key)
+    tasks = [row for row in rows if row.key == key]
+    if not tasks:  # the shipped process changed: say so, not StopIteration
+        raise RuntimeError(f"演示：{username} 没有事项 {item_id} 的待办 {key}")
+    task = tasks[0]
     engine.tasks.complete(task.id, data, _actor(username))
 
 
@@ -98,6 +103,10 @@ def load(engine, password=None, force=False, echo=print):
     if password is None:
         password = secrets.token_urlsafe(12)
         echo(f"演示用户的密码：{password}")
+    for username in PEOPLE:  # checked before anything is written
+        if passwords.problems(password, username):
+            raise DemoRefused(f"演示密码不符合密码规则（至少 {passwords.MIN_LENGTH} 位，不是常见密码，"
+                              f"不含用户名，如 {username}）")
     if engine.config["clock"].get("mode", "system") == "simulated":
         end = engine.clock.now() + SPAN
     else:  # the real clock cannot move: a clock of our own, five weeks ago, ending now

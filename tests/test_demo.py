@@ -61,5 +61,7 @@ def test_demo_moves_a_simulated_clock_and_a_refusal_changes_nothing(engine_facto
     before = snapshot(engine)
     with pytest.raises(demo.DemoRefused):
         demo.load(engine, PASSWORD, echo=said.append)
+    with pytest.raises(demo.DemoRefused):   # a weak password, even with force
+        demo.load(engine, "short", force=True, echo=said.append)
     assert snapshot(engine) == before
     assert engine.verify_audit()["ok"]
