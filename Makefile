@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 $(NODE_STAMP): package.json package-lock.json
 	@echo "==> 3/3 installing the web pages' scripts (bpmn-js, dmn-js, ECharts) into node_modules"
-	npm ci --no-audit --no-fund --loglevel=error --progress=true
+	npm ci --no-audit --no-fund --progress=true
 	touch $(NODE_STAMP)
 
 setup: $(STAMP) $(NODE_STAMP)
@@ -29,7 +29,7 @@ setup: $(STAMP) $(NODE_STAMP)
 run: setup
 	@echo "==> initialising the database and deploying the processes"
 	$(VENV)/bin/duban init
-	@echo "==> serving on http://127.0.0.1:5000 (stop with Ctrl-C)"
+	@echo "==> starting the service (it prints its address; stop it with Ctrl-C)"
 	$(VENV)/bin/duban serve
 
 # A demonstration organisation with items in every state (README: see the system alive).
