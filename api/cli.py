@@ -87,8 +87,8 @@ def demo(force):
         raise click.ClickException(str(err)) from None
     finally:
         engine.close()
-    for state, code in items.items():
-        click.echo(f"{demonstration.STATES[state]}：{code}")
+    for state, label in demonstration.STATES.items():
+        click.echo(f"{label}：{items[state]}")
     click.echo("演示数据已装入。duban serve 后用上面的用户登录（如 mishu 秘书科、zhangsan 承办人员）。")
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from api import passwords
 from api.models import Department, User
 from api.organisation import add_department, add_user
+from api.web import labels
 from engine.actor import Actor
 from engine.clock import SimulatedClock
 from engine.clock_store import MemoryClockStore
@@ -88,7 +89,7 @@ def _organisation(engine, password, echo):
         if username not in users:
             add_user(engine, {"username": username, "password": password, "display_name": display,
                               "department": department, "roles": roles}, "demo")
-            echo(f"用户 {username}（{display}，{'、'.join(roles)}）")
+            echo(f"用户 {username}（{display}，{'、'.join(labels.ROLES[role] for role in roles)}）")
 
 
 def load(engine, password=None, force=False, echo=print):
