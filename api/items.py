@@ -138,6 +138,7 @@ def _changed(item_id, changes):
 
 @bp.post("/items/<item_id>/cancel")
 @bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
 @bp.input(ItemCancelIn, arg_name="body")
 @bp.output(ItemChanged)
 @bp.doc(summary="Cancel an item (撤销), secretariat only: its process and open tasks end",
@@ -150,6 +151,7 @@ def cancel(item_id, body):
 
 @bp.patch("/items/<item_id>")
 @bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
 @bp.input(ItemEditIn, arg_name="body")
 @bp.output(ItemChanged)
 @bp.doc(summary="Edit an item's notice fields, secretariat only; audited with old and new values",
@@ -161,6 +163,7 @@ def edit(item_id, body):
 
 @bp.post("/items/<item_id>/department")
 @bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
 @bp.input(DepartmentChangeIn, arg_name="body")
 @bp.output(ItemChanged)
 @bp.doc(summary="Change the lead department, secretariat only: its open steps move to the new one",

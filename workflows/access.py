@@ -40,6 +40,7 @@ RECORD_OVERSEERS = (ADMIN, SECRETARIAT, SUPERVISOR)
 TASK_OVERSEERS = (ADMIN, SUPERVISOR)
 ESCALATION_OVERSEERS = (ADMIN, SUPERVISOR)
 REGISTRARS = (SECRETARIAT,)  # who registers items and problems (立项交办, 问题登记)
+ITEM_MANAGERS = (SECRETARIAT,)  # who cancels items, edits their notice, changes their lead department
 INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 
