@@ -22,6 +22,7 @@ YEAR_STATUS = {"official": "国务院公布的节假日安排（holidays 库）"
                "weekends_only": "无节假日数据：仅按周末计算"}
 AUDIT_KINDS = {
     "instance_started": "流程启动", "instance_completed": "流程结束", "instance_cancelled": "流程撤销",
+    "item_amended": "修改通知内容", "item_sent_back": "退回交办",
     "instance_error": "流程出错", "task_completed": "办理", "task_claimed": "认领",
     "task_unclaimed": "退回认领", "task_assigned": "指派", "task_commented": "留言",
     "timer_fired": "定时触发", "message_delivered": "收到消息", "definition_deployed": "部署流程",
@@ -129,6 +130,8 @@ REFUSALS = {
     "task_closed": "该任务已办理或已取消", "task_taken": "该任务已办理或已被他人认领",
     "changed_concurrently": "该事项已被他人同时处理，请刷新后重试", "level_taken": "升级督办被同时记录，请重试",
     "instance_not_running": "流程实例已结束、已暂停或出错", "item_closed": "该事项已办结或已撤销",
+    "in_the_past": "办结时限不能早于今天", "not_drafting": "只有在制定工作计划阶段才能退回交办",
+    "not_lead_department": "只有主办部门可以退回交办", "not_item_manager": "只有秘书科可以管理事项",
     "step_closed": "逾期环节已办理完毕，只能提醒催办或确认问责", "no_measure": "本次升级没有建议的问责措施",
     "step_done": "该环节已办理完毕，无需延期", "no_due": "该环节没有办理期限，不能延期",
     "no_due_variable": "该环节的办理期限不能调整",

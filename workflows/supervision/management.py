@@ -57,7 +57,7 @@ def _open(item):
 
 def _secretariat(actor):
     if not actor.is_admin and not actor.has_any(*access.ITEM_MANAGERS):
-        raise Forbidden("only the secretariat manages items", reason="not_secretariat")
+        raise Forbidden("only the secretariat manages items", reason="not_item_manager")
 
 
 def get_item(engine, item_id):
