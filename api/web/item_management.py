@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api.runtime import engine
 from api.web import bp
-from api.web.labels import error_text
+from api.web.labels import ITEM_FIELDS, error_text
 from api.web.lookups import department_names, user_names
 from api.web.session import login_required, roles_required
 from engine.errors import Conflict, InvalidInput
@@ -76,14 +76,10 @@ def item_amend(item_id):
     except (InvalidInput, Conflict) as err:
         flash(f"操作未执行：{error_text(err)}。")
     else:
-        names = "、".join(FIELD_NAMES[field] for field in changed)
+        names = "、".join(ITEM_FIELDS[field] for field in changed)
         flash(f"已修改{names}。" + ("主办部门的待办已转至新的主办部门。" if "department" in changed else "")
               if changed else "内容没有变化，未作修改。")
     return redirect(url_for("web.item", item_id=item.id))
-
-
-FIELD_NAMES = {"title": "事项名称", "requirements": "工作要求", "deadline": "办结时限", "leader": "分管领导",
-               "doc_number": "文号", "department": "主办部门"}
 
 
 @bp.post("/items/<item_id>/send-back")

@@ -9,6 +9,8 @@ from workflows.rectification.problems import SOURCE_NAMES
 ROLES = {"staff": "承办人员", "leader": "分管领导", "secretariat": "秘书科", "supervisor": "督查员",
          "designer": "流程设计", "admin": "管理员", "discipline": "纪检", "personnel": "人事"}
 LIGHTS = {"green": "正常", "yellow": "临期", "red": "逾期"}
+ITEM_FIELDS = {"title": "事项名称", "requirements": "工作要求", "deadline": "办结时限", "leader": "分管领导",
+               "doc_number": "文号", "department": "主办部门"}  # 修改通知内容: the fields as the timeline names them
 ITEM_STATUS = {"open": "办理中", "closed": "已办结", "cancelled": "已撤销"}
 TASK_STATE = {"open": "待办", "completed": "已办", "cancelled": "已取消"}
 PLAN_STATE = {"submitted": "待审定", "approved": "已审定", "returned": "已退回", "filed": "已备案",
