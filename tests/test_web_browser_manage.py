@@ -1,6 +1,6 @@
 """Managing an item in a real browser (issue 17, item 7): 撤销 asks first in words naming the
 consequence (dismissed: nothing changes), then cancels; the 督办通知单 prints with its 文号 and
-the office's name. Screenshots at desktop width."""
+the office's name; an edit of the notice is saved and shown in the timeline. Screenshots at desktop width."""
 import pytest
 
 from tests.helpers import ITEM
@@ -17,6 +17,13 @@ def test_cancel_asks_first_and_the_notice_prints(server, people):
     item = server.login("sec").post("/api/v1/items", ITEM).json()
     sec = people("sec")
     sec.goto(f"/items/{item['id']}")
+    sec.page.fill("#amend-form input[name=deadline]", "2027-01-15")
+    sec.page.once("dialog", lambda dialog: dialog.accept())
+    with sec.page.expect_navigation():
+        sec.page.click("#amend-form button")
+    assert sec.page.inner_text(".flash") == "已修改办结时限。"
+    assert "办结时限：2026-12-31 → 2027-01-15" in sec.page.inner_text(".timeline")
+
     asked = []
     sec.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     sec.page.fill("#cancel-form textarea[name=reason]", "会议决定不再督办")
@@ -38,6 +45,6 @@ def test_cancel_asks_first_and_the_notice_prints(server, people):
     number = int(item["code"].split("-")[-1])
     assert sec.page.inner_text("#doc-number") == f"督办〔2026〕{number}号"
     assert sec.page.inner_text("#item-notice h1").startswith(OFFICE)
-    assert ITEM["title"] in sec.page.inner_text("#item-notice")
+    assert ITEM["title"] in sec.page.inner_text("#item-notice") and "2027-01-15" in sec.page.inner_text("#item-notice")
     assert sec.page.inner_text("#item-notice .doc-sign").startswith(OFFICE)
     sec.shot("item-notice-desktop")
