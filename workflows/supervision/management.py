@@ -83,7 +83,7 @@ def check_changes(engine, item, changes):
         leaders = set(directory.users(session, role=LEADER))
     for field, value in changes.items():
         if field not in FIELDS:
-            problems.append(problem(field, "unknown_field", f"{field!r} cannot be edited"))
+            problems.append(problem(field, "unknown", f"{field!r} cannot be edited"))
             continue
         if value is None:
             continue
