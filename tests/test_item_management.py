@@ -70,6 +70,9 @@ def test_edit_the_notice_is_audited_with_old_and_new_values(server):
     draft = inbox_task(zhang, "draft_plan", item["id"])
     assert zhang.post(f"/api/v1/tasks/{draft['id']}/complete", {"data": PLAN}).status_code == 200
     assert inbox_task(server.login("boss2"), "approve_plan", item["id"])["assignee"] == "boss2"
+    # the plan is drafted: too late to send the item back
+    late = zhang.post(f"/api/v1/items/{item['id']}/send-back", {"reason": "不是我们的"})
+    assert late.status_code == 409 and late.json()["error"]["details"][0]["code"] == "not_drafting"
 
 
 @BOTH_DATABASES
