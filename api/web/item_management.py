@@ -7,7 +7,6 @@ refused (bad input, the item closed meanwhile) — the reason in Chinese and not
 (``workflows.supervision.management``); a caller without the right gets the 403 page.
 """
 from flask import flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from api.runtime import engine
 from api.web import bp
@@ -15,7 +14,6 @@ from api.web.labels import ITEM_FIELDS, error_text
 from api.web.lookups import department_names, user_names
 from api.web.session import login_required, roles_required
 from engine.errors import Conflict, InvalidInput
-from engine.models import HumanTask
 from workflows import access
 from workflows.supervision import management
 
@@ -38,22 +36,21 @@ def _run(item, command, done):
 
 def management_context(item):
     """What the item page's 事项管理 card offers the caller (empty when nothing)."""
-    actor, rt = g.actor, engine()
+    actor = g.actor
     if item.status != "open":
         return {}
     context = {}
-    if actor.is_admin or actor.has_any(*access.ITEM_MANAGERS):
+    if access.may_manage_item(actor):
         from api.web.items import item_schema  # the registration form's choices
         properties = item_schema()["properties"]
-        context["leaders"] = dict(zip(properties["leader"]["enum"], properties["leader"]["enumNames"]))
+        # the current leader stays a choice (no longer a leader: saving other fields keeps them)
+        context["leaders"] = {item.leader: user_names().get(item.leader, item.leader),
+                              **dict(zip(properties["leader"]["enum"], properties["leader"]["enumNames"]))}
         context["lead_choices"] = {code: name for code, name in zip(
             properties["department"]["enum"], properties["department"]["enumNames"])
             if code not in (item.co_departments or [])}
-    if actor.department == item.department and actor.has_any("staff", "leader"):
-        with rt.db.read() as db:
-            context["may_send_back"] = db.scalar(select(HumanTask.id).where(
-                HumanTask.business_key == item.id, HumanTask.key == "draft_plan",
-                HumanTask.state == "open")) is not None
+    if access.may_send_back(actor, item):
+        context["may_send_back"] = management.drafting(engine(), item)
     return context
 
 

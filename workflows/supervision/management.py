@@ -29,9 +29,9 @@ from sqlalchemy import delete, select
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, Forbidden, InvalidInput, problem
-from engine.roles import LEADER, SECRETARIAT, STAFF
-from workflows import access, records
 from engine.models import HumanTask
+from engine.roles import LEADER, SECRETARIAT
+from workflows import access, records
 from workflows.supervision.models import Item, ItemDepartment
 from workflows.supervision.notifications import department_name, notify
 
@@ -56,7 +56,7 @@ def _open(item):
 
 
 def _secretariat(actor):
-    if not actor.is_admin and not actor.has_any(*access.ITEM_MANAGERS):
+    if not access.may_manage_item(actor):
         raise Forbidden("only the secretariat manages items", reason="not_item_manager")
 
 
@@ -135,16 +135,20 @@ def amend_item(engine, item, changes, actor):
     return clean
 
 
+def drafting(engine, item):
+    """Whether the item's draft_plan step is open (when it may be sent back)."""
+    with engine.db.read() as session:
+        return session.scalar(select(HumanTask.id).where(
+            HumanTask.business_key == item.id, HumanTask.key == "draft_plan", HumanTask.state == "open")) is not None
+
+
 def send_back(engine, item, reason, actor):
     """退回交办: the lead department says the item is misrouted; the secretariat is told."""
     reason = _reason(reason)
     _open(item)
-    if actor.department != item.department or not actor.has_any(STAFF, LEADER):
+    if not access.may_send_back(actor, item):
         raise Forbidden("only the lead department sends an item back", reason="not_lead_department")
-    with engine.db.read() as session:
-        draft = session.scalar(select(HumanTask.id).where(
-            HumanTask.business_key == item.id, HumanTask.key == "draft_plan", HumanTask.state == "open"))
-    if draft is None:
+    if not drafting(engine, item):
         raise Conflict("an item is sent back before its work plan is drafted", reason="not_drafting")
 
     def action(ctx):
