@@ -8,9 +8,10 @@ from api.errors import abort, problem
 from api.models import Department, User
 from api.present import Presenter, audit, current_plan, escalation, plan, report
 from api.runtime import engine
-from api.schemas import ExtensionIn, ItemCreated, ItemDetailOut, ItemIn, ItemPage, ItemQuery, PlanChangeIn
+from api.schemas import (DepartmentChangeIn, ExtensionIn, ItemCancelIn, ItemChanged, ItemCreated, ItemDetailOut, ItemEditIn,
+                         ItemIn, ItemPage, ItemQuery, PlanChangeIn, SendBackIn)
 from workflows import access, records
-from workflows.supervision import extensions, plan_changes, queries
+from workflows.supervision import extensions, management, plan_changes, queries
 from workflows.supervision.items import create_item
 
 bp = APIBlueprint("items", __name__, url_prefix="/api/v1", tag="Items")
@@ -128,3 +129,57 @@ def extension(item_id, body):
     instance = extensions.request_extension(engine(), item, body["task_id"], body["reason"], body["new_due"],
                                             body["progress"], current_actor())
     return {"item_id": item.id, "instance_id": instance.id, "status": "pending"}
+
+
+def _changed(item_id, changes):
+    item = management.get_item(engine(), item_id)
+    return {"item_id": item.id, "status": item.status, "changes": changes}
+
+
+@bp.post("/items/<item_id>/cancel")
+@bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
+@bp.input(ItemCancelIn, arg_name="body")
+@bp.output(ItemChanged)
+@bp.doc(summary="Cancel an item (撤销), secretariat only: its process and open tasks end",
+        responses=[400, 403, 404, 409])
+def cancel(item_id, body):
+    item = visible_item(item_id)
+    management.cancel_item(engine(), item, body["reason"], current_actor())
+    return _changed(item.id, {"status": [item.status, "cancelled"]})
+
+
+@bp.patch("/items/<item_id>")
+@bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
+@bp.input(ItemEditIn, arg_name="body")
+@bp.output(ItemChanged)
+@bp.doc(summary="Edit an item's notice fields, secretariat only; audited with old and new values",
+        responses=[400, 403, 404, 409])
+def edit(item_id, body):
+    item = visible_item(item_id)
+    return _changed(item.id, management.amend_item(engine(), item, body, current_actor()))
+
+
+@bp.post("/items/<item_id>/department")
+@bp.auth_required(token_auth)
+@require_roles(*access.ITEM_MANAGERS)
+@bp.input(DepartmentChangeIn, arg_name="body")
+@bp.output(ItemChanged)
+@bp.doc(summary="Change the lead department, secretariat only: its open steps move to the new one",
+        responses=[400, 403, 404, 409])
+def change_department(item_id, body):
+    item = visible_item(item_id)
+    return _changed(item.id, management.amend_item(engine(), item, body, current_actor()))
+
+
+@bp.post("/items/<item_id>/send-back")
+@bp.auth_required(token_auth)
+@bp.input(SendBackIn, arg_name="body")
+@bp.output(ItemChanged)
+@bp.doc(summary="Send a misrouted item back (退回交办), lead department while drafting its plan; "
+                "the secretariat is notified and changes the lead department", responses=[400, 403, 404, 409])
+def send_back(item_id, body):
+    item = visible_item(item_id)
+    management.send_back(engine(), item, body["reason"], current_actor())
+    return _changed(item.id, {})

@@ -1,5 +1,6 @@
 """Rows → the contract's JSON shapes (one place, so every endpoint answers alike)."""
 from workflows import lights
+from workflows.supervision import management
 
 
 def iso(value):
@@ -51,6 +52,7 @@ class Presenter:
             "instance_id": item.instance_id, "created_at": iso(item.created_at),
             "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
+            "doc_number": management.doc_number(item),
         }
 
     def problem(self, problem, open_tasks=()):

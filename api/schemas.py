@@ -131,6 +131,7 @@ class ItemOut(Schema):
     rating = String(allow_none=True)
     current_step = String(allow_none=True)
     open_tasks = List(Nested(TaskOut))
+    doc_number = String(metadata={"description": "文号: as set, else 督办〔year〕seq号"})
 
 
 class EscalationOut(Schema):
@@ -186,6 +187,36 @@ class ExtensionIn(Schema):
     new_due = AwareDateTime(required=True, format="iso")
     reason = String(required=True, validate=Length(1, 2000))
     progress = Integer(required=True, validate=Range(0, 100))
+
+
+class ItemCancelIn(Schema):
+    """撤销 (``POST /items/{id}/cancel``): the item's process and open tasks end."""
+    reason = String(required=True, validate=Length(1, 2000))
+
+
+class ItemEditIn(Schema):
+    """Notice fields (``PATCH /items/{id}``); only those given change."""
+    title = String(validate=Length(1, 400))
+    requirements = String(validate=Length(0, 10000))
+    deadline = Date(metadata={"description": "办结时限, not before today"})
+    leader = String(validate=Length(1, 100))
+    doc_number = String(validate=Length(0, 100), metadata={"description": "文号; empty: the generated one"})
+
+
+class DepartmentChangeIn(Schema):
+    """Change the lead department (``POST /items/{id}/department``): open department steps move."""
+    department = String(required=True, validate=Length(1, 100))
+
+
+class SendBackIn(Schema):
+    """退回交办 (``POST /items/{id}/send-back``): the lead department, while drafting its plan."""
+    reason = String(required=True, validate=Length(1, 2000))
+
+
+class ItemChanged(Schema):
+    item_id = String(required=True)
+    status = String(required=True)
+    changes = Dict(metadata={"description": "{field: [old, new]}"})
 
 
 class ItemCreated(Schema):

@@ -59,6 +59,12 @@ MATRIX = [
     ("POST", "/api/v1/items/{item}/extension", {"task_id": "{task}", "reason": "r", "progress": 10,
                                                  "new_due": "2026-11-27T18:00:00+08:00"},
      [401, 403, 403, 403, 403, 403, 403, 202, 403]),
+    # managing items: the secretariat (and admin) edits and cancels; the lead department sends back
+    ("PATCH", "/api/v1/items/{item}", {"deadline": "2026-01-01"}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("POST", "/api/v1/items/{item}/department", {"department": "nope"},
+     [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("POST", "/api/v1/items/{item}/send-back", {"reason": "r"}, [401, 403, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/api/v1/items/{item}/cancel", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("GET", "/api/v1/escalations", None, [401, 403, 200, 200, 403, 403, 200, 403, 200]),
     ("GET", "/api/v1/measures", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),

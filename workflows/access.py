@@ -40,6 +40,7 @@ RECORD_OVERSEERS = (ADMIN, SECRETARIAT, SUPERVISOR)
 TASK_OVERSEERS = (ADMIN, SUPERVISOR)
 ESCALATION_OVERSEERS = (ADMIN, SUPERVISOR)
 REGISTRARS = (SECRETARIAT,)  # who registers items and problems (立项交办, 问题登记)
+ITEM_MANAGERS = (SECRETARIAT,)  # who cancels items, edits their notice, changes their lead department
 INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 
@@ -151,6 +152,16 @@ def may_request_extension(actor, item):
 
 
 # -- escalations ---------------------------------------------------------------------------------
+def may_manage_item(actor):
+    """Cancel an item, edit its notice, change its lead department (the secretariat; admins)."""
+    return actor.is_admin or _holds(actor, ITEM_MANAGERS)
+
+
+def may_send_back(actor, item):
+    """退回交办: staff and leaders of the item's lead department (while drafting their plan)."""
+    return actor.department == item.department and actor.has_any(STAFF, LEADER)
+
+
 def sees_every_escalation(actor):
     """``ESCALATION_OVERSEERS`` see every escalation; a leader only those of items they lead
     (SQL: ``workflows.supervision.queries.escalations``)."""

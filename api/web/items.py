@@ -16,10 +16,11 @@ from api.web import bp, paging
 from api.web.lookups import department_names, process_name, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
+from api.web.item_management import management_context
 from api.web.labels import BASES
 from engine.models import HumanTask, Instance
 from workflows import access, records, returns
-from workflows.supervision import queries
+from workflows.supervision import management, queries
 from workflows.supervision.items import create_item
 
 PAGE = 50
@@ -77,7 +78,7 @@ def item(item_id):
                            may_change_plan=(item.status == "open" and access.may_request_plan_change(g.actor, item)
                                             and bool(context["plans"]) and context["plans"][-1].state != "returned"),
                            may_request_extension=item.status == "open" and access.may_request_extension(g.actor, item),
-                           **context)
+                           manage=management_context(item), doc_number=management.doc_number(item), **context)
 
 
 def _steps(db, instance_id):

@@ -9,6 +9,8 @@ from workflows.rectification.problems import SOURCE_NAMES
 ROLES = {"staff": "承办人员", "leader": "分管领导", "secretariat": "秘书科", "supervisor": "督查员",
          "designer": "流程设计", "admin": "管理员", "discipline": "纪检", "personnel": "人事"}
 LIGHTS = {"green": "正常", "yellow": "临期", "red": "逾期"}
+ITEM_FIELDS = {"title": "事项名称", "requirements": "工作要求", "deadline": "办结时限", "leader": "分管领导",
+               "doc_number": "文号", "department": "主办部门"}  # 修改通知内容: the fields as the timeline names them
 ITEM_STATUS = {"open": "办理中", "closed": "已办结", "cancelled": "已撤销"}
 TASK_STATE = {"open": "待办", "completed": "已办", "cancelled": "已取消"}
 PLAN_STATE = {"submitted": "待审定", "approved": "已审定", "returned": "已退回", "filed": "已备案",
@@ -22,6 +24,7 @@ YEAR_STATUS = {"official": "国务院公布的节假日安排（holidays 库）"
                "weekends_only": "无节假日数据：仅按周末计算"}
 AUDIT_KINDS = {
     "instance_started": "流程启动", "instance_completed": "流程结束", "instance_cancelled": "流程撤销",
+    "item_amended": "修改通知内容", "item_sent_back": "退回交办",
     "instance_error": "流程出错", "task_completed": "办理", "task_claimed": "认领",
     "task_unclaimed": "退回认领", "task_assigned": "指派", "task_commented": "留言",
     "timer_fired": "定时触发", "message_delivered": "收到消息", "definition_deployed": "部署流程",
@@ -129,6 +132,8 @@ REFUSALS = {
     "task_closed": "该任务已办理或已取消", "task_taken": "该任务已办理或已被他人认领",
     "changed_concurrently": "该事项已被他人同时处理，请刷新后重试", "level_taken": "升级督办被同时记录，请重试",
     "instance_not_running": "流程实例已结束、已暂停或出错", "item_closed": "该事项已办结或已撤销",
+    "in_the_past": "办结时限不能早于今天", "not_drafting": "只有在制定工作计划阶段才能退回交办",
+    "not_lead_department": "只有主办部门可以退回交办", "not_item_manager": "只有秘书科可以管理事项",
     "step_closed": "逾期环节已办理完毕，只能提醒催办或确认问责", "no_measure": "本次升级没有建议的问责措施",
     "step_done": "该环节已办理完毕，无需延期", "no_due": "该环节没有办理期限，不能延期",
     "no_due_variable": "该环节的办理期限不能调整",

@@ -3,8 +3,8 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import (deadlines, escalations, extensions, items, notifications, periodic,
-                                   plan_changes, reminders, routing)
+from workflows.supervision import (deadlines, escalations, extensions, items, management, notifications,
+                                   periodic, plan_changes, reminders, routing)
 
 
 def _functions(engine):
@@ -23,6 +23,7 @@ def register(registry):
     registry.owns("supervision", items.PROCESS_KEY, plan_changes.PROCESS_KEY, extensions.PROCESS_KEY)
     routing.register(registry)
     items.register(registry)
+    management.register(registry, items.PROCESS_KEY)
     plan_changes.register(registry)
     extensions.register(registry)
     reminders.register(registry)
