@@ -118,4 +118,4 @@ def test_the_signature_and_the_formats():
     clipped = robots.body("wecom", "text", {**notice, "body": "长" * 3000})["text"]["content"]
     assert len(clipped.encode()) <= 2048
     with pytest.raises(ValueError, match="wecom_msgtype"):
-        robots.configured({"wecom_webhook_url": "http://x", "wecom_msgtype": "card"})
+        robots.send("wecom", {"wecom_webhook_url": "http://127.0.0.1:9/x", "wecom_msgtype": "card"}, notice)

@@ -37,7 +37,10 @@ def on_task_opened(event):
     task = session.get(HumanTask, event.task_id)
     if task is None:
         return
-    told = set(session.scalars(select(Notification.username).where(Notification.task_id == task.id)))
+    # Through the indexed item_id (an item has few notices); a task without a business key has
+    # no record, and no listener of ours notifies about it.
+    told = set(session.scalars(select(Notification.username).where(
+        Notification.item_id == task.business_key, Notification.task_id == task.id))) if task.business_key else set()
     users = [u for u in recipients(session, event.engine.registry.directory, task) if u not in told]
     if not users:
         return

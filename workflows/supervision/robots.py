@@ -37,17 +37,14 @@ WECOM_LIMITS = {"text": 2048, "markdown": 4096}
 
 
 def configured(config):
-    """The robot channels ``[notify]`` configures, in :data:`CHANNELS` order; ValueError for a
-    message type other than ``text`` or ``markdown``."""
-    channels = []
-    for channel in CHANNELS:
-        if config.get(f"{channel}_webhook_url"):
-            msgtype(config, channel)
-            channels.append(channel)
-    return channels
+    """The robot channels ``[notify]`` configures (a webhook URL), in :data:`CHANNELS` order."""
+    return [channel for channel in CHANNELS if config.get(f"{channel}_webhook_url")]
 
 
 def msgtype(config, channel):
+    """The configured message type. A wrong one raises when the push is sent, not when the
+    notice is written: the push fails into an outbox incident naming the setting, and the
+    command that notified is never refused for a deployment's typo."""
     value = config.get(f"{channel}_msgtype") or "text"
     if value not in MSGTYPES:
         raise ValueError(f"[notify] {channel}_msgtype must be one of {', '.join(MSGTYPES)}, not {value!r}")
