@@ -60,12 +60,14 @@ def test_each_handoff_of_an_item_tells_who_must_act_and_closing_marks_them_done(
 
 
 @BOTH_DATABASES
-def test_an_overdue_step_tells_the_department_and_an_escalation_the_supervisors(engine):
+def test_dispatch_and_an_overdue_step_tell_the_department_and_an_escalation_the_supervisors(engine):
     engine = seed_organisation(deploy_shipped(engine, *SHIPPED))
     add_user(engine, "d1lead", "发改委主任", "d1", ["leader"])
     item = new_item(engine, SECRETARY)
     engine.advance_clock(to="2026-12-31T18:00:01+08:00")  # far past the plan's due time
 
+    # 立项交办 went to the department, its leader included
+    assert [u for u, _ in told(engine, record_id=item.id)] == ["d1lead", "li", "zhang"]
     assert [u for u, _ in told(engine, "overdue", item.id)] == ["d1lead", "li", "zhang"]
     assert told(engine, "overdue")[0][1] == "已逾期：DB-2026-0001「制定工作计划」"
     assert [u for u, _ in told(engine, "escalation")] == ["sup", "sup2"]

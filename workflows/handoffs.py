@@ -5,8 +5,9 @@ the lead and co departments, ``approve_plan`` for the leader, ``recheck`` / ``fi
 ``confirm_close`` for the secretariat, ``handle_escalation`` for the supervisors, a
 rectification's steps, a 计划调整 or 延期 approval), notifies its candidates — the assignee (or the
 diagram's user), else the active users with its role in its department, resolved through the
-directory (:func:`workflows.supervision.notifications.recipients`) — in the command's own
-transaction, kind ``task_opened``, pushed on every configured channel through the outbox.
+directory (:func:`workflows.supervision.notifications.recipients`) — and, for a step open to
+a department's staff (not assigned to one person), that department's leaders too — in the command's
+own transaction, kind ``task_opened``, pushed on every configured channel through the outbox.
 
 **Exceptions.** Someone a listener of the same command already notified about this very task
 is not told twice: a returned step's redoers get the 退回 notice (``workflows.returns``), the
@@ -23,6 +24,7 @@ for a closed record. A public complaint is not a process: its intake notifies th
 from sqlalchemy import select
 
 from engine.models import HumanTask
+from engine.roles import LEADER, STAFF
 from workflows import access
 from workflows.records import keyed
 from workflows.supervision.models import Notification
@@ -41,7 +43,9 @@ def on_task_opened(event):
     # no record, and no listener of ours notifies about it.
     told = set(session.scalars(select(Notification.username).where(
         Notification.item_id == task.business_key, Notification.task_id == task.id))) if task.business_key else set()
-    users = [u for u in recipients(session, event.engine.registry.directory, task) if u not in told]
+    directory = event.engine.registry.directory
+    users = [u for u in [*recipients(session, directory, task), *_department_leaders(session, directory, task)]
+             if u not in told]
     if not users:
         return
     record = access.task_record(session, task)
@@ -50,6 +54,15 @@ def on_task_opened(event):
     due = f"，办理期限 {local_time(event, task.due_at)}" if task.due_at else ""
     notify(event, users, KIND, f"待办：{named}",
            f"{about}有新的待办「{task.title}」交由您办理{due}。", task_id=task.id)
+
+
+def _department_leaders(session, directory, task):
+    """A step for a department's staff (not yet assigned) is also its leaders' to know of: 交办
+    goes to the department, whose leaders answer for it. Other roles' steps (the secretariat's,
+    the supervisors') go to those roles only."""
+    if task.assignee or task.candidate_user or not task.candidate_department or task.candidate_role != STAFF:
+        return []
+    return directory.users(session, role=LEADER, department=task.candidate_department)
 
 
 def on_record_ended(event):
