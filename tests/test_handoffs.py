@@ -3,14 +3,12 @@ a complaint the secretariat; a closed item leaves no unread notice. Engine level
 from sqlalchemy import select
 
 from api.models import User
-from engine.actor import Actor
 from tests.api_client import seed_organisation
 from tests.conftest import BOTH_DATABASES, LEADER, SECRETARY, SHIPPED, STAFF, deploy_shipped
 from tests.helpers import DONE_REPORT, PLAN, complete, new_item
 from workflows.complaints import intake, triage
 from workflows.supervision.models import Notification
 
-SUPERVISOR = Actor("sup", frozenset({"supervisor"}), "office")
 
 
 def add_user(engine, username, display_name, department, roles):
