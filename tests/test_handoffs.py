@@ -10,7 +10,6 @@ from workflows.complaints import intake, triage
 from workflows.supervision.models import Notification
 
 
-
 def add_user(engine, username, display_name, department, roles):
     with engine.db.write() as session:
         session.add(User(username=username, password_hash="-", display_name=display_name,
