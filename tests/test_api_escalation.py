@@ -44,8 +44,9 @@ def test_national_day_reminder_escalation_red_item_and_supervisor_inbox(server_f
 
     advance(server, "2026-10-09T09:00:01+08:00")
     mine = notifications(zhang)
-    assert [(n["kind"], n["item_id"], n["read"]) for n in mine["items"]] == [("reminder", item["id"], False)]
-    assert "今日到期" in mine["items"][0]["title"] and mine["unread"] == 1
+    assert [(n["kind"], n["item_id"], n["read"]) for n in mine["items"]] == [
+        ("reminder", item["id"], False), ("task_opened", item["id"], False)]  # and the handoff's
+    assert "今日到期" in mine["items"][0]["title"] and mine["unread"] == 2
     assert notifications(wang)["total"] == 0 and notifications(sup)["total"] == 0
 
     advance(server, "2026-10-09T18:00:01+08:00")
@@ -207,12 +208,12 @@ def test_notifications_are_the_callers_newest_first_and_can_be_read(server):
     handle = inbox_task(server.login("sup"), "handle_escalation", item["id"])
     server.login("sup").post(f"/api/v1/tasks/{handle['id']}/complete", {"data": {"action": "remind"}})
     listed = notifications(zhang)
-    assert [n["kind"] for n in listed["items"]] == ["escalation_reminder", "reminder"]
+    assert [n["kind"] for n in listed["items"]] == ["escalation_reminder", "overdue", "reminder", "task_opened"]
     first = listed["items"][0]["id"]
     assert li.post(f"/api/v1/notifications/{first}/read").status_code == 404  # not li's
     read = zhang.post(f"/api/v1/notifications/{first}/read")
     assert read.status_code == 200 and read.json()["read"] is True
     assert zhang.post(f"/api/v1/notifications/{first}/read").json()["read_at"] == read.json()["read_at"]
-    assert [n["kind"] for n in notifications(zhang, unread="true")["items"]] == ["reminder"]
-    assert notifications(zhang)["unread"] == 1 and notifications(li)["unread"] == 2
+    assert [n["kind"] for n in notifications(zhang, unread="true")["items"]] == ["overdue", "reminder", "task_opened"]
+    assert notifications(zhang)["unread"] == 3 and notifications(li)["unread"] == 4
     assert zhang.post("/api/v1/notifications/999999/read").status_code == 404

@@ -51,9 +51,9 @@ def test_reminded_on_the_due_day_and_escalated_after_it_across_national_day(engi
     assert open_task(engine, STAFF, "draft_plan", item.id).due_at == at("2026-10-09T18:00:00+08:00")
 
     engine.advance_clock(to="2026-10-09T08:59:59+08:00")   # the whole holiday passes quietly
-    assert notified(engine) == []
+    assert notified(engine, "reminder") == []
     engine.advance_clock(to="2026-10-09T09:00:01+08:00")   # 催办 on the due day's morning
-    assert notified(engine) == [("li", "reminder"), ("zhang", "reminder")]
+    assert notified(engine, "reminder") == [("li", "reminder"), ("zhang", "reminder")]
 
     engine.advance_clock(to="2026-10-09T18:00:00+08:00")   # due, not yet overdue
     assert escalations(engine) == []

@@ -73,7 +73,10 @@ def test_a_failing_webhook_is_logged_and_the_process_goes_on(server_factory, rec
         "webhook_url": f"http://127.0.0.1:{hook.server_port}/duban", "smtp_host": "127.0.0.1",
         "smtp_port": smtp.server_address[1], "smtp_from": "duban@gov.test", "timeout_seconds": 2})
     item = server.login("sec").post("/api/v1/items", ITEM).json()
+    assert sorted((b["username"], b["kind"]) for b in hook.received) == [("li", "task_opened"), ("zhang", "task_opened")]
+    hook.received.clear(), smtp.received.clear()  # the handoff's pushes; the reminder's follow
     caplog.set_level(logging.WARNING, logger="workflows.supervision.notifications")
+    caplog.clear()
 
     advance(server, "2026-11-25T09:00:01+08:00")  # the reminder
     assert sorted((b["username"], b["kind"], b["item_id"]) for b in hook.received) == [
@@ -84,7 +87,7 @@ def test_a_failing_webhook_is_logged_and_the_process_goes_on(server_factory, rec
 
     advance(server, "2026-11-25T18:00:01+08:00")  # the process went on: the escalation opened
     assert server.login("sup").get("/api/v1/escalations").json()["total"] == 1
-    assert {b["kind"] for b in hook.received} == {"reminder", "escalation"}
+    assert {b["kind"] for b in hook.received} == {"reminder", "escalation", "overdue"}  # overdue: the department
 
 
 def test_unreachable_receivers_never_block_the_process(server_factory, caplog):
@@ -94,5 +97,6 @@ def test_unreachable_receivers_never_block_the_process(server_factory, caplog):
     item = server.login("sec").post("/api/v1/items", ITEM).json()
     advance(server, "2026-11-25T18:00:01+08:00")
     assert server.login("sup").get("/api/v1/escalations").json()["items"][0]["item_id"] == item["id"]
-    assert server.login("zhang").get("/api/v1/notifications").json()["total"] == 1
+    assert {n["kind"] for n in server.login("zhang").get("/api/v1/notifications").json()["items"]} == {
+        "task_opened", "reminder", "overdue"}
     assert "mail failed" in caplog.text and "webhook failed" in caplog.text

@@ -110,7 +110,8 @@ def test_the_api_marks_a_returned_task_in_the_inbox_and_gives_the_previous_answe
     assert detail["returned"] == {**mark, "previous": PLAN}
     assert detail["data"] is None  # an open task's own data stays empty until it is completed
     told = staff.get("/api/v1/notifications").json()["items"]
-    assert [(n["kind"], n["task_id"]) for n in told] == [("returned", redo["id"])]
+    # the redo's notice is the 退回 one; the first draft's was its handoff (workflows.handoffs)
+    assert [(n["kind"], n["task_id"]) for n in told] == [("returned", redo["id"]), ("task_opened", draft["id"])]
 
 
 def inbox_task(client, key, item_id):

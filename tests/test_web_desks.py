@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from engine.models import Instance
 from tests.conftest import BOTH_DATABASES
@@ -287,6 +287,8 @@ def test_claim_unclaim_assign_and_comments_on_the_task_page(server):
 def test_notifications_page_badge_and_marking_read(server):
     make_item(server, co_departments=[])
     make_item(server, title="第二件", co_departments=[])
+    with server.engine.db.write() as session:  # the page with the reminders alone: no handoff notices
+        session.execute(delete(Notification).where(Notification.kind == "task_opened"))
     server.engine.advance_clock(to=at("2026-11-25T09:00:01+08:00"))  # the plans' reminders (催办)
     zhang = Web(server.app, "zhang")
     inbox = zhang.get("/inbox").text

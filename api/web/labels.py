@@ -49,7 +49,8 @@ NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escal
                       "deadline_extended": "延期", "task_reassigned": "改派", "measure_recorded": "问责",
                       "extension_requested": "延期申请", "extension_decided": "延期审批",
                       "returned": "退回", "plan_change_decided": "计划调整审批",
-                      "weekly_report": "督办周报", "monthly_ranking": "月度排名"}
+                      "weekly_report": "督办周报", "monthly_ranking": "月度排名",
+                      "task_opened": "待办", "overdue": "逾期", "complaint_received": "群众反映"}
 PROBLEM_SOURCES = SOURCE_NAMES
 PROBLEM_STATUS = PROBLEM_STATUS_NAMES
 COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}

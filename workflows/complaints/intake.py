@@ -9,6 +9,9 @@ Anyone may submit, without an account, so the intake defends itself:
   one, so it holds across every process sharing the database: SQLite writers queue
   (``BEGIN IMMEDIATE``), and on PostgreSQL an advisory lock per client serialises the
   check-then-insert of two concurrent submissions from the same address.
+
+A stored complaint notifies the secretariat (in-app, and pushed through the outbox where
+``[notify]`` configures channels), in the same transaction.
 """
 import datetime as dt
 import math
@@ -18,7 +21,9 @@ import uuid
 from sqlalchemy import func, select, text as sql_text
 
 from engine.errors import EngineError, InvalidInput
+from engine.roles import SECRETARIAT
 from workflows import text
+from workflows.supervision import notifications
 from workflows.complaints.models import Complaint
 
 MAX_TEXT = 5000
@@ -120,6 +125,21 @@ def receive(engine, data, client, per_hour):
                               **fields)
         session.add(complaint)
         session.flush()
+        effects = _notify_secretariat(engine, session, complaint)
+        effect_ids = engine.outbox.write(session.connection(), None, effects)
         engine.audit.append(session, "complaint_received", actor=ANONYMOUS, business_key=complaint.id,
                             data={"complaint_id": complaint.id})
+    engine.outbox.run_written(effect_ids)
     return complaint
+
+
+def _notify_secretariat(engine, session, complaint):
+    """Tell the secretariat a complaint waits for triage (分拣), in the intake's transaction;
+    returns the pushes to write to the outbox with it. Triage or dismissal marks them read."""
+    effects = []
+    excerpt = complaint.text if len(complaint.text) <= 60 else complaint.text[:60] + "…"
+    notifications.write(session, engine, lambda kind, payload: effects.append((kind, payload)),
+                        engine.registry.directory.users(session, role=SECRETARIAT), "complaint_received",
+                        "群众反映：新反映待分拣", f"收到一条群众反映，请分拣（转立项、转整改或不予处理）：{excerpt}",
+                        item_id=complaint.id, at=complaint.received_at)
+    return effects

@@ -14,7 +14,7 @@ from workflows import records
 from workflows.complaints.models import Complaint
 from workflows.rectification import problems
 from workflows.records import keyed
-from workflows.supervision import items
+from workflows.supervision import items, notifications
 
 STATES = ("received", "triaged", "dismissed")
 TARGETS = {problems.PROCESS_KEY: "problem", items.PROCESS_KEY: "item"}
@@ -77,6 +77,7 @@ def dismiss(engine, complaint_id, reason, actor):
             state="dismissed", dismiss_reason=reason.strip(), triaged_by=actor.username, triaged_at=now))
         if result.rowcount != 1:
             raise Conflict(f"complaint {complaint_id} was already triaged or dismissed", reason="already_triaged")
+        notifications.close_item(session, complaint_id, now)
         engine.audit.append(session, "complaint_dismissed", actor=actor.username, business_key=complaint_id,
                             data={"complaint_id": complaint_id, "reason": reason.strip()})
     return get(engine, complaint_id)
@@ -95,6 +96,7 @@ def on_instance_started(event):
     if result.rowcount != 1:
         raise Conflict(f"complaint {complaint_id} is not waiting for triage (missing, triaged or dismissed)",
                        reason="already_triaged")
+    notifications.close_item(session, str(complaint_id), event.at)
     event.audit("complaint_triaged", {"complaint_id": str(complaint_id), "as": target,
                                       f"{target}_id": event.instance.business_key},
                 business_key=str(complaint_id))

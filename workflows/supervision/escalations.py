@@ -5,8 +5,9 @@ still open), the diagram's escalation branch notes which step is overdue, counts
 department's overdue steps of the year (:func:`overdue_steps_in_year`, from the escalation
 rows: the database, not the workflow, knows other items), lets the DMN decision
 ``accountability`` propose a measure and opens ``handle_escalation`` for the supervisors.
-The ``task_opened`` listener records the escalation and notifies the supervisors, in the
-same transaction.
+The ``task_opened`` listener records the escalation and notifies the supervisors, and the
+overdue step's department (its assignee, staff and leaders: kind ``overdue``), in the same
+transaction.
 
 A supervisor's ``handle_escalation`` decides:
 * ``remind`` — the department (the step's assignee, or its staff) is notified;
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.clock import parse_moment
 from engine.errors import Conflict, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask
+from engine.roles import LEADER, STAFF
 from workflows.records import keyed
 from workflows.supervision.models import Escalation, Item, Measure
 from workflows.supervision.notifications import department_name, notify, recipients
@@ -77,6 +79,15 @@ def on_task_opened(event):
            f"{department_name(event, escalation.department)} 办理的「{item.title}」之「{title}」已于 "
            f"{calendar.local(since):%Y-%m-%d %H:%M} 逾期，为其本年度第 {escalation.level} 次逾期，"
            f"建议措施：{escalation.proposed_measure or '无'}。请处理。", task_id=event.task_id)
+    # The department that must still do the step hears it too: its assignee, staff and leaders.
+    directory = event.engine.registry.directory
+    department = [step.assignee if step else None,
+                  *directory.users(session, role=STAFF, department=escalation.department),
+                  *directory.users(session, role=LEADER, department=escalation.department)]
+    notify(event, department, "overdue", f"已逾期：{item.code}「{title}」",
+           f"「{item.title}」之「{title}」已于 {calendar.local(since):%Y-%m-%d %H:%M} 逾期，"
+           f"为本部门本年度第 {escalation.level} 次逾期，已转督查员督办。请尽快办理。",
+           task_id=step.id if step else None)
 
 
 # -- handled: validate and act inside the completing unit of work ------------------------------

@@ -10,7 +10,14 @@ a failure never blocks or undoes the process.
 Configuration ``[notify]`` (all optional): ``webhook_url`` (one JSON POST per
 notification), ``smtp_host``, ``smtp_port`` (25), ``smtp_from``, ``smtp_user``,
 ``smtp_password``, ``smtp_starttls`` (false) — mail goes to recipients with an e-mail
-address in the directory — and ``timeout_seconds`` (5) for each push.
+address in the directory — and ``timeout_seconds`` (5) for each push. The work-messaging
+group robots (:mod:`workflows.supervision.robots`): ``dingtalk_webhook_url`` (the custom
+robot's ``robot/send?access_token=`` URL), ``dingtalk_secret`` (its 加签 secret; unsigned
+without), ``dingtalk_msgtype`` (``text`` or ``markdown``), ``wecom_webhook_url`` (the group
+robot's ``webhook/send?key=`` URL: the key is its only secret), ``wecom_msgtype``. A robot
+posts into a group, so it gets **one message per notice** (one :func:`notify` call: a handoff,
+a reminder), naming its recipients, not one per person; its delivery id is the notice's first
+notification id.
 
 Delivery is **at least once**: a crash after sending and before the outbox row is marked
 done, or a retry after one message of a batch failed, sends a message again. Each carries
@@ -22,16 +29,18 @@ Trade-off: the first try runs synchronously after the commit in the process that
 so a slow receiver delays the caller by at most ``timeout_seconds`` per push; retries run in
 the schedulers.
 """
+import functools
 import json
 import logging
 import smtplib
 import urllib.request
 from email.message import EmailMessage
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.clock import parse_moment
 from engine.errors import NotFound
+from workflows.supervision import robots
 from workflows.supervision.models import Notification
 
 log = logging.getLogger(__name__)
@@ -60,24 +69,55 @@ def local_time(event, moment):
 
 def notify(event, usernames, kind, title, body, item_id=None, task_id=None):
     """Notify each of ``usernames`` (duplicates once) inside the event's transaction."""
-    session, engine = event.session, event.engine
     item_id = item_id if item_id is not None else event.instance.business_key
+    return write(event.session, event.engine, event.outbox, usernames, kind, title, body,
+                 item_id=item_id, task_id=task_id, at=event.at)
+
+
+def write(session, engine, outbox, usernames, kind, title, body, item_id=None, task_id=None, at=None):
+    """:func:`notify` outside a listener: the rows through ``session`` and each push through
+    ``outbox(kind, payload)`` — an event's, or one whose effects the caller writes with
+    ``engine.outbox.write`` in the same transaction (see workflows.complaints.intake)."""
+    at = at or engine.clock.now()
     rows = [Notification(username=username, kind=kind, title=title, body=body, item_id=item_id,
-                         task_id=task_id, created_at=event.at)
+                         task_id=task_id, created_at=at)
             for username in dict.fromkeys(u for u in usernames if u)]
     if not rows:
         return []
     session.add_all(rows)
     session.flush()
-    pusher = Pusher(engine.config.get("notify", {}))
+    config = engine.config.get("notify", {})
+    pusher = Pusher(config)
     for row in rows:
         if pusher.webhook_url:
-            event.outbox(PUSH, {"channel": "webhook", "message": payload(row)})
+            outbox(PUSH, {"channel": "webhook", "message": payload(row)})
         if pusher.smtp_host:
             person = engine.registry.directory.person(session, row.username)
             if person and person.email:
-                event.outbox(PUSH, {"channel": "mail", "message": {**payload(row), "email": person.email}})
+                outbox(PUSH, {"channel": "mail", "message": {**payload(row), "email": person.email}})
+    for channel in robots.configured(config):
+        outbox(PUSH, {"channel": channel, "message": robot_message(session, engine, rows)})
     return rows
+
+
+def robot_message(session, engine, rows):
+    """One group-robot message for the notice ``rows`` (one per recipient, same text)."""
+    directory = engine.registry.directory
+    names = []
+    for row in rows:
+        person = directory.person(session, row.username)
+        names.append(person.display_name if person is not None and person.display_name else row.username)
+    first = rows[0]
+    return {"id": first.id, "kind": first.kind, "title": first.title, "body": first.body,
+            "item_id": first.item_id, "task_id": first.task_id, "recipients": names,
+            "created_at": first.created_at.isoformat()}
+
+
+def close_item(session, item_id, at):
+    """Mark every unread notification of ``item_id`` read at ``at`` (an item that closed or was
+    cancelled leaves no unread reminders); returns how many."""
+    return session.execute(update(Notification).where(
+        Notification.item_id == item_id, Notification.read_at.is_(None)).values(read_at=at)).rowcount
 
 
 PUSH = "push_notifications"
@@ -85,7 +125,8 @@ PUSH = "push_notifications"
 
 def push_effect(engine, data, effect):
     """The outbox handler of :data:`PUSH`: send ``data["message"]`` on ``data["channel"]``
-    (``webhook`` or ``mail``); raises when it fails, so the outbox retries it."""
+    (``webhook``, ``mail``, ``dingtalk`` or ``wecom``); raises when it fails, so the outbox
+    retries it."""
     Pusher(engine.config.get("notify", {})).push(data["channel"], data["message"])
 
 
@@ -142,6 +183,7 @@ class Pusher:
     """Sends notifications out of the process; a failure raises (the outbox retries)."""
 
     def __init__(self, config):
+        self.config = config
         self.webhook_url = config.get("webhook_url") or None
         self.smtp_host = config.get("smtp_host") or None
         self.smtp_port = int(config.get("smtp_port", 25))
@@ -152,14 +194,21 @@ class Pusher:
         self.timeout = float(config.get("timeout_seconds", 5))
 
     def push(self, channel, body):
-        """Send one notification on ``channel`` (``webhook`` or ``mail``); raises on failure."""
-        send = {"webhook": self._post, "mail": self._mail}[channel]
-        if not (self.webhook_url if channel == "webhook" else self.smtp_host):
-            raise RuntimeError(f"[notify] has no {channel} configured in this process")
+        """Send one notification on ``channel`` (``webhook``, ``mail``, ``dingtalk``, ``wecom``);
+        raises on failure."""
+        if channel in robots.CHANNELS:
+            if channel not in robots.configured(self.config):
+                raise RuntimeError(f"[notify] has no {channel} robot configured in this process")
+            send = functools.partial(robots.send, channel, self.config, timeout=self.timeout)
+        else:
+            send = {"webhook": self._post, "mail": self._mail}[channel]
+            if not (self.webhook_url if channel == "webhook" else self.smtp_host):
+                raise RuntimeError(f"[notify] has no {channel} configured in this process")
         try:
             send(body)
         except Exception as err:
-            log.warning("notification %s to %s: %s failed: %s", body["id"], body["username"], channel, err)
+            log.warning("notification %s to %s: %s failed: %s", body["id"],
+                        body.get("username") or ", ".join(body.get("recipients", ())), channel, err)
             raise
 
     def _post(self, body):
