@@ -57,8 +57,8 @@ perturbation: ``set(l)`` of 20,000 such ints was 2·10**8 probes (~3 s) in one c
 every key is tiny. So every bulk operation on keys — building a set or dict from an iterable
 (``set() frozenset() dict() dict.fromkeys() {*it}``, ``update`` and the set methods), copying
 a set, comparing two sets or dicts, the set operators — first counts the keys' hashes
-(:func:`check_keys`; nothing for up to 1,000 keys) and refuses when one hash's keys, ``k`` of
-them with ``d`` distinct, would cost more than :data:`MAX_KEY_PROBES` (``k · d``). A set grown
+(:func:`check_keys`; nothing for up to 700 keys) and refuses when the keys of shared hashes, ``k`` of a hash with ``d`` distinct, would
+cost more than :data:`MAX_KEY_PROBES` (the sum of ``k · (d - 1)``). A set grown
 by a loop of ``add`` is bounded by the time limit instead (each ``add`` is one short call).
 
 Not bounded here (stated, not hidden): comparisons and hashes made by trusted code on script
@@ -83,7 +83,7 @@ MAX_COMPARED_BYTES = 1_000_000
 # Probes through keys of one equal hash that one bulk operation may make: ~20-80 ms of C on the
 # shared test machine (about 80 ns a probe under load, comparisons of small ints included).
 MAX_KEY_PROBES = 500_000
-_FREE_KEYS = 1_000  # so few keys cost at most 1,000 · 1,000 / 2 probes: not counted
+_FREE_KEYS = 700  # so few keys cost at most 700 · 699 probes more: not counted
 
 _PLAIN = frozenset({str, bytes, int, float, bool, type(None)})
 _KEYS_VIEW, _VALUES_VIEW, _ITEMS_VIEW = type({}.keys()), type({}.values()), type({}.items())
@@ -140,39 +140,43 @@ def check_compared(what, value):
 
 def check_keys(what, keys):
     """Refuse ``keys`` (to be hashed in one C call: a set or dict built, copied, compared or
-    combined) if keys of one equal hash would cost C more than :data:`MAX_KEY_PROBES` probes.
+    combined) if keys of equal hash would cost C more than :data:`MAX_KEY_PROBES` probes.
 
     A set or dict finds a key by its full hash: ``k`` keys of one hash, ``d`` of them
-    distinct, cost about ``k · d`` probes (each walks the chain of the distinct ones), which
-    no perturbation of the probe sequence avoids (hash flooding: ``i * (2**61 - 1)`` all hash
-    to 0). Equal keys (duplicates) are cheap, so distinct values are counted per crowded hash,
-    stopping as soon as the cost is known to pass the budget. Counting the hashes is itself
-    safe: the hash of a hash value is itself, so the counter's own keys never collide."""
+    distinct, cost about ``k · (d - 1)`` probes more than ``k`` plain ones (each walks the
+    chain of the distinct ones), which no perturbation of the probe sequence avoids (hash
+    flooding: ``i * (2**61 - 1)`` all hash to 0), summed over the hashes (many middling chains
+    cost as much as one long one). Equal keys (duplicates) are cheap, so distinct values are
+    counted per shared hash, biggest first, stopping as soon as the sum passes the budget.
+    Counting the hashes is itself safe: the hash of a hash value is itself, so the counter's
+    own keys never collide."""
     if len(keys) <= _FREE_KEYS:
         return
     _check_time()
     if isinstance(keys, _ITEMS_VIEW):
         keys = [key for key, _value in keys]  # found by key; a value need not be hashable
     counts = Counter(map(hash, keys))
-    crowded = {h: k for h, k in counts.items() if k > _FREE_KEYS}
-    if not crowded:
-        return
-    groups = {h: [] for h in crowded}
+    if sum(k * k for k in counts.values() if k > 1) <= MAX_KEY_PROBES:
+        return  # even if every key were distinct
+    shared = sorted(((k, h) for h, k in counts.items() if k > 1), reverse=True)
+    groups = {h: [] for _k, h in shared}
     for key in keys:
         group = groups.get(hash(key))
         if group is not None:
             group.append(key)
-    for h, group in groups.items():
+    spent = 0
+    for k, h in shared:
         _check_time()
-        most = MAX_KEY_PROBES // crowded[h]  # distinct keys this group may hold
         distinct = []
-        for key in group:
+        for key in groups[h]:
             if not any(key == seen for seen in distinct):
                 distinct.append(key)
-                if len(distinct) > most:
+                if spent + k * (len(distinct) - 1) > MAX_KEY_PROBES:
                     raise ScriptLimitExceeded(
-                        f"{what} would hash {crowded[h]:,} keys of one equal hash, over {most:,} "
-                        f"of them distinct (more than {MAX_KEY_PROBES:,} probes in one operation)")
+                        f"{what} would hash keys of equal hash ({k:,} of one hash, over "
+                        f"{len(distinct) - 1:,} of them distinct): more than {MAX_KEY_PROBES:,} "
+                        "probes in one operation")
+        spent += k * (len(distinct) - 1)
 
 
 # -- comparisons (the compiler's hooks) --------------------------------------------------------
