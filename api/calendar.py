@@ -165,7 +165,7 @@ def enter(year, body):
     rt = engine()
     _row, notes = rt.calendar_schedules.save(_year(year), body["holidays"], body["working_days"],
                                              current_actor().username)
-    rt.calendar.refresh()
+    rt.calendar.refresh(force=True)
     return calendar_out(rt, year, notes)
 
 

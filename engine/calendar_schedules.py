@@ -32,6 +32,7 @@ class CalendarSchedules:
         self.db = db
         self.clock = clock
         self.audit = audit
+        self.saved = 0  # schedules this process saved: its calendar checks at once after one
 
     # -- reading ----------------------------------------------------------------------------
     def version(self):
@@ -75,6 +76,7 @@ class CalendarSchedules:
             self.audit.append(session, "calendar_schedule_entered", actor=actor, data={
                 "year": year, "schedule_id": row.id, "holidays": row.holidays,
                 "working_days": row.working_days, "previous_schedule_id": previous.id if previous else None})
+        self.saved += 1
         return row, notes
 
     def mark_applied(self, session, row_id, actor):

@@ -200,7 +200,7 @@ def admin_calendar():
         except InvalidInput as err:
             errors = field_errors(err, fields=("holidays", "working_days"), default="holidays")
         else:
-            rt.calendar.refresh()
+            rt.calendar.refresh(force=True)
             weekend = "、".join(n["date"] for n in notes if n["code"] == "holiday_on_weekend")
             flash(f"已保存 {year} 年节假日安排。" + (f"提示：{weekend} 是周末，本就休息（不影响计算）。" if weekend else "")
                   + "已有待办的办理期限不会自动改变：请在下方预览并应用。")
