@@ -53,7 +53,7 @@ from engine.actor import SYSTEM
 from engine.clock import SystemClock
 from engine.errors import Conflict, NotFound
 from engine.models import Effect, Instance
-from engine.timers import worker_id
+from engine.timers import backoff_delay, worker_id
 
 log = logging.getLogger(__name__)
 OUTBOX = Effect.__table__
@@ -234,9 +234,7 @@ class Outbox:
                 mine.next_attempt_at = self.wall.now() + self.backoff(mine.attempts)
 
     def backoff(self, attempts):
-        """Delay before the next run after ``attempts`` failed ones: exponential, capped."""
-        seconds = self.backoff_seconds * 2 ** max(attempts - 1, 0)
-        return dt.timedelta(seconds=min(seconds, self.backoff_max_seconds))
+        return backoff_delay(attempts, self.backoff_seconds, self.backoff_max_seconds)
 
     def _to_incident(self, session, row, error):
         row.state, row.last_error = "incident", error

@@ -65,6 +65,12 @@ STALE_RETRIES = 5
 RETRY_PREFIX = "retry:"  # task_key of a service task's retry row (see schedule_retry)
 
 
+def backoff_delay(attempts, base_seconds, max_seconds):
+    """Delay before the next try after ``attempts`` failed ones: ``base_seconds * 2**(attempts-1)``,
+    at most ``max_seconds`` (timers and the outbox retry alike)."""
+    return dt.timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), max_seconds))
+
+
 def worker_id():
     """``hostname:pid:random`` — unique per process (and per Timers object)."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -319,9 +325,7 @@ class Timers:
                     row.lease_owner, row.lease_until = None, now + self.backoff(row.attempts)
 
     def backoff(self, attempts):
-        """Delay before the next try after ``attempts`` failed ones: exponential, capped."""
-        seconds = self.backoff_seconds * 2 ** max(attempts - 1, 0)
-        return dt.timedelta(seconds=min(seconds, self.backoff_max_seconds))
+        return backoff_delay(attempts, self.backoff_seconds, self.backoff_max_seconds)
 
     def _to_incident(self, session, row, error):
         row.state, row.last_error = "incident", error
