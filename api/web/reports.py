@@ -54,7 +54,7 @@ def _week():
 
 def _month():
     month = request.args.get("month", "").strip() or api_reports.this_month(_now()[1])
-    if not MONTH.match(month) or not 2000 <= int(month[:4]) <= 2100:
+    if not MONTH.match(month) or not api_reports.FIRST_YEAR <= int(month[:4]) <= api_reports.LAST_YEAR:
         raise BadPeriod(f"月份“{month}”无效，应为如 2026-11 的年月。")
     return month
 
@@ -63,8 +63,8 @@ def _year():
     year = request.args.get("year", "").strip()
     if not year:
         return _now()[1].year
-    if not year.isdigit() or not 2000 <= int(year) <= 2100:
-        raise BadPeriod(f"年度“{year}”无效，应为 2000 至 2100 之间的年份。")
+    if not year.isdigit() or not api_reports.FIRST_YEAR <= int(year) <= api_reports.LAST_YEAR:
+        raise BadPeriod(f"年度“{year}”无效，应为 {api_reports.FIRST_YEAR} 至 {api_reports.LAST_YEAR} 之间的年份。")
     return int(year)
 
 
