@@ -6,6 +6,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PANEL := node_modules/.duban/designer-panel.js
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: setup run demo test bench soak
@@ -24,7 +25,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --progress=true
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP)
+# The designer's properties panel, bundled by esbuild (a devDependency) from api/web/static_src/
+# into node_modules/.duban/ (served at /vendor/duban/, api/web/assets.py): rebuilt after every
+# npm ci and whenever its source changes. Not committed: it follows the locked packages.
+$(PANEL): $(NODE_STAMP) $(wildcard api/web/static_src/*.js)
+	npm run build
+
+setup: $(STAMP) $(NODE_STAMP) $(PANEL)
 
 run: setup
 	@echo "==> initialising the database and deploying the processes"

@@ -7,8 +7,20 @@ code), "details": {"element", "line", "code"}, "technical" (the parser's English
 can mark the element the engine named — with status 200 either way:
 the refusal is the answer the page asked for (the API's POST /api/v1/definitions answers 400),
 and browsers log every 4xx as a console error. Identical bytes return the existing version.
+
+The modeler page carries the properties panel (group 督办属性, built from
+``api/web/static_src/designer-panel.js``, see there) and a form editor for a user task's
+``formSchema`` whose preview is :func:`designer_form_preview`: the task page's own rendering
+(``schema_form`` and the ``schema_form`` macro), answered like deploying (JSON, 200 with
+``{"rendered": false, "error": ...}`` for a schema that cannot be a task form). Comparing two
+versions shows both diagrams with the elements added, removed and changed
+(``engine.definition_diff``) coloured and listed in Chinese, above the XML's line diff.
 """
 import difflib
+import json
+import re
+
+import jsonschema
 
 from flask import g, jsonify, render_template, request, url_for
 from lxml import etree
@@ -17,12 +29,14 @@ from sqlalchemy import func, select
 from api.definitions import definition_filename
 from api.headers import user_document
 from api.runtime import engine
-from api.web import bp, paging
+from api.web import bp, labels, paging, schema_form
 from api.web.labels import ELEMENT_KINDS, error_text
 from api.web.session import roles_required
+from engine import definition_diff
 from engine.definitions import parse_xml
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidInput
 from engine.models import Definition, Instance
+from engine.roles import ADMIN, DESIGNER, ROLES
 from workflows import access
 
 NEW_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -89,14 +103,19 @@ def designer_edit(key, version):
     template = "designer/dmn.html" if definition.kind == "dmn" else "designer/modeler.html"
     with engine().db.read() as db:
         latest = db.scalar(select(func.max(Definition.version)).where(Definition.key == key))
-    return render_template(template, definition=definition, latest=latest,
+    return render_template(template, definition=definition, latest=latest, roles=_panel_roles(),
                            xml_url=url_for("web.designer_xml", key=key, version=version))
+
+
+def _panel_roles():
+    """The roles a user task may name as ``candidateRole`` in the properties panel, in Chinese."""
+    return [[role, labels.ROLES[role]] for role in ROLES if role not in (DESIGNER, ADMIN)]
 
 
 @bp.get("/designer/new")
 @roles_required("designer")
 def designer_new():
-    return render_template("designer/modeler.html", definition=None, latest=None,
+    return render_template("designer/modeler.html", definition=None, latest=None, roles=_panel_roles(),
                            xml_url=url_for("web.designer_new_xml"))
 
 
@@ -142,23 +161,95 @@ def _element_tag(source, element_id):
     return None
 
 
+@bp.post("/designer/form-preview")
+@roles_required("designer")
+def designer_form_preview():
+    """The form editor's preview: ``{"schema": "<JSON text>"}`` (CSRF token in ``X-CSRFToken``)
+    → ``{"rendered": true, "html"}``, the fields as the task page renders them; or
+    ``{"rendered": false, "error": {"code", "message" (Chinese), "details"}}``."""
+    try:
+        schema = _preview_schema(request.get_json(silent=True))
+    except InvalidInput as err:
+        return jsonify(rendered=False, error={"code": err.code, "message": error_text(err), "details": err.details})
+    html = render_template("designer/_form_preview.html", schema=schema, form_fields=schema_form.fields(schema))
+    return jsonify(rendered=True, html=html)
+
+
+FIELD_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _preview_schema(body):
+    """The schema of a preview request, checked as deploy checks a ``formSchema`` (a valid JSON
+    Schema) and, since a form's answers become the task's variables, an object whose field keys
+    are names (letters, digits, ``_``)."""
+    text = body.get("schema") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("schema (a JSON text) is required", reason="form_schema_missing")
+    try:
+        schema = json.loads(text)
+    except ValueError as err:
+        raise InvalidInput(f"schema is not JSON: {err}", reason="form_schema_not_json") from None
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise InvalidInput("a task form's schema is an object schema", reason="form_schema_not_object")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        raise InvalidInput(f"not a valid JSON Schema: {err.message}", reason="bad_form_schema") from None
+    bad = [key for key in schema_form.properties(schema) if not FIELD_KEY.match(key)]
+    if bad:
+        raise InvalidInput(f"field keys must be names: {bad[0]!r}", reason="bad_field_key")
+    return schema
+
+
 @bp.get("/designer/<key>/diff")
 @roles_required("designer")
 def designer_diff(key):
+    """``?from=1&to=2`` (or ``a``/``b``): both diagrams with the element changes, and the XML's
+    line diff (``raw=1``: of the sources as stored, else normalized)."""
     with engine().db.read() as db:
         versions = list(db.scalars(select(Definition.version).where(Definition.key == key)
                                    .order_by(Definition.version)))
     if not versions:
         return render_template("error.html", status=404, message="未找到该流程。", detail=key), 404
-    a = paging.small_int("a") or (versions[-2] if len(versions) > 1 else versions[-1])
-    b = paging.small_int("b") or versions[-1]
+    a = paging.small_int("from") or paging.small_int("a") or (versions[-2] if len(versions) > 1 else versions[-1])
+    b = paging.small_int("to") or paging.small_int("b") or versions[-1]
     left, right = _definition(key, a), _definition(key, b)
     raw = request.args.get("raw") == "1"
     shown = (lambda text: text) if raw else normalized
     lines = list(difflib.unified_diff(shown(left.source).splitlines(), shown(right.source).splitlines(),
                                       f"{key} 版本 {a}", f"{key} 版本 {b}", lineterm="", n=3))
-    return render_template("designer/diff.html", key=key, versions=versions, a=a, b=b, raw=raw,
-                           lines=[(_line_class(line), line) for line in lines])
+    changes = definition_diff.diff(left.source, right.source) if left.kind == right.kind == "bpmn" else None
+    return render_template(
+        "designer/diff.html", key=key, versions=versions, a=a, b=b, raw=raw, bpmn=changes is not None,
+        lines=[(_line_class(line), line) for line in lines],
+        changes=[_change_text(change) for change in changes.changes] if changes else [],
+        layout_changed=bool(changes and changes.layout_changed),
+        marks={kind: changes.ids(kind) for kind in ("added", "removed", "changed")} if changes else {},
+        left_url=url_for("web.designer_xml", key=key, version=a),
+        right_url=url_for("web.designer_xml", key=key, version=b))
+
+
+def _change_text(change):
+    """One change for the page: ``{"kind", "element", "what" (新增 用户任务「登记备案」),
+    "aspects": [(中文, old, new)]}``; the old and new values are source, shown as typed."""
+    kind = labels.ELEMENT_KINDS.get(change.tag) or labels.DIFF_ELEMENTS.get(change.tag, "元素")
+    what = f"{labels.DIFF_KINDS[change.kind]}{kind}" + (f"「{change.name}」" if change.name else "")
+    aspects = []
+    for aspect, old, new in change.aspects:
+        if aspect == "tag":
+            old, new = labels.ELEMENT_KINDS.get(old, old), labels.ELEMENT_KINDS.get(new, new)
+        aspects.append((_aspect_text(aspect), old, new, aspect == "property:formSchema"))
+    return {"kind": change.kind, "element": change.element, "what": what, "named": bool(change.name),
+            "aspects": aspects}
+
+
+def _aspect_text(aspect):
+    if aspect in labels.DIFF_ASPECTS:
+        return labels.DIFF_ASPECTS[aspect]
+    if aspect.startswith("property:"):
+        return "扩展属性"
+    tail = re.sub(r"\[\d+\]", "", aspect).rsplit("/", 1)[-1]
+    return labels.DIFF_ASPECTS.get(tail, "其他设置")
 
 
 def normalized(source):

@@ -172,6 +172,9 @@ REFUSALS = {
     "bad_timer": "定时器的时间写法有误（应为带时区的日期时间、时长如 PT5M，或周期如 R3/PT1H，或表达式）",
     "recursive_call": "调用活动在任何等待环节或条件之前再次调用自身所在的流程，会无限递归",
     "bad_form_schema": "表单定义（formSchema）不是有效的 JSON Schema",
+    "form_schema_missing": "表单定义为空", "form_schema_not_json": "表单定义不是有效的 JSON",
+    "form_schema_not_object": "表单定义须为对象（type 为 object），其中每个属性是一个字段",
+    "bad_field_key": "字段键只能使用字母、数字和下划线，且不能以数字开头",
     "unknown_flow_node": "顺序流连接了不存在的节点", "no_incoming_flow": "该节点没有流入的顺序流",
     "no_outgoing_flow": "该节点没有流出的顺序流", "version_taken": "版本号被同时部署占用，请重试",
     "unknown_called_process": "调用活动所调用的流程既不在本文件中，也未部署",
@@ -259,3 +262,24 @@ def field_errors(err, fields=None, default="", **facts):
         if text not in errors.setdefault(field, []):
             errors[field].append(text)
     return errors
+
+
+# -- the designer's version comparison (api.web.designer, engine.definition_diff) ---------------
+DIFF_KINDS = {"added": "新增", "removed": "删除", "changed": "修改"}
+DIFF_ELEMENTS = {"process": "流程", "participant": "参与者", "lane": "泳道", "messageFlow": "消息流",
+                 "textAnnotation": "注释", "association": "关联", "dataObjectReference": "数据对象",
+                 "dataStoreReference": "数据存储", "dataObject": "数据对象", "group": "分组"}
+DIFF_ASPECTS = {
+    "tag": "类型", "@name": "名称", "@sourceRef": "起点", "@targetRef": "终点", "@calledElement": "调用的流程",
+    "@isExecutable": "可执行", "@default": "默认流向", "@attachedToRef": "附着于", "@cancelActivity": "中断活动",
+    "@processRef": "参与者的流程", "@triggeredByEvent": "事件子流程",
+    "property:candidateRole": "候选角色", "property:candidateDepartment": "候选部门",
+    "property:assignee": "指定办理人", "property:dueDate": "办理期限", "property:formSchema": "办理表单",
+    "property:calledElementVersion": "调用的版本",
+    "conditionExpression": "条件", "script": "脚本", "documentation": "说明", "flowNodeRef": "泳道成员",
+    "timeDate": "定时（指定时间）", "timeDuration": "定时（等待时长）", "timeCycle": "定时（循环）",
+    "messageEventDefinition": "消息", "signalEventDefinition": "信号", "errorEventDefinition": "错误",
+    "escalationEventDefinition": "上报", "timerEventDefinition": "定时", "text": "文字",
+    "calledDecisionId": "调用的决策", "multiInstanceLoopCharacteristics": "多实例", "loopCardinality": "循环次数",
+    "completionCondition": "完成条件", "standardLoopCharacteristics": "循环",
+}
