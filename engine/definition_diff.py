@@ -94,8 +94,11 @@ def _nested(node, prefix, out):
 
 
 def _layout(root):
-    diagrams = root.findall(f"{{{BPMNDI_NS}}}BPMNDiagram")
-    return [etree.canonicalize(etree.tostring(d, encoding="unicode"), strip_text=True) for d in diagrams]
+    """The shapes and edges of the diagrams, each canonicalized, as a set: a modeler that writes
+    them in another order has not moved anything."""
+    parts = root.iterfind(f".//{{{BPMNDI_NS}}}BPMNShape"), root.iterfind(f".//{{{BPMNDI_NS}}}BPMNEdge")
+    return {etree.canonicalize(etree.tostring(node, encoding="unicode"), strip_text=True)
+            for nodes in parts for node in nodes}
 
 
 def diff(old_source, new_source):

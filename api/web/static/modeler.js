@@ -138,9 +138,11 @@
     html.setAttribute("role", "alert");
     html.textContent = message;
     note = modeler.get("overlays").add(id, "deploy-error", {
-      position: element.waypoints ? { top: 0, left: 0 } : { bottom: 8, left: 0 }, html: html
+      position: element.waypoints ? { top: 0, left: 0 } : { top: element.height + 4, left: 0 }, html: html,
+      scale: { min: 1 }  // readable however far the diagram is zoomed out
     });
-    modeler.get("selection").select(element);
+    modeler.get("selection").select(element);  // the properties panel shows it
+    modeler.get("contextPad").close();  // it would cover the words
     if (canvas.scrollToElement) { canvas.scrollToElement(element); }
     marked = id;
     return true;
