@@ -153,9 +153,10 @@
 
   // Opens the editor on a formSchema text ("" for none); onSave(text) receives the new schema.
   function open(text, onSave, url, csrf) {
-    var schema = null;
-    try { schema = text ? JSON.parse(text) : null; } catch (e) { schema = null; }
-    if (!schema || typeof schema !== "object") {
+    var schema = null, broken = false;
+    try { schema = text ? JSON.parse(text) : null; } catch (e) { broken = true; }
+    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
+      broken = broken || !!schema;
       schema = { "$schema": "https://json-schema.org/draft/2020-12/schema", type: "object", additionalProperties: false };
     }
     state = { base: schema, onSave: onSave, url: url, csrf: csrf };
@@ -167,7 +168,7 @@
       addRow({ key: key, title: sub.title || "", type: typeOf(sub), required: required.indexOf(key) >= 0,
                options: (sub["enum"] || []).join("，"), original: JSON.stringify(sub) });
     });
-    say(text && !schema.properties && text.trim() ? "原表单定义无法解析，已从空表单开始" : "");
+    say(broken ? "原表单定义无法解析，已从空表单开始；保存后将替换原定义" : "");
     dialog.showModal();
     render();
   }
