@@ -99,6 +99,19 @@ def test_properties_panel_form_editor_header_refusal_and_visual_diff(server, peo
     page.fill("[data-entry-id=duban-dueDate] input", "plan_due")
     designer.shot("designer-properties-panel")
 
+    # a timer: its kind and value, one undoable command each
+    timer = "window.dubanModeler.get('elementRegistry').get('remind_plan').businessObject.eventDefinitions[0]"
+    page.evaluate("() => { const m = window.dubanModeler; m.get('selection').select(m.get('elementRegistry').get('remind_plan')); }")
+    page.select_option("[data-entry-id=duban-timer-kind] select", "timeDuration")
+    page.fill("[data-entry-id=duban-timer-value] input", "P2D")
+    page.wait_for_function(f"() => {timer}.timeDuration && {timer}.timeDuration.body === 'P2D' && !{timer}.timeDate")
+    assert "定时边界事件（非中断）" in page.inner_text("#properties")
+    designer.shot("designer-properties-timer")
+    page.evaluate("() => { const stack = window.dubanModeler.get('commandStack'); stack.undo(); stack.undo(); }")
+    assert page.evaluate(f"() => {timer}.timeDate.body") == "last_working_day_start(plan_due)"
+    assert page.evaluate(f"() => !{timer}.timeDuration")
+    page.click(".djs-element[data-element-id=file_plan]")
+
     # the form editor: the task's one field, a new one, a select without options refused in Chinese
     page.click(".duban-open-form-editor")
     page.wait_for_selector("#form-editor[data-previewed]")

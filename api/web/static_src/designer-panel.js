@@ -38,15 +38,22 @@ export function getProperty(element, name) {
 }
 
 // -- one undoable command: a list of (object, key, value) changes, reverted in reverse --------
-function UpdateHandler() {}
+// It reports the element changed only while it is selected: a text entry's debounced value
+// lands after the designer has already selected another element, and the panel answers an
+// "elements.changed" naming its previous element by showing that one again.
+function UpdateHandler(selection) { this._selection = selection; }
+UpdateHandler.$inject = ["selection"];
 UpdateHandler.prototype.execute = function (context) {
   context.old = context.changes.map(([obj, key]) => [obj, key, obj[key]]);
   context.changes.forEach(([obj, key, value]) => { obj[key] = value; });
-  return [context.element];
+  return this._changed(context.element);
 };
 UpdateHandler.prototype.revert = function (context) {
   context.old.slice().reverse().forEach(([obj, key, value]) => { obj[key] = value; });
-  return [context.element];
+  return this._changed(context.element);
+};
+UpdateHandler.prototype._changed = function (element) {
+  return this._selection.isSelected(element) ? [element] : [];
 };
 
 function DubanCommands(commandStack) { commandStack.registerHandler("duban.update", UpdateHandler); }
