@@ -58,3 +58,15 @@ def test_preview_needs_the_csrf_token_and_the_designer_role(server):
     assert preview(Web(server.app, "ada"), {"schema": json.dumps(SCHEMA)}, token=False).status_code == 400
     zhang = Web(server.app, "zhang")
     assert preview(zhang, {"schema": json.dumps(SCHEMA)}).status_code in (302, 403)
+
+
+def test_modeler_pages_carry_the_panel_and_the_roles_in_chinese(server):
+    ada = Web(server.app, "ada")
+    for path in ("/designer/supervision/1/edit", "/designer/new"):
+        page = ada.get(path).text
+        assert "/vendor/duban/designer-panel.js" in page and "/vendor/duban/designer-panel.css" in page, path
+        config = json.loads(page.split('<script type="application/json" id="panel-config">', 1)[1].split("</script>", 1)[0])
+        assert ["secretariat", "秘书科"] in config["roles"] and ["staff", "承办人员"] in config["roles"]
+        assert all(role not in ("admin", "designer") for role, _ in config["roles"])
+    assert ada.get("/vendor/duban/designer-panel.js").status_code == 200
+    assert ada.get("/vendor/duban/designer-panel.html").status_code == 404
