@@ -117,7 +117,8 @@ def diff(old_source, new_source):
         if _local(old[element_id].tag) != _local(node.tag):
             changed.insert(0, ("tag", _local(old[element_id].tag), _local(node.tag)))
         if changed:
-            changes.append(Change("changed", element_id, _local(node.tag), node.get("name") or old[element_id].get("name"), changed))
+            name = node.get("name") or old[element_id].get("name")
+            changes.append(Change("changed", element_id, _local(node.tag), name, changed))
     for element_id, node in old.items():
         if element_id not in new:
             changes.append(Change("removed", element_id, _local(node.tag), node.get("name")))

@@ -71,11 +71,13 @@ def test_malformed_source_is_refused():
 
 
 def test_the_comparison_page_lists_and_marks_the_changes(server):
-    server.engine.deploy(SOURCE.replace('name="备案"', 'name="登记备案"').replace(*REMOVE_FILE_PLAN_FLOW)
-                         .replace('<bpmn:outgoing>flow_to_report_merge</bpmn:outgoing>', '<bpmn:outgoing>flow_x</bpmn:outgoing>')
-                         .replace('</bpmn:process>', '<bpmn:sequenceFlow id="flow_x" sourceRef="file_plan" targetRef="report_merge"/></bpmn:process>', 1)
-                         .replace('<bpmn:incoming>flow_to_report_merge</bpmn:incoming>', '<bpmn:incoming>flow_x</bpmn:incoming>').encode(),
-                         actor="ada")
+    # the task renamed, and its flow to the merge replaced by another (flow_x): one of each kind
+    new_flow = '<bpmn:sequenceFlow id="flow_x" sourceRef="file_plan" targetRef="report_merge"/></bpmn:process>'
+    source = (SOURCE.replace('name="备案"', 'name="登记备案"').replace(*REMOVE_FILE_PLAN_FLOW)
+              .replace("<bpmn:outgoing>flow_to_report_merge<", "<bpmn:outgoing>flow_x<")
+              .replace("<bpmn:incoming>flow_to_report_merge<", "<bpmn:incoming>flow_x<")
+              .replace("</bpmn:process>", new_flow, 1))
+    server.engine.deploy(source.encode(), actor="ada")
     page = Web(server.app, "ada").get("/designer/supervision/diff?from=1&to=2").text
     assert "修改用户任务「登记备案」" in page and "名称" in page
     assert "新增顺序流" in page and "删除顺序流" in page
