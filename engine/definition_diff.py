@@ -8,7 +8,8 @@ annotations, data references), matched by ``id``. An element is *added*, *remove
 - ``@attr``: one of its own attributes (``name``, ``sourceRef``, ``calledElement`` ...);
 - ``property:NAME``: a ``spiffworkflow:property`` (``candidateRole``, ``formSchema`` ...);
 - ``path/of/tags``: any other content nested in it (a condition, a script, a timer's
-  ``timerEventDefinition/timeDuration``, its documentation), as text with attributes.
+  ``timerEventDefinition/timeDuration``, its documentation), as text with attributes; a
+  lane's ``flowNodeRef`` members as one sorted list.
 
 Left out on purpose: elements nested in an element are compared as elements of their own
 (a subprocess is not "changed" because a task inside it is), ``incoming``/``outgoing`` (they
@@ -82,6 +83,10 @@ def _nested(node, prefix, out):
             continue
         if etree.QName(child.tag).namespace == SPIFF_NS and tag == "property" and child.get("name"):
             out[f"property:{child.get('name')}"] = child.get("value") or ""
+            continue
+        if tag == "flowNodeRef":  # a lane's members: a set, whatever order the modeler writes
+            members = set(filter(None, (out.get(prefix + tag) or "").split(", "))) | {(child.text or "").strip()}
+            out[prefix + tag] = ", ".join(sorted(members))
             continue
         seen[tag] = seen.get(tag, 0) + 1
         path = f"{prefix}{tag}" + (f"[{seen[tag]}]" if seen[tag] > 1 else "")

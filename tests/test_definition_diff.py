@@ -8,6 +8,9 @@ from tests.conftest import REPO
 from tests.test_web_pages import Web
 
 SOURCE = (REPO / "bpmn" / "supervision.bpmn").read_text()
+LANES = """<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p"><bpmn:laneSet id="ls"><bpmn:lane id="lane_1" name="秘书科">{refs}</bpmn:lane></bpmn:laneSet>
+</bpmn:process></bpmn:definitions>"""
 REMOVE_FILE_PLAN_FLOW = ('<bpmn:sequenceFlow id="flow_to_report_merge" sourceRef="file_plan" targetRef="report_merge"/>', '')
 
 
@@ -56,6 +59,16 @@ def test_layout_and_formatting_are_not_element_changes():
     # a modeler's reformatting: attribute order and whitespace, xsi:type spelled otherwise
     reformatted = SOURCE.replace('<bpmn:userTask id="file_plan" name="备案">', '<bpmn:userTask   name="备案"\n id="file_plan">')
     assert diff(SOURCE, reformatted).changes == []
+
+
+def test_a_lane_lists_its_members_as_a_set():
+    old = LANES.format(refs="<bpmn:flowNodeRef>a</bpmn:flowNodeRef><bpmn:flowNodeRef>b</bpmn:flowNodeRef>")
+    shuffled = LANES.format(refs="<bpmn:flowNodeRef>b</bpmn:flowNodeRef><bpmn:flowNodeRef>a</bpmn:flowNodeRef>")
+    assert diff(old, shuffled).changes == []
+    grown = LANES.format(refs="<bpmn:flowNodeRef>b</bpmn:flowNodeRef><bpmn:flowNodeRef>c</bpmn:flowNodeRef>"
+                              "<bpmn:flowNodeRef>a</bpmn:flowNodeRef>")
+    change = by_id(diff(old, grown))["lane_1"]
+    assert change.tag == "lane" and change.aspects == [("flowNodeRef", "a, b", "a, b, c")]
 
 
 def test_a_changed_type_is_named():
