@@ -102,3 +102,22 @@ def test_the_number_of_statements_does_not_grow_with_the_items(server):
     for _ in range(6):
         sec.post("/api/v1/items", ITEM)
     assert statements() == few
+
+
+def test_the_page_shows_the_figures_to_its_readers_only(server):
+    from tests.test_web_pages import Web
+
+    sec = server.login("sec")
+    item = sec.post("/api/v1/items", ITEM).json()
+    sec.post("/api/v1/items", {**ITEM, "leader": "boss2"})
+    page = Web(server.app, "sec").get("/cockpit")
+    assert page.status_code == 200
+    for text in ("驾驶舱", "在办事项与问题预警", "各部门逾期环节", "本周到期环节（2026年第48周）", "近 12 周立项与办结",
+                 item["code"], "2026-11-25 18:00", "当前没有逾期环节"):
+        assert text in page.text, text
+    assert '<a href="/cockpit" class="active"' in page.text
+    assert "我分管的事项" in Web(server.app, "boss").get("/cockpit").text
+    for name in ("zhang", "ada"):
+        refused = Web(server.app, name).get("/cockpit")
+        assert refused.status_code == 403 and "您没有访问此页面的权限" in refused.text
+        assert "/cockpit" not in Web(server.app, name).get("/inbox").text  # nor in the navigation
