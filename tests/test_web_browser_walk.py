@@ -134,3 +134,20 @@ def test_the_walk(server, people, width):
     leader.page.wait_for_url(re.compile(r".*/items\?"))
     assert "营商环境评估" in leader.page.inner_text("main")
     shot(leader, "11-red-items")
+
+
+def test_the_leak_guard_catches_each_kind(server, people):
+    """The guard the walk relies on reports ASCII identifiers, ISO week codes and raw JSON that a
+    page shows after it loaded (a chart, a script's message), and leaves Chinese text alone."""
+    sec = people("sec")
+    sec.goto("/cockpit")
+    leaks = ["state monthly_ranking", "第 2026-W48 周", '{"light": "red"}', '["d1", "d2"]']
+    sec.page.evaluate("""(texts) => texts.forEach(text => {
+        const p = document.createElement("p"); p.textContent = text; document.querySelector("main").append(p); })""",
+                      leaks)
+    sec.page.wait_for_timeout(300)
+    found, sec.errors[:] = list(sec.errors), []
+    assert all("页面可见文字泄露内部信息" in error for error in found), found
+    for kind, match in (("ASCII 标识", "monthly_ranking"), ("ISO 周", "2026-W48"), ("JSON", '{"light":'),
+                        ("JSON", '["d1",')):
+        assert any(f"（{kind}）：{match}" in error for error in found), (kind, found)
