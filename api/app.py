@@ -6,9 +6,9 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, calendar, clock, complaint_page, complaints, definitions, errors, escalations, headers,
-                 instances, items, notifications, organisation, rectification, reports, request_guard, runtime,
-                 tasks, web)
+from api import (audit, auth, calendar, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
+                 headers, instances, items, notifications, organisation, rectification, reports, request_guard,
+                 runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
@@ -17,7 +17,7 @@ from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
 BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
-              escalations, notifications, reports, audit, clock, complaint_page)
+              escalations, notifications, reports, cockpit, audit, clock, complaint_page)
 
 
 def build_engine(config=None):

@@ -8,7 +8,9 @@ department (10 % of those claimed by a colleague), 15 % with its leader, 15 % wi
 secretariat — due from 5 days overdue to 10 days ahead; 0–3 co-departments per item.
 Then, against a real ``duban serve`` on that database, each query is called R times in a row
 (one client, latency not throughput): the inbox of a staff user of the largest department
-(GET /api/v1/tasks) and item lists with filters (GET /api/v1/items?department=&light=&status=).
+(GET /api/v1/tasks), item lists with filters (GET /api/v1/items?department=&light=&status=),
+and the cockpit (驾驶舱, GET /api/v1/cockpit: every figure an aggregate over all items, for the
+secretariat, or over a leader's scope).
 Baseline, same server, same run: GET /api/v1/me. The SQL each endpoint runs is captured
 in-process and its EXPLAIN (ANALYZE) plan is stored with the results.
 """
@@ -27,9 +29,12 @@ from bench.common import Result, engine_config, latency_summary, ratio
 from bench.server import Serve, seed_organisation
 from engine.actor import Actor
 from engine.db import Database
-from workflows.supervision import queries
+from workflows.supervision import cockpit, queries, reports
 
 TARGET_P95_MS = 20
+# The cockpit reads every open item's light, a month's ranking and 12 weeks of items in one
+# request (about 15 aggregate statements): a page leaders open a few times a day, not per click.
+TARGET_COCKPIT_P95_MS = 150
 DEPARTMENTS = [f"d{i:02d}" for i in range(60)]
 LEADERS = [f"lead{i:02d}" for i in range(20)]
 STEPS = [  # (key, title, lane, kind) in loop order; kind = who it is routed to
@@ -192,7 +197,13 @@ QUERIES = (  # (label, user, path, params)
     ("items, secretariat: department=d05&light=yellow", "sec", "/api/v1/items",
      {"department": "d05", "light": "yellow"}),
     ("items, secretariat: status=open (all departments)", "sec", "/api/v1/items", {"status": "open"}),
+    ("cockpit, secretariat (all items)", "sec", "/api/v1/cockpit", {}),
+    ("cockpit, a leader", "lead03", "/api/v1/cockpit", {}),
 )
+
+
+def target_ms(label):
+    return TARGET_COCKPIT_P95_MS if label.startswith("cockpit") else TARGET_P95_MS
 
 
 def explain(url, now):
@@ -219,6 +230,9 @@ def explain(url, now):
                 s, sec, engine.calendar, now, department="d05", light="yellow"),
             "items (staff d00, status=open)": lambda s: queries.list_items(
                 s, staff, engine.calendar, now, status="open"),
+            "cockpit (secretariat)": lambda s: cockpit.figures(
+                s, sec, engine.calendar, now, engine.registry.directory.departments(s),
+                reports.ranked_departments(s, engine.registry.directory)),
         }
         for label, call in calls.items():
             captured.clear()
@@ -255,8 +269,9 @@ def measure(server, tokens, repeats):
     out["baseline"] = latency_summary(me)
     for label, user, path, params in QUERIES:
         durations, body = timed(user, path, params)
+        listed = body.get("items")
         out[label] = {**latency_summary(durations), "total": body.get("total"),
-                      "returned": len(body.get("items", []))}
+                      "returned": len(listed) if isinstance(listed, list) else None}
     return out
 
 
@@ -292,7 +307,8 @@ def run(scratch, items=100_000, repeats=50, backends=("postgresql", "sqlite"), l
             stats = out["latency"][label]
             result.row(f"{name}: {label}", stats["p50_ms"], "ms p50", ratio(stats["p50_ms"], base["p50_ms"]),
                        p95_ms=stats["p95_ms"], total=stats["total"], returned=stats["returned"])
-            result.target(f"{name}: {label} p95 ≤ 20 ms", f"<= {TARGET_P95_MS}", stats["p95_ms"],
-                          stats["p95_ms"] <= TARGET_P95_MS)
+            limit = target_ms(label)
+            result.target(f"{name}: {label} p95 ≤ {limit} ms", f"<= {limit}", stats["p95_ms"],
+                          stats["p95_ms"] <= limit)
         result.notes.append({f"{name} EXPLAIN plans": out["plans"]})
     return result

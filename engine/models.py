@@ -94,7 +94,10 @@ class HumanTask(Base):
                _UNOWNED + " AND candidate_department IS NULL AND candidate_role IS NULL"),
               ("ix_human_task_open_item", ("business_key", "due_at"), _OPEN),
               # the open tasks due before a moment: lights counted from the few due soon (0009)
-              ("ix_human_task_open_due", ("due_at", "business_key"), _OPEN))),
+              ("ix_human_task_open_due", ("due_at", "business_key"), _OPEN),
+              # department steps by due time, whatever their state: a month's ranking (0016)
+              ("ix_human_task_department_due", ("due_at", "candidate_department"),
+               "candidate_department IS NOT NULL"))),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id

@@ -2,7 +2,7 @@
 
 One blueprint, ``web``, one module per area: ``session`` (log in, the current user, role
 checks, navigation with the unread count), ``inbox`` (待办), ``tasks`` (a task's page: its
-form, claim / assign, comments), ``notifications`` (通知), ``items`` (督办事项) with
+form, claim / assign, comments), ``notifications`` (通知), ``cockpit`` (驾驶舱), ``items`` (督办事项) with
 ``item_requests`` (计划调整 and 延期申请), ``problems``
 (问题台账, 问题登记), ``complaints`` (群众反映 triage), ``reports`` (周报, 月度排名 with charts,
 打印版通报, 年度考核), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
@@ -61,7 +61,7 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (account, admin, api_docs, assets, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
+    from api.web import (account, admin, api_docs, assets, cockpit, complaints, designer, escalations, inbox, item_requests,  # noqa: F401
                          item_management, items, labels, lookups, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)

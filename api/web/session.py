@@ -20,6 +20,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from api import login_throttle
+from api import cockpit as api_cockpit
 from api import reports as api_reports
 from api.auth import end_token, log_in, open_session, session_user, user_actor
 from api.errors import ApiError, error_body
@@ -83,6 +84,7 @@ def has_role(*roles):
 NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.inbox", "待办", None),
     ("web.notifications", "通知", None),
+    ("web.cockpit", "驾驶舱", api_cockpit.READERS),
     ("web.items", "督办事项", None),
     ("web.problems", "问题台账", None),
     ("web.complaints", "群众反映", ("secretariat",)),

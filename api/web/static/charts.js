@@ -1,4 +1,4 @@
-// The report pages' charts (ECharts, from /vendor/echarts): data embedded in the page as JSON
+// The report pages' and the cockpit's charts (ECharts, from /vendor/echarts): data embedded in the page as JSON
 // (#chart-data), one chart per [data-chart] container. Each container gets data-ready="true"
 // once its chart has rendered (the browser tests wait for it).
 (function () {
@@ -46,6 +46,39 @@
                    label: { position: "inside", color: "#fff", fontWeight: "bold", fontSize: 14,
                             formatter: function (p) { return p.value ? String(p.value) : ""; } },
                    data: LIGHTS.map(function (l) { return { name: l[1], value: data.lights[l[0]] }; }) }]
+      };
+    },
+    // 各部门逾期环节 (驾驶舱): horizontal bars, the department with most overdue steps on top.
+    overdue: function () {
+      var rows = data.overdue;
+      return {
+        grid: { left: 8, right: 40, top: 8, bottom: 24, containLabel: true },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: function (params) {
+          var row = rows[params[0].dataIndex];
+          return escapeHtml(row.name) + "<br>逾期环节 " + row.steps + " 个<br>涉及事项和问题 " + row.records + " 项";
+        } },
+        xAxis: { type: "value", minInterval: 1 },
+        yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.name; }),
+                 axisTick: { show: false } },
+        series: [{ type: "bar", barMaxWidth: 24, itemStyle: { color: COLORS.red },
+                   data: rows.map(function (r) { return r.steps; }), label: { show: true, position: "right" } }]
+      };
+    },
+    // 近十二周立项与办结 (驾驶舱): items registered and closed per week.
+    flow: function () {
+      var flow = data.flow;
+      return {
+        grid: { left: 8, right: 24, top: 16, bottom: 40, containLabel: true },
+        tooltip: { trigger: "axis", formatter: function (params) {
+          var lines = [escapeHtml(flow.titles[params[0].dataIndex])];
+          params.forEach(function (p) { lines.push(escapeHtml(p.seriesName) + " " + p.value + " 项"); });
+          return lines.join("<br>");
+        } },
+        legend: { bottom: 0 },
+        xAxis: { type: "category", data: flow.weeks },
+        yAxis: { type: "value", minInterval: 1 },
+        series: [{ name: "立项", type: "bar", data: flow.registered, itemStyle: { color: COLORS.bar }, barMaxWidth: 18 },
+                 { name: "办结", type: "line", data: flow.closed, itemStyle: { color: COLORS.green }, symbolSize: 7 }]
       };
     },
     // 按时办理率走势: the overall rate per month, and each department's (thin lines).
