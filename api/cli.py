@@ -113,11 +113,14 @@ def deploy(files):
 def serve():
     """Serve HTTP: waitress in this process, or [server] processes > 1 gunicorn workers; in the
     embedded default each serving process also fires timers ([scheduler] in_process)."""
-    from api.backup import BackupError, hold
-    from api.server import ServeError
+    from api.server import ServeError, prepare_metrics
     from api.server import serve as run_server
 
     config = load_config()
+    prepare_metrics(config)  # first: before anything imports prometheus_client
+    from api.backup import BackupError, hold
+
+    _configure_logging(config)
     try:
         with hold(config["database"]["url"]):  # restore refuses a database in use
             run_server(config, echo=click.echo)
@@ -132,6 +135,7 @@ def worker():
     from api.scheduler import run_worker
 
     engine = _engine()
+    _configure_logging(engine.config)
     try:
         with hold(engine.config["database"]["url"]):  # restore refuses a database in use
             run_worker(engine)
@@ -139,6 +143,16 @@ def worker():
         raise click.ClickException(str(err)) from None
     finally:
         engine.close()
+
+
+def _configure_logging(config):
+    """``[logging] format``: text (as set up in ``main``) or one JSON object per line."""
+    from api.observability import configure_logging
+
+    try:
+        configure_logging(config)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @main.group()
