@@ -136,13 +136,35 @@ def worker():
 
     engine = _engine()
     _configure_logging(engine.config)
+    listener = None
     try:
+        listener = _worker_metrics(engine)
         with hold(engine.config["database"]["url"]):  # restore refuses a database in use
             run_worker(engine)
     except BackupError as err:
         raise click.ClickException(str(err)) from None
     finally:
+        if listener:
+            listener.shutdown()
+            listener.server_close()
         engine.close()
+
+
+def _worker_metrics(engine):
+    """``[metrics] bind`` for a ``duban worker``: its timer and command metrics (it has no
+    other HTTP); None when unset. Give each worker on a host its own port."""
+    from api.observability import start_listener
+    from api.server import ServeError, check_listen, metrics_bind
+
+    try:
+        address = metrics_bind(engine.config)
+        if address is None:
+            return None
+        check_listen(*address)
+    except ServeError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"metrics on http://{address[0]}:{address[1]}/metrics")
+    return start_listener(address, engine)
 
 
 def _configure_logging(config):

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -45,6 +46,17 @@ def scrape(client):
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain")
     return response.text
+
+
+def text_when_up(url, deadline=60):
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.read().decode()
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < end, f"{url} never answered"
+            time.sleep(0.2)
 
 
 def open_task(client, key, item_id):
@@ -217,3 +229,21 @@ def test_two_gunicorn_processes_add_up(tmp_path, database_url):
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def test_a_worker_serves_its_metrics_on_bind(tmp_path, database_url):
+    metrics_port = free_port()
+    config = tmp_path / "worker.toml"
+    config.write_text(f'[database]\nurl = "{database_url}"\n[clock]\nmode = "simulated"\nstart = "{START}"\n'
+                      f'[scheduler]\ninterval_seconds = 0.2\n[metrics]\nbind = "127.0.0.1:{metrics_port}"\n',
+                      encoding="utf-8")
+    env = {**os.environ, "DUBAN_CONFIG": str(config), "PYTHONPATH": str(REPO)}
+    env.pop("DUBAN_DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen([DUBAN, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        found = samples(text_when_up(f"http://127.0.0.1:{metrics_port}/metrics"))
+        assert value(found, "duban_database_up") == 1 and value(found, "duban_timers_waiting") == 0
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
