@@ -144,7 +144,6 @@ def _serve_waitress(config, host, port, threads, echo, metrics_address):
     import waitress
 
     from api.app import create_app
-    from api.observability import start_listener
     from api.runtime import engine_of
     from api.scheduler import start_scheduler, stop_scheduler
 
@@ -153,9 +152,9 @@ def _serve_waitress(config, host, port, threads, echo, metrics_address):
     scheduler = start_scheduler(engine) if config["scheduler"]["in_process"] else None
     try:
         server = waitress.create_server(app, host=host, port=port, threads=threads, ident="duban")
-        listener = start_listener(metrics_address, engine) if metrics_address else None
     except OSError as err:  # lost the port between the check and now
-        raise ServeError(f"cannot listen: {err.strerror}") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    listener = _listener(metrics_address, engine) if metrics_address else None
     echo(f"serving on http://{host}:{port}")
     if listener:
         echo(f"metrics on http://{_url_host(metrics_address[0])}:{metrics_address[1]}/metrics")
@@ -205,16 +204,20 @@ def _master_listener(config, address):
     through connections opened per scrape (no pool to cross a fork)."""
     from types import SimpleNamespace
 
-    from api.observability import start_listener
     from engine.clock import make_clock
     from engine.clock_store import DatabaseClockStore
     from engine.db import Database
 
     db = Database(config["database"]["url"], pooled=False)
-    runtime = SimpleNamespace(db=db, clock=make_clock(config["clock"], DatabaseClockStore(db)))
+    return _listener(address, SimpleNamespace(db=db, clock=make_clock(config["clock"], DatabaseClockStore(db))))
+
+
+def _listener(address, runtime):
+    from api.observability import start_listener
+
     try:
         return start_listener(address, runtime)
-    except OSError as err:
+    except OSError as err:  # lost the port between the check and now
         raise ServeError(f"cannot listen on {address[0]}:{address[1]}: {err.strerror}") from None
 
 
