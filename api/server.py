@@ -112,8 +112,10 @@ def prepare_metrics(config):
 
 
 def _multiprocess_values():
-    """``prometheus_client`` chose its value class when imported: choose again (label children
-    made before now keep theirs; the engine's are made on first use)."""
+    """``prometheus_client`` chose its value class when imported: choose again. Values made
+    before now keep their class (the engine's labelled ones are made on first use; the
+    unlabelled timer-lag histogram is not), hence ``duban serve`` calls
+    :func:`prepare_metrics` before any import instead."""
     import prometheus_client.values as values
 
     values.ValueClass = values.get_value_class()
