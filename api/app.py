@@ -7,8 +7,8 @@ from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (audit, auth, calendar, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
-                 headers, instances, items, notifications, organisation, rectification, reports, request_guard,
-                 runtime, tasks, web)
+                 headers, instances, items, notifications, observability, organisation, rectification, reports,
+                 request_guard, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
@@ -48,6 +48,7 @@ def create_app(config=None, engine=None):
     if proxies:  # behind N balancers: the client address (per-client throttles) from X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     errors.register(app)
+    observability.init_app(app)  # first of the before_request hooks: request ids, metrics
     request_guard.register(app)  # before every view: what no endpoint accepts
     headers.init_app(app)
     for module in BLUEPRINTS:

@@ -113,11 +113,14 @@ def deploy(files):
 def serve():
     """Serve HTTP: waitress in this process, or [server] processes > 1 gunicorn workers; in the
     embedded default each serving process also fires timers ([scheduler] in_process)."""
-    from api.backup import BackupError, hold
-    from api.server import ServeError
+    from api.server import ServeError, prepare_metrics
     from api.server import serve as run_server
 
     config = load_config()
+    prepare_metrics(config)  # first: before anything imports prometheus_client
+    from api.backup import BackupError, hold
+
+    _configure_logging(config)
     try:
         with hold(config["database"]["url"]):  # restore refuses a database in use
             run_server(config, echo=click.echo)
@@ -132,13 +135,46 @@ def worker():
     from api.scheduler import run_worker
 
     engine = _engine()
+    _configure_logging(engine.config)
+    listener = None
     try:
+        listener = _worker_metrics(engine)
         with hold(engine.config["database"]["url"]):  # restore refuses a database in use
             run_worker(engine)
     except BackupError as err:
         raise click.ClickException(str(err)) from None
     finally:
+        if listener:
+            listener.shutdown()
+            listener.server_close()
         engine.close()
+
+
+def _worker_metrics(engine):
+    """``[metrics] bind`` for a ``duban worker``: its timer and command metrics (it has no
+    other HTTP); None when unset. Give each worker on a host its own port."""
+    from api.observability import start_listener
+    from api.server import ServeError, check_listen, metrics_bind
+
+    try:
+        address = metrics_bind(engine.config)
+        if address is None:
+            return None
+        check_listen(*address)
+    except ServeError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"metrics on http://{address[0]}:{address[1]}/metrics")
+    return start_listener(address, engine)
+
+
+def _configure_logging(config):
+    """``[logging] format``: text (as set up in ``main``) or one JSON object per line."""
+    from api.observability import configure_logging
+
+    try:
+        configure_logging(config)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @main.group()

@@ -1,11 +1,12 @@
 """The append-only audit log, hash-chained (DESIGN invariant 9).
 
 Each record's ``hash`` is sha256 over the previous record's hash and the record's canonical
-JSON (seq, at, actor, kind, instance_id, business_key, data). Appends lock the single
-``audit_head`` row, so concurrent transactions chain in commit order and a transaction that
-rolls back leaves no record and no gap. Trade-off: appends serialise on that row until commit,
-so a unit of work appends its records last, after its listeners, and holds the lock only for
-the append and the commit; the rest of it runs unlocked.
+JSON (seq, at, actor, kind, instance_id, business_key, data). A record written while a request
+runs carries its id as ``data.request_id`` (``engine.request_ids``), hashed with the rest.
+Appends lock the single ``audit_head`` row, so concurrent transactions chain in commit order
+and a transaction that rolls back leaves no record and no gap. Trade-off: appends serialise on
+that row until commit, so a unit of work appends its records last, after its listeners, and
+holds the lock only for the append and the commit; the rest of it runs unlocked.
 """
 import datetime as dt
 import hashlib
@@ -13,6 +14,7 @@ import json
 
 from sqlalchemy import bindparam, insert, select, update
 
+from engine import request_ids
 from engine.models import AuditHead, AuditRecord
 
 HEAD, RECORD = AuditHead.__table__, AuditRecord.__table__
@@ -56,9 +58,12 @@ class AuditLog:
         head = connection.execute(_LOCK_HEAD).one_or_none()
         seq, prev_hash = head if head is not None else (0, GENESIS)
         at = at or self.clock.now()
+        request_id = request_ids.current()  # which request did this (engine.request_ids)
         records = []
         for entry in entries:
             data = json.loads(json.dumps(entry.get("data") or {}, ensure_ascii=False, default=str))
+            if request_id is not None and isinstance(data, dict):  # the other fields keep their meaning
+                data.setdefault("request_id", request_id)
             seq += 1
             digest = record_hash(prev_hash, seq, at, entry.get("actor"), entry["kind"],
                                  entry.get("instance_id"), entry.get("business_key"), data)

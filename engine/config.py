@@ -54,6 +54,8 @@ DEFAULTS = {
         "lockout_minutes": 15,
     },
     "web": {"secure_cookies": False},
+    "metrics": {"token": "", "bind": ""},
+    "logging": {"format": "text"},
 }
 
 

@@ -32,12 +32,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 
+from engine import metrics
 
-def _sqlite_engine(url, immediate):
+
+def _sqlite_engine(url, immediate, **options):
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -73,16 +75,23 @@ def unavailable(err):
 
 
 class Database:
-    def __init__(self, url, pool_size=10):
+    """``pooled=False``: a connection per session, closed after it (a process that forks and
+    reads rarely: the gunicorn master's metrics listener); not counted in the pool metrics."""
+
+    def __init__(self, url, pool_size=10, pooled=True):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        pooling = {} if pooled else {"poolclass": sa.pool.NullPool}
         if self.is_sqlite:
-            self.engine = _sqlite_engine(url, immediate=False)
-            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.engine = _sqlite_engine(url, immediate=False, **pooling)
+            self.write_engine = _sqlite_engine(url, immediate=True, **pooling)
         else:
-            self.write_engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                                 pool_pre_ping=True)
+            sizes = dict(pool_size=pool_size, max_overflow=pool_size) if pooled else {}
+            self.write_engine = sa.create_engine(url, **sizes, **pooling, pool_pre_ping=True)
             self.engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Pools in use for the metrics: SQLite has a reader's and a writer's, PostgreSQL one.
+        pools = {"read": self.engine, "write": self.write_engine} if self.is_sqlite else {"main": self.write_engine}
+        self._pools = {name: metrics.watch_pool(sa_engine, name) for name, sa_engine in pools.items()} if pooled else {}
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -118,5 +127,10 @@ class Database:
 
     def dispose(self):
         self.write_engine.dispose()
+        if self.is_sqlite:
+            self.engine.dispose()
+        for name, size in self._pools.items():
+            metrics.unwatch_pool(name, size)
+        self._pools = {}
         if self.is_sqlite:
             self.engine.dispose()

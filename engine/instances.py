@@ -114,7 +114,7 @@ class Instances:
             ctx.status = "cancelled"
             ctx.audit("instance_cancelled", reason=reason)
             ctx.emit("instance_cancelled", data={"reason": reason})
-        return self.rt.uow.run(instance_id, action, actor,
+        return self.rt.uow.run(instance_id, action, actor, command="cancel",
                                allow_status=("running", "suspended", "error")).instance
 
     def suspend(self, instance_id, reason, actor):
@@ -122,13 +122,13 @@ class Instances:
         def action(ctx):
             ctx.status = "suspended"
             ctx.audit("instance_suspended", reason=reason)
-        return self.rt.uow.run(instance_id, action, actor).instance
+        return self.rt.uow.run(instance_id, action, actor, command="suspend").instance
 
     def resume(self, instance_id, actor):
         """Continue a suspended instance; timers that fell due meanwhile fire now."""
         def action(ctx):
             ctx.audit("instance_resumed")
-        return self.rt.uow.run(instance_id, action, actor, allow_status=("suspended",)).instance
+        return self.rt.uow.run(instance_id, action, actor, allow_status=("suspended",), command="resume").instance
 
     def retry(self, instance_id, actor):
         """Run the failed task of an instance in error again (after its cause was fixed).
@@ -153,7 +153,7 @@ class Instances:
                         raise outage from err
                     ctx.fail(err)
                     return
-        return self.rt.uow.run(instance_id, action, actor, allow_status=("error",)).instance
+        return self.rt.uow.run(instance_id, action, actor, allow_status=("error",), command="retry").instance
 
     def send_message(self, instance_id, name, payload, actor):
         """Deliver message ``name``; Conflict when the instance is not waiting for it."""
@@ -165,4 +165,4 @@ class Instances:
                 raise Conflict(f"instance is not waiting for message {name!r}", reason="not_waiting")
             ctx.workflow.send_event(event)
             ctx.audit("message_received", name=name)
-        return self.rt.uow.run(instance_id, action, actor).instance
+        return self.rt.uow.run(instance_id, action, actor, command="message").instance

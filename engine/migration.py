@@ -120,7 +120,7 @@ class Migrations:
             ctx.migration_target = target
             ctx.audit("instance_migrated", from_version=instance.definition_version,
                       to_version=target.version)
-        return self.rt.uow.run(instance_id, action, actor).instance
+        return self.rt.uow.run(instance_id, action, actor, command="migrate").instance
 
     def migrate_all(self, key, from_version, to_version, actor, dry_run=True):
         """Every running instance of ``key`` v``from_version``: checks, and unless ``dry_run``, moves."""

@@ -243,7 +243,7 @@ class Tasks:
             ctx.audit("task_completed", task=task.key, task_id=task.id, data=data)
             ctx.emit("task_completed", task.key, task.id, data)
 
-        ctx = self.rt.uow.run(task.instance_id, action, actor, instance=instance)
+        ctx = self.rt.uow.run(task.instance_id, action, actor, instance=instance, command="complete_task")
         row = ctx.closed.get(task.id)  # as the unit of work saved it; no need to read it back
         return (row if row is not None else self.get(task_id)), ctx.opened
 
@@ -264,7 +264,8 @@ class Tasks:
         if unless_due and task.due_at == due:
             return task  # the projection says so; the unit of work below checks it again
         self.rt.uow.run(task.instance_id,
-                        lambda ctx: self.reschedule_in(ctx, task.id, due, reason, unless_due), actor)
+                        lambda ctx: self.reschedule_in(ctx, task.id, due, reason, unless_due), actor,
+                        command="reschedule")
         return self.get(task_id)
 
     def reschedule_in(self, ctx, task_id, due, reason=None, unless_due=False):

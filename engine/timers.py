@@ -53,6 +53,7 @@ import uuid
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
+from engine import metrics
 from engine.actor import SYSTEM
 from engine.clock import SystemClock
 from engine.db import unavailable
@@ -249,7 +250,8 @@ class Timers:
             return self._retry_service(instance_id, retries)
         for _ in range(STALE_RETRIES):
             try:
-                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM, instance=instance)
+                ctx = self.rt.uow.run(instance_id, lambda ctx: None, SYSTEM, instance=instance,
+                                      command="fire_timers")
             except StaleInstance:
                 instance = None
                 if not self._held(timers):
@@ -260,9 +262,12 @@ class Timers:
                     raise  # the database's failure, not the timer's: see fire()
                 self._failed(timers, err)
                 return "failed"
-            still_waiting = {timer.id for timer in ctx.timers or ()}.intersection(timers)
-            if still_waiting:  # usually none: skip the transaction
-                self._release({timer_id: timers[timer_id] for timer_id in still_waiting})
+            waiting = {timer.id: timer.fire_at for timer in ctx.timers or () if timer.id in timers}
+            for timer_id, due in timers.items():  # fired: gone, or a cycle's next occurrence
+                if timer_id not in waiting or waiting[timer_id] != due:
+                    metrics.timer_fired(ctx.now, due)
+            if waiting:  # usually none: skip the transaction
+                self._release({timer_id: timers[timer_id] for timer_id in waiting})
             return "fired"
         log.warning("instance %s: still stale after %s tries; releasing its timers",
                     instance_id, STALE_RETRIES)

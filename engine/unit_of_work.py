@@ -29,7 +29,7 @@ import uuid
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import bindparam, insert, update
 
-from engine import compaction, projection, serialization
+from engine import compaction, metrics, projection, serialization
 from engine.budget import CommandBudget
 from engine.clock import FixedClock, using_clock
 from engine.context import Context
@@ -54,32 +54,45 @@ class UnitOfWork:
 
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
-        budget = self._budget()  # the command's time runs from here
-        self.rt.calendar.refresh()  # schedules another process entered count from this command on
-        ctx = self._new(definition, variables, actor, business_key)
-        ctx.budget = budget
-        with self._command(ctx):
-            self._advance(ctx)
-            self._compact(ctx)
-            self._write(ctx, new=True)
+        with metrics.Command("start") as measured:  # counted and timed (engine.metrics)
+            budget = self._budget()  # the command's time runs from here
+            self.rt.calendar.refresh()  # schedules another process entered count from this command on
+            ctx = self._new(definition, variables, actor, business_key)
+            ctx.budget = budget
+            measured.lap("load")
+            with self._command(ctx):
+                self._advance(ctx)
+                self._compact(ctx)
+                measured.lap("run")
+                self._write(ctx, new=True)
+            measured.lap("save")
+            if ctx.error is not None:
+                measured.model_failed()
         self._after_commit(ctx)
         return ctx
 
-    def run(self, instance_id, action, actor, allow_status=("running",), instance=None):
+    def run(self, instance_id, action, actor, allow_status=("running",), instance=None, command="command"):
         """Apply ``action(ctx)`` to the instance and save; returns the context.
 
         ``instance``: the row, when the caller has just read it (saves a read); a stale copy
-        is harmless, the save's version check refuses it.
+        is harmless, the save's version check refuses it. ``command``: its name in the
+        metrics (``duban_commands_total{command=...}``), one of a small fixed set.
         """
-        budget = self._budget()
-        self.rt.calendar.refresh()
-        ctx = self._load(instance_id, actor, allow_status, instance)
-        ctx.budget = budget
-        with self._command(ctx):
-            action(ctx)
-            self._advance(ctx)
-            self._compact(ctx)
-            self._write(ctx, new=False)
+        with metrics.Command(command) as measured:
+            budget = self._budget()
+            self.rt.calendar.refresh()
+            ctx = self._load(instance_id, actor, allow_status, instance)
+            ctx.budget = budget
+            measured.lap("load")
+            with self._command(ctx):
+                action(ctx)
+                self._advance(ctx)
+                self._compact(ctx)
+                measured.lap("run")
+                self._write(ctx, new=False)
+            measured.lap("save")
+            if ctx.error is not None:
+                measured.model_failed()
         self._after_commit(ctx)
         return ctx
 

@@ -103,6 +103,7 @@ MATRIX = [
     ("GET", "/api/v1/clock", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/clock/advance", {"seconds": 0}, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("GET", "/healthz", None, [200] * 9),
+    ("GET", "/metrics", None, [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("GET", "/api/v1/openapi.json", None, [200] * 9),
     # last: each caller ends its own token, which then opens nothing
     ("POST", "/api/v1/auth/revoke", None, [401] + [204] * 8),

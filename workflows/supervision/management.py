@@ -131,7 +131,7 @@ def amend_item(engine, item, changes, actor):
         ctx.workflow.data.update(values)
         ctx.audit(AMENDED, changes=clean)
         ctx.emit(AMENDED, data={"changes": clean})
-    engine.uow.run(item.instance_id, action, actor)
+    engine.uow.run(item.instance_id, action, actor, command="amend_item")
     return clean
 
 
@@ -154,7 +154,7 @@ def send_back(engine, item, reason, actor):
     def action(ctx):
         ctx.audit(SENT_BACK, reason=reason, department=item.department)
         ctx.emit(SENT_BACK, data={"reason": reason, "department": item.department})
-    engine.uow.run(item.instance_id, action, actor)
+    engine.uow.run(item.instance_id, action, actor, command="send_back")
 
 
 def doc_number(item):
