@@ -11,7 +11,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api.models import User
-from api.present import Presenter, current_plan
+from api.present import Presenter, current_plan, problem_plan
 from api.runtime import engine
 from api.schemas import MAX_COMMENT
 from api.tasks import add_task_comment, assign_task, task_comments
@@ -78,7 +78,7 @@ def _confirmation(db, task):
 def _record_context(db, task, instance, record):
     """The part of a task page about the item or problem the task works on."""
     if not isinstance(record, Item):
-        return {"problem": record, "timeline": records.timeline(db, record.id),
+        return {"problem": record, "problem_plan": problem_plan(record), "timeline": records.timeline(db, record.id),
                 "task_titles": task_titles_of(db, record.id)}
     plans = queries.plans(db, record.id)
     extendable = (task.state == "open" and task.due_at is not None and instance is not None
