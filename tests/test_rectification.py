@@ -188,3 +188,23 @@ def test_problems_registered_at_once_get_distinct_codes(rectification):
         thread.join()
     assert failures == []
     assert sorted(codes) == [f"ZG-2026-{n:04d}" for n in range(1, 7)]
+
+
+def test_instances_of_the_version_before_review_run_on(engine):
+    """A problem started on the diagram without review or deadlines (tests/data/rectification_v1.bpmn,
+    its plan's date named ``deadline``) keeps its version after the new one is deployed."""
+    deploy_shipped(engine, "accountability.dmn")
+    engine.deploy((REPO / "tests" / "data" / "rectification_v1.bpmn").read_bytes(), actor="designer")
+    old = create_problem(engine, PROBLEM, SECRETARY)
+    deploy_shipped(engine, "rectification.bpmn")
+    new = create_problem(engine, PROBLEM, SECRETARY)
+    for problem in (old, new):
+        complete(engine, SECRETARY, "hand_over", {}, problem.id)
+    complete(engine, STAFF, "submit_rectification_plan",
+             {"measures": "建立台账", "owner": "zhang", "deadline": "2026-12-12"}, old.id)
+    assert due(engine, STAFF, "submit_rectification_report", old.id) == "2026-12-14T18:00:00+08:00"
+    old = get_problem(engine, old.id)
+    assert (old.plan_deadline, old.plan_state, old.plan_needs_extension) == (dt.date(2026, 12, 12), None, False)
+    complete(engine, STAFF, "submit_rectification_plan", PLAN, new.id)
+    assert open_task(engine, SECRETARY, "review_rectification_plan", new.id)
+    assert get_problem(engine, new.id).plan_state == "submitted"
