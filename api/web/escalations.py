@@ -1,8 +1,9 @@
 """督查台 (督办升级台): the supervisors' escalation desk.
 
 Open escalations, oldest overdue first (``workflows.supervision.queries.escalations``, the
-API's query and scope): the item or problem (its code, linking to its page), the department, the overdue step, since when, the rung of
-the accountability ladder and the measure the DMN table proposed. Each one is handled in
+API's query and scope): the item or problem (its code, linking to its page), the department,
+the overdue step, since when, the rung of the accountability ladder and the measure the DMN
+table proposed. Each one is handled in
 place — 提醒催办 / 延期 (a new due date-time) / 改派 (a user of the step's department) /
 确认问责 (the proposed measure) — by completing its ``handle_escalation`` task through
 ``engine.tasks.complete`` with the data the task's form expects; the domain's

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base
-import workflows.rectification.models  # noqa: F401,E402 (the problem table escalations and measures name)
+import workflows.rectification.models  # noqa: F401 (the problem table that escalations and measures name)
 
 
 class Item(Base):
