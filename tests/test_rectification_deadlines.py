@@ -1,6 +1,8 @@
 """Rectification with teeth (issue 15, items 1-2), over HTTP with the simulated clock: a late
 plan is reminded and escalated like an item's step (the ladder counts both), the supervisor
 handles it, the ranking counts it; the plan is reviewed (审定) and 整改时限 binds it."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -113,6 +115,13 @@ def test_a_late_report_escalates_too(server):
         pid, "submit_rectification_report", 1)
     kinds = [n["kind"] for n in notifications(zhang)["items"] if n["item_id"] == pid]
     assert "reminder" in kinds and "overdue" in kinds
+    handle = inbox_task(sup, "handle_escalation", pid)
+    response = sup.post(f"/api/v1/tasks/{handle['id']}/complete", {"data": {"action": "remind", "comment": "本周内报告"}})
+    assert response.status_code == 200, response.text
+    [told] = [n for n in notifications(zhang)["items"] if n["kind"] == "escalation_reminder"]
+    assert told["title"] == "督办催办：ZG-2026-0001「提交整改报告」已逾期" and "本周内报告" in told["body"]
+    handled = Web(server.app, "sup").get("/escalations?state=handled").text
+    assert f'href="/problems/{pid}">ZG-2026-0001</a>' in handled
 
 
 @BOTH_DATABASES
@@ -162,6 +171,7 @@ def test_a_completion_date_in_the_past_is_refused_and_changes_nothing(server):
     pid = handed_over(server)
     zhang = server.login("zhang")
     task = inbox_task(zhang, "submit_rectification_plan", pid)
+    web = Web(server.app, "zhang")  # (logging in is audited: before the snapshot)
     before = snapshot(server.engine)
     response = zhang.post(f"/api/v1/tasks/{task['id']}/complete",
                           {"data": {**PLAN, "completion_date": "2026-11-20"}})
@@ -170,5 +180,10 @@ def test_a_completion_date_in_the_past_is_refused_and_changes_nothing(server):
         ("completion_date", "date_in_past")]
     assert snapshot(server.engine) == before
     assert zhang.get(f"/api/v1/problems/{pid}").json()["plan"] is None
+    page = web.post(f"/tasks/{task['id']}", {  # the page says it next to the field
+        "measures": PLAN["measures"], "owner": "zhang", "completion_date": "2026-11-20"})
+    assert page.status_code == 200
+    assert re.search(r'data-field="completion_date">整改完成时限不能早于今天<', page.text)
+    assert snapshot(server.engine) == before
     today = {**PLAN, "completion_date": "2026-11-23"}  # today is not the past
     assert zhang.post(f"/api/v1/tasks/{task['id']}/complete", {"data": today}).status_code == 200
