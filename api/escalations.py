@@ -22,6 +22,7 @@ MEASURE_READERS = ("supervisor", "admin", "leader", "secretariat")
 class EscalationQuery(Page):
     state = String(validate=OneOf(("open", "handled", "cancelled")))
     item_id = String(validate=Length(1, 200))
+    problem_id = String(validate=Length(1, 200))
     department = String(validate=Length(1, 100))
 
 
@@ -40,7 +41,8 @@ class MeasureOut(Schema):
     department = String(required=True)
     year = Integer(required=True)
     measure = String(required=True)
-    item_id = String(required=True)
+    item_id = String(required=True, allow_none=True)
+    problem_id = String(required=True, allow_none=True)
     escalation_id = Integer(required=True)
     recorded_by = String(required=True)
     at = String(required=True)
@@ -60,7 +62,8 @@ class MeasurePage(Schema):
 def list_escalations(query):
     with engine().db.read() as session:
         rows, total = queries.escalations(session, current_actor(), query.get("state"), query.get("item_id"),
-                                          query.get("department"), query["limit"], query["offset"])
+                                          query.get("department"), query["limit"], query["offset"],
+                                          problem_id=query.get("problem_id"))
         return {"items": [escalation(r) for r in rows], "total": total}
 
 

@@ -65,12 +65,21 @@ class Presenter:
             "current_step": "、".join(t["title"] or t["key"] for t in tasks) or None,
             "instance_id": problem.instance_id, "complaint_id": problem.complaint_id,
             "requirements": problem.requirements, "handed_over_at": iso(problem.handed_over_at),
-            "plan": {"owner": problem.plan_owner, "measures": problem.plan_measures,
-                     "deadline": iso(problem.plan_deadline), "submitted_at": iso(problem.plan_submitted_at)}
-            if problem.plan_submitted_at else None,
+            "plan": problem_plan(problem),
             "created_at": iso(problem.created_at), "created_by": problem.created_by,
             "closed_at": iso(problem.closed_at), "open_tasks": tasks,
         }
+
+
+def problem_plan(problem):
+    """A problem's rectification plan as submitted (None before one is), with its review state."""
+    if not problem.plan_submitted_at:
+        return None
+    return {"owner": problem.plan_owner, "measures": problem.plan_measures,
+            "deadline": iso(problem.plan_deadline), "cause_analysis": problem.plan_cause_analysis,
+            "goal": problem.plan_goal, "milestones": problem.plan_milestones,
+            "state": problem.plan_state, "needs_extension": bool(problem.plan_needs_extension),
+            "submitted_at": iso(problem.plan_submitted_at)}
 
 
 def audit(record):
@@ -112,7 +121,8 @@ def instance(row, open_tasks, presenter):
 
 
 def escalation(row):
-    return {"id": row.id, "item_id": row.item_id, "instance_id": row.instance_id, "task_id": row.task_id,
+    return {"id": row.id, "item_id": row.item_id, "problem_id": row.problem_id, "instance_id": row.instance_id,
+            "task_id": row.task_id,
             "task_key": row.task_key, "handle_task_id": row.handle_task_id, "department": row.department,
             "overdue_since": iso(row.overdue_since), "level": row.level,
             "proposed_measure": row.proposed_measure, "state": row.state, "handled_by": row.handled_by,
@@ -122,7 +132,8 @@ def escalation(row):
 
 def measure(row):
     return {"id": row.id, "department": row.department, "year": row.year, "measure": row.measure,
-            "item_id": row.item_id, "escalation_id": row.escalation_id, "recorded_by": row.recorded_by,
+            "item_id": row.item_id, "problem_id": row.problem_id, "escalation_id": row.escalation_id,
+            "recorded_by": row.recorded_by,
             "at": iso(row.at)}
 
 

@@ -42,10 +42,24 @@ class ProblemCreated(Schema):
     status = String(required=True)
 
 
+class MilestoneOut(Schema):
+    date = String(required=True)
+    target = String(required=True)
+
+
 class ProblemPlanOut(Schema):
+    """The plan as submitted: ``deadline`` is its completion date (``completion_date`` in the
+    form); ``state`` its review (``submitted``/``approved``/``returned``; null for a plan of a
+    version without review); ``needs_extension``: later than the problem's 整改时限 and not yet
+    approved (approval moves the problem's deadline to it)."""
     owner = String(allow_none=True)
     measures = String(allow_none=True)
     deadline = String(allow_none=True)
+    cause_analysis = String(allow_none=True)
+    goal = String(allow_none=True)
+    milestones = List(Nested(MilestoneOut), allow_none=True)
+    state = String(allow_none=True)
+    needs_extension = Boolean(allow_none=True)
     submitted_at = String(allow_none=True)
 
 

@@ -135,8 +135,10 @@ class ItemOut(Schema):
 
 
 class EscalationOut(Schema):
+    """One of ``item_id``, ``problem_id`` is null: the record whose step is overdue."""
     id = Integer(required=True)
-    item_id = String(required=True)
+    item_id = String(required=True, allow_none=True)
+    problem_id = String(required=True, allow_none=True)
     instance_id = String(required=True)
     task_id = String(allow_none=True)
     task_key = String(required=True)

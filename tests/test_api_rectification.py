@@ -11,7 +11,7 @@ from workflows.rectification.models import Problem
 
 PROBLEM = {"title": "食堂食品安全管理制度落实不到位", "description": "巡察发现进货查验台账缺失",
            "source": "inspection", "department": "d1", "deadline": "2026-12-31"}
-PLAN = {"measures": "建立进货查验台账，专人负责", "owner": "zhang", "deadline": "2026-12-12"}
+PLAN = {"measures": "建立进货查验台账，专人负责", "owner": "zhang", "completion_date": "2026-12-12"}
 DONE = {"summary": "台账已建立并运行", "evidence": "台账照片.jpg", "done": True}
 
 
@@ -89,7 +89,8 @@ def test_rectification_loop_over_http(server):
     [row] = xlsx_rows(sec, light="red")
     assert (row["编号"], row["状态"], row["预警"]) == ("ZG-2026-0001", "整改中", "红")
 
-    complete(zhang, "submit_rectification_plan", pid, PLAN)
+    complete(zhang, "submit_rectification_plan", pid, PLAN)  # (late; timers: tests/test_rectification_deadlines.py)
+    complete(sec, "review_rectification_plan", pid, {"approved": True})
     assert zhang.get(f"/api/v1/tasks/{plan_task['id']}").json()["state"] == "completed"  # its department sees it
     assert wang.get(f"/api/v1/tasks/{plan_task['id']}").status_code == 403
     report_task = inbox_task(zhang, "submit_rectification_report", pid)
@@ -109,7 +110,7 @@ def test_rectification_loop_over_http(server):
     assert [(r["done"], r["passed"]) for r in body["reports"]] == [(False, None), (True, False), (True, True)]
     kinds = [r["kind"] for r in body["timeline"]]
     assert kinds[0] == "instance_started" and kinds[-1] == "instance_completed"
-    assert kinds.count("task_completed") == 7
+    assert kinds.count("task_completed") == 8  # with the plan's review (审定)
 
     assert ledger(sec, status="open")["total"] == 0
     [row] = ledger(sec, status="closed")["items"]

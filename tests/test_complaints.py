@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from engine.errors import Conflict
 from engine.models import Instance
-from tests.conftest import BOTH_DATABASES, REPO, SECRETARY
+from tests.conftest import BOTH_DATABASES, REPO, SECRETARY, deploy_shipped
 from workflows.complaints import intake, triage
 from workflows.complaints.intake import Throttled
 from workflows.complaints.models import Complaint
@@ -17,8 +17,7 @@ FIELDS = {"title": "路灯不亮", "department": "d2", "deadline": "2026-12-31"}
 
 @pytest.fixture
 def rectification(engine):
-    engine.deploy((REPO / "bpmn" / "rectification.bpmn").read_bytes(), actor="designer")
-    return engine
+    return deploy_shipped(engine, "accountability.dmn", "rectification.bpmn")
 
 
 def at_once(n, fn):

@@ -74,7 +74,7 @@ def test_dispatch_and_an_overdue_step_tell_the_department_and_an_escalation_the_
 
 @BOTH_DATABASES
 def test_a_complaint_tells_the_secretariat_and_its_problem_the_next_step(engine):
-    engine = seed_organisation(deploy_shipped(engine, "rectification.bpmn"))
+    engine = seed_organisation(deploy_shipped(engine, "accountability.dmn", "rectification.bpmn"))
     complaint = intake.receive(engine, {"text": "路灯坏了"}, "10.1.1.1", 5)
     assert told(engine, "complaint_received") == [("sec", "群众反映：新反映待分拣")]
 

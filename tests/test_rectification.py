@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.actor import Actor
 from engine.calendar import BusinessCalendar
 from engine.errors import InvalidInput
-from tests.conftest import BOTH_DATABASES, REPO, SECRETARY, STAFF
+from tests.conftest import BOTH_DATABASES, REPO, SECRETARY, STAFF, deploy_shipped
 from tests.helpers import complete, open_task
 from workflows.rectification import deadlines
 from workflows.rectification.models import Problem, ProblemReport
@@ -20,15 +20,15 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
 PROBLEM = {"title": "食堂食品安全管理制度落实不到位", "description": "巡察发现台账缺失", "source": "inspection",
            "department": "d1", "deadline": "2026-12-31"}
-PLAN = {"measures": "建立台账，专人负责", "owner": "zhang", "deadline": "2026-12-12"}
+PLAN = {"measures": "建立台账，专人负责", "owner": "zhang", "completion_date": "2026-12-12"}
+APPROVE = {"approved": True}
 DONE = {"summary": "已建立台账", "evidence": "台账照片.jpg", "done": True}
 CN = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture
 def rectification(engine):
-    engine.deploy((REPO / "bpmn" / "rectification.bpmn").read_bytes(), actor="designer")
-    return engine
+    return deploy_shipped(engine, "accountability.dmn", "rectification.bpmn")
 
 
 def local(moment):
@@ -72,8 +72,8 @@ def test_the_diagram_keeps_to_the_brief():
     assert (process.get("id"), process.get("name")) == ("rectification", "问题整改")
     assert [lane.get("name") for lane in process.iterfind("bpmn:laneSet/bpmn:lane", NS)] == ["督查室", "承办部门", "督查员"]
     tasks = {task.get("id"): task for task in process.iterfind("bpmn:userTask", NS)}
-    assert set(tasks) == {"hand_over", "submit_rectification_plan", "submit_rectification_report",
-                          "verify_rectification"}
+    assert set(tasks) == {"hand_over", "submit_rectification_plan", "review_rectification_plan",
+                          "submit_rectification_report", "verify_rectification", "handle_escalation"}
     for task in tasks.values():
         names = {p.get("name") for p in task.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")}
         assert "formSchema" in names
@@ -105,6 +105,7 @@ def test_the_problem_follows_its_process_to_closure(rectification):
     complete(engine, SECRETARY, "hand_over", {"requirements": "一周内建立台账"}, problem.id)
     assert due(engine, STAFF, "submit_rectification_plan", problem.id) == "2026-11-26T18:00:00+08:00"
     complete(engine, STAFF, "submit_rectification_plan", PLAN, problem.id)
+    complete(engine, SECRETARY, "review_rectification_plan", APPROVE, problem.id)
     assert due(engine, STAFF, "submit_rectification_report", problem.id) == "2026-12-14T18:00:00+08:00"
 
     complete(engine, STAFF, "submit_rectification_report", {"summary": "推进中", "done": False}, problem.id)
@@ -138,13 +139,14 @@ def test_forms_refuse_bad_data_and_other_departments(rectification):
     complete(engine, SECRETARY, "hand_over", {}, problem.id)
     task = open_task(engine, STAFF, "submit_rectification_plan", problem.id)
     with pytest.raises(InvalidInput) as err:
-        engine.tasks.complete(task.id, {**PLAN, "deadline": "12/12/2026"}, STAFF)
-    assert [d["field"] for d in err.value.details] == ["deadline"]
+        engine.tasks.complete(task.id, {**PLAN, "completion_date": "12/12/2026"}, STAFF)
+    assert [d["field"] for d in err.value.details] == ["completion_date"]
     other = Actor("wang", frozenset({"staff"}), "d2")
     with pytest.raises(Exception) as refused:
         engine.tasks.complete(task.id, PLAN, other)
     assert refused.value.status == 403
     engine.tasks.complete(task.id, PLAN, STAFF)
+    complete(engine, SECRETARY, "review_rectification_plan", APPROVE, problem.id)
     report = open_task(engine, STAFF, "submit_rectification_report", problem.id)
     with pytest.raises(InvalidInput) as err:  # done needs evidence
         engine.tasks.complete(report.id, {"summary": "完成", "done": True}, STAFF)
@@ -186,3 +188,23 @@ def test_problems_registered_at_once_get_distinct_codes(rectification):
         thread.join()
     assert failures == []
     assert sorted(codes) == [f"ZG-2026-{n:04d}" for n in range(1, 7)]
+
+
+def test_instances_of_the_version_before_review_run_on(engine):
+    """A problem started on the diagram without review or deadlines (tests/data/rectification_v1.bpmn,
+    its plan's date named ``deadline``) keeps its version after the new one is deployed."""
+    deploy_shipped(engine, "accountability.dmn")
+    engine.deploy((REPO / "tests" / "data" / "rectification_v1.bpmn").read_bytes(), actor="designer")
+    old = create_problem(engine, PROBLEM, SECRETARY)
+    deploy_shipped(engine, "rectification.bpmn")
+    new = create_problem(engine, PROBLEM, SECRETARY)
+    for problem in (old, new):
+        complete(engine, SECRETARY, "hand_over", {}, problem.id)
+    complete(engine, STAFF, "submit_rectification_plan",
+             {"measures": "建立台账", "owner": "zhang", "deadline": "2026-12-12"}, old.id)
+    assert due(engine, STAFF, "submit_rectification_report", old.id) == "2026-12-14T18:00:00+08:00"
+    old = get_problem(engine, old.id)
+    assert (old.plan_deadline, old.plan_state, old.plan_needs_extension) == (dt.date(2026, 12, 12), None, False)
+    complete(engine, STAFF, "submit_rectification_plan", PLAN, new.id)
+    assert open_task(engine, SECRETARY, "review_rectification_plan", new.id)
+    assert get_problem(engine, new.id).plan_state == "submitted"

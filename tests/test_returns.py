@@ -75,12 +75,13 @@ def test_a_failed_recheck_is_a_return_and_the_next_weekly_report_is_not(supervis
 
 @BOTH_DATABASES
 def test_a_failed_verification_returns_the_rectification_report(engine):
-    engine = seed_organisation(deploy_shipped(engine, "rectification.bpmn"))
+    engine = seed_organisation(deploy_shipped(engine, "accountability.dmn", "rectification.bpmn"))
     problem = create_problem(engine, {"title": "台账缺失", "description": "巡察发现", "source": "inspection",
                                       "department": "d1", "deadline": "2026-12-31"}, SECRETARY)
     complete(engine, SECRETARY, "hand_over", {}, problem.id)
     complete(engine, STAFF, "submit_rectification_plan",
-             {"measures": "建立台账", "owner": "zhang", "deadline": "2026-12-12"}, problem.id)
+             {"measures": "建立台账", "owner": "zhang", "completion_date": "2026-12-12"}, problem.id)
+    complete(engine, SECRETARY, "review_rectification_plan", {"approved": True}, problem.id)
     report = {"summary": "已建立台账", "evidence": "台账照片", "done": True}
     complete(engine, STAFF, "submit_rectification_report", report, problem.id)
     complete(engine, SECRETARY, "verify_rectification", {"passed": False, "findings": "仍不完整"}, problem.id)

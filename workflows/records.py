@@ -9,7 +9,9 @@ of the process closes or cancels it the same way. What the two domains share liv
 - :func:`start` and :func:`get` (404 when unknown); a record's :func:`open_tasks` and :func:`timeline`;
 - yearly codes (``DB-2026-0007``): :func:`allocate_code`, race-free;
 - listeners: :class:`Listeners` (scoped, :func:`keyed`, :meth:`~Listeners.close_on_end`),
-  :func:`opening_columns`, :func:`due_at`, :func:`latest`.
+  :func:`opening_columns`, :func:`due_at`, :func:`latest`;
+- which record an instance follows, for listeners shared by both processes (reminders,
+  escalations): :func:`record_of`, :func:`record_link`.
 """
 import datetime as dt
 import functools
@@ -198,3 +200,26 @@ def due_at(event):
 def latest(session, model, *conditions):
     """The ``model`` row (with an integer ``id``) added last among those matching ``conditions``."""
     return session.scalar(select(model).where(*conditions).order_by(model.id.desc()).limit(1))
+
+
+# -- the record behind an instance ----------------------------------------------------------------
+def _record_models():
+    from workflows.rectification.models import Problem  # late: the domains import this module
+    from workflows.supervision.models import Item
+    return {"supervision": (Item, "item_id"), "rectification": (Problem, "problem_id")}
+
+
+RECORD_PROCESSES = ("supervision", "rectification")  # the processes whose instances follow a record
+
+
+def record_of(session, instance):
+    """The item or problem ``instance`` (keyed) follows: its ``Item`` or ``Problem`` row."""
+    model, _column = _record_models()[instance.definition_key]
+    return session.get(model, instance.business_key)
+
+
+def record_link(instance):
+    """``{"item_id": key}`` or ``{"problem_id": key}``: the column naming ``instance``'s record
+    on rows kept for either (escalations, measures)."""
+    _model, column = _record_models()[instance.definition_key]
+    return {column: instance.business_key}

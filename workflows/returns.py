@@ -8,6 +8,8 @@ process        deciding step             reason field    step that opens again
 =============  ========================  ==============  ===============================
 supervision    approve_plan 审定工作计划   comment         draft_plan 制定工作计划
 supervision    recheck 复查核实            findings        report_progress 进度反馈
+rectification  review_rectification_plan  comment        submit_rectification_plan
+               审定整改方案
 rectification  verify_rectification 验收  findings        submit_rectification_report
 =============  ========================  ==============  ===============================
 
@@ -50,6 +52,7 @@ class Rule:
 RULES = (
     Rule("supervision", "approve_plan", "approved", "comment", "draft_plan"),
     Rule("supervision", "recheck", "passed", "findings", "report_progress"),
+    Rule("rectification", "review_rectification_plan", "approved", "comment", "submit_rectification_plan"),
     Rule("rectification", "verify_rectification", "passed", "findings", "submit_rectification_report"),
 )
 

@@ -1,8 +1,9 @@
 """督查台 (督办升级台): the supervisors' escalation desk.
 
 Open escalations, oldest overdue first (``workflows.supervision.queries.escalations``, the
-API's query and scope): the item, the department, the overdue step, since when, the rung of
-the accountability ladder and the measure the DMN table proposed. Each one is handled in
+API's query and scope): the item or problem (its code, linking to its page), the department,
+the overdue step, since when, the rung of the accountability ladder and the measure the DMN
+table proposed. Each one is handled in
 place — 提醒催办 / 延期 (a new due date-time) / 改派 (a user of the step's department) /
 确认问责 (the proposed measure) — by completing its ``handle_escalation`` task through
 ``engine.tasks.complete`` with the data the task's form expects; the domain's
@@ -17,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from api.runtime import engine
 from api.web import bp, paging, schema_form
 from api.web.labels import ESCALATION_ACTIONS, error_text, field_errors
-from api.web.lookups import department_names, items_by_id, user_names
+from api.web.lookups import department_names, items_by_id, problems_by_id, user_names
 from api.web.session import roles_required
 from engine import forms
 from engine.clock import parse_moment
@@ -75,7 +76,8 @@ def _render(state, form_errors=None, form_values=None):
         })
     return render_template(
         "escalations.html", state=state, desk=desk, total=total, open_total=open_total, page=page,
-        pages=max((total + PAGE - 1) // PAGE, 1), items=items_by_id(r.item_id for r in rows),
+        pages=max((total + PAGE - 1) // PAGE, 1), items=items_by_id(r.item_id for r in rows if r.item_id),
+        problems=problems_by_id(r.problem_id for r in rows if r.problem_id),
         departments=department_names(), users=names, actions=ESCALATION_ACTIONS,
         form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now()))
 
@@ -113,9 +115,10 @@ def handle_escalation(escalation_id):
     if errors:
         return _render("open", {row.id: errors}, {row.id: values})
     with rt.db.read() as db:
-        item = items_by_id([row.item_id]).get(row.item_id)
+        record = (items_by_id([row.item_id]).get(row.item_id) if row.item_id
+                  else problems_by_id([row.problem_id]).get(row.problem_id))
         step = db.get(HumanTask, row.task_id) if row.task_id else None
-    flash(f"已处置：{item.code if item else ''}「{(step.title if step else None) or row.task_key}」— "
+    flash(f"已处置：{record.code if record else ''}「{(step.title if step else None) or row.task_key}」— "
           f"{_done_words(action, data, row)}。")
     return redirect(url_for("web.escalations"))
 

@@ -11,7 +11,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api.models import User
-from api.present import Presenter, current_plan
+from api.present import Presenter, current_plan, problem_plan
 from api.runtime import engine
 from api.schemas import MAX_COMMENT
 from api.tasks import add_task_comment, assign_task, task_comments
@@ -20,7 +20,7 @@ from api.web.labels import error_text, field_errors
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import error_page, login_required
 from engine import forms
-from engine.errors import Conflict, FormInvalid, InvalidInput
+from engine.errors import Conflict, InvalidInput
 from engine.models import Instance
 from engine.tasks import may_work
 from workflows import access, records, returns
@@ -78,7 +78,7 @@ def _confirmation(db, task):
 def _record_context(db, task, instance, record):
     """The part of a task page about the item or problem the task works on."""
     if not isinstance(record, Item):
-        return {"problem": record, "timeline": records.timeline(db, record.id),
+        return {"problem": record, "problem_plan": problem_plan(record), "timeline": records.timeline(db, record.id),
                 "task_titles": task_titles_of(db, record.id)}
     plans = queries.plans(db, record.id)
     extendable = (task.state == "open" and task.due_at is not None and instance is not None
@@ -143,8 +143,8 @@ def task(task_id):
         return _render_task(task, schema, values, errors)
     try:
         _row, opened = rt.tasks.complete(task.id, data, g.actor)
-    except FormInvalid as err:  # the engine's own check found more: show the words of its codes
-        return _render_task(task, schema, values, field_errors(err))
+    except InvalidInput as err:  # the engine's own check, or a domain's before_complete hook (整改时限):
+        return _render_task(task, schema, values, field_errors(err))  # the words of its codes, by field
     except Conflict as err:
         return error_page(409, "该任务已被他人办理或状态已变化，请返回待办刷新。", error_text(err))
     flash(f"已办理：{task.title or task.key}。" + (

@@ -34,6 +34,11 @@ class Problem(Base):
     plan_measures: Mapped[str | None] = mapped_column(sa.Text)
     plan_deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
     plan_submitted_at: Mapped[dt.datetime | None]
+    plan_cause_analysis: Mapped[str | None] = mapped_column(sa.Text)  # 原因分析 (0016)
+    plan_goal: Mapped[str | None] = mapped_column(sa.Text)            # 整改目标
+    plan_milestones: Mapped[list | None]                               # [{date, target}]
+    plan_state: Mapped[str | None] = mapped_column(sa.String(20))     # submitted|approved|returned (审定)
+    plan_needs_extension: Mapped[bool | None]                          # completion later than 整改时限
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]

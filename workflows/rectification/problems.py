@@ -3,12 +3,23 @@
 Registering a problem starts the latest ``rectification`` process with the problem's id as
 business key; the ``instance_started`` listener writes the problem row and allocates its code
 ``ZG-<year>-<seq>`` inside the instance's own transaction, so a problem exists exactly when
-its process does. Later listeners record the hand-over, the plan, each report and each
+its process does. Later listeners record the hand-over, the plan, its review (审定), each report and each
 verification the same way; the end of the process closes (销号) or cancels the problem.
+
+整改时限 binds the plan (:func:`check_plan`, :func:`record_review`): a completion date
+(``completion_date``) before today is refused (400 ``date_in_past``, nothing changes); one
+later than the problem's deadline is accepted but flagged ``needs_extension`` (the diagram's
+``check_plan`` script sets the same flag in the instance, and the problem row keeps it for the
+review page), and the secretariat's approval of such a plan *is* the extension: the problem's
+deadline becomes the plan's date, recorded in the audit log (``problem_deadline_extended``).
+Why not the 延期申请 process (``workflows.supervision.extensions``): that moves the due time
+of an open step of an item; here nothing is open to move — the plan is the request, and its
+review already is the secretariat's decision on it, so a second request would ask the same
+people the same question twice.
 """
 import datetime as dt
 
-from engine.errors import problem
+from engine.errors import InvalidInput, problem
 from workflows import records
 from workflows.rectification.models import Problem, ProblemReport
 
@@ -73,12 +84,40 @@ def hand_over(event):
     problem.handed_over_at = event.at
 
 
+def check_plan(step):
+    """``before_complete`` of ``submit_rectification_plan``: a completion date before today
+    (the engine's clock, local) is refused before anything changes."""
+    day = step.data.get("completion_date")
+    if day and dt.date.fromisoformat(day) < step.engine.calendar.local(step.now).date():
+        raise InvalidInput("completion_date: must not be in the past", details=[
+            problem("completion_date", "date_in_past", "the completion date must not be before today")])
+
+
 @listeners.on("task_completed", "submit_rectification_plan")
 def record_plan(event):
     problem, data = _problem(event), event.data
     problem.plan_owner, problem.plan_measures = data["owner"], data["measures"]
-    problem.plan_deadline = dt.date.fromisoformat(data["deadline"])
+    # ``deadline``: the field's name in versions before the reviewed plan (running instances)
+    problem.plan_deadline = dt.date.fromisoformat(data.get("completion_date") or data["deadline"])
+    problem.plan_cause_analysis, problem.plan_goal = data.get("cause_analysis"), data.get("goal")
+    problem.plan_milestones = data.get("milestones")
+    problem.plan_needs_extension = problem.deadline is not None and problem.plan_deadline > problem.deadline
+    problem.plan_state = "submitted" if "completion_date" in data else None  # old versions: no review
     problem.plan_submitted_at = event.at
+
+
+@listeners.on("task_completed", "review_rectification_plan")
+def record_review(event):
+    problem = _problem(event)
+    if event.data.get("approved") is not True:
+        problem.plan_state = "returned"
+        return
+    problem.plan_state = "approved"
+    if problem.plan_needs_extension:
+        old, problem.deadline = problem.deadline, problem.plan_deadline
+        problem.plan_needs_extension = False
+        event.audit("problem_deadline_extended", {"from": old.isoformat() if old else None,
+                                                  "to": problem.deadline.isoformat(), "task_id": event.task_id})
 
 
 @listeners.on("task_completed", "submit_rectification_report")
@@ -105,3 +144,4 @@ listeners.close_on_end(Problem)
 
 def register(registry):
     listeners.register(registry)
+    registry.before_complete("submit_rectification_plan", process=PROCESS_KEY)(records.keyed(check_plan))

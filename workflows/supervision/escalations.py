@@ -1,4 +1,10 @@
-"""Escalations (逾期督办) and the accountability ladder (问责).
+"""Escalations (逾期督办) and the accountability ladder (问责), for items and problems alike.
+
+Both record processes — ``supervision`` (items) and ``rectification`` (problems,
+``bpmn/rectification.bpmn``) — carry the same escalation branch and ``handle_escalation``
+task; the listeners and the hook here are registered for both (``records.RECORD_PROCESSES``)
+and write the escalation with ``item_id`` or ``problem_id`` (``records.record_link``). The
+ladder counts the department's overdue steps of the year over both kinds of record.
 
 When a department step's escalation timer fires (its due time has passed, the step is
 still open), the diagram's escalation branch notes which step is overdue, counts the
@@ -24,18 +30,18 @@ from engine.clock import parse_moment
 from engine.errors import Conflict, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask
 from engine.roles import LEADER, STAFF
-from workflows.records import keyed
-from workflows.supervision.models import Escalation, Item, Measure
+from workflows.records import RECORD_PROCESSES, keyed, record_link, record_of
+from workflows.supervision.models import Escalation, Measure
 from workflows.supervision.notifications import department_name, notify, recipients
 
-PROCESS_KEY = "supervision"
 TASK_KEY = "handle_escalation"
 ACTIONS = ("remind", "extend", "reassign", "accountability")
 
 
 def _functions(engine):
     def overdue_steps_in_year(department, since):
-        """How many of ``department``'s steps were already overdue in the year of ``since``."""
+        """How many of ``department``'s steps were already overdue in the year of ``since``:
+        items' and problems' (one escalation row each)."""
         year = engine.calendar.local(parse_moment(since)).year
         with engine.db.read() as session:
             return session.scalar(select(func.count()).select_from(Escalation).where(
@@ -56,7 +62,7 @@ def on_task_opened(event):
         HumanTask.instance_id == event.instance.id, HumanTask.key == data["overdue_task"],
         HumanTask.state == "open").order_by(HumanTask.created_at.desc()).limit(1))
     escalation = Escalation(
-        item_id=event.instance.business_key, instance_id=event.instance.id,
+        **record_link(event.instance), instance_id=event.instance.id,
         task_id=step.id if step else None, task_key=data["overdue_task"], handle_task_id=event.task_id,
         department=data["department"],  # the department overdue_steps_in_year counted
         year=calendar.local(since).year, overdue_since=since, level=int(data["overdue_count"]),
@@ -68,7 +74,7 @@ def on_task_opened(event):
         # Another escalation of this department took the same rung first: count again.
         raise StaleInstance(f"escalation level {escalation.level} of {escalation.department} "
                             f"in {escalation.year} was taken concurrently; retry", reason="level_taken") from None
-    item = session.get(Item, escalation.item_id)
+    item = record_of(session, event.instance)  # the item or the problem
     title = step.title if step else escalation.task_key
     event.audit("escalation_opened", {
         "escalation_id": escalation.id, "task": escalation.task_key, "department": escalation.department,
@@ -138,7 +144,7 @@ def _check_assignee(session, directory, task, username):
 def on_task_completed(event):
     session, data = event.session, event.data
     escalation = for_handling_task(session, event.task_id)
-    item = session.get(Item, escalation.item_id)
+    item = record_of(session, event.instance)  # the item or the problem
     overdue = session.get(HumanTask, escalation.task_id) if escalation.task_id else None
     escalation.state, escalation.handled_by, escalation.handled_at = "handled", event.actor.username, event.at
     escalation.action, escalation.comment = data["action"], data.get("comment")
@@ -163,7 +169,7 @@ def on_task_completed(event):
                f"督查员已将逾期的「{title}」改派给你，请立即办理。{comment}", task_id=overdue.id)
     else:
         measure = Measure(department=escalation.department, year=escalation.year,
-                          measure=escalation.proposed_measure, item_id=item.id,
+                          measure=escalation.proposed_measure, **record_link(event.instance),
                           escalation_id=escalation.id, recorded_by=event.actor.username, at=event.at)
         session.add(measure)
         session.flush()
@@ -182,9 +188,11 @@ def on_instance_cancelled(event):
 
 
 def register(registry):
-    """Every listener and the hook concern supervision's instances with a business key (an item)."""
+    """Every listener and the hook concern the instances with a business key (an item or a
+    problem) of the two record processes."""
     registry.functions(_functions)
-    registry.on("task_opened", process=PROCESS_KEY, task=TASK_KEY)(keyed(on_task_opened))
-    registry.before_complete(TASK_KEY, process=PROCESS_KEY)(keyed(before_handle))
-    registry.on("task_completed", process=PROCESS_KEY, task=TASK_KEY)(keyed(on_task_completed))
-    registry.on("instance_cancelled", process=PROCESS_KEY)(keyed(on_instance_cancelled))
+    for process in RECORD_PROCESSES:
+        registry.on("task_opened", process=process, task=TASK_KEY)(keyed(on_task_opened))
+        registry.before_complete(TASK_KEY, process=process)(keyed(before_handle))
+        registry.on("task_completed", process=process, task=TASK_KEY)(keyed(on_task_completed))
+        registry.on("instance_cancelled", process=process)(keyed(on_instance_cancelled))

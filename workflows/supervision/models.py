@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base
+import workflows.rectification.models  # noqa: F401 (the problem table that escalations and measures name)
 
 
 class Item(Base):
@@ -103,10 +104,11 @@ class ItemReport(Base):
 
 
 class Escalation(Base):
-    """An overdue step (逾期督办): opened when the step's escalation timer fires, handled by a supervisor.
+    """An overdue step (逾期督办) of an item or a problem: opened when the step's escalation timer
+    fires, handled by a supervisor.
 
     ``level`` is the department's count of overdue steps in the year of ``overdue_since``
-    (this one included): the rung of the accountability ladder. The unique constraint makes
+    (this one included), items' and problems' steps alike: the rung of the accountability ladder. The unique constraint makes
     two escalations racing for the same rung collide; the loser's unit of work is retried
     and counts again.
     """
@@ -116,7 +118,10 @@ class Escalation(Base):
                       sa.Index("ix_escalation_state", "state", "overdue_since"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    # the record whose step is overdue: an item or a problem (one of the two is null; 0016)
+    item_id: Mapped[str | None] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    problem_id: Mapped[str | None] = mapped_column(sa.ForeignKey("problem.id", name="fk_escalation_problem_id"),
+                                                   index=True)
     instance_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     task_id: Mapped[str | None] = mapped_column(sa.String(36))          # the overdue step's task
     task_key: Mapped[str] = mapped_column(sa.String(200))
@@ -146,7 +151,9 @@ class Measure(Base):
     department: Mapped[str] = mapped_column(sa.String(100))
     year: Mapped[int]
     measure: Mapped[str] = mapped_column(sa.String(100))
-    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    item_id: Mapped[str | None] = mapped_column(sa.ForeignKey("item.id"), index=True)  # or:
+    problem_id: Mapped[str | None] = mapped_column(sa.ForeignKey("problem.id", name="fk_measure_problem_id"),
+                                                   index=True)
     escalation_id: Mapped[int] = mapped_column(sa.ForeignKey("escalation.id"), unique=True)
     recorded_by: Mapped[str] = mapped_column(sa.String(100))
     at: Mapped[dt.datetime]

@@ -141,14 +141,15 @@ def _page(session, query, order, limit, offset):
     return list(session.scalars(query.order_by(*order).limit(limit).offset(offset))), total
 
 
-def escalations(session, actor, state=None, item_id=None, department=None, limit=50, offset=0):
+def escalations(session, actor, state=None, item_id=None, department=None, limit=50, offset=0, problem_id=None):
     """Escalations, oldest overdue first: supervisors and admins see all, leaders their items'
-    (``access.sees_every_escalation``)."""
+    (``access.sees_every_escalation``; a problem has no leader, so its escalations are the
+    overseers' only)."""
     query = select(Escalation)
     if not access.sees_every_escalation(actor):
         query = query.where(Escalation.item_id.in_(select(Item.id).where(Item.leader == actor.username)))
     for column, value in ((Escalation.state, state), (Escalation.item_id, item_id),
-                          (Escalation.department, department)):
+                          (Escalation.problem_id, problem_id), (Escalation.department, department)):
         if value:
             query = query.where(column == value)
     return _page(session, query, (Escalation.overdue_since, Escalation.id), limit, offset)

@@ -2,15 +2,14 @@
 
 The diagram's reminder timers (``last_working_day_start(<due>)``, non-interrupting) lead to
 a script that raises ``emit("reminder", {"task": <task key>, "due": <due>})``; the listener
-here (registered for the supervision process's items) notifies the open step's assignee, or
+here (registered for both record processes: items and problems) notifies the open step's assignee, or
 else every user of its role and department, in the same transaction as the timer's firing.
 """
 from sqlalchemy import select
 
 from engine.clock import parse_moment
 from engine.models import HumanTask
-from workflows.records import keyed
-from workflows.supervision.items import PROCESS_KEY
+from workflows.records import RECORD_PROCESSES, keyed, record_of
 from workflows.supervision.models import Item
 from workflows.supervision.notifications import notify, recipients
 
@@ -27,15 +26,17 @@ def on_reminder(event):
     task = open_step(session, event.instance.id, event.data.get("task"))
     if task is None:  # completed meanwhile: nobody to remind
         return
-    item = session.get(Item, event.instance.business_key)
+    record = record_of(session, event.instance)
+    noun = "督办事项" if isinstance(record, Item) else "整改问题"
     due = event.engine.calendar.local(parse_moment(event.data["due"]))
     users = recipients(session, event.engine.registry.directory, task)
-    notify(event, users, "reminder", f"催办：{item.code}「{task.title}」今日到期",
-           f"督办事项「{item.title}」的「{task.title}」应于 {due:%Y-%m-%d %H:%M} 前完成，请抓紧办理。",
+    notify(event, users, "reminder", f"催办：{record.code}「{task.title}」今日到期",
+           f"{noun}「{record.title}」的「{task.title}」应于 {due:%Y-%m-%d %H:%M} 前完成，请抓紧办理。",
            task_id=task.id)
     event.audit("reminder_sent", {"task": task.key, "task_id": task.id, "due": due.isoformat(), "to": users})
 
 
 def register(registry):
     registry.event("reminder")
-    registry.on("reminder", process=PROCESS_KEY)(keyed(on_reminder))
+    for process in RECORD_PROCESSES:
+        registry.on("reminder", process=process)(keyed(on_reminder))

@@ -18,8 +18,11 @@ Definitions (stated once, used by every report and export):
 - **Average rating** of the items it leads closed in the period: excellent 3, good 2, poor 1;
   shown as the grade nearest to it (:func:`rating_grade`: 2.5 and up 优, 1.5 and up 良, else 差).
 - **Ranked departments**: every department but the overseeing offices (:func:`ranked_departments`).
-- **Escalations**: escalations of the department's steps whose step fell overdue in the period;
-  **measures**: accountability measures recorded for the department in the period.
+- **Escalations**: escalations of the department's steps whose step fell overdue in the period,
+  items' and problems' alike (a late rectification plan or report, 整改逾期, counts here as the
+  accountability ladder counts it: one overdue step of the department); **measures**:
+  accountability measures recorded for the department in the period, on items or problems.
+  (The on-time rate stays the items' steps: a problem's steps are judged in its ledger.)
 - An item's **current step** is its open steps, leaving out the supervisors' escalation
   handling (that is the supervisors' work on the item, not the item's step).
 - **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
