@@ -48,8 +48,8 @@ class MilestoneOut(Schema):
 
 
 class ProblemPlanOut(Schema):
-    """The plan as submitted: ``deadline`` is its completion date (``completion_date`` in the
-    form); ``state`` its review (``submitted``/``approved``/``returned``; null for a plan of a
+    """The plan as submitted: ``deadline`` is its completion date (整改完成时限, the form field of
+    the same name); ``state`` its review (``submitted``/``approved``/``returned``; null for a plan of a
     version without review); ``needs_extension``: later than the problem's 整改时限 and not yet
     approved (approval moves the problem's deadline to it)."""
     owner = String(allow_none=True)

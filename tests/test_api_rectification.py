@@ -11,7 +11,7 @@ from workflows.rectification.models import Problem
 
 PROBLEM = {"title": "食堂食品安全管理制度落实不到位", "description": "巡察发现进货查验台账缺失",
            "source": "inspection", "department": "d1", "deadline": "2026-12-31"}
-PLAN = {"measures": "建立进货查验台账，专人负责", "owner": "zhang", "completion_date": "2026-12-12"}
+PLAN = {"measures": "建立进货查验台账，专人负责", "owner": "zhang", "deadline": "2026-12-12"}
 DONE = {"summary": "台账已建立并运行", "evidence": "台账照片.jpg", "done": True}
 
 

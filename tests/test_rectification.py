@@ -20,7 +20,7 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
 PROBLEM = {"title": "食堂食品安全管理制度落实不到位", "description": "巡察发现台账缺失", "source": "inspection",
            "department": "d1", "deadline": "2026-12-31"}
-PLAN = {"measures": "建立台账，专人负责", "owner": "zhang", "completion_date": "2026-12-12"}
+PLAN = {"measures": "建立台账，专人负责", "owner": "zhang", "deadline": "2026-12-12"}
 APPROVE = {"approved": True}
 DONE = {"summary": "已建立台账", "evidence": "台账照片.jpg", "done": True}
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -139,8 +139,8 @@ def test_forms_refuse_bad_data_and_other_departments(rectification):
     complete(engine, SECRETARY, "hand_over", {}, problem.id)
     task = open_task(engine, STAFF, "submit_rectification_plan", problem.id)
     with pytest.raises(InvalidInput) as err:
-        engine.tasks.complete(task.id, {**PLAN, "completion_date": "12/12/2026"}, STAFF)
-    assert [d["field"] for d in err.value.details] == ["completion_date"]
+        engine.tasks.complete(task.id, {**PLAN, "deadline": "12/12/2026"}, STAFF)
+    assert [d["field"] for d in err.value.details] == ["deadline"]
     other = Actor("wang", frozenset({"staff"}), "d2")
     with pytest.raises(Exception) as refused:
         engine.tasks.complete(task.id, PLAN, other)

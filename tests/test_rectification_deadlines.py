@@ -14,7 +14,7 @@ from tests.test_api_rectification import PROBLEM, complete, inbox_task
 from tests.test_web_pages import Web
 
 PLAN = {"cause_analysis": "制度未落实到岗", "goal": "进货查验全覆盖", "measures": "建立进货查验台账，专人负责",
-        "owner": "zhang", "completion_date": "2026-12-12",
+        "owner": "zhang", "deadline": "2026-12-12",
         "milestones": [{"date": "2026-12-05", "target": "台账建立"}]}
 
 
@@ -147,7 +147,7 @@ def test_the_plan_is_reviewed_returned_with_a_reason_then_approved_extending_the
     assert sec.get(f"/api/v1/problems/{pid}").json()["plan"]["state"] == "returned"
     assert any(n["kind"] == "returned" for n in notifications(zhang)["items"])
 
-    later_plan = {**PLAN, "completion_date": "2027-01-15"}  # after 整改时限 2026-12-31
+    later_plan = {**PLAN, "deadline": "2027-01-15"}  # after 整改时限 2026-12-31
     complete(zhang, "submit_rectification_plan", pid, later_plan)
     plan = sec.get(f"/api/v1/problems/{pid}").json()["plan"]
     assert (plan["deadline"], plan["needs_extension"], plan["state"]) == ("2027-01-15", True, "submitted")
@@ -167,23 +167,23 @@ def test_the_plan_is_reviewed_returned_with_a_reason_then_approved_extending_the
 
 
 @BOTH_DATABASES
-def test_a_completion_date_in_the_past_is_refused_and_changes_nothing(server):
+def test_a_deadline_in_the_past_is_refused_and_changes_nothing(server):
     pid = handed_over(server)
     zhang = server.login("zhang")
     task = inbox_task(zhang, "submit_rectification_plan", pid)
     web = Web(server.app, "zhang")  # (logging in is audited: before the snapshot)
     before = snapshot(server.engine)
     response = zhang.post(f"/api/v1/tasks/{task['id']}/complete",
-                          {"data": {**PLAN, "completion_date": "2026-11-20"}})
+                          {"data": {**PLAN, "deadline": "2026-11-20"}})
     assert response.status_code == 400, response.text
     assert [(d["field"], d["code"]) for d in response.json()["error"]["details"]] == [
-        ("completion_date", "date_in_past")]
+        ("deadline", "date_in_past")]
     assert snapshot(server.engine) == before
     assert zhang.get(f"/api/v1/problems/{pid}").json()["plan"] is None
     page = web.post(f"/tasks/{task['id']}", {  # the page says it next to the field
-        "measures": PLAN["measures"], "owner": "zhang", "completion_date": "2026-11-20"})
+        "measures": PLAN["measures"], "owner": "zhang", "deadline": "2026-11-20"})
     assert page.status_code == 200
-    assert re.search(r'data-field="completion_date">整改完成时限不能早于今天<', page.text)
+    assert re.search(r'data-field="deadline">整改完成时限不能早于今天<', page.text)
     assert snapshot(server.engine) == before
-    today = {**PLAN, "completion_date": "2026-11-23"}  # today is not the past
+    today = {**PLAN, "deadline": "2026-11-23"}  # today is not the past
     assert zhang.post(f"/api/v1/tasks/{task['id']}/complete", {"data": today}).status_code == 200

@@ -80,7 +80,7 @@ def test_a_failed_verification_returns_the_rectification_report(engine):
                                       "department": "d1", "deadline": "2026-12-31"}, SECRETARY)
     complete(engine, SECRETARY, "hand_over", {}, problem.id)
     complete(engine, STAFF, "submit_rectification_plan",
-             {"measures": "建立台账", "owner": "zhang", "completion_date": "2026-12-12"}, problem.id)
+             {"measures": "建立台账", "owner": "zhang", "deadline": "2026-12-12"}, problem.id)
     complete(engine, SECRETARY, "review_rectification_plan", {"approved": True}, problem.id)
     report = {"summary": "已建立台账", "evidence": "台账照片", "done": True}
     complete(engine, STAFF, "submit_rectification_report", report, problem.id)

@@ -42,7 +42,7 @@ def test_diagram_desk_and_review(server, people):
     card.locator("h2 a", has_text="ZG-2026-0001").click()
     sup.page.wait_for_url(re.compile(rf".*/problems/{late}$"))
 
-    complete(zhang, "submit_rectification_plan", late, {**PLAN, "completion_date": "2027-01-15"})
+    complete(zhang, "submit_rectification_plan", late, {**PLAN, "deadline": "2027-01-15"})
     review = inbox_task(sec, "review_rectification_plan", late)
     secretary = people("sec")
     secretary.goto(f"/tasks/{review['id']}")

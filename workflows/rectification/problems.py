@@ -7,7 +7,8 @@ its process does. Later listeners record the hand-over, the plan, its review (�
 verification the same way; the end of the process closes (销号) or cancels the problem.
 
 整改时限 binds the plan (:func:`check_plan`, :func:`record_review`): a completion date
-(``completion_date``) before today is refused (400 ``date_in_past``, nothing changes); one
+(the plan's ``deadline`` field, the name it had before plans were reviewed, kept so
+existing clients stay valid) before today is refused (400 ``date_in_past``, nothing changes); one
 later than the problem's deadline is accepted but flagged ``needs_extension`` (the diagram's
 ``check_plan`` script sets the same flag in the instance, and the problem row keeps it for the
 review page), and the secretariat's approval of such a plan *is* the extension: the problem's
@@ -87,23 +88,27 @@ def hand_over(event):
 def check_plan(step):
     """``before_complete`` of ``submit_rectification_plan``: a completion date before today
     (the engine's clock, local) is refused before anything changes."""
-    day = step.data.get("completion_date")
+    day = step.data.get("deadline")
     if day and dt.date.fromisoformat(day) < step.engine.calendar.local(step.now).date():
-        raise InvalidInput("completion_date: must not be in the past", details=[
-            problem("completion_date", "date_in_past", "the completion date must not be before today")])
+        raise InvalidInput("deadline: must not be in the past", details=[
+            problem("deadline", "date_in_past", "the completion date must not be before today")])
 
 
 @listeners.on("task_completed", "submit_rectification_plan")
 def record_plan(event):
     problem, data = _problem(event), event.data
     problem.plan_owner, problem.plan_measures = data["owner"], data["measures"]
-    # ``deadline``: the field's name in versions before the reviewed plan (running instances)
-    problem.plan_deadline = dt.date.fromisoformat(data.get("completion_date") or data["deadline"])
+    problem.plan_deadline = dt.date.fromisoformat(data["deadline"])
     problem.plan_cause_analysis, problem.plan_goal = data.get("cause_analysis"), data.get("goal")
     problem.plan_milestones = data.get("milestones")
     problem.plan_needs_extension = problem.deadline is not None and problem.plan_deadline > problem.deadline
-    problem.plan_state = "submitted" if "completion_date" in data else None  # old versions: no review
+    problem.plan_state = None  # set by the review step's opening; versions before review have none
     problem.plan_submitted_at = event.at
+
+
+@listeners.on("task_opened", "review_rectification_plan")
+def await_review(event):
+    _problem(event).plan_state = "submitted"
 
 
 @listeners.on("task_completed", "review_rectification_plan")

@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0016_rectify"
-down_revision = "0015_item_doc_number"
+revision = "0017_rectify"
+down_revision = "0016_cockpit"
 branch_labels = None
 depends_on = None
 
