@@ -54,6 +54,7 @@ DEFAULTS = {
         "lockout_minutes": 15,
     },
     "web": {"secure_cookies": False},
+    "deadlines": {"escalation_working_days": 1, "approval_working_days": 2},
 }
 
 
