@@ -158,3 +158,21 @@ def test_approvals_and_escalations_have_due_times_and_turn_red(server_factory):
     advance(server, to="2026-11-27T18:00:01+08:00")
     assert inbox_task(sup, "handle_escalation", other["id"])["light"] == "red"
     assert listed(sup, light="red", key="handle_escalation")["total"] == 1
+
+
+def test_working_days_left_counts_the_calendar_not_the_clock():
+    import datetime as dt
+
+    from engine.calendar import BusinessCalendar
+    from workflows.inbox import days_left_words, working_days_left
+
+    calendar = BusinessCalendar(extra_holidays=["2026-12-01"])  # a Tuesday off
+    friday = dt.datetime(2026, 11, 27, 10, tzinfo=calendar.tz)
+    at = lambda day, hour=18: dt.datetime(2026, 12, day, hour, tzinfo=calendar.tz)  # noqa: E731
+    assert working_days_left(calendar, at(2), friday) == 2  # Mon 30 Nov, (Tue off), Wed 2 Dec
+    assert working_days_left(calendar, friday.replace(hour=18), friday) == 0
+    assert working_days_left(calendar, friday, at(3)) == -3  # Mon, Wed, Thu
+    assert working_days_left(calendar, None, friday) is None
+    assert working_days_left(calendar, friday.replace(year=2040), friday) is None  # too far to count
+    assert [days_left_words(n, late) for n, late in ((2, False), (0, False), (0, True), (-3, True), (None, False))] \
+        == ["剩 2 个工作日", "今日到期", "已超期", "已超期 3 个工作日", "—"]
