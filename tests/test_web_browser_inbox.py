@@ -46,3 +46,30 @@ def test_inbox_filters_done_and_draft_on_desktop_and_phone(server, people):
     person.page.wait_for_selector("#draft-note")
     assert person.page.input_value("textarea[name=measures]") == "先摸底，再分三步推进"
     person.shot("task-draft-saved")
+
+
+def test_bulk_remind_on_the_escalation_desk_asks_first(server, people):
+    import datetime as dt
+
+    from tests.test_web_desks import PLAN_OVERDUE
+
+    sec = server.login("sec")
+    for title in ("推进政务服务一网通办", "整治背街小巷", "优化营商环境"):
+        sec.post("/api/v1/items", {**ITEM, "title": title, "co_departments": []})
+    server.engine.advance_clock(to=dt.datetime.fromisoformat(PLAN_OVERDUE))
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        person = people("sup", viewport=viewport)
+        person.goto("/escalations")
+        asked = []
+        person.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        boxes = person.page.locator("input[name=ids]")
+        boxes.nth(0).check()
+        person.page.click("#bulk-remind")
+        assert asked and "批量催办" in asked[0]  # dismissed: nothing sent
+        assert person.page.locator(".escalation").count() == (3 if name == "desktop" else 2)
+        person.shot(f"escalations-bulk-{name}")
+        person.page.once("dialog", lambda dialog: dialog.accept())
+        person.page.click("#bulk-remind")
+        person.page.wait_for_selector("text=批量催办：成功 1 件，失败 0 件。")
+        if viewport is PHONE:
+            assert person.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
