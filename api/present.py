@@ -1,5 +1,5 @@
 """Rows → the contract's JSON shapes (one place, so every endpoint answers alike)."""
-from workflows import lights
+from workflows import inbox, lights
 from workflows.supervision import management
 
 
@@ -17,6 +17,12 @@ class Presenter:
     def light(self, task):
         return lights.light(task.due_at, self.now, self.warning_limit) if task.state == "open" else "green"
 
+    def working_days_left(self, task):
+        """Of an open task: working days to its due date (negative once overdue), else None."""
+        if task.state != "open":
+            return None
+        return inbox.working_days_left(self.engine.calendar, task.due_at, self.now)
+
     def task(self, row, returns=None):
         """``returns``: ``{task id: workflows.returns.Returned}`` where the caller read them (the
         inbox, a task): then ``returned`` is that object or None; elsewhere the key is left out."""
@@ -27,7 +33,7 @@ class Presenter:
             "candidate_department": row.candidate_department, "candidate_role": row.candidate_role,
             "state": row.state, "created_at": iso(row.created_at), "due_at": iso(row.due_at),
             "light": self.light(row), "completed_at": iso(row.completed_at),
-            "completed_by": row.completed_by,
+            "completed_by": row.completed_by, "working_days_left": self.working_days_left(row),
         }
         if returns is not None:
             body["returned"] = self.returned(returns.get(row.id))

@@ -39,12 +39,25 @@ class TaskOut(Schema):
     completed_at = String(allow_none=True)
     completed_by = String(allow_none=True)
     returned = Nested(ReturnedOut, allow_none=True)  # the inbox and a task's own answer only
+    # working days from today to the due date (engine calendar); negative once overdue
+    working_days_left = Integer(allow_none=True)
 
 
 class TaskDetailOut(TaskOut):
     form = Dict(allow_none=True)
     data = Dict(allow_none=True)
     documentation = String(allow_none=True)
+    draft = Dict(allow_none=True)  # the caller's 暂存 of this open task's form
+
+
+class DraftIn(Schema):
+    data = Dict(required=True)
+
+
+class DraftOut(Schema):
+    task_id = String(required=True)
+    data = Dict(required=True)
+    saved_at = String(required=True)
 
 
 class TaskPage(Schema):

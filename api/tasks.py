@@ -1,18 +1,22 @@
 """Tasks: the caller's inbox, task details with form, claim / unclaim / assign, complete, comments."""
 from apiflask import APIBlueprint
-from apiflask.fields import String
-from apiflask.validators import Length
+from apiflask.fields import Integer, String
+from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import func, select
 
 from api.auth import current_actor, token_auth
-from api.models import TaskComment, User
+from api.models import Department, TaskComment, User
 from api.present import Presenter, iso
 from api.runtime import engine
-from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut,
-                         Page, TaskDetailOut, TaskOut, TaskPage)
+from api.schemas import (AssignIn, CommentIn, CommentOut, CommentPage, CompleteIn, CompleteOut, DraftIn,
+                         DraftOut, Page, TaskDetailOut, TaskOut, TaskPage)
+from api.web.paging import MAX_PAGE
 from engine import forms
 from engine.errors import Forbidden, InvalidInput, problem
-from workflows import access, returns
+from engine.models import Definition
+from engine.tasks import SORTS
+from workflows import access, drafts, returns
+from workflows import inbox as filters
 
 bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
 
@@ -20,6 +24,14 @@ bp = APIBlueprint("tasks", __name__, url_prefix="/api/v1", tag="Tasks")
 class InboxQuery(Page):
     item_id = String(validate=Length(1, 200))
     instance_id = String(validate=Length(1, 200))
+    state = String(load_default="open", validate=OneOf(("open", "done")))  # done: the caller's 已办
+    process = String(validate=Length(1, 200))
+    key = String(validate=Length(1, 200))
+    light = String(validate=OneOf(filters.LIGHTS))
+    department = String(validate=Length(1, 100))
+    q = String(validate=Length(1, 100))
+    sort = String(load_default="due", validate=OneOf(SORTS))
+    page = Integer(validate=Range(1, MAX_PAGE))  # instead of offset: (page - 1) × limit
 
 
 def visible_task(task_id):
@@ -31,17 +43,39 @@ def visible_task(task_id):
 @bp.auth_required(token_auth)
 @bp.input(InboxQuery, location="query", arg_name="query")
 @bp.output(TaskPage)
-@bp.doc(summary="The caller's inbox: open tasks assigned to or claimable by the caller, by due time")
+@bp.doc(summary="The caller's inbox: open tasks assigned to or claimable by the caller, by due time; "
+                "filtered by process, key, light, department, q; ?state=done: the tasks the caller completed, "
+                "newest first", responses=[400])
 def inbox(query):
     rt, actor = engine(), current_actor()
-    rows, total = rt.tasks.inbox(actor, instance_id=query.get("instance_id"),
-                                 business_key=query.get("item_id"),
-                                 limit=query["limit"], offset=query["offset"])
+    offset = (query["page"] - 1) * query["limit"] if "page" in query else query["offset"]
     presenter = Presenter(rt)
+    if query["state"] == "done":
+        rows, total = rt.tasks.done(actor, limit=query["limit"], offset=offset)
+        return {"items": [presenter.task(r) for r in rows], "total": total}
+    check_filters(rt, query)
+    where = filters.conditions(rt.calendar, presenter.now, process=query.get("process"), key=query.get("key"),
+                             light=query.get("light"), department=query.get("department"), q=query.get("q"))
+    rows, total = rt.tasks.inbox(actor, instance_id=query.get("instance_id"), business_key=query.get("item_id"),
+                                 limit=query["limit"], offset=offset, where=where, sort=query["sort"])
     with rt.db.read() as session:
         marks = returns.returned_tasks(session, rows)
     return {"items": [presenter.task(r, marks) for r in rows], "total": total,
             "overdue": rt.tasks.count_overdue(actor, presenter.now)}
+
+
+def check_filters(rt, query):
+    """InvalidInput for a ``process`` never deployed or a ``department`` that does not exist:
+    a filter naming nothing is a mistake, not an empty inbox."""
+    problems = []
+    with rt.db.read() as session:
+        process, department = query.get("process"), query.get("department")
+        if process and session.scalar(select(Definition.id).where(Definition.key == process).limit(1)) is None:
+            problems.append(problem("process", "unknown_process", f"no deployed process {process!r}"))
+        if department and session.get(Department, department) is None:
+            problems.append(problem("department", "unknown_department", f"unknown department {department!r}"))
+    if problems:
+        raise InvalidInput("unknown filter value", problems)
 
 
 @bp.get("/tasks/<task_id>")
@@ -53,10 +87,23 @@ def get_task(task_id):
     rt = engine()
     with rt.db.read() as session:
         back = returns.returned(session, task)
+        draft = drafts.get(session, task, current_actor().username)
     body = Presenter(rt).task(task, {task.id: back} if back else {})
     spec = rt.tasks.task_spec(task)
-    body.update(form=forms.form_schema(spec), data=task.data, documentation=spec.documentation)
+    body.update(form=forms.form_schema(spec), data=task.data, documentation=spec.documentation, draft=draft)
     return body
+
+
+@bp.put("/tasks/<task_id>/draft")
+@bp.auth_required(token_auth)
+@bp.input(DraftIn, arg_name="body")
+@bp.output(DraftOut)
+@bp.doc(summary="暂存: save the caller's draft of an open task's form (not validated; cleared on completion)",
+        responses=[400, 403, 404, 409])
+def save_draft(task_id, body):
+    rt = engine()
+    row = drafts.save(rt, visible_task(task_id), current_actor(), body["data"])
+    return {"task_id": row.task_id, "data": row.data, "saved_at": iso(row.saved_at)}
 
 
 @bp.post("/tasks/<task_id>/complete")

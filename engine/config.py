@@ -56,6 +56,7 @@ DEFAULTS = {
     "web": {"secure_cookies": False},
     "metrics": {"token": "", "bind": ""},
     "logging": {"format": "text"},
+    "deadlines": {"escalation_working_days": 1, "approval_working_days": 2},
 }
 
 

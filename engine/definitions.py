@@ -109,6 +109,8 @@ def lint_bpmn(root):
                           f"{{{BPMN_NS}}}completionCondition", f"{{{BPMN_NS}}}loopCardinality"):
         mode = "exec" if _local(node.tag) == "script" else "eval"
         _lint_expression(node.text or "", mode, node)
+    for node in root.iter(f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
+        _lint_expression(node.text or "", "exec", node)  # a task's own scripts, run on entry / completion
     for node in root.iter(f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
                           f"{{{BPMN_NS}}}timeCycle"):
         _lint_timer(node)

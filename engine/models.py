@@ -98,6 +98,8 @@ class HumanTask(Base):
               # department steps by due time, whatever their state: a month's ranking (0016)
               ("ix_human_task_department_due", ("due_at", "candidate_department"),
                "candidate_department IS NOT NULL"))),
+        # a person's 已办 list, newest first (0018)
+        sa.Index("ix_human_task_completed_by", "completed_by", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # SpiffWorkflow task id

@@ -91,9 +91,19 @@ def workable_by(actor):
     return arms[0] if len(arms) == 1 else and_(HumanTask.state == OPEN, or_(*arms))
 
 
-def inbox_order(task=HumanTask):
-    """Due first (no due time last), then oldest; ``NULLS LAST`` lets an index on due_at serve it.
-    ``task``: the entity, or the columns (``.c``) of a subquery of it."""
+# The inbox's orders: due first (the default), due last, newest first.
+SORTS = ("due", "due_desc", "created")
+
+
+def inbox_order(task=HumanTask, sort="due"):
+    """The order ``sort`` (one of :data:`SORTS`); no due time always last. ``due``: due first,
+    then oldest (``NULLS LAST`` lets an index on due_at serve it); ``due_desc``: latest due
+    first; ``created``: newest first. ``task``: the entity, or the columns (``.c``) of a
+    subquery of it."""
+    if sort == "due_desc":
+        return (task.due_at.is_(None), task.due_at.desc(), task.created_at.desc(), task.id)
+    if sort == "created":
+        return (task.created_at.desc(), task.id)
     return (task.due_at.asc().nulls_last(), task.created_at, task.id)
 
 
@@ -108,36 +118,52 @@ def _count(arms, narrow):
 
 
 @functools.lru_cache(maxsize=64)
-def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
+def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key, sort="due"):
     """``(count, page, overdue)`` statements for one shape of caller and filter, built once:
     building these unions costs milliseconds of Python, so values travel as bind parameters
     (``me``, ``department``, ``roles``, ``instance_id``, ``business_key``, ``window``, ``limit``,
     ``offset``, ``now``)."""
-    arms = _arms(is_admin, sa.bindparam("me"), sa.bindparam("department") if has_department else None,
-                 sa.bindparam("roles", expanding=True) if has_roles else None)
     narrow = []
     if by_instance:
         narrow.append(HumanTask.instance_id == sa.bindparam("instance_id"))
     if by_key:
         narrow.append(HumanTask.business_key == sa.bindparam("business_key"))
+    return _build_statements(is_admin, has_department, has_roles, narrow, sort)
+
+
+def _build_statements(is_admin, has_department, has_roles, narrow, sort):
+    arms = _arms(is_admin, sa.bindparam("me"), sa.bindparam("department") if has_department else None,
+                 sa.bindparam("roles", expanding=True) if has_roles else None)
     count = _count(arms, narrow)
     overdue = _count(arms, [*narrow, HumanTask.due_at < sa.bindparam("now", type_=HumanTask.due_at.type)])
     if len(arms) == 1:
-        page = (select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order())
+        page = (select(HumanTask).where(arms[0], *narrow).order_by(*inbox_order(sort=sort))
                 .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
     else:
-        heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order())
+        heads = [select(HumanTask).where(arm, *narrow).order_by(*inbox_order(sort=sort))
                  .limit(sa.bindparam("window")).subquery() for arm in arms]
         union = union_all(*(select(head) for head in heads)).subquery()
         page = select(HumanTask).from_statement(
-            select(union).order_by(*inbox_order(union.c))
+            select(union).order_by(*inbox_order(union.c, sort))
             .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
     return count, page, overdue
 
 
-def _inbox_call(actor, instance_id=None, business_key=None):
-    statements = _inbox_statements(actor.is_admin, bool(actor.department), bool(actor.roles),
-                                   bool(instance_id), bool(business_key))
+def _inbox_call(actor, instance_id=None, business_key=None, where=(), sort="due"):
+    """The statements and parameters of one inbox read. ``where``: more SQL conditions on
+    ``human_task`` (a domain's filters, values inline); such statements are built per call."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown inbox order {sort!r}")
+    shape = (actor.is_admin, bool(actor.department), bool(actor.roles))
+    if where:
+        narrow = [*where]
+        if instance_id:
+            narrow.append(HumanTask.instance_id == sa.bindparam("instance_id"))
+        if business_key:
+            narrow.append(HumanTask.business_key == sa.bindparam("business_key"))
+        statements = _build_statements(*shape, narrow, sort)
+    else:
+        statements = _inbox_statements(*shape, bool(instance_id), bool(business_key), sort)
     params = {"me": actor.username, "department": actor.department, "roles": sorted(actor.roles),
               "instance_id": instance_id, "business_key": business_key}
     return statements, params
@@ -197,17 +223,28 @@ class Tasks:
                 .where(HumanTask.state == "open").group_by(HumanTask.candidate_department)
                 .order_by(HumanTask.candidate_department))]
 
-    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
-        """One page of the caller's open tasks in :func:`inbox_order`, and their total.
+    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0, where=(), sort="due"):
+        """One page of the caller's open tasks in :func:`inbox_order` ``sort``, and their total.
 
         The page is the union of each arm's own first ``offset + limit`` tasks (read in index
         order), sorted again: a large department's inbox then reads a page, not every task.
+        ``where``: more conditions on ``human_task`` (the domain's filters).
         """
-        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key)
+        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key, where, sort)
         params.update(window=offset + limit, limit=limit, offset=offset)
         with self.rt.db.read() as session:
             total = session.scalar(count, params)
             rows = list(session.scalars(page, params))
+        return rows, total
+
+    def done(self, actor, limit=50, offset=0):
+        """``(rows, total)``: the tasks ``actor`` completed, newest first (已办); an index on
+        ``(completed_by, completed_at)`` serves both (migration 0016)."""
+        mine = (HumanTask.completed_by == actor.username, HumanTask.state == "completed")
+        with self.rt.db.read() as session:
+            total = session.scalar(select(func.count()).select_from(HumanTask).where(*mine))
+            rows = list(session.scalars(select(HumanTask).where(*mine).order_by(
+                HumanTask.completed_at.desc(), HumanTask.id).limit(limit).offset(offset)))
         return rows, total
 
     def complete(self, task_id, data, actor):

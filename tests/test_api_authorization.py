@@ -85,6 +85,8 @@ MATRIX = [
     ("POST", "/api/v1/tasks/{task}/assign", {"username": "nobody"}, [401, 403, 403, 400, 403, 403, 400, 403, 400]),
     ("GET", "/api/v1/tasks/{task}/comments", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST", "/api/v1/tasks/{task}/comments", {"body": "x"}, [401, 403, 403, 201, 403, 201, 201, 201, 201]),
+    ("GET", "/api/v1/tasks?state=done", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PUT", "/api/v1/tasks/{task}/draft", {"data": {}}, [401, 403, 403, 403, 403, 403, 403, 200, 200]),
     ("POST", "/api/v1/tasks/{task}/claim", None, [401, 403, 403, 403, 403, 403, 403, 200, 409]),
     ("POST", "/api/v1/tasks/{task}/unclaim", None, [401, 403, 403, 200, 403, 403, 200, 403, 200]),
     ("GET", "/api/v1/reports/weekly", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),

@@ -165,6 +165,11 @@ SUPPORTED = {
     # tasks
     "user_task": Case(line("user_task", WORK), (("open", ["work"]), ("complete", "work", {"ok": True})),
                       data={"ok": True}),
+    "user_task_pre_script": Case(line("user_task_pre_script", '<bpmn:userTask id="work" name="work">'
+                                      '<bpmn:extensionElements><spiffworkflow:preScript>opened = 1 + 1'
+                                      '</spiffworkflow:preScript></bpmn:extensionElements></bpmn:userTask>'),
+                                 (("open", ["work"]), ("complete", "work", {"ok": True})),
+                                 data={"opened": 2, "ok": True}),
     "manual_task": Case(line("manual_task", '<bpmn:manualTask id="m" name="m"/>'),
                         (("open", ["m"]), ("complete", "m", {"done": 1})), data={"done": 1}),
     "script_task": Case(line("script_task", script("s", "x = 1 + 1")), data={"x": 2}),
@@ -433,6 +438,9 @@ LIMITED = {
 LINKED = [throw("to_b", '<bpmn:linkEventDefinition name="b"/>'),
           catch("from_a", '<bpmn:linkEventDefinition name="b"/>'), end("end")]
 REFUSED = {
+    "pre_script_import": (line("pre_script_import", '<bpmn:userTask id="work" name="work"><bpmn:extensionElements>'
+                               '<spiffworkflow:preScript>import os</spiffworkflow:preScript>'
+                               '</bpmn:extensionElements></bpmn:userTask>'), "work", "imports are not allowed"),
     "complex_gateway": (graph("complex_gateway", ['<bpmn:complexGateway id="cx"/>', end("end")],
                               "start>cx", "cx>end"), "cx", "complex gateways are not supported"),
     "ad_hoc_subprocess": (line("ad_hoc_subprocess", '<bpmn:adHocSubProcess id="adhoc">' + user("inside")

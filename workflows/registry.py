@@ -1,6 +1,6 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import complaints, handoffs, rectification, returns, supervision
+from workflows import complaints, drafts, handoffs, rectification, returns, step_deadlines, supervision
 
 
 def build_registry():
@@ -8,6 +8,8 @@ def build_registry():
     supervision.register(registry)
     rectification.register(registry)
     complaints.register(registry)
+    step_deadlines.register(registry)
     returns.register(registry)
+    drafts.register(registry)
     handoffs.register(registry)  # last: it skips whom the others' listeners already told
     return registry

@@ -22,7 +22,7 @@ from api.web.lookups import department_names, items_by_id, problems_by_id, user_
 from api.web.session import roles_required
 from engine import forms
 from engine.clock import parse_moment
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.models import HumanTask
 from engine.tasks import may_work
 from workflows.supervision import queries
@@ -95,6 +95,37 @@ def handle_escalation(escalation_id):
         flash("该升级督办已处置或已撤销。")
         return redirect(url_for("web.escalations", state="handled"))
     values = {name: request.form.get(name, "").strip() for name in FIELDS}
+    data, errors = _handle(row, values)
+    if errors is _CHANGED:
+        flash("该升级督办已被他人处置或状态已变化。")  # completed concurrently
+        return redirect(url_for("web.escalations", state="handled"))
+    if errors:
+        return _render("open", {row.id: errors}, {row.id: values})
+    action = values["action"]
+    with rt.db.read() as db:
+        record = _records([row]).get(row.id)
+        step = db.get(HumanTask, row.task_id) if row.task_id else None
+    flash(f"已处置：{record.code if record else ''}「{(step.title if step else None) or row.task_key}」— "
+          f"{_done_words(action, data, row)}。")
+    return redirect(url_for("web.escalations"))
+
+
+def _records(rows):
+    """``{escalation id: its item or problem}`` (an escalation belongs to one of the two)."""
+    items = items_by_id(r.item_id for r in rows if r.item_id)
+    problems = problems_by_id(r.problem_id for r in rows if r.problem_id)
+    return {r.id: items.get(r.item_id) if r.item_id else problems.get(r.problem_id) for r in rows}
+
+
+_CHANGED = {"": ["该升级督办已被他人处置或状态已变化"]}
+
+
+def _handle(row, values):
+    """Complete open escalation ``row``'s ``handle_escalation`` task with the form ``values``
+    (``FIELDS``), through ``engine.tasks.complete``: ``(data, errors)``; ``errors`` is ``{}``
+    when done, ``{field: [words]}`` when refused (nothing changed), :data:`_CHANGED` when the
+    task was completed or changed concurrently."""
+    rt = engine()
     task = rt.tasks.get(row.handle_task_id)
     schema = forms.form_schema(rt.tasks.task_spec(task)) or {}
     action = values["action"]
@@ -109,17 +140,54 @@ def handle_escalation(escalation_id):
             errors = field_errors(err, FIELDS)
         except Conflict as err:
             if err.reason not in ACTION_REFUSALS:
-                flash("该升级督办已被他人处置或状态已变化。")  # completed concurrently
-                return redirect(url_for("web.escalations", state="handled"))
+                return data, _CHANGED
             errors = {"action": [error_text(err)]}
-    if errors:
-        return _render("open", {row.id: errors}, {row.id: values})
-    with rt.db.read() as db:
-        record = (items_by_id([row.item_id]).get(row.item_id) if row.item_id
-                  else problems_by_id([row.problem_id]).get(row.problem_id))
-        step = db.get(HumanTask, row.task_id) if row.task_id else None
-    flash(f"已处置：{record.code if record else ''}「{(step.title if step else None) or row.task_key}」— "
-          f"{_done_words(action, data, row)}。")
+    return data, errors
+
+
+# -- 批量催办 / 批量处理: several escalations, one action and comment, one completion each ----------
+BULK_ACTIONS = ("remind", "extend")  # the actions that need nothing particular to one escalation
+BULK_LIMIT = OPEN_LIMIT
+
+
+@bp.post("/escalations/bulk")
+@roles_required("supervisor")
+def bulk_escalations():
+    """Handle the checked escalations alike: 批量催办 (``bulk=remind``) reminds their departments;
+    批量处理 (``bulk=handle``) applies the chosen action (remind, or extend to one new due time)
+    with one comment. Each is its own completion of its own task, exactly as one handled
+    alone (:func:`_handle`): one refused or taken meanwhile does not stop the others, and the
+    page says how many succeeded and why the others did not."""
+    ids = request.form.getlist("ids")
+    action = "remind" if request.form.get("bulk") == "remind" else request.form.get("action", "")
+    if not ids:
+        flash("请先勾选要处置的升级督办。")
+        return redirect(url_for("web.escalations"))
+    if action not in BULK_ACTIONS or len(ids) > BULK_LIMIT or not all(i.isdigit() and len(i) < 10 for i in ids):
+        flash("批量处置的内容有误，未作任何处置。")
+        return redirect(url_for("web.escalations"))
+    values = {name: request.form.get(name, "").strip() for name in FIELDS}
+    values.update(action=action, username="")
+    with engine().db.read() as db:
+        rows = list(db.scalars(select(Escalation).where(Escalation.id.in_({int(i) for i in ids}))
+                               .order_by(Escalation.overdue_since, Escalation.id)))
+    records = _records(rows)
+    done, failed = 0, []
+    for row in rows:
+        try:
+            errors = _CHANGED if row.state != "open" or not row.handle_task_id else _handle(row, values)[1]
+        except Forbidden:  # claimed by another supervisor meanwhile
+            errors = {"": ["无权处置（已由他人认领）"]}
+        if errors:
+            record = records.get(row.id)
+            words = "；".join(w for messages in errors.values() for w in messages)
+            failed.append(f"{record.code if record else '—'}：{words}")
+        else:
+            done += 1
+    missing = len({int(i) for i in ids}) - len(rows)
+    failed += [f"{missing} 件未找到"] if missing else []
+    verb = "批量催办" if request.form.get("bulk") == "remind" else f"批量{ESCALATION_ACTIONS[action]}"
+    flash(f"{verb}：成功 {done} 件，失败 {len(failed)} 件。" + ("失败原因：" + "；".join(failed) if failed else ""))
     return redirect(url_for("web.escalations"))
 
 

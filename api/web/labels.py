@@ -113,7 +113,7 @@ REFUSALS = {
     "not_later": "须晚于该环节当前的办理期限", "not_a_step": "请选择本事项的办理环节",
     "no_such_user": "该用户不存在或已停用", "unknown_user": "该用户不存在或已停用",
     "wrong_department": "该用户不属于承办部门", "wrong_role": "该用户不能办理此环节",
-    "unknown_department": "部门不存在", "not_a_leader": "请选择在任的分管领导",
+    "unknown_department": "部门不存在", "unknown_process": "该流程不存在（未部署）", "not_a_leader": "请选择在任的分管领导",
     "lead_co_handles": "主办部门不能同时作为协办部门", "reserved_key": "不能使用保留的字段名 typename",
     "reserved_name": "该变量名与流程脚本函数重名", "not_json": "内容无法保存（不是有效的 JSON 数据）",
     "one_of": "目标时间与推进秒数只能填写一项", "invalid_week": "请选择有效的周",

@@ -7,7 +7,7 @@ logged in).
 import functools
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.models import Department, User
 from api.runtime import engine
@@ -95,3 +95,23 @@ def task_titles_of(db, business_key):
     titles.update({row.key: row.title for row in rows if row.title})
     titles.update({row.id: row.title for row in rows if row.title})
     return titles
+
+
+@functools.lru_cache(maxsize=64)
+def _user_tasks(definition_id, source):
+    """``[(task key, name)]`` of a deployed version's user tasks (immutable: cached by its id)."""
+    root = parse_xml(source.encode("utf-8") if isinstance(source, str) else source)
+    return [(node.get("id"), node.get("name") or node.get("id"))
+            for node in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}userTask")]
+
+
+def task_kinds():
+    """``{process key: [(task key, name)]}`` of the latest version of every deployed process:
+    the kinds of step the inbox filters by."""
+    with engine().db.read() as db:
+        newest = (select(Definition.key, func.max(Definition.version).label("version"))
+                  .where(Definition.kind == "bpmn").group_by(Definition.key).subquery())
+        rows = db.scalars(select(Definition).join(newest, (Definition.key == newest.c.key)
+                                                  & (Definition.version == newest.c.version))
+                          .order_by(Definition.key))
+        return {row.key: _user_tasks(row.id, row.source) for row in rows}

@@ -116,7 +116,7 @@ def navigation():
             "nav_badges": {"web.notifications": unread} if unread else {}, "unread_notifications": unread}
 
 
-SECTIONS = {"web.task": "web.inbox", "web.plan_change": "web.inbox", "web.extension_request": "web.inbox",
+SECTIONS = {"web.task": "web.inbox", "web.done": "web.inbox", "web.plan_change": "web.inbox", "web.extension_request": "web.inbox",
             "web.item": "web.items", "web.item_new": "web.items",
             "web.report_ranking_print": "web.report_ranking",
             "web.problem": "web.problems", "web.problem_new": "web.problems",

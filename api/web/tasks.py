@@ -23,7 +23,7 @@ from engine import forms
 from engine.errors import Conflict, InvalidInput
 from engine.models import Instance
 from engine.tasks import may_work
-from workflows import access, records, returns
+from workflows import access, drafts, records, returns
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import PROCESS_KEY as SUPERVISION
 from workflows.supervision.models import Escalation, Item
@@ -103,7 +103,7 @@ def _assignees(db, task):
 def _render_task(task, schema, values, errors, **extra):
     form_fields = schema_form.fields(schema or {}, values)
     return render_template("task.html", schema=schema, form_fields=form_fields, values=values,
-                           errors=errors, **_context(task, **extra))
+                           errors=errors, draft_saved_at=_draft_saved_at(task), **_context(task, **extra))
 
 
 def _render_task_again(task, action_errors, action_values):
@@ -114,14 +114,23 @@ def _render_task_again(task, action_errors, action_values):
 
 
 def _first_values(task, schema):
-    """What the form shows before anything is typed: the task's own data; for a step sent back
-    (退回), the answers submitted last time, so the redo is an edit, not a retyping."""
-    data = task.data
-    if not data and task.state == "open":
-        with engine().db.read() as db:
-            back = returns.returned(db, task)
-        data = back.previous if back is not None else None
+    """What the form shows before anything is typed: the caller's draft (暂存) of it; else the
+    task's own data; for a step sent back (退回), the answers submitted last time, so the redo
+    is an edit, not a retyping."""
+    with engine().db.read() as db:
+        data = drafts.get(db, task, g.actor.username)
+        if data is None:
+            data = task.data
+            if not data and task.state == "open":
+                back = returns.returned(db, task)
+                data = back.previous if back is not None else None
     return schema_form.flatten(schema or {}, data or {}, engine().calendar.tz)
+
+
+def _draft_saved_at(task):
+    with engine().db.read() as db:
+        row = db.get(drafts.TaskDraft, (task.id, g.actor.username)) if task.state == "open" else None
+        return row.saved_at.isoformat() if row is not None else None
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -135,6 +144,8 @@ def task(task_id):
     if task.state != "open":
         flash("该任务已办理。")
         return redirect(url_for("web.task", task_id=task.id))
+    if request.form.get("_draft"):
+        return _save_draft(task, schema)
     data, values, errors = schema_form.submit(schema or {}, request.form, rt.calendar.tz)
     action = request.form.get("_action", "")
     if action:
@@ -150,6 +161,19 @@ def task(task_id):
     flash(f"已办理：{task.title or task.key}。" + (
         "下一步：" + "、".join(t.title or t.key for t in opened) if opened else ""))
     return redirect(url_for("web.inbox"))
+
+
+def _save_draft(task, schema):
+    """暂存: keep what was typed (what converts: a malformed date is left out), unchecked; the
+    page shows it again (``_first_values``) until the task is completed."""
+    rt = engine()
+    data, _values, _errors = schema_form.parse(schema or {}, request.form, rt.calendar.tz)
+    try:
+        drafts.save(rt, task, g.actor, data)  # Forbidden (not the caller's): the 403 page
+    except InvalidInput as err:
+        return error_page(400, "暂存的内容过多，请精简后重试。", error_text(err))
+    flash("已暂存，下次打开此任务时将载入暂存的内容。")
+    return redirect(url_for("web.task", task_id=task.id))
 
 
 # -- who holds the task: claim, give back, assign (as POST /api/v1/tasks/{id}/claim|unclaim|assign) --

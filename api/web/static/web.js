@@ -56,6 +56,7 @@
   }
   function confirmations(form, submitter) {
     var asks = [];
+    if (submitter && submitter.hasAttribute("data-no-confirm")) { return asks; }  // 暂存 decides nothing
     if (form.dataset.confirm && (!form.dataset.confirmWhen || fieldIs(form, form.dataset.confirmWhen))) {
       asks.push(form.dataset.confirm);
     }
