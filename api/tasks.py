@@ -34,14 +34,15 @@ def visible_task(task_id):
 @bp.doc(summary="The caller's inbox: open tasks assigned to or claimable by the caller, by due time")
 def inbox(query):
     rt, actor = engine(), current_actor()
+    scope = access.task_scope(actor)
     rows, total = rt.tasks.inbox(actor, instance_id=query.get("instance_id"),
                                  business_key=query.get("item_id"),
-                                 limit=query["limit"], offset=query["offset"])
+                                 limit=query["limit"], offset=query["offset"], scope=scope)
     presenter = Presenter(rt)
     with rt.db.read() as session:
         marks = returns.returned_tasks(session, rows)
     return {"items": [presenter.task(r, marks) for r in rows], "total": total,
-            "overdue": rt.tasks.count_overdue(actor, presenter.now)}
+            "overdue": rt.tasks.count_overdue(actor, presenter.now, scope=scope)}
 
 
 @bp.get("/tasks/<task_id>")
@@ -77,7 +78,9 @@ def complete(task_id, body):
 @bp.doc(summary="Claim a task: it becomes the caller's", responses=[403, 404, 409])
 def claim(task_id):
     rt = engine()
+    visible_task(task_id)  # within a confined overseer's subtree (``access.may_see_task``)
     return Presenter(rt).task(rt.tasks.claim(task_id, current_actor()))
+
 
 
 @bp.post("/tasks/<task_id>/unclaim")

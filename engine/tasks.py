@@ -113,6 +113,12 @@ def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
     building these unions costs milliseconds of Python, so values travel as bind parameters
     (``me``, ``department``, ``roles``, ``instance_id``, ``business_key``, ``window``, ``limit``,
     ``offset``, ``now``)."""
+    return _build_inbox_statements(is_admin, has_department, has_roles, by_instance, by_key)
+
+
+def _build_inbox_statements(is_admin, has_department, has_roles, by_instance, by_key, scope=None):
+    """The statements of :func:`_inbox_statements`; ``scope``: one more condition on every arm
+    (built afresh each time, as the condition carries its own values)."""
     arms = _arms(is_admin, sa.bindparam("me"), sa.bindparam("department") if has_department else None,
                  sa.bindparam("roles", expanding=True) if has_roles else None)
     narrow = []
@@ -120,6 +126,8 @@ def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
         narrow.append(HumanTask.instance_id == sa.bindparam("instance_id"))
     if by_key:
         narrow.append(HumanTask.business_key == sa.bindparam("business_key"))
+    if scope is not None:
+        narrow.append(scope)
     count = _count(arms, narrow)
     overdue = _count(arms, [*narrow, HumanTask.due_at < sa.bindparam("now", type_=HumanTask.due_at.type)])
     if len(arms) == 1:
@@ -135,9 +143,9 @@ def _inbox_statements(is_admin, has_department, has_roles, by_instance, by_key):
     return count, page, overdue
 
 
-def _inbox_call(actor, instance_id=None, business_key=None):
-    statements = _inbox_statements(actor.is_admin, bool(actor.department), bool(actor.roles),
-                                   bool(instance_id), bool(business_key))
+def _inbox_call(actor, instance_id=None, business_key=None, scope=None):
+    shape = (actor.is_admin, bool(actor.department), bool(actor.roles), bool(instance_id), bool(business_key))
+    statements = _inbox_statements(*shape) if scope is None else _build_inbox_statements(*shape, scope)
     params = {"me": actor.username, "department": actor.department, "roles": sorted(actor.roles),
               "instance_id": instance_id, "business_key": business_key}
     return statements, params
@@ -182,8 +190,8 @@ class Tasks:
             definition = self.rt.definitions.by_id(session, task.definition_id)
         return self.rt.definitions.task_spec(definition, task.key)
 
-    def count_overdue(self, actor, now):
-        (_count_, _page, overdue), params = _inbox_call(actor)
+    def count_overdue(self, actor, now, scope=None):
+        (_count_, _page, overdue), params = _inbox_call(actor, scope=scope)
         with self.rt.db.read() as session:
             return session.scalar(overdue, {**params, "now": now})
 
@@ -197,13 +205,16 @@ class Tasks:
                 .where(HumanTask.state == "open").group_by(HumanTask.candidate_department)
                 .order_by(HumanTask.candidate_department))]
 
-    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0):
+    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0, scope=None):
         """One page of the caller's open tasks in :func:`inbox_order`, and their total.
+
+        ``scope``: a condition on ``HumanTask`` the application adds (its access policy's limit
+        on what the caller works, beside :func:`may_work`), or None.
 
         The page is the union of each arm's own first ``offset + limit`` tasks (read in index
         order), sorted again: a large department's inbox then reads a page, not every task.
         """
-        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key)
+        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key, scope)
         params.update(window=offset + limit, limit=limit, offset=offset)
         with self.rt.db.read() as session:
             total = session.scalar(count, params)

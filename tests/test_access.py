@@ -72,7 +72,7 @@ SEES_PLAIN_TASK = _table("Y   Y   Y   N    N     N     N    N  N   N")
 def test_record_rules(username):
     actor, rows = ACTORS[username], Rows()
     assert access.may_see_item(rows, actor, ITEM) is SEES_ITEM[username]
-    assert access.may_see_problem(actor, PROBLEM) is SEES_PROBLEM[username]
+    assert access.may_see_problem(rows, actor, PROBLEM) is SEES_PROBLEM[username]
     assert access.may_register(actor) is REGISTERS[username]
     assert access.may_request_plan_change(actor, ITEM) is REQUESTS[username]
     assert access.may_request_extension(actor, ITEM) is REQUESTS[username]
@@ -128,7 +128,7 @@ def test_the_visibility_rules_agree_with_their_sql_twins(supervision):
             for problem in problems:
                 in_scope = session.scalar(problem_queries.scope(
                     select(func.count()).select_from(Problem).where(Problem.id == problem.id), actor)) == 1
-                assert access.may_see_problem(actor, problem) is in_scope, (actor.username, problem.department)
+                assert access.may_see_problem(session, actor, problem) is in_scope, (actor.username, problem.department)
 
 
 def test_the_instance_rule_agrees_with_its_sql_twin(supervision):

@@ -1,10 +1,11 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import complaints, handoffs, rectification, returns, supervision
+from workflows import access, complaints, handoffs, rectification, returns, supervision
 
 
 def build_registry():
     registry = Registry()
+    access.register(registry)  # first: a confined overseer's refusal comes before any hook's work
     supervision.register(registry)
     rectification.register(registry)
     complaints.register(registry)

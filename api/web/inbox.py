@@ -10,7 +10,7 @@ from api.runtime import engine
 from api.web import bp
 from api.web.lookups import department_names, items_by_id, problems_by_id, user_names
 from api.web.session import login_required
-from workflows import returns
+from workflows import access, returns
 
 INBOX_LIMIT = 200
 
@@ -19,13 +19,14 @@ INBOX_LIMIT = 200
 @login_required
 def inbox():
     rt = engine()
-    rows, total = rt.tasks.inbox(g.actor, limit=INBOX_LIMIT)
+    scope = access.task_scope(g.actor)
+    rows, total = rt.tasks.inbox(g.actor, limit=INBOX_LIMIT, scope=scope)
     presenter = Presenter(rt)
     with rt.db.read() as session:
         marks = returns.returned_tasks(session, rows)
     tasks = [presenter.task(r, marks) for r in rows]
     return render_template("inbox.html", tasks=tasks, total=total,
-                           overdue=rt.tasks.count_overdue(g.actor, presenter.now),
+                           overdue=rt.tasks.count_overdue(g.actor, presenter.now, scope=scope),
                            items=items_by_id(t["item_id"] for t in tasks),
                            problems=problems_by_id(t["item_id"] for t in tasks),
                            departments=department_names(), users=user_names())
