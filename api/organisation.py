@@ -241,6 +241,16 @@ def reset_password(rt, username, password, actor):
         rt.audit.append(session, "password_reset", actor=actor, data={"username": username})
 
 
+def subtree_path(session, code, field="under"):
+    """The path of department ``code`` (a query's ``?under=``, ``?children_of=``): InvalidInput
+    (``field``, ``unknown_department``) when there is none."""
+    department = session.get(Department, code)
+    if department is None:
+        raise InvalidInput(f"unknown department {code!r}",
+                           details=[problem(field, "unknown_department", "unknown department")])
+    return department.path
+
+
 def department_out(department):
     return {"code": department.code, "name": department.name, "active": department.active,
             "parent": department.parent_code, "depth": depth(department.path)}
