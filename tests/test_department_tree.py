@@ -170,3 +170,36 @@ def test_a_county_sees_its_own_problems_and_escalations(server_factory):
     assert {t["item_id"] for t in supa.get("/api/v1/tasks").json()["items"]} == {a["id"]}
     handle_b = inbox_task(server.login("supb"), "handle_escalation", b["id"])
     assert supa.post(f"/api/v1/tasks/{handle_b['id']}/assign", {"username": "supa"}).status_code == 403
+
+
+@BOTH_DATABASES
+def test_the_ranking_of_the_counties_rolls_up_their_bureaus(server_factory):
+    server = server_factory(**LONG_TOKENS)
+    build_tree(server)
+    a, b = _county_items(server)
+    complete(server.login("staffa"), "draft_plan", a["id"], {**PLAN, "owner": "staffa"})  # on time
+    advance = server.login("admin").post("/api/v1/clock/advance", {"to": "2026-11-26T10:00:00+08:00"})
+    assert advance.status_code == 200, advance.text
+    complete(server.login("staffb"), "draft_plan", b["id"], {**PLAN, "owner": "staffb"})  # a day late
+    reader = server.login("zhang")
+
+    def ranking(**params):
+        response = reader.get("/api/v1/reports/ranking", params={"month": "2026-11", **params})
+        assert response.status_code == 200, response.text
+        return [(r["department"], r["rank"], r["steps_due"], r["steps_on_time"], r["overdue_steps"],
+                 r["on_time_rate"]) for r in response.json()["departments"]]
+
+    counties = [("ca", 1, 1, 1, 0, 1.0), ("cb", 2, 1, 0, 1, 0.0)]
+    assert ranking(children_of="office") == counties
+    assert ranking(level=2) == counties
+    assert ranking(children_of="ca") == [("ca1", 1, 1, 1, 0, 1.0)]
+    flat = ranking()  # as before: every department but the overseeing offices, each for itself
+    assert [row[0] for row in flat] == ["ca1", "cb1", "d1", "d2"]  # (no rate: last)
+    year = reader.get("/api/v1/reports/year", params={"year": 2026, "children_of": "office"})
+    assert server.login("sec").get("/api/v1/reports/year", params={"year": 2026, "children_of": "office"}).json()[
+        "departments"][0]["items_handled"] == 1 and year.status_code == 403  # (staff read no year report)
+    for params, field in (({"children_of": "nowhere"}, "children_of"), ({"level": 9}, "level"),
+                          ({"level": 2, "children_of": "office"}, "level")):
+        refused = reader.get("/api/v1/reports/ranking", params=params)
+        assert refused.status_code == 400, refused.text
+        assert field in str(refused.json()["error"]["details"]), refused.text

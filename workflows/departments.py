@@ -44,3 +44,9 @@ def children(session, code):
     parent = DEPARTMENT.c.parent_code
     query = select(DEPARTMENT.c.code, DEPARTMENT.c.path).where(parent.is_(None) if code is None else parent == code)
     return list(session.execute(query.order_by(DEPARTMENT.c.code)))
+
+
+def at_depth(session, depth):
+    """``[(code, path)]`` of the departments ``depth`` levels down (1: the roots), by code."""
+    rows = session.execute(select(DEPARTMENT.c.code, DEPARTMENT.c.path).order_by(DEPARTMENT.c.code))
+    return [(code, path) for code, path in rows if path.count("/") - 1 == depth]
