@@ -11,7 +11,7 @@ Each row keeps its materialised ``path`` ("/city/county/bureau/", migration 0016
 subtree is one prefix range; moving a department rewrites the paths of its whole subtree in
 the same transaction. Refused: an unknown parent (``unknown_department``), a parent inside the
 department's own subtree (``department_cycle``), and a tree deeper than ``MAX_DEPTH``
-(``too_deep``).
+(``department_too_deep``).
 """
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
@@ -119,7 +119,7 @@ def _parent_path(session, parent, code=None):
 def _refuse_too_deep(deepest):
     if deepest > MAX_DEPTH:
         raise InvalidInput(f"the department tree would be {deepest} levels deep (at most {MAX_DEPTH})",
-                           details=[problem("parent", "too_deep", f"at most {MAX_DEPTH} levels")])
+                           details=[problem("parent", "department_too_deep", f"at most {MAX_DEPTH} levels")])
 
 
 def _move(session, department, parent):

@@ -60,8 +60,8 @@ def test_parents_paths_moves_and_refusals(server):
     refused("PATCH", "/api/v1/departments/ca", {"parent": "nowhere"}, 400, "unknown_department")
     for level, parent in enumerate(("ca1", "l4"), start=4):
         assert admin.post("/api/v1/departments", {"code": f"l{level}", "name": "层", "parent": parent}).status_code == 201
-    refused("POST", "/api/v1/departments", {"code": "l6", "name": "层", "parent": "l5"}, 400, "too_deep")
-    refused("PATCH", "/api/v1/departments/ca", {"parent": "cb1"}, 400, "too_deep")  # ca's subtree is 4 deep
+    refused("POST", "/api/v1/departments", {"code": "l6", "name": "层", "parent": "l5"}, 400, "department_too_deep")
+    refused("PATCH", "/api/v1/departments/ca", {"parent": "cb1"}, 400, "department_too_deep")  # ca's subtree is 4 deep
 
     # Moving a county carries its bureaus along (their paths rewritten in the same transaction).
     moved = admin.patch("/api/v1/departments/cb", json={"parent": None, "name": "乙县（直管）"})

@@ -145,7 +145,7 @@ REFUSALS = {
     "common_password": "这是常见密码，容易被猜中，请换一个", "contains_username": "密码不能包含用户名",
     "wrong_password": "当前密码不正确", "login_throttled": "登录失败次数过多，请稍后再试",
     "no_lockout": "该用户名或地址没有登录限制", "inactive_department": "该部门已停用",
-    "department_cycle": "上级部门不能是本部门或其下级部门", "too_deep": "部门层级过多（最多 5 级）",
+    "department_cycle": "上级部门不能是本部门或其下级部门", "department_too_deep": "部门层级过多（最多 5 级）",
     "outside_subtree": "只能涉及本辖区（本部门及其下级部门）的部门", "own_admin": "不能停用自己的账号或取消自己的管理员角色", "no_user": "用户不存在", "no_department": "部门不存在",
     "exists": "编码或用户名已存在", "not_a_process": "这是决策表，不能作为流程启动",
     "nothing_to_retry": "该实例没有出错的环节可重试", "not_waiting": "该实例没有在等待此消息",
