@@ -217,9 +217,12 @@ def _pg_restore(url, source):
             raise BackupError(f"the database has {others} other connection(s) (duban serve, duban worker "
                               "or other clients, on any host); stop them and run duban restore again")
         # pg_restore --clean drops only what the archive holds. Tables a newer schema added
-        # (the backup is older) would stay and block the migration after it: drop them first.
+        # (the backup is older) would stay and block the migration after it, and constraints it
+        # added to the archive's tables (0016's department.parent_code → department.code) would
+        # block --clean dropping their keys: for an older backup drop every table first.
         # Their rows are being replaced anyway; if pg_restore then fails, run restore again.
-        extra = set(sa.inspect(db.write_engine).get_table_names(schema="public")) - tables
+        present = set(sa.inspect(db.write_engine).get_table_names(schema="public"))
+        extra = present if state == "older" else present - tables
         if extra:
             with db.write() as session:
                 for table in sorted(extra):
