@@ -1,6 +1,5 @@
 """The department tree (issue 16, item 1): parents and paths, flat data migrated as one level,
 and a county's overseers confined to their subtree on SQLite and PostgreSQL."""
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from werkzeug.security import generate_password_hash
@@ -16,8 +15,9 @@ from tests.test_api_loop import complete, inbox_task
 LONG_TOKENS = {"auth": {"token_hours": 24 * 366}}
 # Under the city's office (a root): two counties, each with a bureau.
 TREE = [("ca", "甲县", "office"), ("ca1", "甲县发改局", "ca"), ("cb", "乙县", "office"), ("cb1", "乙县发改局", "cb")]
-COUNTY_PEOPLE = {"seca": ("ca", ["secretariat"]), "supa": ("ca", ["supervisor"]), "staffa": ("ca1", ["staff"]),
-                 "secb": ("cb", ["secretariat"]), "supb": ("cb", ["supervisor"]), "staffb": ("cb1", ["staff"])}
+COUNTY_PEOPLE = {"seca": ("ca", ["secretariat"], "甲县秘书科小吴"), "supa": ("ca", ["supervisor"], "甲县督查员郑"),
+                 "staffa": ("ca1", ["staff"], "甲县发改局冯"), "secb": ("cb", ["secretariat"], "乙县秘书科小陈"),
+                 "supb": ("cb", ["supervisor"], "乙县督查员褚"), "staffb": ("cb1", ["staff"], "乙县发改局卫")}
 
 
 def departments(client):
@@ -33,8 +33,8 @@ def build_tree(server):
         assert response.status_code == 201, response.text
     with server.engine.db.write() as session:
         password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
-        for username, (department, roles) in COUNTY_PEOPLE.items():
-            session.add(User(username=username, password_hash=password_hash, display_name=username,
+        for username, (department, roles, display_name) in COUNTY_PEOPLE.items():
+            session.add(User(username=username, password_hash=password_hash, display_name=display_name,
                              department=department, roles=roles, created_at=server.engine.clock.now()))
     return admin
 

@@ -49,3 +49,23 @@ def test_the_department_tree_is_shown_indented_and_moves_with_its_subtree(server
     assert "部门层级过多" in admin.page.inner_text("body")
     assert ("cb", 3) in rows(admin) and ("cb11", 5) in rows(admin)
     admin.shot("department-tree-moved")
+
+
+def test_a_county_secretariat_registers_for_its_own_subtree_and_lists_only_it(server, people):
+    from tests.test_department_tree import build_tree, _county_items
+
+    build_tree(server)
+    a, b = _county_items(server)
+    seca = people("seca")
+    seca.goto("/items/new")
+    offered = seca.page.locator("select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value).filter(v => v)")
+    assert offered == ["ca", "ca1"]
+    seca.goto("/items")
+    listed = seca.page.inner_text("main")
+    assert a["code"] in listed and b["code"] not in listed
+    seca.shot("county-items")
+    assert seca.goto(f"/items/{b['id']}").status == 403
+    # the browser logs the 403 status itself; nothing else may be logged
+    assert [e for e in seca.errors if "status of 403" not in e] == []
+    seca.errors.clear()
