@@ -54,6 +54,8 @@ class WeekQuery(Schema):
     week = String(validate=[Regexp(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", error="use YYYY-Www, e.g. 2026-W48"),
                             _report_year])
     format = String(load_default="json", validate=FORMATS)
+    under = String(validate=Length(1, 100), metadata={
+        "description": "a department's code: the items led by the departments of its subtree"})
 
 
 class LevelQuery(Schema):
@@ -145,7 +147,8 @@ def _valid_week(week):
 @bp.auth_required(token_auth)
 @require_roles(*READERS)
 @bp.input(WeekQuery, location="query", arg_name="query")
-@bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week)",
+@bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week); "
+                "?under= keeps one subtree's departments",
         responses={200: downloadable("the report (JSON, CSV or XLSX)"), 400: "bad week", 403: "not allowed"})
 def weekly(query):
     rt = engine()
@@ -155,6 +158,8 @@ def weekly(query):
     with rt.db.read() as session:
         report = reports.weekly_for(session, reports.weekly(session, rt.calendar, week, now, _departments(session)),
                                     current_actor())
+        if query.get("under"):
+            report = reports.weekly_under(session, report, subtree_path(session, query["under"]))
     if query["format"] == "json":
         return report
     return weekly_file(query["format"], report)

@@ -195,6 +195,9 @@ def test_the_ranking_of_the_counties_rolls_up_their_bureaus(server_factory):
     assert ranking(children_of="ca") == [("ca1", 1, 1, 1, 0, 1.0)]
     flat = ranking()  # as before: every department but the overseeing offices, each for itself
     assert [row[0] for row in flat] == ["ca1", "cb1", "d1", "d2"]  # (no rate: last)
+    weekly = server.login("sec").get("/api/v1/reports/weekly", params={"week": "2026-W48", "under": "ca"}).json()
+    assert [(g["department"], [i["item_id"] for i in g["items"]]) for g in weekly["departments"]] == [("ca1", [a["id"]])]
+    assert weekly["total"] == 1
     year = reader.get("/api/v1/reports/year", params={"year": 2026, "children_of": "office"})
     assert server.login("sec").get("/api/v1/reports/year", params={"year": 2026, "children_of": "office"}).json()[
         "departments"][0]["items_handled"] == 1 and year.status_code == 403  # (staff read no year report)

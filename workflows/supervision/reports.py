@@ -160,6 +160,13 @@ def weekly_for(session, report, actor):
     return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
 
 
+def weekly_under(session, report, path):
+    """A weekly report cut to the groups of the departments in the subtree of ``path``."""
+    codes = set(session.scalars(tree.subtree_codes(path)))
+    groups = [group for group in report["departments"] if group["department"] in codes]
+    return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
+
+
 def _open_steps_at(session, item_ids, moment):
     steps = {}
     if not item_ids:
