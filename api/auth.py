@@ -6,7 +6,8 @@ A web page session is a token row too (``via = "web"``, its token in the signed 
 logging out, deactivating a user or changing a password ends it on the server at once.
 Logins go through :func:`log_in`: throttled (``api.login_throttle``), the same cost for
 unknown users (``api.passwords.verify``), failures audited and logged (never the password).
-``current_actor()`` is the caller as an engine :class:`Actor` (username, roles, department).
+``current_actor()`` is the caller as an engine :class:`Actor` (username, roles, department and
+its place in the department tree).
 """
 import datetime as dt
 import functools
@@ -124,7 +125,7 @@ def auth_error(error):
 
 
 def user_actor(user):
-    return Actor(user.username, frozenset(user.roles or ()), user.department)
+    return Actor(user.username, frozenset(user.roles or ()), user.department, user.department_path)
 
 
 def current_actor():

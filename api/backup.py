@@ -203,11 +203,6 @@ def _pg_contents(path, env):
     return tables, rows.group(1).split() if rows else []
 
 
-def _pg_foreign_keys(path, env):
-    """``{(table, constraint)}``: the foreign keys the archive holds."""
-    return set(re.findall(r"\bFK CONSTRAINT public (\w+) (\w+) ", _tool("pg_restore", "--list", str(path), env=env)))
-
-
 def _pg_restore(url, source):
     conninfo, env = _libpq(url)
     tables, revisions = _pg_contents(source, env)
@@ -222,21 +217,16 @@ def _pg_restore(url, source):
             raise BackupError(f"the database has {others} other connection(s) (duban serve, duban worker "
                               "or other clients, on any host); stop them and run duban restore again")
         # pg_restore --clean drops only what the archive holds. Tables a newer schema added
-        # (the backup is older) would stay and block the migration after it: drop them first.
+        # (the backup is older) would stay and block the migration after it, and constraints it
+        # added to the archive's tables (department.parent_code → department.code, escalation.problem_id → problem.id) would
+        # block --clean dropping their keys: for an older backup drop every table first.
         # Their rows are being replaced anyway; if pg_restore then fails, run restore again.
-        extra = set(sa.inspect(db.write_engine).get_table_names(schema="public")) - tables
-        # Likewise foreign keys a newer schema added to tables the archive holds (0016's
-        # escalation → problem): they depend on a key pg_restore drops first, and would
-        # block it; the migration after the restore adds them again.
-        keys = _pg_foreign_keys(source, env)
-        with db.write() as session:
-            for table in sorted(extra):
-                session.execute(sa.text(f'DROP TABLE IF EXISTS public."{table}" CASCADE'))
-            for table, name in session.execute(sa.text(
-                    "SELECT table_name, constraint_name FROM information_schema.table_constraints "
-                    "WHERE table_schema = 'public' AND constraint_type = 'FOREIGN KEY'")).all():
-                if table not in extra and (table, name) not in keys:
-                    session.execute(sa.text(f'ALTER TABLE public."{table}" DROP CONSTRAINT IF EXISTS "{name}"'))
+        present = set(sa.inspect(db.write_engine).get_table_names(schema="public"))
+        extra = present if state == "older" else present - tables
+        if extra:
+            with db.write() as session:
+                for table in sorted(extra):
+                    session.execute(sa.text(f'DROP TABLE IF EXISTS public."{table}" CASCADE'))
     finally:
         db.dispose()
     _tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",

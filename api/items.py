@@ -6,6 +6,7 @@ from flask import jsonify
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
 from api.models import Department, User
+from api.organisation import subtree_path
 from api.present import Presenter, audit, current_plan, escalation, plan, report
 from api.runtime import engine
 from api.schemas import (DepartmentChangeIn, ExtensionIn, ItemCancelIn, ItemChanged, ItemCreated, ItemDetailOut, ItemEditIn,
@@ -69,7 +70,8 @@ def create(body):
 @bp.auth_required(token_auth)
 @bp.input(ItemQuery, location="query", arg_name="query")
 @bp.output(ItemPage)
-@bp.doc(summary="Items in the caller's scope, newest first; filter by status, department, light")
+@bp.doc(summary="Items in the caller's scope, newest first; filter by status, department, light, "
+                "subtree (under)", responses=[400])
 def list_items(query):
     """The page is answered as the presenter shaped it: ``ItemPage`` documents it, but dumping 50
     items and their open tasks through the schema again cost about a quarter of the request
@@ -77,10 +79,11 @@ def list_items(query):
     rt = engine()
     presenter = Presenter(rt)
     with rt.db.read() as session:
+        under = subtree_path(session, query["under"]) if query.get("under") else None
         rows, total = queries.list_items(
             session, current_actor(), rt.calendar, presenter.now, query.get("status"),
             query.get("department"), query.get("light"), query.get("overdue"), query.get("q"),
-            query["limit"], query["offset"])
+            query["limit"], query["offset"], under=under)
         tasks = records.open_tasks(session, [r.id for r in rows])
     return jsonify({"items": [presenter.item(r, tasks.get(r.id, [])) for r in rows], "total": total})
 

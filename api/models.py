@@ -3,9 +3,14 @@
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from engine.models import Base
+
+
+def _root_path(context):
+    # A department inserted without a path is a root (tests, the bench): "/code/".
+    return f"/{context.get_current_parameters()['code']}/"
 
 
 class Department(Base):
@@ -14,6 +19,9 @@ class Department(Base):
     code: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())  # inactive: no new members
+    parent_code: Mapped[str | None] = mapped_column(sa.ForeignKey("department.code"))
+    # The codes from the root down, "/city/county/": a subtree is a prefix (migration 0016).
+    path: Mapped[str] = mapped_column(sa.String(1000), default=_root_path)
 
 
 class User(Base):
@@ -27,6 +35,11 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(sa.String(320))  # for mailed notifications
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime]
+    # The department's place in the tree, read with the user (one indexed lookup): what an
+    # overseer's scope is (``workflows.access.confinement``).
+    department_path: Mapped[str | None] = column_property(
+        sa.select(Department.path).where(Department.code == department).correlate_except(Department)
+        .scalar_subquery())
 
 
 class Token(Base):

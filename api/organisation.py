@@ -4,12 +4,19 @@ Admins create, rename and deactivate departments, and create users, change their
 name, department, roles and active flag, and reset their passwords. Every change is audited
 (never a password); deactivating a user or resetting their password ends their tokens and web
 sessions at once. Passwords follow ``api.passwords``. An inactive department keeps its
-members but takes no new ones. Departments have no parent yet: ``parent`` is refused.
+members but takes no new ones.
+
+Departments form a tree (issue 16): ``parent`` is another department's code (None: a root).
+Each row keeps its materialised ``path`` ("/city/county/bureau/", migration 0016), so a
+subtree is one prefix range; moving a department rewrites the paths of its whole subtree in
+the same transaction. Refused: an unknown parent (``unknown_department``), a parent inside the
+department's own subtree (``department_cycle``), and a tree deeper than ``MAX_DEPTH``
+(``department_too_deep``).
 """
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Email, Length, OneOf, Regexp
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api import passwords
 from api.auth import UserOut, current_actor, end_sessions, require_roles, token_auth, user_out
@@ -27,12 +34,12 @@ CODE = Regexp(CODE_PATTERN, error="letters, digits, '_', '.' and '-' only")
 class DepartmentIn(Schema):
     code = String(required=True, validate=[Length(1, 100), CODE])
     name = String(required=True, validate=Length(1, 200))
-    parent = String(load_default=None, allow_none=True)
+    parent = String(load_default=None, allow_none=True, validate=Length(1, 100))
 
 
 class DepartmentPatch(Schema):
     name = String(validate=Length(1, 200))
-    parent = String(allow_none=True)
+    parent = String(allow_none=True, validate=Length(1, 100))
     active = Boolean()
 
 
@@ -40,6 +47,8 @@ class DepartmentOut(Schema):
     code = String(required=True)
     name = String(required=True)
     active = Boolean(required=True)
+    parent = String(required=True, allow_none=True)
+    depth = Integer(required=True, metadata={"description": "1 for a root, 2 for its children, ..."})
 
 
 class DepartmentPage(Schema):
@@ -83,11 +92,52 @@ def admin_user_out(user):
 
 
 # -- the writes, shared by the API and the web pages (callers validate the fields' shapes) ------
-def _no_parent(parent):
-    # The department tree is not modelled yet: refuse rather than drop the field silently.
-    if parent is not None:
-        raise InvalidInput("departments have no parent yet",
-                           details=[problem("parent", "no_department_tree", "departments have no parent yet")])
+MAX_DEPTH = 5  # city, county, bureau, section, team
+
+
+def depth(path):
+    """How deep a department sits: 1 for a root ("/city/")."""
+    return path.count("/") - 1
+
+
+def _parent_path(session, parent, code=None):
+    """The path under which a department goes: "/" for a root, else the parent's path; refuses
+    an unknown parent and (moving ``code``) a parent inside ``code``'s own subtree."""
+    if parent is None:
+        return "/"
+    row = session.get(Department, parent)
+    if row is None:
+        raise InvalidInput(f"unknown department {parent!r}",
+                           details=[problem("parent", "unknown_department", "unknown department")])
+    if code is not None and f"/{code}/" in row.path:
+        raise InvalidInput(f"department {parent!r} is inside {code!r}'s own subtree",
+                           details=[problem("parent", "department_cycle",
+                                            "a department cannot be placed under itself or its own subdepartments")])
+    return row.path
+
+
+def _refuse_too_deep(deepest):
+    if deepest > MAX_DEPTH:
+        raise InvalidInput(f"the department tree would be {deepest} levels deep (at most {MAX_DEPTH})",
+                           details=[problem("parent", "department_too_deep", f"at most {MAX_DEPTH} levels")])
+
+
+def _move(session, department, parent):
+    """Put ``department`` under ``parent`` (None: a root), rewriting its subtree's paths."""
+    old = department.path
+    new = _parent_path(session, parent, department.code) + f"{department.code}/"
+    subtree = select(Department.path).where(Department.path.startswith(old, autoescape=True),
+                                            func.substr(Department.path, 1, len(old)) == old)
+    deepest = max(depth(p) for p in session.scalars(subtree))
+    _refuse_too_deep(deepest - depth(old) + depth(new))
+    session.execute(update(Department)
+                    .where(Department.path.startswith(old, autoescape=True),
+                           func.substr(Department.path, 1, len(old)) == old)
+                    .values(path=new + func.substr(Department.path, len(old) + 1))
+                    .execution_options(synchronize_session=False))
+    department.parent_code = parent
+    session.flush()
+    session.refresh(department)
 
 
 def _check_department(session, code):
@@ -104,13 +154,16 @@ def _check_department(session, code):
 
 
 def add_department(rt, code, name, actor, parent=None):
-    """Create a department; Conflict when the code exists."""
-    _no_parent(parent)
+    """Create a department under ``parent`` (None: a root); Conflict when the code exists,
+    InvalidInput (field ``parent``) for an unknown parent or a tree too deep."""
     with rt.db.write() as session:
         if session.get(Department, code) is not None:
             raise Conflict(f"department {code!r} exists", reason="exists")
-        session.add(Department(code=code, name=name))
-        rt.audit.append(session, "department_created", actor=actor, data={"code": code, "name": name})
+        path = _parent_path(session, parent) + f"{code}/"
+        _refuse_too_deep(depth(path))
+        session.add(Department(code=code, name=name, parent_code=parent, path=path))
+        rt.audit.append(session, "department_created", actor=actor,
+                        data={"code": code, "name": name, "parent": parent})
 
 
 def add_user(rt, body, actor):
@@ -135,15 +188,18 @@ def add_user(rt, body, actor):
 
 
 def change_department(rt, code, changes, actor):
-    """Rename (``name``) or (de)activate (``active``) a department; returns it."""
-    _no_parent(changes.get("parent"))
-    changes = {k: v for k, v in changes.items() if k in ("name", "active")}
+    """Rename (``name``), (de)activate (``active``) or move (``parent``, None: make it a root)
+    a department; returns it. Moving carries its whole subtree along."""
+    changes = {k: v for k, v in changes.items() if k in ("name", "active", "parent")}
     with rt.db.write() as session:
         department = session.get(Department, code)
         if department is None:
             raise NotFound(f"no department {code!r}", reason="no_department")
+        if "parent" in changes and changes["parent"] != department.parent_code:
+            _move(session, department, changes["parent"])
         for key, value in changes.items():
-            setattr(department, key, value)
+            if key != "parent":
+                setattr(department, key, value)
         rt.audit.append(session, "department_changed", actor=actor, data={"code": code, **changes})
         session.flush()
         return department
@@ -185,8 +241,25 @@ def reset_password(rt, username, password, actor):
         rt.audit.append(session, "password_reset", actor=actor, data={"username": username})
 
 
+def subtree_path(session, code, field="under"):
+    """The path of department ``code`` (a query's ``?under=``, ``?children_of=``): InvalidInput
+    (``field``, ``unknown_department``) when there is none."""
+    department = session.get(Department, code)
+    if department is None:
+        raise InvalidInput(f"unknown department {code!r}",
+                           details=[problem(field, "unknown_department", "unknown department")])
+    return department.path
+
+
 def department_out(department):
-    return {"code": department.code, "name": department.name, "active": department.active}
+    return {"code": department.code, "name": department.name, "active": department.active,
+            "parent": department.parent_code, "depth": depth(department.path)}
+
+
+def tree_order(departments):
+    """``departments`` in tree order: each after its parent, siblings by code (a page shows
+    the tree by indenting each row by its depth)."""
+    return sorted(departments, key=lambda d: d.path.strip("/").split("/"))
 
 
 @bp.post("/departments")
@@ -196,8 +269,10 @@ def department_out(department):
 @bp.output(DepartmentOut, status_code=201)
 @bp.doc(summary="Create a department", responses=[400, 403, 409])
 def create_department(body):
-    add_department(engine(), body["code"], body["name"], current_actor().username, body.get("parent"))
-    return {**body, "active": True}
+    rt = engine()
+    add_department(rt, body["code"], body["name"], current_actor().username, body.get("parent"))
+    with rt.db.read() as session:
+        return department_out(session.get(Department, body["code"]))
 
 
 @bp.patch("/departments/<code>")
@@ -205,7 +280,8 @@ def create_department(body):
 @require_roles("admin")
 @bp.input(DepartmentPatch, arg_name="body")
 @bp.output(DepartmentOut)
-@bp.doc(summary="Rename or (de)activate a department", responses=[400, 403, 404])
+@bp.doc(summary="Rename, (de)activate or move a department (``parent``: its new parent's code, "
+                "null for a root; its subdepartments move along)", responses=[400, 403, 404])
 def patch_department(code, body):
     return department_out(change_department(engine(), code, body, current_actor().username))
 
@@ -214,12 +290,12 @@ def patch_department(code, body):
 @bp.auth_required(token_auth)
 @bp.input(Page, location="query", arg_name="page")
 @bp.output(DepartmentPage)
-@bp.doc(summary="Departments")
+@bp.doc(summary="Departments, in tree order (each after its parent; ``depth`` 1 for a root)")
 def list_departments(page):
     with engine().db.read() as session:
         total = session.scalar(select(func.count()).select_from(Department))
-        rows = session.scalars(select(Department).order_by(Department.code)
-                               .limit(page["limit"]).offset(page["offset"]))
+        # Sorted here, not by the database: collations order "/" among punctuation differently.
+        rows = tree_order(session.scalars(select(Department)))[page["offset"]:page["offset"] + page["limit"]]
         return {"items": [department_out(r) for r in rows], "total": total}
 
 

@@ -11,6 +11,7 @@ from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
 from api.exports import XLSX_TYPE, csv_response, local_time, xlsx_response
 from api.models import Department
+from api.organisation import subtree_path
 from api.present import Presenter, audit, problem_report
 from api.runtime import engine
 from api.schemas import LIGHTS, AuditOut, Page, TaskOut
@@ -112,6 +113,8 @@ class ProblemPage(Schema):
 class LedgerQuery(Page):
     source = String(validate=OneOf(SOURCES))
     department = String(validate=Length(1, 100))
+    under = String(validate=Length(1, 100), metadata={
+        "description": "a department's code: the problems of the departments of its subtree"})
     status = String(validate=OneOf(STATUSES))
     light = String(validate=OneOf(LIGHTS))
     q = String(validate=Length(1, 200))
@@ -161,10 +164,11 @@ def ledger(query):
     download = query["format"] != "json"
     limit, offset = (queries.MAX_EXPORT_ROWS, 0) if download else (query["limit"], query["offset"])
     with rt.db.read() as session:
+        under = subtree_path(session, query["under"]) if query.get("under") else None
         rows, total = queries.ledger(
             session, current_actor(), rt.calendar, presenter.now, source=query.get("source"),
             department=query.get("department"), status=query.get("status"), light=query.get("light"),
-            q=query.get("q"), limit=limit, offset=offset)
+            q=query.get("q"), limit=limit, offset=offset, under=under)
         tasks = records.open_tasks(session, [r.id for r in rows])
         names = {d.code: d.name for d in session.scalars(select(Department))} if download else {}
     problems = [presenter.problem(r, tasks.get(r.id, [])) for r in rows]

@@ -7,17 +7,19 @@ every figure are in workflows/supervision/reports.py.
 import datetime as dt
 
 from apiflask import APIBlueprint, Schema
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validates_schema
 from apiflask.fields import Dict, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range, Regexp
+from apiflask.validators import Length, OneOf, Range, Regexp
 from sqlalchemy import func, select
 
 from api.auth import current_actor, require_roles, token_auth
 from api.errors import abort, problem
 from api.exports import csv_response, downloadable, local_time, xlsx_response
 from api.models import Department, User
+from api.organisation import MAX_DEPTH, subtree_path
 from api.runtime import engine
 from api.schemas import Page
+from workflows import departments as tree
 from workflows.supervision import reports
 from workflows.supervision.models import ReportSnapshot
 
@@ -52,17 +54,46 @@ class WeekQuery(Schema):
     week = String(validate=[Regexp(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", error="use YYYY-Www, e.g. 2026-W48"),
                             _report_year])
     format = String(load_default="json", validate=FORMATS)
+    under = String(validate=Length(1, 100), metadata={
+        "description": "a department's code: the items led by the departments of its subtree"})
 
 
-class MonthQuery(Schema):
+class LevelQuery(Schema):
+    """One level of the department tree, each department with its subtree's figures rolled up
+    (issue 16); without either, every department but the overseeing offices, as before."""
+    children_of = String(validate=Length(1, 100), metadata={
+        "description": "a department's code: rank its children"})
+    level = Integer(validate=Range(1, MAX_DEPTH), metadata={
+        "description": "rank the departments at this depth (1: the roots)"})
+
+    @validates_schema
+    def _one_level(self, data, **kwargs):
+        if "children_of" in data and "level" in data:
+            raise ValidationError("give children_of or level, not both", field_name="level")
+
+
+class MonthQuery(LevelQuery):
     month = String(validate=[Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"),
                              _report_year])
     format = String(load_default="json", validate=FORMATS)
 
 
-class YearQuery(Schema):
+class YearQuery(LevelQuery):
     year = Integer(validate=Range(FIRST_YEAR, LAST_YEAR))
     format = String(load_default="json", validate=FORMATS)
+
+
+def ranked_level(session, query):
+    """``(departments, members)`` a ranking ranks: one level rolled up (``?children_of=``,
+    ``?level=``), or the ranked departments, each for itself (members None)."""
+    if "children_of" in query:
+        subtree_path(session, query["children_of"], field="children_of")
+        nodes = tree.children(session, query["children_of"])
+    elif "level" in query:
+        nodes = tree.at_depth(session, query["level"])
+    else:
+        return ranked(session), None
+    return reports.rolled_up(session, nodes, _departments(session))
 
 
 def _departments(session):
@@ -116,7 +147,8 @@ def _valid_week(week):
 @bp.auth_required(token_auth)
 @require_roles(*READERS)
 @bp.input(WeekQuery, location="query", arg_name="query")
-@bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week)",
+@bp.doc(summary="Weekly progress report (重点工作进展周报) for an ISO week (default: this week); "
+                "?under= keeps one subtree's departments",
         responses={200: downloadable("the report (JSON, CSV or XLSX)"), 400: "bad week", 403: "not allowed"})
 def weekly(query):
     rt = engine()
@@ -126,6 +158,8 @@ def weekly(query):
     with rt.db.read() as session:
         report = reports.weekly_for(session, reports.weekly(session, rt.calendar, week, now, _departments(session)),
                                     current_actor())
+        if query.get("under"):
+            report = reports.weekly_under(session, report, subtree_path(session, query["under"]))
     if query["format"] == "json":
         return report
     return weekly_file(query["format"], report)
@@ -134,14 +168,15 @@ def weekly(query):
 @bp.get("/reports/ranking")
 @bp.auth_required(token_auth)
 @bp.input(MonthQuery, location="query", arg_name="query")
-@bp.doc(summary="Monthly ranking (月度通报排名) of departments by on-time rate (default: this month)",
+@bp.doc(summary="Monthly ranking (月度通报排名) of departments by on-time rate (default: this month); "
+                "?children_of= or ?level= ranks one level of the tree, subtrees rolled up",
         responses={200: downloadable("the ranking (JSON, CSV or XLSX)"), 400: "bad month"})
 def ranking(query):
     rt = engine()
     now, local = _local_now()
     month = query.get("month") or this_month(local)
     with rt.db.read() as session:
-        report = reports.ranking(session, rt.calendar, month, now, ranked(session))
+        report = reports.ranking(session, rt.calendar, month, now, *ranked_level(session, query))
     return report if query["format"] == "json" else ranking_file(query["format"], report)
 
 
@@ -156,7 +191,7 @@ def year_end(query):
     now, local = _local_now()
     year = query.get("year") or local.year
     with rt.db.read() as session:
-        report = reports.year_end(session, rt.calendar, year, now, ranked(session))
+        report = reports.year_end(session, rt.calendar, year, now, *ranked_level(session, query))
     return report if query["format"] == "json" else year_file(query["format"], report)
 
 

@@ -185,6 +185,8 @@ class ItemPage(Schema):
 class ItemQuery(Page):
     status = String(validate=OneOf(("open", "closed", "cancelled")))
     department = String(validate=Length(1, 100))
+    under = String(validate=Length(1, 100), metadata={
+        "description": "a department's code: the items any department of its subtree takes part in"})
     light = String(validate=OneOf(LIGHTS))
     overdue = Boolean()
     q = String(validate=Length(1, 200))

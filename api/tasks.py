@@ -49,6 +49,7 @@ def visible_task(task_id):
 def inbox(query):
     rt, actor = engine(), current_actor()
     offset = (query["page"] - 1) * query["limit"] if "page" in query else query["offset"]
+    scope = access.task_scope(actor)
     presenter = Presenter(rt)
     if query["state"] == "done":
         rows, total = rt.tasks.done(actor, limit=query["limit"], offset=offset)
@@ -57,11 +58,12 @@ def inbox(query):
     where = filters.conditions(rt.calendar, presenter.now, process=query.get("process"), key=query.get("key"),
                              light=query.get("light"), department=query.get("department"), q=query.get("q"))
     rows, total = rt.tasks.inbox(actor, instance_id=query.get("instance_id"), business_key=query.get("item_id"),
-                                 limit=query["limit"], offset=offset, where=where, sort=query["sort"])
+                                 limit=query["limit"], offset=offset, where=where, sort=query["sort"],
+                                 scope=scope)
     with rt.db.read() as session:
         marks = returns.returned_tasks(session, rows)
     return {"items": [presenter.task(r, marks) for r in rows], "total": total,
-            "overdue": rt.tasks.count_overdue(actor, presenter.now)}
+            "overdue": rt.tasks.count_overdue(actor, presenter.now, scope=scope)}
 
 
 def check_filters(rt, query):
@@ -124,7 +126,9 @@ def complete(task_id, body):
 @bp.doc(summary="Claim a task: it becomes the caller's", responses=[403, 404, 409])
 def claim(task_id):
     rt = engine()
+    visible_task(task_id)  # within a confined overseer's subtree (``access.may_see_task``)
     return Presenter(rt).task(rt.tasks.claim(task_id, current_actor()))
+
 
 
 @bp.post("/tasks/<task_id>/unclaim")

@@ -149,12 +149,14 @@ def _build_statements(is_admin, has_department, has_roles, narrow, sort):
     return count, page, overdue
 
 
-def _inbox_call(actor, instance_id=None, business_key=None, where=(), sort="due"):
+def _inbox_call(actor, instance_id=None, business_key=None, where=(), sort="due", scope=None):
     """The statements and parameters of one inbox read. ``where``: more SQL conditions on
-    ``human_task`` (a domain's filters, values inline); such statements are built per call."""
+    ``human_task`` (a domain's filters, values inline) and ``scope`` (the access policy's limit);
+    such statements are built per call."""
     if sort not in SORTS:
         raise ValueError(f"unknown inbox order {sort!r}")
     shape = (actor.is_admin, bool(actor.department), bool(actor.roles))
+    where = [*where, *([scope] if scope is not None else [])]
     if where:
         narrow = [*where]
         if instance_id:
@@ -208,8 +210,8 @@ class Tasks:
             definition = self.rt.definitions.by_id(session, task.definition_id)
         return self.rt.definitions.task_spec(definition, task.key)
 
-    def count_overdue(self, actor, now):
-        (_count_, _page, overdue), params = _inbox_call(actor)
+    def count_overdue(self, actor, now, scope=None):
+        (_count_, _page, overdue), params = _inbox_call(actor, scope=scope)
         with self.rt.db.read() as session:
             return session.scalar(overdue, {**params, "now": now})
 
@@ -223,14 +225,18 @@ class Tasks:
                 .where(HumanTask.state == "open").group_by(HumanTask.candidate_department)
                 .order_by(HumanTask.candidate_department))]
 
-    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0, where=(), sort="due"):
+    def inbox(self, actor, instance_id=None, business_key=None, limit=50, offset=0, where=(), sort="due",
+              scope=None):
         """One page of the caller's open tasks in :func:`inbox_order` ``sort``, and their total.
+
+        ``scope``: a condition on ``HumanTask`` the application adds (its access policy's limit
+        on what the caller works, beside :func:`may_work`), or None.
 
         The page is the union of each arm's own first ``offset + limit`` tasks (read in index
         order), sorted again: a large department's inbox then reads a page, not every task.
         ``where``: more conditions on ``human_task`` (the domain's filters).
         """
-        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key, where, sort)
+        (count, page, _overdue), params = _inbox_call(actor, instance_id, business_key, where, sort, scope)
         params.update(window=offset + limit, limit=limit, offset=offset)
         with self.rt.db.read() as session:
             total = session.scalar(count, params)

@@ -55,6 +55,9 @@ class Client:
     def post(self, path, json=None, **kwargs):
         return self.request("POST", path, json=json, **kwargs)
 
+    def patch(self, path, json=None, **kwargs):
+        return self.request("PATCH", path, json=json, **kwargs)
+
 
 class Server:
     """A threaded HTTP server on 127.0.0.1:<free port> in a thread; stop() shuts it down.

@@ -72,7 +72,7 @@ SEES_PLAIN_TASK = _table("Y   Y   Y   N    N     N     N    N  N   N")
 def test_record_rules(username):
     actor, rows = ACTORS[username], Rows()
     assert access.may_see_item(rows, actor, ITEM) is SEES_ITEM[username]
-    assert access.may_see_problem(actor, PROBLEM) is SEES_PROBLEM[username]
+    assert access.may_see_problem(rows, actor, PROBLEM) is SEES_PROBLEM[username]
     assert access.may_register(actor) is REGISTERS[username]
     assert access.may_request_plan_change(actor, ITEM) is REQUESTS[username]
     assert access.may_request_extension(actor, ITEM) is REQUESTS[username]
@@ -128,7 +128,7 @@ def test_the_visibility_rules_agree_with_their_sql_twins(supervision):
             for problem in problems:
                 in_scope = session.scalar(problem_queries.scope(
                     select(func.count()).select_from(Problem).where(Problem.id == problem.id), actor)) == 1
-                assert access.may_see_problem(actor, problem) is in_scope, (actor.username, problem.department)
+                assert access.may_see_problem(session, actor, problem) is in_scope, (actor.username, problem.department)
 
 
 def test_the_instance_rule_agrees_with_its_sql_twin(supervision):
@@ -160,3 +160,49 @@ def test_the_instance_rule_agrees_with_its_sql_twin(supervision):
     assert seen["ada"] == [False, False, False, True, True]
     assert seen["sec"] == [True] * 5
     assert seen["zhang"] == [False] * 5 and seen["boss"] == [False] * 5  # no instance reader, started none
+
+
+def test_confined_overseers_rules_agree_with_their_sql_twins(supervision):
+    """The department tree (issue 16): a county's secretariat and supervisor see their subtree;
+    the rules and their SQL twins (items, problems, tasks, instances) agree on real rows."""
+    from api.models import Department
+    from engine.models import HumanTask, Instance
+    from workflows.rectification.problems import create_problem
+
+    deploy_shipped(supervision, "rectification.bpmn")
+    with supervision.db.write() as session:
+        for code, path in (("city", "/city/"), ("ca", "/city/ca/"), ("d1", "/city/ca/d1/"),
+                           ("cb", "/city/cb/"), ("d2", "/city/cb/d2/"), ("d3", "/d3/")):
+            session.add(Department(code=code, name=code, path=path, parent_code=path.split("/")[-3] or None))
+    county_a = [Actor("seca", frozenset({"secretariat"}), "ca", "/city/ca/"),
+                Actor("supa", frozenset({"supervisor"}), "ca", "/city/ca/")]
+    city = Actor("secc", frozenset({"secretariat"}), "city", "/city/")
+    assert [access.confinement(a) for a in (*county_a, city, ADMIN, LEAD_STAFF)] == ["/city/ca/", "/city/ca/",
+                                                                                      None, None, None]
+    items = [new_item(supervision, city, co_departments=[]),
+             new_item(supervision, city, department="d2", co_departments=["d1"]),
+             new_item(supervision, city, department="d2", co_departments=[])]
+    problems = [create_problem(supervision, {"title": "问题", "source": "inspection", "department": d,
+                                             "deadline": "2026-12-31"}, city) for d in ("d1", "d2", "d3")]
+    with supervision.db.read() as session:
+        tasks = list(session.scalars(select(HumanTask)))
+        for actor in (*county_a, city):
+            seen = [access.may_see_item(session, actor, i) for i in items]
+            in_scope = [session.scalar(queries.scope(select(func.count()).select_from(Item)
+                                                     .where(Item.id == i.id), actor)) == 1 for i in items]
+            assert seen == in_scope == ([True, True, False] if actor in county_a else [True] * 3)
+            seen = [access.may_see_problem(session, actor, p) for p in problems]
+            in_scope = [session.scalar(problem_queries.scope(select(func.count()).select_from(Problem)
+                                                             .where(Problem.id == p.id), actor)) == 1 for p in problems]
+            assert seen == in_scope == ([True, False, False] if actor in county_a else [True] * 3)
+            scope = access.instance_scope(actor)
+            for item in items:
+                instance = session.get(Instance, item.instance_id)
+                query = select(func.count()).select_from(Instance).where(Instance.id == instance.id)
+                assert access.may_see_instance(session, actor, instance) is (
+                    session.scalar(query if scope is None else query.where(scope)) == 1)
+            condition = access.task_scope(actor)
+            for row in tasks:
+                query = select(func.count()).select_from(HumanTask).where(HumanTask.id == row.id)
+                twin = session.scalar(query if condition is None else query.where(condition)) == 1
+                assert access.may_work_task(session, actor, row) is (access.may_work(actor, row) and twin)

@@ -21,16 +21,25 @@ rules moved here):
 - ``ESCALATION_OVERSEERS`` (admin, supervisor) see every escalation; a leader sees those of
   the items they lead. (Was spelled out in ``workflows/supervision/queries.py``.)
 
+**The department tree** (issue 16). The overseers among the secretariat and the supervisors
+work within a subtree: one whose department is a root (no parent), or who has no department,
+oversees the whole organisation as before; one whose department has a parent (a county's
+office) oversees that department's subtree only (:func:`confinement`): the items any of its
+departments takes part in, the problems and escalations of its departments, the tasks of those
+records, and registers items and problems for its departments only. Admins are never confined.
+The department's place in the tree comes with the actor (``Actor.department_path``).
+
 The SQL twins of the visibility rules (item lists, the ledger, escalation lists) live in the
 domains' ``queries`` modules, which read their role groups from here: keep the two in step
 (``tests/test_access.py`` checks them against each other).
 """
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import and_, exists, false, or_, select, true
 
 from engine.errors import Forbidden
-from engine.models import Instance
+from engine.models import HumanTask, Instance
 from engine.roles import ADMIN, DESIGNER, LEADER, SECRETARIAT, STAFF, SUPERVISOR
 from engine.tasks import may_work
+from workflows import departments
 from workflows.rectification.models import Problem
 from workflows.rectification.problems import get_problem
 from workflows.supervision.items import get_item
@@ -45,19 +54,43 @@ INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance v
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 
 
+CONFINED_OVERSEERS = (SECRETARIAT, SUPERVISOR)  # overseers held to their department's subtree
+
+
 def _holds(actor, roles):
     return actor.is_admin or actor.has_any(*roles)
+
+
+def confinement(actor):
+    """The path of the subtree a secretariat or supervisor in a non-root department oversees
+    ("/city/county/"), or None: admins, overseers at a root department or with none, and
+    everyone who oversees nothing (their scope is their own department's, as before)."""
+    if actor.is_admin or not actor.has_any(*CONFINED_OVERSEERS):
+        return None
+    path = actor.department_path
+    return path if path and not departments.is_root(path) else None
+
+
+def _oversees(actor, roles):
+    """Holds one of ``roles`` and is not confined to a subtree: sees all of it."""
+    return _holds(actor, roles) and confinement(actor) is None
 
 
 # -- items and problems -------------------------------------------------------------------------
 def sees_every_item(actor):
     """Whether ``actor`` sees all items (lists, lights, reports) rather than a scope of them."""
-    return _holds(actor, RECORD_OVERSEERS)
+    return _oversees(actor, RECORD_OVERSEERS)
 
 
 def sees_every_problem(actor):
     """Whether ``actor`` sees the whole problem ledger rather than their department's part."""
-    return _holds(actor, RECORD_OVERSEERS)
+    return _oversees(actor, RECORD_OVERSEERS)
+
+
+def subtree_items(path, status=None):
+    """SELECT of the ids of the items a department in the subtree of ``path`` takes part in."""
+    query = select(ItemDepartment.item_id).where(ItemDepartment.department.in_(departments.subtree_codes(path)))
+    return query.where(ItemDepartment.status == status) if status else query
 
 
 def leads_item(actor, item):
@@ -70,18 +103,38 @@ def may_see_item(session, actor, item):
     takes part in, as lead (主办) or co-department (协办). SQL twin: ``queries.scope``."""
     if sees_every_item(actor) or leads_item(actor, item):
         return True
+    path = confinement(actor)
+    if path:  # a confined overseer: any department of the subtree takes part
+        return bool(session.scalar(select(exists(subtree_items(path).where(ItemDepartment.item_id == item.id)))))
     return bool(actor.department) and session.get(ItemDepartment, (item.id, actor.department)) is not None
 
 
-def may_see_problem(actor, problem):
-    """Overseers every problem; anyone else the problems of their own department.
+def may_see_problem(session, actor, problem):
+    """Overseers every problem (a confined one those of its subtree's departments); anyone
+    else the problems of their own department.
     SQL twin: ``workflows.rectification.queries.scope``."""
-    return sees_every_problem(actor) or (bool(actor.department) and problem.department == actor.department)
+    if sees_every_problem(actor):
+        return True
+    path = confinement(actor)
+    if path:
+        return departments.in_subtree(session, problem.department, path)
+    return bool(actor.department) and problem.department == actor.department
 
 
 def may_register(actor):
     """Whether ``actor`` may register a new item or problem (and so sees the page's button)."""
     return _holds(actor, REGISTRARS)
+
+
+def refuse_outside_subtree(session, actor, codes):
+    """Forbidden (``outside_subtree``) when a confined registrar names a department outside its
+    subtree (``codes``: the lead department, co-departments, a problem's department)."""
+    path = confinement(actor)
+    if not path:
+        return
+    outside = [code for code in codes if code and not departments.in_subtree(session, code, path)]
+    if outside:
+        raise Forbidden(f"departments outside your subtree: {', '.join(outside)}", reason="outside_subtree")
 
 
 # -- tasks ----------------------------------------------------------------------------------------
@@ -96,13 +149,52 @@ def may_see_record(session, actor, record):
     """``may_see_item`` or ``may_see_problem``, whichever ``record`` is; False for None."""
     if isinstance(record, Item):
         return may_see_item(session, actor, record)
-    return isinstance(record, Problem) and may_see_problem(actor, record)
+    return isinstance(record, Problem) and may_see_problem(session, actor, record)
+
+
+def _personal(actor, task):
+    return actor.username in (task.assignee, task.candidate_user)
+
+
+def may_work_task(session, actor, task):
+    """``engine.tasks.may_work``, and for a confined overseer only tasks named to them, of no
+    item or problem, or of a record in their subtree: a county office does not work the city's
+    or another county's steps routed to its role. SQL twin: :func:`task_scope`."""
+    if not may_work(actor, task):
+        return False
+    if not confinement(actor) or _personal(actor, task):
+        return True
+    record = task_record(session, task)
+    return record is None or may_see_record(session, actor, record)
+
+
+def register(registry):
+    """Completing any task checks :func:`may_work_task` (the engine checks ``may_work`` alone):
+    a confined overseer cannot complete a step outside their subtree by its id."""
+    @registry.before_complete(None)
+    def within_subtree(step):
+        if not confinement(step.actor):
+            return
+        with step.engine.db.read() as session:
+            allowed = may_work_task(session, step.actor, step.task)
+        if not allowed:
+            raise Forbidden(f"task {step.task.id} is outside your subtree", reason="not_yours")
+
+
+def task_scope(actor):
+    """The condition an inbox adds for :func:`may_work_task` (beside ``may_work``'s own), or None."""
+    if not confinement(actor):
+        return None
+    key = HumanTask.business_key
+    generic = or_(key.is_(None), and_(key.not_in(select(Item.id)), key.not_in(select(Problem.id))))
+    return or_(HumanTask.assignee == actor.username, HumanTask.candidate_user == actor.username, generic,
+               key.in_(_visible_item_ids(actor)), key.in_(_visible_problem_ids(actor)))
 
 
 def may_see_task(session, actor, task):
-    """Whoever may work the task, ``TASK_OVERSEERS``, and whoever may see its item or problem
-    (its departments, its leader, the record overseers)."""
-    return (may_work(actor, task) or _holds(actor, TASK_OVERSEERS)
+    """Whoever may work the task (:func:`may_work_task`), ``TASK_OVERSEERS`` (not confined),
+    and whoever may see its item or problem (its departments, its leader, the record overseers)."""
+    return (may_work_task(session, actor, task) or _oversees(actor, TASK_OVERSEERS)
             or may_see_record(session, actor, task_record(session, task)))
 
 
@@ -110,15 +202,16 @@ def may_see_task_record(session, actor, task, record):
     """Whether a task's page shows ``record`` (its item or problem: notice, plan, timeline):
     to whoever may see the record, and to whoever may work the task, even outside their scope
     (a person the task was assigned to needs the notice to do it)."""
-    return record is not None and (may_work(actor, task) or may_see_record(session, actor, record))
+    return record is not None and (may_work_task(session, actor, task) or may_see_record(session, actor, record))
 
 
 def may_override_task(session, actor, task):
     """Whether ``actor`` may reassign ``task`` or give it back for its assignee:
-    ``TASK_OVERSEERS`` any task, a leader the tasks of the items they lead."""
-    if _holds(actor, TASK_OVERSEERS):
-        return True
+    ``TASK_OVERSEERS`` any task (a confined one the tasks of records in its subtree), a leader
+    the tasks of the items they lead."""
     record = task_record(session, task)
+    if _holds(actor, TASK_OVERSEERS) and (not confinement(actor) or may_see_record(session, actor, record)):
+        return True
     return isinstance(record, Item) and leads_item(actor, record)
 
 
@@ -165,7 +258,7 @@ def may_send_back(actor, item):
 def sees_every_escalation(actor):
     """``ESCALATION_OVERSEERS`` see every escalation; a leader only those of items they lead
     (SQL: ``workflows.supervision.queries.escalations``)."""
-    return _holds(actor, ESCALATION_OVERSEERS)
+    return _oversees(actor, ESCALATION_OVERSEERS)
 
 
 # -- process instances (the generic views and commands of any process) ----------------------------
@@ -208,14 +301,22 @@ def instance_scope(actor):
 
 
 def _visible_item_ids(actor):
+    if sees_every_item(actor):
+        return select(Item.id)
     conditions = [Item.leader == actor.username] if LEADER in actor.roles else []
-    if actor.department:
+    if confinement(actor):
+        conditions.append(Item.id.in_(subtree_items(confinement(actor))))
+    elif actor.department:
         conditions.append(Item.id.in_(select(ItemDepartment.item_id)
                                       .where(ItemDepartment.department == actor.department)))
     return select(Item.id).where(or_(*conditions) if conditions else false())
 
 
 def _visible_problem_ids(actor):
+    if sees_every_problem(actor):
+        return select(Problem.id)
+    if confinement(actor):
+        return select(Problem.id).where(Problem.department.in_(departments.subtree_codes(confinement(actor))))
     return select(Problem.id).where(Problem.department == actor.department if actor.department else false())
 
 
@@ -249,7 +350,9 @@ def visible_item(engine, actor, item_id):
 def visible_problem(engine, actor, problem_id):
     """The problem, if ``actor`` may see it: NotFound (404) when there is none, else Forbidden (403)."""
     problem = get_problem(engine, problem_id)
-    if not may_see_problem(actor, problem):
+    with engine.db.read() as session:
+        visible = may_see_problem(session, actor, problem)
+    if not visible:
         raise Forbidden(f"problem {problem.code} is not in your scope", reason="out_of_scope")
     return problem
 

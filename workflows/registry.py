@@ -1,10 +1,11 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import complaints, drafts, handoffs, rectification, returns, step_deadlines, supervision
+from workflows import access, complaints, drafts, handoffs, rectification, returns, step_deadlines, supervision
 
 
 def build_registry():
     registry = Registry()
+    access.register(registry)  # first: a confined overseer's refusal comes before any hook's work
     supervision.register(registry)
     rectification.register(registry)
     complaints.register(registry)

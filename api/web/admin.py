@@ -1,5 +1,5 @@
 """管理: users (list, create, edit, reset password, login lockouts with 解除) and departments
-(list, create, rename, deactivate), the working-day calendar per year (status, the published
+(the tree, each under its parent; create under a parent, rename, move, deactivate), the working-day calendar per year (status, the published
 schedule's entry, the preview and apply of the due times it moves), and in simulated mode
 the clock with its "advance" control (``engine.advance_clock``: every timer due by then fires
 before the page answers). The writes are the API's (``api.organisation``, ``api.auth``).
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from api import login_throttle, passwords
 from api.auth import lift_lockout
 from api.models import Department, User
-from api.organisation import CODE_PATTERN, add_department, add_user, change_department, change_user, reset_password
+from api.organisation import (CODE_PATTERN, add_department, add_user, change_department, change_user, depth,
+                              reset_password, tree_order)
 from api.runtime import engine, wall_now
 from api.web import bp
 from api.calendar import year_days
@@ -40,26 +41,28 @@ def _code_problem(code):
 def admin_departments():
     errors, values = {}, {}
     if request.method == "POST":
-        values = {k: request.form.get(k, "").strip() for k in ("code", "name")}
+        values = {k: request.form.get(k, "").strip() for k in ("code", "name", "parent")}
         if problem := _code_problem(values["code"]):
             errors["code"] = [problem]
         if not values["name"] or len(values["name"]) > 200:
             errors["name"] = ["此项为必填，不超过 200 个字符"]
         if not errors:
             try:
-                add_department(engine(), values["code"], values["name"], g.actor.username)
+                add_department(engine(), values["code"], values["name"], g.actor.username, values["parent"] or None)
             except Conflict:
                 errors["code"] = ["该部门代码已存在"]
+            except InvalidInput as err:
+                errors.update(field_errors(err, default="parent"))
             else:
                 flash(f"已创建部门：{values['name']}。")
                 return redirect(url_for("web.admin_departments"))
     with engine().db.read() as db:
-        rows = list(db.scalars(select(Department).order_by(Department.code)))
+        rows = tree_order(db.scalars(select(Department)))
         members = {}
         for user in db.scalars(select(User)):
             members[user.department] = members.get(user.department, 0) + 1
     return render_template("admin/departments.html", departments=rows, members=members, errors=errors,
-                           values=values)
+                           values=values, depth=depth)
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -161,7 +164,8 @@ def admin_lift_lockout():
 @bp.post("/admin/departments/<code>")
 @roles_required("admin")
 def admin_department(code):
-    """Rename (``name``) or switch active (``action`` = ``deactivate`` / ``activate``)."""
+    """Rename and move (``name``, ``parent``: empty for none) or switch active (``action`` =
+    ``deactivate`` / ``activate``). A refused move (its own subtree, too deep) is flashed."""
     action = request.form.get("action")
     if action in ("deactivate", "activate"):
         changes = {"active": action == "activate"}
@@ -170,10 +174,14 @@ def admin_department(code):
         if not name or len(name) > 200:
             flash("部门名称为必填，不超过 200 个字符。")
             return redirect(url_for("web.admin_departments"))
-        changes = {"name": name}
-    department = change_department(engine(), code, changes, g.actor.username)
-    flash(f"已{'停用' if changes.get('active') is False else '启用' if changes.get('active') else '更名为'}"
-          f"{'部门' if 'active' in changes else ''}：{department.name}。")
+        changes = {"name": name, "parent": request.form.get("parent") or None}
+    try:
+        department = change_department(engine(), code, changes, g.actor.username)
+    except InvalidInput as err:
+        flash(f"未保存：{error_text(err)}。")
+        return redirect(url_for("web.admin_departments"))
+    flash(f"已{'停用' if changes.get('active') is False else '启用' if changes.get('active') else '保存'}"
+          f"部门：{department.name}。")
     return redirect(url_for("web.admin_departments"))
 
 

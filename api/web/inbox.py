@@ -16,8 +16,8 @@ from api.web.lookups import (department_names, items_by_id, problems_by_id, proc
                              user_names)
 from api.web.session import login_required
 from engine.tasks import SORTS
+from workflows import access, returns
 from workflows import inbox as filters
-from workflows import returns
 
 PAGE = 50
 SORT_NAMES = {"due": "办理时限由近到远", "due_desc": "办理时限由远到近", "created": "最新到达"}
@@ -39,12 +39,13 @@ def _filters(kinds, departments):
 @login_required
 def inbox():
     rt = engine()
+    scope = access.task_scope(g.actor)
     presenter = Presenter(rt)
     kinds, departments = task_kinds(), department_names()
     chosen = _filters(kinds, departments)
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "due"
     page = paging.page_number()
-    rows, total = rt.tasks.inbox(g.actor, limit=PAGE, offset=(page - 1) * PAGE, sort=sort,
+    rows, total = rt.tasks.inbox(g.actor, limit=PAGE, offset=(page - 1) * PAGE, sort=sort, scope=scope,
                                  where=filters.conditions(rt.calendar, presenter.now, **chosen))
     with rt.db.read() as session:
         marks = returns.returned_tasks(session, rows)
@@ -55,7 +56,7 @@ def inbox():
     params = {name: value for name, value in {**chosen, "sort": sort}.items() if value and value != "due"}
     return render_template("inbox.html", tab="open", tasks=tasks, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), params=params, chosen=chosen, sort=sort,
-                           sorts=SORT_NAMES, overdue=rt.tasks.count_overdue(g.actor, presenter.now),
+                           sorts=SORT_NAMES, overdue=rt.tasks.count_overdue(g.actor, presenter.now, scope=scope),
                            processes={key: names.get(key, key) for key in kinds},
                            kinds=_kind_options(kinds, chosen["process"]),
                            items=items_by_id(t["item_id"] for t in tasks),

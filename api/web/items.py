@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from api.definitions import definition_filename
 from api.headers import user_document
-from api.models import Department, User
+from api.models import User
 from api.present import Presenter, current_plan
 from api.runtime import engine
 from api.web import bp, paging
-from api.web.lookups import department_names, process_name, task_titles_of, user_names
+from api.web.lookups import department_names, process_name, registrable_departments, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.item_management import management_context
@@ -109,9 +109,9 @@ def item_diagram(item_id):
 def item_schema():
     """The registration form as a JSON Schema (rendered like a task form); choices from the database."""
     with engine().db.read() as db:
-        departments = list(db.scalars(select(Department).order_by(Department.code)))
         leaders = [u for u in db.scalars(select(User).where(User.active).order_by(User.username))
                    if "leader" in (u.roles or [])]
+    departments = registrable_departments(g.actor)  # a county's registrar: its subtree's
     codes, names = [d.code for d in departments], [d.name for d in departments]
     return {
         "type": "object", "additionalProperties": False,

@@ -13,6 +13,7 @@ from api.models import Department, User
 from api.runtime import engine
 from engine.definitions import parse_xml
 from engine.models import Definition, HumanTask, Instance
+from workflows import access, departments as tree
 from workflows.rectification.models import Problem
 from workflows.supervision.models import Item
 
@@ -21,6 +22,15 @@ def department_names():
     """``{code: name}`` of every department."""
     with engine().db.read() as db:
         return {d.code: d.name for d in db.scalars(select(Department).order_by(Department.code))}
+
+
+def registrable_departments(actor):
+    """The departments ``actor`` may name when registering an item or a problem, by code: a
+    county's registrar those of its subtree (``access.confinement``), anyone else all."""
+    subtree = access.confinement(actor)
+    query = select(Department).order_by(Department.code)
+    with engine().db.read() as db:
+        return list(db.scalars(query.where(tree.within(Department.path, subtree)) if subtree else query))
 
 
 def user_names():

@@ -51,7 +51,7 @@ def records_by_key(keys, actor=None):
         items = [i for i in db.scalars(select(Item).where(Item.id.in_(keys)))
                  if actor is None or access.may_see_item(db, actor, i)]
         problems = [p for p in db.scalars(select(Problem).where(Problem.id.in_(keys)))
-                    if actor is None or access.may_see_problem(actor, p)]
+                    if actor is None or access.may_see_problem(db, actor, p)]
     found = {i.id: ("item", i.id, i.code) for i in items}
     found.update({p.id: ("problem", p.id, p.code) for p in problems})
     return found

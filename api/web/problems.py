@@ -11,12 +11,11 @@ behind the session. Registering goes through ``create_problem`` (its own validat
 from flask import g, render_template, request, url_for
 from sqlalchemy import select
 
-from api.models import Department
 from api.present import Presenter
 from api.rectification import department_exists, ledger_file
 from api.runtime import engine
 from api.web import bp, paging
-from api.web.lookups import department_names, task_titles_of, user_names
+from api.web.lookups import department_names, registrable_departments, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from workflows import access, records, returns
@@ -84,8 +83,7 @@ def problem(problem_id):
 # -- 问题登记 -------------------------------------------------------------------------------------
 def problem_schema():
     """The registration form (the API's ProblemIn) as a JSON Schema; departments from the database."""
-    with engine().db.read() as db:
-        departments = list(db.scalars(select(Department).order_by(Department.code)))
+    departments = registrable_departments(g.actor)  # a county's registrar: its subtree's
     return {
         "type": "object", "additionalProperties": False, "required": ["title", "source", "department", "deadline"],
         "properties": {

@@ -47,8 +47,12 @@ def validate_problem(data):
 
 def create_problem(engine, data, actor, origin=None):
     """Register a problem and start its rectification; returns the Problem row (``origin``: see
-    ``records.start``)."""
+    ``records.start``). Forbidden (``outside_subtree``) for a department outside a county
+    registrar's subtree."""
+    from workflows import access  # (access imports this module)
     fields = validate_problem(data)
+    with engine.db.read() as session:
+        access.refuse_outside_subtree(session, actor, [fields["department"]])
     variables = {"title": fields["title"], "description": fields["description"], "source": fields["source"],
                  "department": fields["department"], "problem_deadline": fields["deadline"]}
     return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin))

@@ -1,11 +1,12 @@
 """Read-side queries over the rectification projection — the ledger (问题台账): no workflow loads.
 
-Scope: the secretariat, supervisors and admins see every problem; everyone else the problems
-of their own department.
+Scope: the secretariat, supervisors and admins see every problem (a secretariat or supervisor
+of a non-root department those of its subtree, ``access.confinement``); everyone else the
+problems of their own department.
 """
 from sqlalchemy import func, or_, select
 
-from workflows import access, lights
+from workflows import access, departments, lights
 from workflows.rectification.models import Problem, ProblemReport
 
 MAX_EXPORT_ROWS = 50_000
@@ -15,13 +16,19 @@ def scope(query, actor):
     """Limit a Problem query to ``actor``'s scope: the SQL twin of ``access.may_see_problem``."""
     if access.sees_every_problem(actor):
         return query
+    subtree = access.confinement(actor)
+    if subtree:
+        return query.where(Problem.department.in_(departments.subtree_codes(subtree)))
     return query.where(Problem.department == actor.department) if actor.department else query.where(False)
 
 
 def ledger(session, actor, calendar, now, source=None, department=None, status=None, light=None,
-           q=None, limit=50, offset=0):
-    """``(rows, total)``: the problems in ``actor``'s scope matching the filters, newest first."""
+           q=None, limit=50, offset=0, under=None):
+    """``(rows, total)``: the problems in ``actor``'s scope matching the filters, newest first
+    (``under``: a department's path, the problems of its subtree's departments)."""
     query = scope(select(Problem), actor)
+    if under:
+        query = query.where(Problem.department.in_(departments.subtree_codes(under)))
     if source:
         query = query.where(Problem.source == source)
     if department:

@@ -35,8 +35,14 @@ def validate_item(data):
 
 
 def create_item(engine, data, actor, origin=None):
-    """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``)."""
-    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", validate_item(data), actor, origin))
+    """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``).
+    Forbidden (``outside_subtree``) when a county's registrar names a department outside its
+    subtree (``access.refuse_outside_subtree``)."""
+    from workflows import access  # (access imports this module)
+    fields = validate_item(data)
+    with engine.db.read() as session:
+        access.refuse_outside_subtree(session, actor, [fields["department"], *fields["co_departments"]])
+    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", fields, actor, origin))
 
 
 def get_item(engine, item_id):

@@ -122,6 +122,9 @@ def amend_item(engine, item, changes, actor):
     clean = check_changes(engine, item, changes)
     if not clean:
         return {}
+    if "department" in clean:
+        with engine.db.read() as session:
+            access.refuse_outside_subtree(session, actor, [clean["department"][1]])
 
     def action(ctx):
         values = {field: new for field, (_, new) in clean.items()}

@@ -3,7 +3,7 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from engine.roles import LEADER
-from workflows import access, lights
+from workflows import access, departments, lights
 from workflows.supervision.models import Escalation, Item, ItemDepartment, ItemPlan, ItemReport, Measure
 
 # A list's own department rows, apart from the scope's subquery over the same table (not
@@ -26,7 +26,10 @@ def _visible(actor, item_id, status=None):
     conditions = []
     if LEADER in actor.roles:
         conditions.append(Item.leader == actor.username)
-    if actor.department:
+    subtree = access.confinement(actor)
+    if subtree:
+        conditions.append(item_id.in_(access.subtree_items(subtree, status)))
+    elif actor.department:
         conditions.append(item_id.in_(_department_items(actor.department, status)))
     return or_(*conditions) if conditions else false()
 
@@ -53,7 +56,7 @@ def _listed(actor, status, department):
     conditions name ``Item``'s own columns (a leader's scope), so counting must join it.
     """
     overseer, leader = access.sees_every_item(actor), LEADER in actor.roles
-    own = actor.department if not (overseer or leader) else None
+    own = actor.department if not (overseer or leader or access.confinement(actor)) else None
     listed = department or own
     if not listed:
         visible = _visible(actor, Item.id, status)
@@ -78,8 +81,10 @@ def _count(session, rows, item_id, conditions, joins_item):
 
 
 def list_items(session, actor, calendar, now, status=None, department=None, light=None,
-               overdue=None, q=None, limit=50, offset=0):
+               overdue=None, q=None, limit=50, offset=0, under=None):
     """``(rows, total)``: the items in ``actor``'s scope matching the filters, newest first.
+
+    ``under``: a department's path; only the items a department of its subtree takes part in.
 
     Lights are conditions on the items' open tasks against ``now`` (``lights.item_light_filter``),
     so a filtered list is always current. See ``_listed`` for which rows a list reads. A total
@@ -87,6 +92,8 @@ def list_items(session, actor, calendar, now, status=None, department=None, ligh
     the page probes the items it walks in order, and stops after ``offset + limit``.
     """
     rows, item_id, order, conditions, joins_item = _listed(actor, status, department)
+    if under:
+        conditions.append(item_id.in_(access.subtree_items(under, status)))
     if q:
         pattern = f"%{q}%"
         conditions.append(or_(Item.title.like(pattern), Item.code.like(pattern)))
@@ -142,12 +149,16 @@ def _page(session, query, order, limit, offset):
 
 
 def escalations(session, actor, state=None, item_id=None, department=None, limit=50, offset=0, problem_id=None):
-    """Escalations, oldest overdue first: supervisors and admins see all, leaders their items'
-    (``access.sees_every_escalation``; a problem has no leader, so its escalations are the
-    overseers' only)."""
+    """Escalations, oldest overdue first: supervisors and admins see all (a confined supervisor
+    those of its subtree's departments), leaders their items' (``access.sees_every_escalation``;
+    a problem has no leader, so its escalations are the overseers' only)."""
     query = select(Escalation)
     if not access.sees_every_escalation(actor):
-        query = query.where(Escalation.item_id.in_(select(Item.id).where(Item.leader == actor.username)))
+        visible = [Escalation.item_id.in_(select(Item.id).where(Item.leader == actor.username))]
+        subtree = access.confinement(actor)
+        if subtree and actor.has_any(*access.ESCALATION_OVERSEERS):
+            visible.append(Escalation.department.in_(departments.subtree_codes(subtree)))
+        query = query.where(or_(*visible))
     for column, value in ((Escalation.state, state), (Escalation.item_id, item_id),
                           (Escalation.problem_id, problem_id), (Escalation.department, department)):
         if value:

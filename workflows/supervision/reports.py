@@ -27,6 +27,11 @@ Definitions (stated once, used by every report and export):
   handling (that is the supervisors' work on the item, not the item's step).
 - **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
   then department code.
+- **Rolled up** (the department tree, issue 16): a ranking of one level — the children of a
+  department, or every department at one depth — gives each ranked department the sums of
+  the figures of every department of its subtree (itself included; the average rating over
+  all their rated items); the on-time rate is computed from the sums. Overseeing offices are
+  not left out there: a county is ranked with its office.
 - **Overall on-time rate** of a month (the trend): all departments' on-time steps / all their
   decided steps; none when no step was decided.
 """
@@ -36,6 +41,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from engine.models import HumanTask
 from workflows import access, lights
+from workflows import departments as tree
 from workflows.supervision import queries
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
@@ -157,6 +163,13 @@ def weekly_for(session, report, actor):
     return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
 
 
+def weekly_under(session, report, path):
+    """A weekly report cut to the groups of the departments in the subtree of ``path``."""
+    codes = set(session.scalars(tree.subtree_codes(path)))
+    groups = [group for group in report["departments"] if group["department"] in codes]
+    return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
+
+
 def _open_steps_at(session, item_ids, moment):
     steps = {}
     if not item_ids:
@@ -202,15 +215,14 @@ def _item_counts(session, start, end):
     handled = session.execute(select(Item.department, func.count()).where(
         Item.status != "cancelled", Item.created_at < end,
         or_(Item.closed_at.is_(None), Item.closed_at >= start)).group_by(Item.department))
-    closed = session.execute(select(
-        Item.department, func.count(),
-        func.avg(case(*[(Item.rating == name, score) for name, score in RATING_SCORE.items()], else_=None)))
-        .where(Item.status == "closed", Item.closed_at >= start, Item.closed_at < end)
-        .group_by(Item.department))
+    score = case(*[(Item.rating == name, score) for name, score in RATING_SCORE.items()], else_=None)
+    closed = session.execute(select(Item.department, func.count(), func.sum(score), func.count(score))
+                             .where(Item.status == "closed", Item.closed_at >= start, Item.closed_at < end)
+                             .group_by(Item.department))
     counts = {dept: {"items_handled": n} for dept, n in handled}
-    for dept, n, rating in closed:
-        counts.setdefault(dept, {"items_handled": 0}).update(
-            items_closed=n, average_rating=round(float(rating), 2) if rating is not None else None)
+    for dept, n, scores, rated in closed:  # (the sums roll up; the average is taken last)
+        counts.setdefault(dept, {"items_handled": 0}).update(items_closed=n, rating_sum=int(scores or 0),
+                                                             rated=rated)
     return counts
 
 
@@ -225,21 +237,32 @@ def _counts_in(session, column, moment_column, start, end):
         moment_column >= start, moment_column < end).group_by(column)).all())
 
 
-def _department_rows(session, start, end, now, departments):
+_SUMMED = ("items_handled", "items_closed", "steps_due", "steps_on_time", "overdue_steps", "escalations",
+           "measures", "rating_sum", "rated")
+
+
+def _department_rows(session, start, end, now, departments, members=None):
     """One row per department of ``departments`` (``{code: name}``), ranked: five aggregate
-    queries (steps; items handled; items closed; escalations; measures), none per department."""
+    queries (steps; items handled; items closed; escalations; measures), none per department.
+    ``members``: ``{code: codes}``, the departments whose figures a row sums (rolled up; by
+    default each row its own department's)."""
     as_of = min(end, now)
     steps, items = _step_counts(session, start, end, as_of), _item_counts(session, start, end)
     extra_counts = (
         ("escalations", _counts_in(session, Escalation.department, Escalation.overdue_since, start, end)),
         ("measures", _counts_in(session, Measure.department, Measure.at, start, end)))
+    figures = {}
+    for code in {c for group in (members or {}).values() for c in group} | set(departments):
+        figures[code] = {**items.get(code, {}), **steps.get(code, {})}
+        for field, counts in extra_counts:
+            figures[code][field] = counts.get(code, 0)
     rows = []
     for code, name in sorted(departments.items()):
-        row = {"department": code, "name": name, "items_handled": 0, "items_closed": 0,
-               "steps_due": 0, "steps_on_time": 0, "overdue_steps": 0, "average_rating": None,
-               **items.get(code, {}), **steps.get(code, {})}
-        for field, counts in extra_counts:
-            row[field] = counts.get(code, 0)
+        row = {"department": code, "name": name}
+        for field in _SUMMED:
+            row[field] = sum(figures[member].get(field, 0) for member in (members or {}).get(code, (code,)))
+        rated, scores = row.pop("rated"), row.pop("rating_sum")
+        row["average_rating"] = round(scores / rated, 2) if rated else None
         row["on_time_rate"] = _rate(row["steps_on_time"], row["overdue_steps"])
         rows.append(row)
     rows.sort(key=lambda r: (r["on_time_rate"] is None, -(r["on_time_rate"] or 0), r["overdue_steps"],
@@ -249,18 +272,25 @@ def _department_rows(session, start, end, now, departments):
     return rows
 
 
-def ranking(session, calendar, month, now, departments):
-    """The monthly ranking (月度通报排名)."""
+def rolled_up(session, nodes, names):
+    """``(departments, members)`` for a ranking of ``nodes`` (``[(code, path)]``, one level of
+    the tree) with each node's subtree rolled up: ``{code: name}`` and ``{code: subtree codes}``."""
+    members = {code: list(session.scalars(tree.subtree_codes(path))) for code, path in nodes}
+    return {code: names.get(code, code) for code, _ in nodes}, members
+
+
+def ranking(session, calendar, month, now, departments, members=None):
+    """The monthly ranking (月度通报排名); ``members``: rolled up (:func:`rolled_up`)."""
     start, end = month_bounds(calendar, month)
     return {"month": month, "start": start.isoformat(), "end": end.isoformat(),
             "as_of": min(end, now).isoformat(),
-            "departments": _department_rows(session, start, end, now, departments)}
+            "departments": _department_rows(session, start, end, now, departments, members)}
 
 
-def year_end(session, calendar, year, now, departments):
+def year_end(session, calendar, year, now, departments, members=None):
     """Year-end statistics (年度考核): the ranking's measures over a year, plus closure rate."""
     start, end = year_bounds(calendar, year)
-    rows = _department_rows(session, start, end, now, departments)
+    rows = _department_rows(session, start, end, now, departments, members)
     for row in rows:
         row["closure_rate"] = (round(row["items_closed"] / row["items_handled"], 4)
                                if row["items_handled"] else None)

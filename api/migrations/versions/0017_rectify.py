@@ -4,8 +4,8 @@ An escalation (and the measure confirmed on it) belongs to an item or a problem:
 becomes nullable and ``problem_id`` is added. The problem keeps the plan's new fields (原因分析,
 整改目标, milestones), its review state and whether it asks for more time than 整改时限.
 
-Revision ID: 0016_rectify
-Revises: 0015_item_doc_number
+Revision ID: 0017_rectify
+Revises: 0016_cockpit
 Create Date: 2026-12-01 15:10:00
 """
 from alembic import op

@@ -1,7 +1,7 @@
 """task_draft (暂存) and the index of a person's completed tasks (已办) (issue 17, item 6)
 
-Revision ID: 0016_inbox
-Revises: 0015_item_doc_number
+Revision ID: 0018_inbox
+Revises: 0017_rectify
 Create Date: 2026-12-01 15:10:00
 """
 from alembic import op
