@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, calendar, clock, complaint_page, complaints, definitions, errors, escalations, headers,
+from api import (audit, auth, calendar, clock, complaint_page, complaints, definitions, errors, escalations, files, headers,
                  instances, items, notifications, organisation, rectification, reports, request_guard, runtime,
                  tasks, web)
 from api.directory import UserDirectory
@@ -17,7 +17,7 @@ from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
 BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
-              escalations, notifications, reports, audit, clock, complaint_page)
+              files, escalations, notifications, reports, audit, clock, complaint_page)
 
 
 def build_engine(config=None):
@@ -48,6 +48,7 @@ def create_app(config=None, engine=None):
     if proxies:  # behind N balancers: the client address (per-client throttles) from X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     errors.register(app)
+    files.allow_large_uploads(app)  # before the guard reads the form: uploads may pass max_body_bytes
     request_guard.register(app)  # before every view: what no endpoint accepts
     headers.init_app(app)
     for module in BLUEPRINTS:

@@ -54,6 +54,14 @@ DEFAULTS = {
         "lockout_minutes": 15,
     },
     "web": {"secure_cookies": False},
+    # Evidence files (workflows.files): stored content-addressed under ``dir`` (relative: under
+    # the repo root, like the SQLite file; several hosts point it at one shared volume).
+    "files": {
+        "dir": "var/files",
+        "max_bytes": 20 * 1024 * 1024,
+        "allowed": ["pdf", "jpeg", "png", "gif", "webp", "docx", "xlsx", "pptx", "ofd", "zip"],
+        "orphan_hours": 24,
+    },
 }
 
 
@@ -82,6 +90,7 @@ def load_config(path=None, overrides=None):
     if os.environ.get("DUBAN_DATABASE_URL"):
         config["database"]["url"] = os.environ["DUBAN_DATABASE_URL"]
     config["database"]["url"] = _absolute_sqlite(config["database"]["url"])
+    config["files"]["dir"] = str(REPO_ROOT / config["files"]["dir"])  # an absolute path stays itself
     return config
 
 

@@ -1,6 +1,6 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import complaints, handoffs, rectification, returns, supervision
+from workflows import complaints, files, handoffs, rectification, returns, supervision
 
 
 def build_registry():
@@ -8,6 +8,7 @@ def build_registry():
     supervision.register(registry)
     rectification.register(registry)
     complaints.register(registry)
+    files.register(registry)
     returns.register(registry)
     handoffs.register(registry)  # last: it skips whom the others' listeners already told
     return registry

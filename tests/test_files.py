@@ -1,0 +1,151 @@
+"""Evidence files (佐证材料, issue 15): upload, type from content, downloads as attachments for
+who may see the record, attaching on completion (refusals change nothing), orphan pruning."""
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import BOTH_DATABASES
+from tests.helpers import ITEM, PLAN
+from tests.test_api_loop import complete, inbox_task
+from workflows.files import evidence
+from workflows.files.models import StoredFile
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 60
+HTML = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
+MAX_BYTES = 4096
+
+
+def office(member):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr(member, "<x/>")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def server(server_factory, tmp_path):
+    return server_factory(files={"dir": str(tmp_path / "files"), "max_bytes": MAX_BYTES})
+
+
+def upload(client, name, data):
+    return client.request("POST", "/api/v1/files", files={"file": (name, data, "image/png")})
+
+
+def uploaded(client, name="现场照片.png", data=PNG):
+    response = upload(client, name, data)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def file_rows(server):
+    with server.engine.db.read() as session:
+        return {row.id: row for row in session.scalars(select(StoredFile))}
+
+
+@BOTH_DATABASES
+def test_upload_checks_size_and_type_from_the_content(server, tmp_path):
+    zhang = server.login("zhang")
+    body = uploaded(zhang, "整改报告.pdf", PDF)
+    assert set(body) == {"id", "name", "size", "content_type", "sha256"}
+    assert (body["name"], body["size"], body["content_type"]) == ("整改报告.pdf", len(PDF), "application/pdf")
+    assert (tmp_path / "files" / body["sha256"][:2] / body["sha256"]).read_bytes() == PDF
+    assert uploaded(zhang, "台账.xlsx", office("xl/workbook.xml"))["content_type"].endswith("spreadsheetml.sheet")
+    assert uploaded(zhang, "方案.docx", office("word/document.xml"))["content_type"].endswith("wordprocessingml.document")
+    assert uploaded(zhang, "照片.png")["content_type"] == "image/png"
+
+    before = len(file_rows(server))
+    for name, data in (("照片.png", EXE), ("照片.png", HTML), ("说明.pdf", b"just text")):
+        refused = upload(zhang, name, data)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "file_type", refused.text
+        assert refused.json()["error"]["details"][0]["code"] == "file_type"
+    too_large = upload(zhang, "大文件.pdf", PDF + b"0" * MAX_BYTES)
+    assert too_large.status_code == 413 and too_large.json()["error"]["code"] == "too_large"
+    way_too_large = upload(zhang, "大文件.pdf", PDF + b"0" * (MAX_BYTES + 100_000))
+    assert way_too_large.status_code == 413
+    missing = zhang.request("POST", "/api/v1/files", data={"x": "1"})
+    assert missing.status_code == 400
+    assert len(file_rows(server)) == before
+    assert server.anonymous().request("POST", "/api/v1/files", files={"file": ("a.png", PNG)}).status_code == 401
+
+
+@BOTH_DATABASES
+def test_download_is_an_attachment_for_the_uploader_only_until_attached(server):
+    zhang, wang, sec = (server.login(u) for u in ("zhang", "wang", "sec"))
+    body = uploaded(zhang, "现场照片 1.png")
+    response = zhang.get(f"/api/v1/files/{body['id']}")
+    assert response.status_code == 200 and response.content == PNG
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''%E7%8E%B0%E5%9C%BA%E7%85%A7%E7%89%87%201.png" in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")
+    for other in (wang, sec):  # nobody else sees an unattached upload, overseers included
+        assert other.get(f"/api/v1/files/{body['id']}").status_code == 404
+    assert zhang.get("/api/v1/files/no-such-file").status_code == 404
+
+
+@BOTH_DATABASES
+def test_completion_attaches_files_and_refuses_unknown_or_foreign_ones(server):
+    sec, zhang, li, wang, boss = (server.login(u) for u in ("sec", "zhang", "li", "wang", "boss"))
+    item = sec.post("/api/v1/items", {**ITEM, "co_departments": []}).json()
+    draft = inbox_task(zhang, "draft_plan", item["id"])
+    mine, foreign = uploaded(zhang, "工作方案.pdf", PDF), uploaded(wang, "别人的.png")
+    rows_before = {k: (r.attached_at, r.task_id) for k, r in file_rows(server).items()}
+
+    for ids, code in ((["no-such-file"], "unknown_file"), ([foreign["id"]], "file_not_yours"),
+                      ([mine["id"], "x" * 100], "unknown_file")):
+        refused = zhang.post(f"/api/v1/tasks/{draft['id']}/complete", {"data": {**PLAN, "evidence_files": ids}})
+        assert refused.status_code == 400, refused.text
+        assert code in [d["code"] for d in refused.json()["error"]["details"]]
+        assert inbox_task(zhang, "draft_plan", item["id"])["id"] == draft["id"]  # still open
+    not_a_list = zhang.post(f"/api/v1/tasks/{draft['id']}/complete", {"data": {**PLAN, "evidence_files": "x"}})
+    assert not_a_list.status_code == 400
+    assert {k: (r.attached_at, r.task_id) for k, r in file_rows(server).items()} == rows_before
+    # another user of the same department cannot attach zhang's upload either
+    li_draft = li.post(f"/api/v1/tasks/{draft['id']}/complete", {"data": {**PLAN, "evidence_files": [mine["id"]]}})
+    assert li_draft.status_code == 400 and li_draft.json()["error"]["details"][0]["code"] == "file_not_yours"
+
+    complete(zhang, "draft_plan", item["id"], {**PLAN, "evidence_files": [mine["id"]]})
+    row = file_rows(server)[mine["id"]]
+    assert row.attached_at is not None and row.task_id == draft["id"] and row.record_id == item["id"]
+    # who may see the item reads it (the leader, the secretariat, a colleague); another department does not
+    for reader in (boss, sec, li, zhang):
+        assert reader.get(f"/api/v1/files/{mine['id']}").status_code == 200
+    assert wang.get(f"/api/v1/files/{mine['id']}").status_code == 404
+    # sent back: the same file may be named again (already attached to this item), wang's still not
+    complete(boss, "approve_plan", item["id"], {"approved": False, "comment": "细化"})
+    again = inbox_task(li, "draft_plan", item["id"])
+    refused = li.post(f"/api/v1/tasks/{again['id']}/complete",
+                      {"data": {**PLAN, "evidence_files": [mine["id"], foreign["id"]]}})
+    assert [d["code"] for d in refused.json()["error"]["details"]] == ["file_not_yours"]
+    complete(li, "draft_plan", item["id"], {**PLAN, "evidence_files": [mine["id"]]})
+    assert file_rows(server)[mine["id"]].task_id == draft["id"]  # keeps its first attachment
+
+
+@BOTH_DATABASES
+def test_orphans_are_pruned_after_a_day_of_the_engine_clock(server, tmp_path):
+    zhang, sec = server.login("zhang"), server.login("sec")
+    item = sec.post("/api/v1/items", {**ITEM, "co_departments": []}).json()
+    kept = uploaded(zhang, "附件.pdf", PDF)
+    complete(zhang, "draft_plan", item["id"], {**PLAN, "evidence_files": [kept["id"]]})
+    orphan = uploaded(zhang, "孤儿.png")
+    twin = uploaded(zhang, "同内容.pdf", PDF)  # same bytes as an attached file: the blob stays
+    engine = server.engine
+
+    def prune():
+        with engine.db.write() as session:
+            return evidence.prune(engine, session, engine.clock.now(), grace_seconds=0)
+
+    assert prune() == 0
+    engine.clock.advance(to=engine.clock.now() + dt.timedelta(hours=25))
+    assert prune() == 2
+    assert set(file_rows(server)) == {kept["id"]}
+    assert not (tmp_path / "files" / orphan["sha256"][:2] / orphan["sha256"]).exists()
+    assert (tmp_path / "files" / twin["sha256"][:2] / twin["sha256"]).exists()
+    assert zhang.get(f"/api/v1/files/{kept['id']}").status_code == 200
