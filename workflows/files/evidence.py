@@ -72,7 +72,7 @@ def upload(engine, uploader, name, data, only=None):
     if bad:
         raise InvalidInput(bad["message"], details=[bad])
     if len(data) > max_bytes(engine):
-        raise TooLarge(f"a file may have at most {max_bytes(engine)} bytes", reason="too_large")
+        raise TooLarge(f"a file may have at most {max_bytes(engine)} bytes", reason="file_too_large")
     if not data:
         raise InvalidInput("the file is empty", details=[problem("file", "empty_file", "the file is empty")])
     allowed = set(settings(engine)["allowed"]) & set(only or kinds.CONTENT_TYPES)
