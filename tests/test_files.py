@@ -149,3 +149,25 @@ def test_orphans_are_pruned_after_a_day_of_the_engine_clock(server, tmp_path):
     assert not (tmp_path / "files" / orphan["sha256"][:2] / orphan["sha256"]).exists()
     assert (tmp_path / "files" / twin["sha256"][:2] / twin["sha256"]).exists()
     assert zhang.get(f"/api/v1/files/{kept['id']}").status_code == 200
+
+
+def test_files_prune_command(tmp_path, monkeypatch, database_url):
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from api.app import build_engine
+    from tests.conftest import make_config
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database_url}"\n[clock]\nmode = "simulated"\n'
+                      f'start = "2026-11-23T09:00:00+08:00"\n[files]\ndir = "{tmp_path / "files"}"\n',
+                      encoding="utf-8")
+    engine = build_engine(make_config(database_url, files={"dir": str(tmp_path / "files")}))
+    evidence.upload(engine, "zhang", "照片.png", PNG)
+    engine.clock.advance(to=engine.clock.now() + dt.timedelta(days=2))
+    engine.close()
+    monkeypatch.setenv("DUBAN_CONFIG", str(config))
+    monkeypatch.delenv("DUBAN_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["files", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "orphan uploads removed: 1" in result.output
