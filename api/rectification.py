@@ -13,7 +13,7 @@ from api.exports import XLSX_TYPE, csv_response, local_time, xlsx_response
 from api.models import Department
 from api.present import Presenter, audit, problem_report
 from api.runtime import engine
-from api.schemas import LIGHTS, AuditOut, Page, TaskOut
+from api.schemas import EVIDENCE, LIGHTS, AuditOut, Page, TaskOut
 from workflows import access, records
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
@@ -33,6 +33,7 @@ class ProblemIn(Schema):
     source = String(required=True, validate=OneOf(SOURCES))
     department = String(required=True, validate=Length(1, 100))
     deadline = Date(required=True)
+    evidence = EVIDENCE()
 
 
 class ProblemCreated(Schema):

@@ -3,6 +3,12 @@ from apiflask import Schema
 from apiflask.fields import AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
+
+def EVIDENCE():  # noqa: N802 — a field factory, used like a field class
+    """Optional ``evidence``: ids of files uploaded with ``POST /api/v1/files`` (佐证材料)."""
+    return List(String(validate=Length(1, 36), metadata={"format": "file"}), load_default=list,
+                validate=Length(0, 50), metadata={"description": "ids of uploaded evidence files"})
+
 LIGHTS = ("green", "yellow", "red")
 
 
@@ -110,6 +116,7 @@ class ItemIn(Schema):
     leader = String(required=True, validate=Length(1, 100))
     deadline = Date(required=True)
     requirements = String(load_default="", validate=Length(0, 10000))
+    evidence = EVIDENCE()
 
 
 class ItemOut(Schema):

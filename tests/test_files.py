@@ -171,3 +171,26 @@ def test_files_prune_command(tmp_path, monkeypatch, database_url):
     result = CliRunner().invoke(main, ["files", "prune"])
     assert result.exit_code == 0, result.output
     assert "orphan uploads removed: 1" in result.output
+
+
+@BOTH_DATABASES
+def test_items_and_problems_register_with_evidence(server):
+    sec, zhang, wang = (server.login(u) for u in ("sec", "zhang", "wang"))
+    notice, foreign = uploaded(sec, "会议纪要.pdf", PDF), uploaded(zhang, "照片.png")
+    refused = sec.post("/api/v1/items", {**ITEM, "co_departments": [], "evidence": [notice["id"], foreign["id"]]})
+    assert refused.status_code == 400 and refused.json()["error"]["details"][0]["code"] == "file_not_yours"
+    assert sec.get("/api/v1/items").json()["total"] == 0
+    item = sec.post("/api/v1/items", {**ITEM, "co_departments": [], "evidence": [notice["id"]]})
+    assert item.status_code == 201, item.text
+    row = file_rows(server)[notice["id"]]
+    assert row.record_id == item.json()["id"] and row.task_id is None and row.attached_at is not None
+    assert zhang.get(f"/api/v1/files/{notice['id']}").status_code == 200
+    assert wang.get(f"/api/v1/files/{notice['id']}").status_code == 404
+
+    photo = uploaded(sec, "问题照片.png")
+    problem = sec.post("/api/v1/problems", {"title": "问题", "source": "audit", "department": "d2",
+                                            "deadline": "2026-12-31", "evidence": [photo["id"]]})
+    assert problem.status_code == 201, problem.text
+    assert wang.get(f"/api/v1/files/{photo['id']}").status_code == 200
+    assert zhang.get(f"/api/v1/files/{photo['id']}").status_code == 404
+    assert sec.post("/api/v1/items", {**ITEM, "evidence": "x"}).status_code == 400

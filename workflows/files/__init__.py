@@ -6,4 +6,5 @@ from workflows.files import evidence
 def register(registry):
     registry.before_complete(None)(evidence.before_complete)
     registry.on("task_completed")(evidence.on_task_completed)
+    registry.on("instance_started")(evidence.on_instance_started)
     registry.periodic("files_prune", evidence.prune_occurrence, evidence.run_prune)

@@ -171,6 +171,17 @@ def on_task_completed(event):
            instance_id=event.instance.id, record_id=event.instance.business_key)
 
 
+def on_instance_started(event):
+    """Attach a registration's files (start variable ``evidence_files``, checked by
+    ``workflows.records.start``) to the new record: only the starter's own unattached uploads."""
+    ids = event.data.get("evidence_files")
+    if isinstance(ids, list) and ids and event.actor is not None:
+        ids = sorted({value for value in ids if isinstance(value, str)})
+        event.session.execute(update(StoredFile).where(
+            StoredFile.id.in_(ids), StoredFile.attached_at.is_(None), StoredFile.uploader == event.actor.username)
+            .values(attached_at=event.at, instance_id=event.instance.id, record_id=event.instance.business_key))
+
+
 # -- reading ----------------------------------------------------------------------------------------
 def by_ids(session, ids):
     """``{id: StoredFile}`` of the attached files among ``ids``."""

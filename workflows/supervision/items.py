@@ -16,7 +16,7 @@ from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemRep
 PROCESS_KEY = "supervision"
 BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public_complaint", "other")
 _FIELDS = {"title": str, "basis": str, "department": str, "co_departments": list, "leader": str,
-           "deadline": str, "requirements": str}
+           "deadline": str, "requirements": str, "evidence": list}
 _REQUIRED = ("title", "department", "leader", "deadline")
 _CODE_LOCK = 0x6974656D  # "item": serialises code allocation per year on PostgreSQL
 
@@ -36,7 +36,8 @@ def validate_item(data):
 
 def create_item(engine, data, actor, origin=None):
     """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``)."""
-    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", validate_item(data), actor, origin))
+    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", validate_item(data), actor, origin,
+                                          evidence=data.get("evidence")))
 
 
 def get_item(engine, item_id):
