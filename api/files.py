@@ -11,19 +11,21 @@ Chinese name as RFC 5987 ``filename*``: an uploaded HTML or SVG never renders on
 """
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import File, Integer, String
-from flask import request
+from flask import g, request
 
-from api import headers
+from api import headers, request_guard
 from api.auth import current_actor, token_auth
 from api.runtime import engine, engine_of
 from engine.errors import InvalidInput, NotFound, problem
 from workflows import access
+from workflows.complaints import intake
 from workflows.files import evidence
 from workflows.files.models import StoredFile
 
 bp = APIBlueprint("files", __name__, url_prefix="/api/v1", tag="Files")
 ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and headers around the file itself
 UPLOAD_PATHS = ("/api/v1/files", "/files")
+COMPLAINT_PATH = "/complaints/new"  # the public page: its photos (workflows.complaints.intake.MAX_PHOTOS)
 
 
 class FileIn(Schema):
@@ -43,6 +45,11 @@ def allow_large_uploads(app):
     def raise_limit():
         if request.method == "POST" and request.path in UPLOAD_PATHS:
             request.max_content_length = evidence.max_bytes(engine_of(app)) + ENVELOPE_BYTES
+        elif request.method == "POST" and request.path == COMPLAINT_PATH and request.mimetype == "multipart/form-data":
+            # room for the photos; the text fields together stay within the usual body limit
+            request.max_form_memory_size = int(app.config["MAX_CONTENT_LENGTH"])
+            request.max_content_length = (intake.MAX_PHOTOS * evidence.max_bytes(engine_of(app))
+                                          + int(app.config["MAX_CONTENT_LENGTH"]))
     app.before_request(raise_limit)
 
 
@@ -53,6 +60,10 @@ def file_out(row):
 
 def receive(actor_name, only=None):
     """Store the request's multipart ``file`` for ``actor_name``: the new row, or InvalidInput."""
+    if g.get(request_guard.BODY_TOO_LARGE):
+        size = evidence.max_bytes(engine())
+        raise evidence.TooLarge(f"a file may have at most {size} bytes",
+                                details=[problem("file", "file_too_large", "the file is too large", max=size)])
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("send the file as multipart field 'file'",

@@ -194,3 +194,82 @@ def test_items_and_problems_register_with_evidence(server):
     assert wang.get(f"/api/v1/files/{photo['id']}").status_code == 200
     assert zhang.get(f"/api/v1/files/{photo['id']}").status_code == 404
     assert sec.post("/api/v1/items", {**ITEM, "evidence": "x"}).status_code == 400
+
+
+def test_a_public_complaint_carries_photos_for_the_triage_desk(server):
+    from tests.test_web_pages import Web
+
+    public = server.app.test_client()
+    refused = public.post("/complaints/new", data={"text": "路灯坏了", "photos": (io.BytesIO(PDF), "说明.pdf")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 400 and "只能是图片" in refused.text
+    too_many = public.post("/complaints/new", content_type="multipart/form-data", data={
+        "text": "路灯坏了", "photos": [(io.BytesIO(PNG), f"照片{i}.png") for i in range(4)]})
+    assert too_many.status_code == 400 and "最多 3 张" in too_many.text
+    assert file_rows(server) == {}
+    accepted = public.post("/complaints/new", content_type="multipart/form-data", data={
+        "text": "路灯坏了一个月", "photos": [(io.BytesIO(PNG), "现场照片.png")]})
+    assert accepted.status_code == 201, accepted.text
+    [row] = file_rows(server).values()
+    assert row.uploader is None and row.attached_at is not None and row.record_id
+
+    sec = Web(server.app, "sec")
+    page = sec.get(f"/complaints/{row.record_id}").text
+    assert "现场照片.png" in page
+    download = sec.get(f"/files/{row.id}")
+    assert download.status_code == 200 and download.data == PNG
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert Web(server.app, "zhang").get(f"/files/{row.id}").status_code == 404
+
+
+def test_the_recheck_page_shows_the_report_and_its_evidence_above_the_choice(server):
+    from tests.test_web_pages import Web
+
+    sec, zhang, boss = (server.login(u) for u in ("sec", "zhang", "boss"))
+    item = sec.post("/api/v1/items", {**ITEM, "co_departments": []}).json()
+    complete(zhang, "draft_plan", item["id"], PLAN)
+    complete(boss, "approve_plan", item["id"], {"approved": True})
+    complete(sec, "file_plan", item["id"], {})
+    report = uploaded(zhang, "办结报告.pdf", PDF)
+    complete(zhang, "report_progress", item["id"], {"progress": 100, "summary": "全部完成", "done": True,
+                                                     "completion_report": "已按期办结", "evidence_files": [report["id"]]})
+    recheck = inbox_task(sec, "recheck", item["id"])
+    page = Web(server.app, "sec").get(f"/tasks/{recheck['id']}").text
+    reviewed = page.index('id="reviewed-report"')
+    assert reviewed < page.index('name="passed"')
+    section = page[reviewed:page.index("</section>", reviewed)]
+    assert "全部完成" in section and "已按期办结" in section and "办结报告.pdf" in section and "100%" in section
+    # the reviewer adds evidence of their own with the verdict
+    mine = uploaded(sec, "核查记录.pdf", PDF + b"sec")
+    complete(sec, "recheck", item["id"], {"passed": True, "findings": "属实", "evidence_files": [mine["id"]]})
+    item_page = Web(server.app, "boss").get(f"/items/{item['id']}").text
+    assert "办结报告.pdf" in item_page and "核查记录.pdf" in item_page
+
+
+def test_a_public_complaints_text_stays_within_the_body_limit_with_photos(server):
+    limit = server.engine.config["limits"]["max_body_bytes"]
+    huge = server.app.test_client().post("/complaints/new", content_type="multipart/form-data", data={
+        "text": "a" * (limit + 10), "photos": [(io.BytesIO(PNG), "现场照片.png")]})
+    assert huge.status_code == 413 and "提交的内容过大" in huge.text
+    assert file_rows(server) == {}
+
+
+def test_the_pages_upload_answers_json_in_chinese(server):
+    from tests.test_web_pages import Web
+
+    zhang = Web(server.app, "zhang")
+    token = zhang.token("/inbox")
+    ok = zhang.client.post("/files", data={"file": (io.BytesIO(PDF), "方案.pdf")}, headers={"X-CSRFToken": token},
+                           content_type="multipart/form-data")
+    assert ok.status_code == 201 and ok.json["name"] == "方案.pdf"
+    refused = zhang.client.post("/files", data={"file": (io.BytesIO(HTML), "照片.png")},
+                                headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert refused.status_code == 400 and refused.json["error"]["text"].startswith("不支持此类文件")
+    large = zhang.client.post("/files", data={"file": (io.BytesIO(PDF + b"0" * 200_000), "大.pdf")},
+                              headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert large.status_code == 413  # the Chinese 413 page; web.js says 文件过大
+    no_token = zhang.client.post("/files", data={"file": (io.BytesIO(PDF), "方案.pdf")},
+                                 content_type="multipart/form-data")
+    assert no_token.status_code == 400
+    assert zhang.get(f"/files/{ok.json['id']}").data == PDF
+    assert Web(server.app, "li").get(f"/files/{ok.json['id']}").status_code == 404

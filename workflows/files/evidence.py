@@ -65,28 +65,40 @@ def upload(engine, uploader, name, data, only=None):
 
     ``only``: the kinds this caller may upload (an anonymous complaint: images), within the
     configured ones."""
+    name, kind = check_upload(engine, name, data, only)
+    row = stored(engine, uploader, name, data, kind)
+    with engine.db.write() as session:
+        session.add(row)
+    return row
+
+
+def check_upload(engine, name, data, only=None, field="file"):
+    """``(clean name, kind)`` of an upload, or the refusal (see :func:`upload`); stores nothing."""
     name = (name or "").strip().replace("\\", "/").rsplit("/", 1)[-1]  # a browser may send a path
-    bad = (text.name_problem("file", name) if name else problem("file", "required", "the file has no name"))
+    bad = (text.name_problem(field, name) if name else problem(field, "required", "the file has no name"))
     if bad is None and len(name) > MAX_NAME:
-        bad = problem("file", "too_long", f"a file name has at most {MAX_NAME} characters", max=MAX_NAME)
+        bad = problem(field, "too_long", f"a file name has at most {MAX_NAME} characters", max=MAX_NAME)
     if bad:
         raise InvalidInput(bad["message"], details=[bad])
     if len(data) > max_bytes(engine):
-        raise TooLarge(f"a file may have at most {max_bytes(engine)} bytes", reason="file_too_large")
+        message = f"a file may have at most {max_bytes(engine)} bytes"
+        raise TooLarge(message, details=[problem(field, "file_too_large", message, max=max_bytes(engine))])
     if not data:
-        raise InvalidInput("the file is empty", details=[problem("file", "empty_file", "the file is empty")])
+        raise InvalidInput("the file is empty", details=[problem(field, "empty_file", "the file is empty")])
     allowed = set(settings(engine)["allowed"]) & set(only or kinds.CONTENT_TYPES)
     kind = kinds.detect(data)
     if kind not in allowed:
         raise FileTypeRefused(f"the content is not one of: {', '.join(sorted(allowed))}",
-                              details=[problem("file", "file_type", "this type of file is not accepted",
+                              details=[problem(field, "file_type", "this type of file is not accepted",
                                                allowed=sorted(allowed))])
-    sha = store(engine).put(data)  # before the row commits: see workflows.files.store
-    row = StoredFile(id=str(uuid.uuid4()), sha256=sha, name=name, size=len(data),
-                     content_type=kinds.CONTENT_TYPES[kind], uploader=uploader, created_at=engine.clock.now())
-    with engine.db.write() as session:
-        session.add(row)
-    return row
+    return name, kind
+
+
+def stored(engine, uploader, name, data, kind):
+    """Write the blob (before its row commits: see ``workflows.files.store``); the new row, unsaved."""
+    sha = store(engine).put(data)
+    return StoredFile(id=str(uuid.uuid4()), sha256=sha, name=name, size=len(data),
+                      content_type=kinds.CONTENT_TYPES[kind], uploader=uploader, created_at=engine.clock.now())
 
 
 def read(engine, row):
