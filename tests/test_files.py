@@ -273,3 +273,13 @@ def test_the_pages_upload_answers_json_in_chinese(server):
     assert no_token.status_code == 400
     assert zhang.get(f"/files/{ok.json['id']}").data == PDF
     assert Web(server.app, "li").get(f"/files/{ok.json['id']}").status_code == 404
+
+
+def test_the_scheduler_prunes_orphans_once_an_hour_when_there_are_some(engine_factory, tmp_path):
+    engine = engine_factory(files={"dir": str(tmp_path / "files")})
+    assert "files_prune" not in [job for job, _ in engine.periodic.run_due()]  # nothing to prune
+    evidence.upload(engine, "zhang", "照片.png", PNG)
+    engine.clock.advance(to=engine.clock.now() + dt.timedelta(hours=25))
+    assert ("files_prune", engine.clock.now().strftime("%Y-%m-%dT%H")) in engine.periodic.run_due()
+    with engine.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(StoredFile)) == 0

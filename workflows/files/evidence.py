@@ -216,13 +216,16 @@ def of_task(session, task_id):
 
 
 # -- orphans ----------------------------------------------------------------------------------------
+def _orphans(engine, now):
+    cutoff = now - dt.timedelta(hours=float(settings(engine)["orphan_hours"]))
+    return (StoredFile.attached_at.is_(None), StoredFile.created_at < cutoff)
+
+
 def prune(engine, session, now, grace_seconds=BLOB_GRACE_SECONDS):
     """Delete orphans created before ``now`` - ``[files] orphan_hours`` and the blobs no row
     uses any more; returns how many rows went. Blobs written within ``grace_seconds`` of wall
     time stay (an upload of the same content may be committing its row)."""
-    cutoff = now - dt.timedelta(hours=float(settings(engine)["orphan_hours"]))
-    old = list(session.execute(select(StoredFile.id, StoredFile.sha256).where(
-        StoredFile.attached_at.is_(None), StoredFile.created_at < cutoff)))
+    old = list(session.execute(select(StoredFile.id, StoredFile.sha256).where(*_orphans(engine, now))))
     if not old:
         return 0
     session.execute(delete(StoredFile).where(StoredFile.id.in_([row.id for row in old])))
@@ -236,8 +239,11 @@ def prune(engine, session, now, grace_seconds=BLOB_GRACE_SECONDS):
 
 
 def prune_occurrence(engine, now):
-    """The periodic job's occurrence: once an hour of the engine clock."""
-    return now.strftime("%Y-%m-%dT%H")
+    """The periodic job's occurrence: the hour of the engine clock, only when there are orphans
+    to prune (an idle hour writes no ``job_run`` row and no audit record)."""
+    with engine.db.read() as session:
+        due = session.scalar(select(StoredFile.id).where(*_orphans(engine, now)).limit(1))
+    return now.strftime("%Y-%m-%dT%H") if due else None
 
 
 def run_prune(engine, session, occurrence, now):
