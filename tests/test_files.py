@@ -220,6 +220,14 @@ def test_a_public_complaint_carries_photos_for_the_triage_desk(server):
     assert download.status_code == 200 and download.data == PNG
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert Web(server.app, "zhang").get(f"/files/{row.id}").status_code == 404
+    # triaged into a problem of 发改委: its people see the photos on the problem's page
+    triaged = server.login("sec").post(f"/api/v1/complaints/{row.record_id}/triage", {
+        "as": "problem", "title": "修复路灯", "department": "d1", "deadline": "2026-12-31"})
+    assert triaged.status_code == 201, triaged.text
+    zhang = Web(server.app, "zhang")
+    assert zhang.get(f"/files/{row.id}").status_code == 200
+    assert "现场照片.png" in zhang.get(f"/problems/{triaged.json()['id']}").text
+    assert Web(server.app, "wang").get(f"/files/{row.id}").status_code == 404
 
 
 def test_the_recheck_page_shows_the_report_and_its_evidence_above_the_choice(server):

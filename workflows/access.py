@@ -243,7 +243,8 @@ def may_read_file(session, actor, file):
     """Who may download an evidence file (``workflows.files``): its uploader; and, once
     attached, whoever may see the task whose form references it (:func:`may_see_task`: who may
     work it, the task overseers, who may see its item or problem), the item or problem it
-    belongs to, the complaint (the triage desk), or the generic instance."""
+    belongs to, the complaint (the triage desk; and, once triaged, who may see the problem or
+    item it became), or the generic instance."""
     if file.uploader is not None and file.uploader == actor.username:
         return True
     if file.attached_at is None:
@@ -255,8 +256,11 @@ def may_read_file(session, actor, file):
         record = session.get(Item, file.record_id) or session.get(Problem, file.record_id)
         if record is not None:
             return may_see_record(session, actor, record)
-        if session.get(Complaint, file.record_id) is not None:
-            return _holds(actor, COMPLAINT_READERS)
+        complaint = session.get(Complaint, file.record_id)
+        if complaint is not None:
+            became = session.get(Problem, complaint.problem_id) if complaint.problem_id else (
+                session.get(Item, complaint.item_id) if complaint.item_id else None)
+            return _holds(actor, COMPLAINT_READERS) or may_see_record(session, actor, became)
     instance = session.get(Instance, file.instance_id) if file.instance_id else None
     return instance is not None and may_see_instance(session, actor, instance)
 

@@ -6,6 +6,7 @@ The same functions as the API (``api.files.receive`` / ``download``), so the sam
 types and access rule; a refusal answers JSON with the Chinese words of its code.
 """
 from flask import g, jsonify
+from sqlalchemy import select
 
 from api import files as api_files
 from api.runtime import engine
@@ -14,6 +15,7 @@ from api.web.labels import error_text
 from api.web.session import login_required
 from engine.errors import EngineError
 from workflows import access
+from workflows.complaints.models import Complaint
 from workflows.files import evidence
 from workflows.files.models import StoredFile
 
@@ -47,8 +49,11 @@ def evidence_files(ids):
 
 
 def record_files(db, record_id):
-    """The files attached to an item or problem (and its steps), oldest first."""
-    return evidence.of_record(db, record_id)
+    """The files attached to an item or problem (and its steps), and the photos of the public
+    complaint it was triaged from, oldest first."""
+    origins = db.scalars(select(Complaint.id).where(
+        (Complaint.problem_id == record_id) | (Complaint.item_id == record_id)))
+    return evidence.of_record(db, record_id, also=list(origins))
 
 
 @bp.app_template_filter("filesize")

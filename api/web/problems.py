@@ -19,8 +19,8 @@ from api.web import bp, paging
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
+from api.web.files import record_files
 from workflows import access, records, returns
-from workflows.files import evidence
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -76,7 +76,7 @@ def problem(problem_id):
         timeline = records.timeline(db, row.id)
         titles = task_titles_of(db, row.id)
         returned = returns.returned_tasks(db, tasks)
-        files = evidence.of_record(db, row.id)
+        files = record_files(db, row.id)
     return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
                            timeline=timeline, task_titles=titles, returned=returned, files=files,
                            departments=department_names(),

@@ -19,6 +19,7 @@ from api.web import bp, schema_form
 from api.web.labels import error_text, field_errors
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import error_page, login_required
+from api.web.files import record_files
 from engine import forms
 from engine.errors import Conflict, FormInvalid, InvalidInput
 from engine.models import Instance
@@ -93,7 +94,7 @@ def _reviewed(db, task, reports):
 
 def _record_context(db, task, instance, record):
     """The part of a task page about the item or problem the task works on."""
-    files = evidence.of_record(db, record.id)
+    files = record_files(db, record.id)
     if not isinstance(record, Item):
         return {"problem": record, "timeline": records.timeline(db, record.id), "files": files,
                 "task_titles": task_titles_of(db, record.id),

@@ -204,9 +204,11 @@ def by_ids(session, ids):
         select(StoredFile).where(StoredFile.id.in_(ids), StoredFile.attached_at.is_not(None)))}
 
 
-def of_record(session, record_id):
-    """The files attached to an item, problem or complaint (its tasks' too), oldest first."""
-    return list(session.scalars(select(StoredFile).where(StoredFile.record_id == record_id)
+def of_record(session, record_id, also=()):
+    """The files attached to an item, problem or complaint (its tasks' too), oldest first;
+    ``also``: more record ids whose files count as this one's (the complaint it came from)."""
+    ids = [record_id, *also]
+    return list(session.scalars(select(StoredFile).where(StoredFile.record_id.in_(ids))
                                 .order_by(StoredFile.attached_at, StoredFile.name)))
 
 
