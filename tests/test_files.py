@@ -291,3 +291,17 @@ def test_the_scheduler_prunes_orphans_once_an_hour_when_there_are_some(engine_fa
     assert ("files_prune", engine.clock.now().strftime("%Y-%m-%dT%H")) in engine.periodic.run_due()
     with engine.db.read() as session:
         assert session.scalar(select(func.count()).select_from(StoredFile)) == 0
+
+
+def test_item_and_problem_details_list_their_files(server):
+    sec, zhang = server.login("sec"), server.login("zhang")
+    notice = uploaded(sec, "会议纪要.pdf", PDF)
+    item = sec.post("/api/v1/items", {**ITEM, "co_departments": [], "evidence": [notice["id"]]}).json()
+    plan = uploaded(zhang, "方案.pdf", PDF + b"plan")
+    draft = complete(zhang, "draft_plan", item["id"], {**PLAN, "evidence_files": [plan["id"]]})
+    files = zhang.get(f"/api/v1/items/{item['id']}").json()["files"]
+    assert [(f["name"], f["task_id"] is None) for f in files] == [("会议纪要.pdf", True), ("方案.pdf", False)]
+    assert files[1]["task_id"] == draft["task"]["id"] and files[1]["attached_at"].endswith("+00:00")
+    problem = sec.post("/api/v1/problems", {"title": "问题", "source": "audit", "department": "d1",
+                                            "deadline": "2026-12-31"}).json()
+    assert sec.get(f"/api/v1/problems/{problem['id']}").json()["files"] == []
