@@ -165,8 +165,16 @@ def _task_fields(engine, session, definition_id, task_key):
     return file_fields(form_schema(engine.definitions.task_spec(definition, task_key)))
 
 
+def _holds_lists(data):
+    """Whether a form's data has any list at the top (file fields are lists): most completions
+    have none, and then neither the hook nor the listener reads anything."""
+    return isinstance(data, dict) and any(isinstance(value, list) for value in data.values())
+
+
 def before_complete(step):
     """Refuse a completion naming files the caller may not attach (see the module docstring)."""
+    if not _holds_lists(step.data):
+        return
     with step.engine.db.read() as session:
         pairs = ids_in(step.data, _task_fields(step.engine, session, step.task.definition_id, step.task.key))
         if pairs:
@@ -175,6 +183,8 @@ def before_complete(step):
 
 def on_task_completed(event):
     """Attach the completed form's files to its task, instance and record."""
+    if not _holds_lists(event.data):
+        return
     task = event.session.get(HumanTask, event.task_id)
     if task is None:
         return
