@@ -7,7 +7,7 @@ from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (audit, auth, calendar, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
-                 headers, instances, items, notifications, observability, organisation, rectification, reports,
+                 files, headers, instances, items, notifications, observability, organisation, rectification, reports,
                  request_guard, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
@@ -17,7 +17,7 @@ from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
 BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
-              escalations, notifications, reports, cockpit, audit, clock, complaint_page)
+              files, escalations, notifications, reports, cockpit, audit, clock, complaint_page)
 
 
 def build_engine(config=None):
@@ -49,6 +49,7 @@ def create_app(config=None, engine=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     errors.register(app)
     observability.init_app(app)  # first of the before_request hooks: request ids, metrics
+    files.allow_large_uploads(app)  # before the guard reads the form: uploads may pass max_body_bytes
     request_guard.register(app)  # before every view: what no endpoint accepts
     headers.init_app(app)
     for module in BLUEPRINTS:

@@ -1,4 +1,4 @@
-"""The ``duban`` command line: init, demo, serve, worker, deploy, audit verify, backup, restore."""
+"""The ``duban`` command line: init, demo, serve, worker, deploy, audit verify, files prune, backup, restore."""
 import logging
 import os
 import sys
@@ -205,6 +205,23 @@ def audit_verify():
     else:
         click.echo(f"audit chain BROKEN at seq {result['seq']}: {result['reason']}")
         sys.exit(1)
+
+
+@main.group()
+def files():
+    """Evidence files (佐证材料)."""
+
+
+@files.command("prune")
+def files_prune():
+    """Remove uploads nothing references, older than [files] orphan_hours (engine clock), and
+    their blobs (the scheduler does this hourly too)."""
+    from workflows.files import evidence
+
+    engine = _engine()
+    with engine.db.write() as session:
+        count = evidence.prune(engine, session, engine.clock.now())
+    click.echo(f"orphan uploads removed: {count}")
 
 
 @main.command()

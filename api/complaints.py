@@ -93,9 +93,10 @@ def per_hour():
     return int(engine().config.get("complaints", {}).get("per_hour", DEFAULT_PER_HOUR))
 
 
-def receive(data):
-    """The one intake both the API and the public page use: InvalidInput or Throttled, or the row."""
-    return intake.receive(engine(), data, request.remote_addr, per_hour())
+def receive(data, photos=()):
+    """The one intake both the API and the public page use: InvalidInput or Throttled, or the row
+    (``photos``: ``[(file name, bytes)]``, the public page's 现场照片)."""
+    return intake.receive(engine(), data, request.remote_addr, per_hour(), photos)
 
 
 def complaint_out(row):

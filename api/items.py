@@ -10,8 +10,9 @@ from api.organisation import subtree_path
 from api.present import Presenter, audit, current_plan, escalation, plan, report
 from api.runtime import engine
 from api.schemas import (DepartmentChangeIn, ExtensionIn, ItemCancelIn, ItemChanged, ItemCreated, ItemDetailOut, ItemEditIn,
-                         ItemIn, ItemPage, ItemQuery, PlanChangeIn, SendBackIn)
+                         ItemIn, ItemPage, ItemQuery, PlanChangeIn, SendBackIn, attached_files)
 from workflows import access, records
+from workflows.files import evidence
 from workflows.supervision import extensions, management, plan_changes, queries
 from workflows.supervision.items import create_item
 
@@ -104,6 +105,7 @@ def get(item_id):
         body.update(plan=plan(current) if current else None, plans=[plan(p) for p in plans],
                     reports=[report(r) for r in queries.reports(session, item.id)],
                     escalations=[escalation(e) for e in queries.item_escalations(session, item.id)],
+                    files=attached_files(evidence.of_record(session, item.id)),
                     timeline=[audit(r) for r in records.timeline(session, item.id)])
     return body
 

@@ -14,8 +14,9 @@ from api.models import Department
 from api.organisation import subtree_path
 from api.present import Presenter, audit, problem_report
 from api.runtime import engine
-from api.schemas import LIGHTS, AuditOut, Page, TaskOut
+from api.schemas import EVIDENCE, LIGHTS, AttachedFileOut, AuditOut, Page, TaskOut, attached_files
 from workflows import access, records
+from workflows.files import evidence
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -34,6 +35,7 @@ class ProblemIn(Schema):
     source = String(required=True, validate=OneOf(SOURCES))
     department = String(required=True, validate=Length(1, 100))
     deadline = Date(required=True)
+    evidence = EVIDENCE()
 
 
 class ProblemCreated(Schema):
@@ -101,6 +103,7 @@ class ProblemReportOut(Schema):
 
 
 class ProblemDetailOut(ProblemOut):
+    files = List(Nested(AttachedFileOut))
     reports = List(Nested(ProblemReportOut), required=True)
     timeline = List(Nested(AuditOut), required=True)
 
@@ -208,5 +211,6 @@ def get(problem_id):
         tasks = records.open_tasks(session, [problem.id]).get(problem.id, [])
         body = Presenter(rt).problem(problem, tasks)
         body.update(reports=[problem_report(r) for r in queries.reports(session, problem.id)],
+                    files=attached_files(evidence.of_record(session, problem.id)),
                     timeline=[audit(r) for r in records.timeline(session, problem.id)])
     return body

@@ -23,13 +23,14 @@ complaint, a form's lengths) stay with the fields' own validation.
 import json
 import math
 
-from flask import request
+from flask import g, request
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
 from api.errors import ApiError
 from engine.errors import problem
 
 MAX_DEPTH = 32      # no form, variable set or payload of the contract comes near
+BODY_TOO_LARGE = "body_too_large"  # flask.g: the guard met a body over the limit
 MAX_DIGITS = 30     # a 64-bit integer has 19; Python refuses more than 4300 with a ValueError
 
 
@@ -128,7 +129,10 @@ def guard():
     try:
         _check_request()
     except RequestEntityTooLarge:
-        return  # the view meets it again and answers its own 413 (a page's is in Chinese)
+        # The view meets it again and answers its own 413 (a page's is in Chinese); a multipart
+        # body's parser does not raise twice, so the view may also ask BODY_TOO_LARGE.
+        g.setdefault(BODY_TOO_LARGE, True)
+        return
     except Refused as err:
         if request.path.startswith("/api/"):
             raise ApiError(400, "invalid_input", str(err), [err.problem]) from None

@@ -3,6 +3,14 @@ from apiflask import Schema
 from apiflask.fields import AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
+from api.present import iso
+
+
+def EVIDENCE():  # noqa: N802 — a field factory, used like a field class
+    """Optional ``evidence``: ids of files uploaded with ``POST /api/v1/files`` (佐证材料)."""
+    return List(String(validate=Length(1, 36), metadata={"format": "file"}), load_default=list,
+                validate=Length(0, 50), metadata={"description": "ids of uploaded evidence files"})
+
 LIGHTS = ("green", "yellow", "red")
 
 
@@ -123,6 +131,7 @@ class ItemIn(Schema):
     leader = String(required=True, validate=Length(1, 100))
     deadline = Date(required=True)
     requirements = String(load_default="", validate=Length(0, 10000))
+    evidence = EVIDENCE()
 
 
 class ItemOut(Schema):
@@ -169,7 +178,23 @@ class EscalationOut(Schema):
     reassigned_to = String(allow_none=True)
 
 
+class AttachedFileOut(Schema):
+    """An evidence file attached to an item or problem (download: ``GET /api/v1/files/{id}``)."""
+    id = String(required=True)
+    name = String(required=True)
+    size = Integer(required=True)
+    content_type = String(required=True)
+    task_id = String(allow_none=True)  # the step whose form attached it; none: the registration
+    attached_at = String(required=True)
+
+
+def attached_files(rows):
+    return [{"id": r.id, "name": r.name, "size": r.size, "content_type": r.content_type,
+             "task_id": r.task_id, "attached_at": iso(r.attached_at)} for r in rows]
+
+
 class ItemDetailOut(ItemOut):
+    files = List(Nested(AttachedFileOut))
     escalations = List(Nested(EscalationOut))
     plan = Nested(PlanOut, allow_none=True)
     plans = List(Nested(PlanOut))

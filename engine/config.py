@@ -57,6 +57,14 @@ DEFAULTS = {
     "metrics": {"token": "", "bind": ""},
     "logging": {"format": "text"},
     "deadlines": {"escalation_working_days": 1, "approval_working_days": 2},
+    # Evidence files (workflows.files): stored content-addressed under ``dir`` (relative: under
+    # the repo root, like the SQLite file; several hosts point it at one shared volume).
+    "files": {
+        "dir": "var/files",
+        "max_bytes": 20 * 1024 * 1024,
+        "allowed": ["pdf", "jpeg", "png", "gif", "webp", "docx", "xlsx", "pptx", "ofd", "zip"],
+        "orphan_hours": 24,
+    },
 }
 
 
@@ -85,6 +93,7 @@ def load_config(path=None, overrides=None):
     if os.environ.get("DUBAN_DATABASE_URL"):
         config["database"]["url"] = os.environ["DUBAN_DATABASE_URL"]
     config["database"]["url"] = _absolute_sqlite(config["database"]["url"])
+    config["files"]["dir"] = str(REPO_ROOT / config["files"]["dir"])  # an absolute path stays itself
     return config
 
 

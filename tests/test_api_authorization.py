@@ -74,6 +74,8 @@ MATRIX = [
     ("GET", "/api/v1/problems?format=csv", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/problems/{problem}", None, [401, 403, 403, 200, 403, 200, 403, 200, 200]),
     ("POST", "/api/v1/complaints", {}, [400] * 9),
+    ("POST", "/api/v1/files", {}, [401] + [400] * 8),  # no multipart file
+    ("GET", "/api/v1/files/nope", None, [401] + [404] * 8),
     ("GET", "/api/v1/complaints", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/complaints/{complaint}", None, [401, 403, 403, 200, 403, 200, 403, 403, 200]),
     ("POST", "/api/v1/complaints/{complaint}/triage", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
@@ -161,7 +163,7 @@ def test_every_contract_path_is_in_the_matrix(server):
                     "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
-                "{username}", "nobody").replace("{code}", "nope").replace("{year}", "2027")
+                "{username}", "nobody").replace("{file_id}", "nope").replace("{code}", "nope").replace("{year}", "2027")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 

@@ -40,6 +40,7 @@ from engine.models import HumanTask, Instance
 from engine.roles import ADMIN, DESIGNER, LEADER, SECRETARIAT, STAFF, SUPERVISOR
 from engine.tasks import may_work
 from workflows import departments
+from workflows.complaints.models import Complaint
 from workflows.rectification.models import Problem
 from workflows.rectification.problems import get_problem
 from workflows.supervision.items import get_item
@@ -52,6 +53,7 @@ REGISTRARS = (SECRETARIAT,)  # who registers items and problems (立项交办, �
 ITEM_MANAGERS = (SECRETARIAT,)  # who cancels items, edits their notice, changes their lead department
 INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
+COMPLAINT_READERS = (SECRETARIAT, SUPERVISOR)  # the triage desk (and admins; api.complaints.READERS)
 
 
 CONFINED_OVERSEERS = (SECRETARIAT, SUPERVISOR)  # overseers held to their department's subtree
@@ -335,6 +337,33 @@ def refuse_domain_process(engine, key):
     if owner:
         raise Forbidden(f"process {key!r} belongs to the {owner} domain; start it there",
                         reason="domain_process")
+
+
+# -- evidence files -----------------------------------------------------------------------------
+def may_read_file(session, actor, file):
+    """Who may download an evidence file (``workflows.files``): its uploader; and, once
+    attached, whoever may see the task whose form references it (:func:`may_see_task`: who may
+    work it, the task overseers, who may see its item or problem), the item or problem it
+    belongs to, the complaint (the triage desk; and, once triaged, who may see the problem or
+    item it became), or the generic instance."""
+    if file.uploader is not None and file.uploader == actor.username:
+        return True
+    if file.attached_at is None:
+        return False
+    task = session.get(HumanTask, file.task_id) if file.task_id else None
+    if task is not None and may_see_task(session, actor, task):
+        return True
+    if file.record_id:
+        record = session.get(Item, file.record_id) or session.get(Problem, file.record_id)
+        if record is not None:
+            return may_see_record(session, actor, record)
+        complaint = session.get(Complaint, file.record_id)
+        if complaint is not None:
+            became = session.get(Problem, complaint.problem_id) if complaint.problem_id else (
+                session.get(Item, complaint.item_id) if complaint.item_id else None)
+            return _holds(actor, COMPLAINT_READERS) or may_see_record(session, actor, became)
+    instance = session.get(Instance, file.instance_id) if file.instance_id else None
+    return instance is not None and may_see_instance(session, actor, instance)
 
 
 # -- loading what the caller may see (the API and the pages alike) -------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from engine.errors import InvalidInput, NotFound, problem
 from engine.models import AuditRecord, HumanTask
 from workflows import text as text_rules
+from workflows.files import evidence as files
 
 TITLE_LIMIT = 400
 LONG_TEXTS = ("requirements", "description")  # may hold line breaks; every other field is a name
@@ -69,13 +70,20 @@ def refuse(problems, message):
 
 
 # -- commands and reads -------------------------------------------------------------------------
-def start(engine, process_key, id_variable, variables, actor, origin=None):
+def start(engine, process_key, id_variable, variables, actor, origin=None, evidence=None):
     """Start the latest ``process_key`` for a new record; returns the record's id.
 
     The id is the instance's business key and, named ``id_variable``, its first start
     variable. ``origin``: extra start variables naming where the record came from
-    (``{"complaint_id": ...}``); listeners of other domains see them.
+    (``{"complaint_id": ...}``); listeners of other domains see them. ``evidence``: ids of
+    files the registrar uploaded (400 ``unknown_file`` / ``file_not_yours`` otherwise,
+    nothing started), the start variable ``evidence_files``; ``workflows.files`` attaches
+    them to the record in the start's transaction.
     """
+    if evidence:
+        with engine.db.read() as session:
+            files.refuse(files.check_ids(session, actor.username, [("evidence", i) for i in evidence]))
+        variables = {**variables, "evidence_files": list(evidence)}
     record_id = str(uuid.uuid4())
     instance = engine.instances.start(process_key, {id_variable: record_id, **variables, **(origin or {})},
                                       actor, business_key=record_id)

@@ -1,6 +1,6 @@
 """The registry with every shipped domain plugged in: what ``duban`` runs with."""
 from engine.registry import Registry
-from workflows import access, complaints, drafts, handoffs, rectification, returns, step_deadlines, supervision
+from workflows import access, complaints, drafts, files, handoffs, rectification, returns, step_deadlines, supervision
 
 
 def build_registry():
@@ -10,6 +10,7 @@ def build_registry():
     rectification.register(registry)
     complaints.register(registry)
     step_deadlines.register(registry)
+    files.register(registry)
     returns.register(registry)
     drafts.register(registry)
     handoffs.register(registry)  # last: it skips whom the others' listeners already told

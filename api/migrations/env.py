@@ -5,6 +5,7 @@ from sqlalchemy import create_engine
 import api.models  # noqa: F401  (registers tables on Base)
 import workflows.complaints.models  # noqa: F401
 import workflows.drafts  # noqa: F401
+import workflows.files.models  # noqa: F401
 import workflows.rectification.models  # noqa: F401
 import workflows.supervision.models  # noqa: F401
 from engine.models import Base

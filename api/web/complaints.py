@@ -22,6 +22,7 @@ from api.web.problems import problem_schema
 from api.web.session import has_role, roles_required
 from engine.errors import Conflict, Forbidden, InvalidInput
 from workflows.complaints import triage
+from workflows.files import evidence
 
 PAGE = 50
 OUTCOMES = {"problem": "转为整改问题", "item": "转为督办事项", "dismiss": "不予处理"}
@@ -86,7 +87,9 @@ def complaint(complaint_id):
             else:
                 if created is not None:
                     return created
-    return render_template("complaint.html", complaint=row, kind=kind, outcomes=OUTCOMES, errors=errors,
+    with rt.db.read() as db:
+        files = evidence.of_record(db, row.id)
+    return render_template("complaint.html", complaint=row, kind=kind, outcomes=OUTCOMES, errors=errors, files=files,
                            values=values, form_fields=schema_form.fields(schema, values),
                            departments=department_names(), users=user_names(),
                            may_triage=row.state == "received" and has_role("secretariat"))

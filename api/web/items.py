@@ -18,6 +18,7 @@ from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.item_management import management_context
 from api.web.labels import BASES
+from api.web.files import record_files
 from engine.models import HumanTask, Instance
 from workflows import access, records, returns
 from workflows.supervision import management, queries
@@ -70,7 +71,7 @@ def item(item_id):
         context = dict(plan=current_plan(plans), plans=plans,
                        reports=queries.reports(db, item.id), timeline=records.timeline(db, item.id),
                        task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id),
-                       returned=returns.returned_tasks(db, open_tasks),
+                       returned=returns.returned_tasks(db, open_tasks), files=record_files(db, item.id),
                        process_name=process_name(db, instance) if instance else None)
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
@@ -128,6 +129,8 @@ def item_schema():
                        "enumNames": [u.display_name for u in leaders], "title": "分管领导"},
             "deadline": {"type": "string", "format": "date", "title": "办结时限"},
             "requirements": {"type": "string", "maxLength": 4000, "title": "工作要求"},
+            "evidence": {"type": "array", "title": "佐证材料（附件）", "maxItems": 50,
+                         "items": {"type": "string", "format": "file"}},
         },
     }
 

@@ -104,6 +104,11 @@ def label(table, value):
 # The pages show these, never an error's English message. Every code raised in engine/, workflows/
 # and api/ has an entry (tests/test_refusal_codes.py checks it).
 REFUSALS = {
+    # evidence files (workflows.files)
+    "file_type": "不支持此类文件：请上传 PDF、图片（JPEG、PNG）、Word、Excel、OFD 或压缩包",
+    "file_too_large": "文件过大，超出上传大小上限", "empty_file": "文件是空的",
+    "unknown_file": "附件不存在，请重新上传", "file_not_yours": "不能使用他人上传的附件，请重新上传",
+    "no_file": "附件不存在或您无权查看", "too_many_files": "附件数量超出上限",
     # a field's problem (domain validation, API schemas)
     "required": "此项为必填", "invalid": "填写的内容格式不正确", "unknown": "表单中没有此项",
     "too_long": "内容过长", "blank": "不能为空", "invalid_date": "请输入有效日期（年-月-日）",

@@ -18,6 +18,7 @@ from api.web import bp, paging
 from api.web.lookups import department_names, registrable_departments, task_titles_of, user_names
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
+from api.web.files import record_files
 from workflows import access, records, returns
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
@@ -74,8 +75,9 @@ def problem(problem_id):
         timeline = records.timeline(db, row.id)
         titles = task_titles_of(db, row.id)
         returned = returns.returned_tasks(db, tasks)
+        files = record_files(db, row.id)
     return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
-                           timeline=timeline, task_titles=titles, returned=returned,
+                           timeline=timeline, task_titles=titles, returned=returned, files=files,
                            departments=department_names(),
                            users=user_names())
 
@@ -94,6 +96,8 @@ def problem_schema():
                            "enumNames": [d.name for d in departments], "title": "责任部门"},
             "deadline": {"type": "string", "format": "date", "title": "整改时限"},
             "description": {"type": "string", "maxLength": 10000, "title": "问题描述", "x-widget": "textarea"},
+            "evidence": {"type": "array", "title": "佐证材料（附件）", "maxItems": 50,
+                         "items": {"type": "string", "format": "file"}},
         },
     }
 

@@ -5,7 +5,10 @@ strings (single line, or a textarea for long text), integers and numbers with mi
 maximum, booleans (是/否 radios, so "not answered" stays distinguishable from "no"), enums
 (a select; titles from ``enumNames`` or :data:`labels.ENUM_VALUES`), ``format: date`` and
 ``date-time``, nested objects, arrays of objects (rows that can be added and removed, e.g.
-milestones), arrays of enum strings (checkboxes) and arrays of other strings (one per line).
+milestones), arrays of enum strings (checkboxes), arrays of other strings (one per line) and
+evidence files (an array whose items say ``"format": "file"``: a file input that uploads each
+chosen file at once, with a progress bar, and keeps the ids in hidden inputs named like the
+field — ``web.js``; ``api.web.files``).
 
 Form field names are the data paths joined by dots: ``milestones.0.date``. Three steps:
 :func:`parse` turns ``request.form`` into ``(data, values, errors)`` — the typed data, the raw
@@ -33,7 +36,7 @@ class Field:
     key: str                  # the property name (or row index)
     title: str
     widget: str               # text textarea integer number boolean select date datetime
-    #                           object rows checkboxes lines
+    #                           object rows checkboxes lines files
     schema: dict
     required: bool = False
     description: str = ""
@@ -89,6 +92,8 @@ def widget(schema, key=""):
         items = schema.get("items") or {}
         if items.get("type") == "object":
             return "rows"
+        if items.get("format") == "file":
+            return "files"
         return "checkboxes" if "enum" in items else "lines"
     fmt = schema.get("format")
     if fmt == "date":
@@ -192,6 +197,10 @@ class _Parse:
             return value if value or required else MISSING
         if kind == "rows":
             return self.rows(schema, src, dst, required)
+        if kind == "files":
+            ids = [v for v in (self.form.getlist(_name(src)) if hasattr(self.form, "getlist") else []) if v]
+            self.values[name] = ids
+            return ids if ids or required else MISSING
         if kind == "checkboxes":
             chosen = self.form.getlist(_name(src)) if hasattr(self.form, "getlist") else []
             for i, item in enumerate(chosen):
@@ -275,7 +284,7 @@ def _flatten_value(schema, value, path, key, values, tz):
     elif kind == "rows" and isinstance(value, list):
         for i, row in enumerate(value):
             values.update(flatten(schema.get("items") or {}, row, tz, path + (i,)))
-    elif kind == "checkboxes" and isinstance(value, list):
+    elif kind in ("checkboxes", "files") and isinstance(value, list):
         values[name] = [str(v) for v in value]
     elif kind == "lines" and isinstance(value, list):
         values[name] = "\n".join(str(v) for v in value)

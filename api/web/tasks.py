@@ -19,17 +19,23 @@ from api.web import bp, schema_form
 from api.web.labels import error_text, field_errors
 from api.web.lookups import department_names, task_titles_of, user_names
 from api.web.session import error_page, login_required
+from api.web.files import record_files
 from engine import forms
 from engine.errors import Conflict, InvalidInput
 from engine.models import Instance
 from engine.tasks import may_work
 from workflows import access, drafts, records, returns
+from workflows.files import evidence
+from workflows.rectification import queries as rectification_queries
 from workflows.supervision import extensions, plan_changes, queries
 from workflows.supervision.items import PROCESS_KEY as SUPERVISION
 from workflows.supervision.models import Escalation, Item
 
 COMMENT_LIMIT = 500
 REQUESTS = {plan_changes.PROCESS_KEY: "change_request", extensions.PROCESS_KEY: "extension_request"}
+# The deciding steps that review a report (复查核实, 整改验收): their page shows that report and
+# its evidence above the pass/fail choice.
+REVIEWS = ("recheck", "verify_rectification")
 
 
 def _visible_task(task_id):
@@ -46,7 +52,8 @@ def _context(task, **extra):
                    "may_work": may_work(g.actor, task), "departments": department_names(),
                    "users": user_names(), "item": None, "problem": None, "plan": None, "plans": [],
                    "reports": [], "timeline": [], "change_request": None, "extension_request": None,
-                   "task_titles": {}, "extension_task_id": None,
+                   "task_titles": {}, "extension_task_id": None, "files": [], "reviewed": None,
+                   "reviewed_files": [],
                    "may_claim": access.may_claim_task(g.actor, task),
                    "may_unclaim": access.may_unclaim_task(g.actor, task, overrides),
                    "may_assign": overrides, "assignees": _assignees(db, task) if overrides else [],
@@ -75,17 +82,31 @@ def _confirmation(db, task):
             "action=accountability")
 
 
+def _reviewed(db, task, reports):
+    """``{"reviewed", "reviewed_files"}``: the report a reviewing step decides on (the last one
+    submitted before the step opened) and the files its form attached."""
+    if task.key not in REVIEWS:
+        return {}
+    before = [r for r in reports if r.submitted_at <= task.created_at] or reports
+    report = before[-1] if before else None
+    return {"reviewed": report, "reviewed_files": evidence.of_task(db, report.task_id) if report else []}
+
+
 def _record_context(db, task, instance, record):
     """The part of a task page about the item or problem the task works on."""
+    files = record_files(db, record.id)
     if not isinstance(record, Item):
         return {"problem": record, "problem_plan": problem_plan(record), "timeline": records.timeline(db, record.id),
-                "task_titles": task_titles_of(db, record.id)}
+                "files": files, "task_titles": task_titles_of(db, record.id),
+                **_reviewed(db, task, rectification_queries.reports(db, record.id))}
     plans = queries.plans(db, record.id)
+    reports = queries.reports(db, record.id)
     extendable = (task.state == "open" and task.due_at is not None and instance is not None
                   and instance.definition_key == SUPERVISION and task.candidate_department == record.department)
     return {"item": record, "plan": current_plan(plans), "plans": plans,
-            "reports": queries.reports(db, record.id), "timeline": records.timeline(db, record.id),
-            "task_titles": task_titles_of(db, record.id), "extension_task_id": task.id if extendable else None}
+            "reports": reports, "timeline": records.timeline(db, record.id), "files": files,
+            "task_titles": task_titles_of(db, record.id), "extension_task_id": task.id if extendable else None,
+            **_reviewed(db, task, reports)}
 
 
 def _assignees(db, task):

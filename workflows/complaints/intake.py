@@ -20,15 +20,17 @@ import uuid
 
 from sqlalchemy import func, select, text as sql_text
 
-from engine.errors import EngineError, InvalidInput
+from engine.errors import EngineError, InvalidInput, problem
 from engine.roles import SECRETARIAT
 from workflows import text
 from workflows.supervision import notifications
 from workflows.complaints.models import Complaint
+from workflows.files import evidence, kinds
 
 MAX_TEXT = 5000
 MAX_CONTACT = 200
 MAX_FILE_NAME = 255
+MAX_PHOTOS = 3  # photos (现场照片) a complaint may carry
 WINDOW = dt.timedelta(hours=1)
 ANONYMOUS = "anonymous"
 _CLIENT_LOCK = 0x636F6D70  # "comp"
@@ -100,13 +102,26 @@ def _lock_client(session, client):
                         {"namespace": _CLIENT_LOCK, "client": client})
 
 
-def receive(engine, data, client, per_hour):
+def check_photos(engine, photos):
+    """``[(name, data, kind)]`` of a complaint's photos (``[(name, bytes)]``): at most
+    :data:`MAX_PHOTOS`, images only (``workflows.files``), or InvalidInput (field ``photos``)."""
+    if len(photos) > MAX_PHOTOS:
+        raise InvalidInput(f"at most {MAX_PHOTOS} photos", details=[
+            problem("photos", "too_many_files", f"at most {MAX_PHOTOS} photos", max=MAX_PHOTOS)])
+    return [(*evidence.check_upload(engine, name, data, only=kinds.IMAGES, field="photos"), data)
+            for name, data in photos]
+
+
+def receive(engine, data, client, per_hour, photos=()):
     """Store a complaint from ``client``; returns the Complaint row.
 
     Raises InvalidInput (nothing stored) or Throttled when ``client`` already submitted
     ``per_hour`` complaints in the last hour (nothing stored). ``per_hour`` ≤ 0: no limit.
+    ``photos`` (``[(file name, bytes)]``, images only, :func:`check_photos`) are stored with
+    the complaint and attached to it in the same transaction (anonymous: no uploader).
     """
     fields = validate(data)
+    photos = check_photos(engine, list(photos))
     client = (client or "unknown")[:64]
     now = engine.clock.now()
     with engine.db.write() as session:
@@ -125,6 +140,10 @@ def receive(engine, data, client, per_hour):
                               **fields)
         session.add(complaint)
         session.flush()
+        for name, kind, content in photos:  # after the throttle: a refused post writes no blob
+            row = evidence.stored(engine, None, name, content, kind)
+            row.attached_at, row.record_id = now, complaint.id
+            session.add(row)
         effects = _notify_secretariat(engine, session, complaint)
         effect_ids = engine.outbox.write(session.connection(), None, effects)
         engine.audit.append(session, "complaint_received", actor=ANONYMOUS, business_key=complaint.id,

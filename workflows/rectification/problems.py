@@ -28,7 +28,7 @@ PROCESS_KEY = "rectification"
 SOURCES = ("inspection", "self_check", "complaint", "audit")
 SOURCE_NAMES = {"inspection": "巡察", "self_check": "自查", "complaint": "群众反映", "audit": "审计"}
 STATUSES = ("open", "closed", "cancelled")
-_FIELDS = {"title": str, "description": str, "source": str, "department": str, "deadline": str}
+_FIELDS = {"title": str, "description": str, "source": str, "department": str, "deadline": str, "evidence": list}
 _REQUIRED = ("title", "source", "department", "deadline")
 _CODE_LOCK = 0x7A670000  # "zg": serialises code allocation per year on PostgreSQL
 
@@ -55,7 +55,8 @@ def create_problem(engine, data, actor, origin=None):
         access.refuse_outside_subtree(session, actor, [fields["department"]])
     variables = {"title": fields["title"], "description": fields["description"], "source": fields["source"],
                  "department": fields["department"], "problem_deadline": fields["deadline"]}
-    return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin))
+    return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin,
+                                             evidence=data.get("evidence")))
 
 
 def get_problem(engine, problem_id):

@@ -16,7 +16,7 @@ from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemRep
 PROCESS_KEY = "supervision"
 BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public_complaint", "other")
 _FIELDS = {"title": str, "basis": str, "department": str, "co_departments": list, "leader": str,
-           "deadline": str, "requirements": str}
+           "deadline": str, "requirements": str, "evidence": list}
 _REQUIRED = ("title", "department", "leader", "deadline")
 _CODE_LOCK = 0x6974656D  # "item": serialises code allocation per year on PostgreSQL
 
@@ -42,7 +42,8 @@ def create_item(engine, data, actor, origin=None):
     fields = validate_item(data)
     with engine.db.read() as session:
         access.refuse_outside_subtree(session, actor, [fields["department"], *fields["co_departments"]])
-    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", fields, actor, origin))
+    return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", fields, actor, origin,
+                                          evidence=data.get("evidence")))
 
 
 def get_item(engine, item_id):

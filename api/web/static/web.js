@@ -95,4 +95,73 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) { window.print(); }
   });
+  // Evidence files (佐证材料): each chosen file is uploaded at once (XHR, for its progress
+  // events), and its id kept in a hidden input named like the field; 移除 drops the id only.
+  var csrfMeta = document.querySelector("meta[name=csrf-token]");
+  function fileSize(size) {
+    if (size < 1024) { return size + " 字节"; }
+    if (size < 1024 * 1024) { return (size / 1024).toFixed(1) + " KB"; }
+    return (size / 1024 / 1024).toFixed(1) + " MB";
+  }
+  function addFile(box, file) {
+    var item = document.createElement("li");
+    item.setAttribute("data-file-id", file.id);
+    var hidden = document.createElement("input");
+    hidden.type = "hidden"; hidden.name = box.getAttribute("data-files"); hidden.value = file.id;
+    var name = document.createElement("span");
+    name.className = "file-name"; name.textContent = file.name;
+    var size = document.createElement("span");
+    size.className = "muted"; size.textContent = " " + fileSize(file.size) + " ";
+    var remove = document.createElement("button");
+    remove.type = "button"; remove.className = "secondary remove-file"; remove.textContent = "移除";
+    item.append(hidden, name, size, remove);
+    box.querySelector(".file-list").appendChild(item);
+  }
+  function uploadNext(box, queue) {
+    var file = queue.shift();
+    var progress = box.querySelector(".upload-progress");
+    var bar = progress.querySelector("progress"), status = progress.querySelector(".upload-status");
+    if (!file) { return; }
+    progress.hidden = false; bar.value = 0;
+    status.textContent = "正在上传：" + file.name;
+    var data = new FormData();
+    data.append("file", file, file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", box.getAttribute("data-upload-url"));
+    if (csrfMeta) { xhr.setRequestHeader("X-CSRFToken", csrfMeta.content); }
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) { bar.value = Math.round(100 * event.loaded / event.total); }
+    });
+    xhr.addEventListener("load", function () {
+      var body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+      if (xhr.status === 201 && body) {
+        bar.value = 100;
+        status.textContent = "已上传：" + body.name;
+        addFile(box, body);
+      } else {
+        status.textContent = file.name + " 未能上传：" + (body && body.error ? body.error.text :
+          (xhr.status === 413 ? "文件过大，超出上传大小上限" : "请稍后重试"));
+        box.classList.add("invalid");
+      }
+      uploadNext(box, queue);
+    });
+    xhr.addEventListener("error", function () {
+      status.textContent = file.name + " 未能上传：网络错误，请重试";
+      uploadNext(box, queue);
+    });
+    xhr.send(data);
+  }
+  document.querySelectorAll("[data-files]").forEach(function (box) {
+    var input = box.querySelector("[data-file-input]");
+    input.addEventListener("change", function () {
+      box.classList.remove("invalid");
+      uploadNext(box, Array.prototype.slice.call(input.files));
+      input.value = "";
+    });
+    box.addEventListener("click", function (event) {
+      var button = event.target.closest(".remove-file");
+      if (button) { button.closest("li").remove(); }
+    });
+  });
 })();
