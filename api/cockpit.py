@@ -10,7 +10,7 @@ from api.auth import current_actor, require_roles, token_auth
 from api.runtime import engine
 from workflows.supervision import cockpit
 
-bp = APIBlueprint("cockpit", __name__, url_prefix="/api/v1", tag="Reports")
+bp = APIBlueprint("cockpit", __name__, url_prefix="/api/v1", tag="Cockpit")
 READERS = ("leader", "secretariat", "supervisor")  # admin passes every check
 
 
