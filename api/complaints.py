@@ -14,9 +14,10 @@ from api.errors import abort, problem
 from api.items import check_references
 from api.present import iso
 from api.rectification import check_department
-from api.runtime import engine
+from api.runtime import engine, wall_now
 from api.schemas import Page
 from workflows.complaints import intake, triage
+from workflows.complaints import lookup as complaint_lookup
 from workflows.complaints.intake import Throttled
 
 bp = APIBlueprint("complaints", __name__, url_prefix="/api/v1", tag="Complaints")
@@ -38,10 +39,25 @@ class ComplaintIn(Schema):
 class ReceivedOut(Schema):
     id = String(required=True)
     status = String(required=True)
+    reference = String(required=True, metadata={
+        "description": "受理编号 the complainant looks the complaint up with (GET /complaints/lookup)"})
+
+
+class LookupQuery(Schema):
+    ref = String(required=True, validate=Length(1, 100), metadata={"description": "the reference, e.g. TS-2026-000123-K7QM"})
+
+
+class LookupOut(Schema):
+    reference = String(required=True)
+    received_at = String(required=True)
+    state = String(required=True, metadata={"description": "received | handling | closed | dismissed"})
+    reply = String(allow_none=True, metadata={"description": "the dismissal reason"})
+    closed_at = String(allow_none=True)
 
 
 class ComplaintOut(Schema):
     id = String(required=True)
+    reference = String(allow_none=True)
     text = String(required=True)
     contact = String(allow_none=True)
     attachment_name = String(allow_none=True)
@@ -99,8 +115,25 @@ def receive(data, photos=()):
     return intake.receive(engine(), data, request.remote_addr, per_hour(), photos)
 
 
+def lookups_per_hour():
+    return int(engine().config.get("complaints", {}).get("lookups_per_hour", complaint_lookup.DEFAULT_PER_HOUR))
+
+
+def look_up(text):
+    """The answer (``complaint_lookup.answer``) for a typed reference, or None for no such
+    complaint; the look-up counted for the caller's address first (``complaint_lookup.Throttled``,
+    nothing counted). The one look-up of the page and the API."""
+    reference = complaint_lookup.normalise(text)
+    rt = engine()
+    with rt.db.write() as session:
+        complaint_lookup.admit(session, (request.remote_addr or "unknown")[:64], wall_now(), lookups_per_hour())
+        complaint = complaint_lookup.find(session, reference)
+        return complaint_lookup.answer(session, complaint) if complaint is not None else None
+
+
 def complaint_out(row):
-    return {"id": row.id, "text": row.text, "contact": row.contact, "attachment_name": row.attachment_name,
+    return {"id": row.id, "reference": row.reference, "text": row.text, "contact": row.contact,
+            "attachment_name": row.attachment_name,
             "client": row.client, "received_at": iso(row.received_at), "state": row.state,
             "triaged_by": row.triaged_by, "triaged_at": iso(row.triaged_at), "triaged_as": row.triaged_as,
             "problem_id": row.problem_id, "item_id": row.item_id, "dismiss_reason": row.dismiss_reason}
@@ -117,7 +150,27 @@ def submit(body):
     except Throttled as err:
         abort(429, err.code, err.message, {"retry_after": err.retry_after},
               headers={"Retry-After": str(err.retry_after)})
-    return {"id": complaint.id, "status": complaint.state}
+    return {"id": complaint.id, "status": complaint.state, "reference": complaint.reference}
+
+
+LOOKUP_THROTTLED_DOC = {**THROTTLED_DOC, "description": "too many look-ups from this address in the last hour"}
+
+
+@bp.get("/complaints/lookup")
+@bp.input(LookupQuery, location="query", arg_name="query")
+@bp.output(LookupOut)
+@bp.doc(summary="Look a complaint up by its reference (反映查询) — no login; throttled per client address",
+        responses={404: "no complaint has this reference", 429: LOOKUP_THROTTLED_DOC})
+def lookup(query):
+    try:
+        found = look_up(query["ref"])
+    except complaint_lookup.Throttled as err:
+        abort(429, err.code, err.message, {"retry_after": err.retry_after},
+              headers={"Retry-After": str(err.retry_after)})
+    if found is None:
+        abort(404, "not_found", "no complaint has this reference", [problem("ref", "unknown_reference",
+                                                                           "no complaint has this reference")])
+    return {**found, "received_at": iso(found["received_at"]), "closed_at": iso(found["closed_at"])}
 
 
 @bp.get("/complaints")

@@ -5,7 +5,7 @@ checks, navigation with the unread count), ``inbox`` (待办), ``tasks`` (a task
 form, claim / assign, comments), ``notifications`` (通知), ``cockpit`` (驾驶舱), ``items`` (督办事项) with
 ``item_requests`` (计划调整 and 延期申请), ``problems``
 (问题台账, 问题登记), ``complaints`` (群众反映 triage), ``reports`` (周报, 月度排名 with charts,
-打印版通报, 年度考核), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
+打印版通报, 年度考核), ``publications`` (公示发布), ``escalations`` (督查台, the escalation desk), ``designer`` (流程设计),
 ``admin`` (users with login lockouts, departments, calendar, clock), ``account`` (修改密码),
 ``monitor`` (运行监控, 流程实例, 流程迁移) and ``assets`` (bpmn-js / dmn-js / ECharts / Swagger UI
 from node_modules), ``api_docs`` (the API docs page, /api/v1/docs). ``schema_form`` turns a task's
@@ -62,7 +62,7 @@ def secret_key(config):
 
 def init_app(app, config):
     from api.web import (account, admin, api_docs, assets, cockpit, complaints, designer, escalations, files, inbox, item_requests,  # noqa: F401
-                         item_management, items, labels, lookups, monitor, notifications, problems, reports, session, tasks)
+                         item_management, items, labels, lookups, monitor, notifications, problems, publications, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))

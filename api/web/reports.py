@@ -174,26 +174,7 @@ def report_ranking_print():
                            period=(chinese_date(start.date()), chinese_date(last_day)))
 
 
-def circular_summary(report, title):
-    """The circular's generated sentences: totals, who was fully on time, who had overdue steps."""
-    rows = report["departments"]
-    due = sum(r["steps_due"] for r in rows)
-    on_time = sum(r["steps_on_time"] for r in rows)
-    overdue = sum(r["overdue_steps"] for r in rows)
-    if not due:
-        return [f"{title}无到期的督办办理环节。"]
-    sentences = [f"{title}各部门应办环节共{due}个，按时办理{on_time}个，超期{overdue}个"
-                 + (f"，总体按时办理率{on_time / (on_time + overdue) * 100:.1f}%。" if on_time + overdue else "，均未到期。")]
-    perfect = [r["name"] for r in rows if r["on_time_rate"] == 1]
-    late = [r for r in rows if r["overdue_steps"]]
-    if perfect:
-        sentences.append("、".join(perfect) + "按时办理率为100%，予以表扬。")
-    if late:
-        sentences.append("、".join(f"{r['name']}（{r['overdue_steps']}个）" for r in late)
-                         + "存在超期办理环节，请抓紧整改落实，按期报送办理进展。")
-    else:
-        sentences.append(f"{title}无超期办理环节。")
-    return sentences
+circular_summary = reports.circular_summary
 
 
 # -- 年度考核 --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from engine.errors import EngineError, InvalidInput, problem
 from engine.roles import SECRETARIAT
 from workflows import text
 from workflows.supervision import notifications
+from workflows.complaints import lookup
 from workflows.complaints.models import Complaint
 from workflows.files import evidence, kinds
 
@@ -137,7 +138,7 @@ def receive(engine, data, client, per_hour, photos=()):
                 raise Throttled(f"at most {per_hour} complaints an hour from one address; "
                                 f"try again in {wait} seconds", retry_after=wait)
         complaint = Complaint(id=str(uuid.uuid4()), client=client, received_at=now, state="received",
-                              **fields)
+                              reference=lookup.new_reference(session, engine.calendar.local(now).year), **fields)
         session.add(complaint)
         session.flush()
         for name, kind, content in photos:  # after the throttle: a refused post writes no blob

@@ -203,3 +203,24 @@ class TaskReturn(Base):
     returned_at: Mapped[dt.datetime]
     reason: Mapped[str] = mapped_column(sa.Text)
     previous_task_id: Mapped[str | None] = mapped_column(sa.String(36))  # its last submission
+
+
+class Publication(Base):
+    """A month's ranking published to the public page (公示, issue 16): a frozen snapshot of the
+    columns the secretariat chose, computed at publish time, so the page never shows more than
+    was chosen nor changes when the figures move. Withdrawing keeps the row (who published what
+    stays on record) and hides it from the public."""
+
+    __tablename__ = "publication"
+    __table_args__ = (sa.Index("ix_publication_withdrawn_published", "withdrawn_at", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7))       # 2026-11
+    fields: Mapped[list]                                   # the chosen ranking columns, in table order
+    circular: Mapped[bool] = mapped_column(default=False)  # with the circular's sentences
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict]                                     # the snapshot: exactly what the public page shows
+    published_by: Mapped[str] = mapped_column(sa.String(100))
+    published_at: Mapped[dt.datetime]
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(100))
+    withdrawn_at: Mapped[dt.datetime | None]
