@@ -81,6 +81,14 @@ MATRIX = [
     ("POST", "/api/v1/complaints/{complaint}/triage", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("POST", "/api/v1/complaints/{complaint}/dismiss", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("GET", "/complaints/new", None, [200] * 9),
+    ("GET", "/api/v1/complaints/lookup?ref=TS-2026-000001-AAAA", None, [404] * 9),
+    ("GET", "/complaints/lookup", None, [200] * 9),
+    ("POST", "/api/v1/publications", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("GET", "/api/v1/publications", None, [401, 403, 403, 403, 403, 200, 403, 403, 200]),
+    ("GET", "/api/v1/publications/999999", None, [401, 403, 403, 403, 403, 404, 403, 403, 404]),
+    ("DELETE", "/api/v1/publications/999999", None, [401, 403, 403, 403, 403, 404, 403, 403, 404]),
+    ("GET", "/public", None, [200] * 9),
+    ("GET", "/public/999999", None, [404] * 9),
     ("GET", "/api/v1/tasks", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/tasks/{task}", None, [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST", "/api/v1/tasks/{task}/complete", {"data": {}}, [401, 403, 403, 403, 403, 403, 403, 400, 400]),
@@ -163,7 +171,8 @@ def test_every_contract_path_is_in_the_matrix(server):
                     "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
-                "{username}", "nobody").replace("{file_id}", "nope").replace("{code}", "nope").replace("{year}", "2027")
+                "{username}", "nobody").replace("{file_id}", "nope").replace("{code}", "nope").replace("{year}", "2027").replace(
+                "{publication_id}", "999999")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 

@@ -42,7 +42,7 @@ def test_triage_into_a_problem_and_an_item_and_dismiss(server):
                 for text in ("小区路灯坏了三个月无人修", "老旧小区改造施工扰民且进度缓慢", "隔壁邻居养狗太吵")]
     assert [r.status_code for r in received] == [201, 201, 201]
     lamp, renovation, dog = (r.json() for r in received)
-    assert lamp["status"] == "received" and set(lamp) == {"id", "status"}
+    assert lamp["status"] == "received" and set(lamp) == {"id", "status", "reference"}
 
     assert_error(anonymous.get("/api/v1/complaints"), 401, "unauthorized")
     assert_error(anonymous.get(f"/api/v1/complaints/{lamp['id']}"), 401, "unauthorized")
@@ -210,8 +210,9 @@ def test_public_page(server):
     sent = anonymous.request("POST", "/complaints/new",
                              data={"text": "菜市场占道经营", "contact": "王先生", "attachment_name": ""})
     assert sent.status_code == 201 and "提交成功" in sent.text
-    number = re.search(r'id="complaint-id">([0-9a-f-]{36})<', sent.text).group(1)
-    stored = server.login("sec").get(f"/api/v1/complaints/{number}").json()
+    reference = re.search(r'id="complaint-reference">(TS-2026-\d{6}-\w{4})<', sent.text).group(1)
+    listed = server.login("sec").get("/api/v1/complaints", params={"q": "菜市场"}).json()["items"]
+    stored = next(c for c in listed if c["reference"] == reference)
     assert (stored["text"], stored["contact"], stored["attachment_name"], stored["state"]) == (
         "菜市场占道经营", "王先生", None, "received")
 
