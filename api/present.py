@@ -58,7 +58,7 @@ class Presenter:
             "instance_id": item.instance_id, "created_at": iso(item.created_at),
             "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
-            "doc_number": management.doc_number(item),
+            "doc_number": management.doc_number(item), "key": bool(item.is_key),
         }
 
     def problem(self, problem, open_tasks=()):

@@ -29,7 +29,8 @@ class PublicationIn(Schema):
     fields = List(String(validate=OneOf([name for name, _ in publications.COLUMNS])), required=True,
                   validate=Length(1, len(publications.COLUMNS)),
                   metadata={"description": "the ranking's columns to publish (the department's name always is)"})
-    circular = Boolean(load_default=False, metadata={"description": "publish the circular's sentences too"})
+    circular = Boolean(load_default=False, truthy={True}, falsy={False},
+                       metadata={"description": "publish the circular's sentences too"})
     note = String(allow_none=True, validate=Length(0, publications.MAX_NOTE))
 
 

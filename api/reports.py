@@ -20,7 +20,7 @@ from api.organisation import MAX_DEPTH, subtree_path
 from api.runtime import engine
 from api.schemas import Page
 from workflows import departments as tree
-from workflows.supervision import reports
+from workflows.supervision import monthly, reports
 from workflows.supervision.models import ReportSnapshot
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
@@ -193,6 +193,24 @@ def year_end(query):
     with rt.db.read() as session:
         report = reports.year_end(session, rt.calendar, year, now, *ranked_level(session, query))
     return report if query["format"] == "json" else year_file(query["format"], report)
+
+
+class DigestQuery(Schema):
+    month = String(validate=[Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"), _report_year])
+
+
+@bp.get("/reports/monthly-digest")
+@bp.auth_required(token_auth)
+@require_roles(*READERS)
+@bp.input(DigestQuery, location="query", arg_name="query")
+@bp.doc(summary="一月一调度: the month's key items (重点) with their monthly reports, lagging ones flagged "
+                "for on-site review (default: this month)", responses={400: "bad month", 403: "not allowed"})
+def monthly_digest(query):
+    rt = engine()
+    now, local = _local_now()
+    with rt.db.read() as session:
+        return monthly.digest(session, rt.calendar, query.get("month") or this_month(local), now,
+                              _departments(session))
 
 
 # -- the downloads (also the web pages' download links: api/web/reports.py) --------------------

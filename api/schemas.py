@@ -132,6 +132,8 @@ class ItemIn(Schema):
     deadline = Date(required=True)
     requirements = String(load_default="", validate=Length(0, 10000))
     evidence = EVIDENCE()
+    key = Boolean(load_default=False, truthy={True}, falsy={False},  # strict: "yes" is no boolean
+                  metadata={"description": "重点: a monthly report task each month (一月一调度)"})
 
 
 class ItemOut(Schema):
@@ -154,6 +156,7 @@ class ItemOut(Schema):
     current_step = String(allow_none=True)
     open_tasks = List(Nested(TaskOut))
     doc_number = String(metadata={"description": "文号: as set, else 督办〔year〕seq号"})
+    key = Boolean(metadata={"description": "重点 (一月一调度)"})
 
 
 class EscalationOut(Schema):

@@ -36,10 +36,11 @@ class Periodic:
                 with self.rt.db.write() as session:
                     session.add(JobRun(job=name, occurrence=occurrence, ran_at=now))
                     session.flush()  # another process has it: IntegrityError, nothing of ours stays
-                    run(self.rt, session, occurrence, now)
+                    effect_ids = run(self.rt, session, occurrence, now)
                     self.rt.audit.append(session, "periodic_job_ran", actor="system",
                                          data={"job": name, "occurrence": occurrence})
                 ran.append((name, occurrence))
+                self.rt.outbox.run_written(effect_ids or [])
             except IntegrityError:
                 continue
             except Exception:  # noqa: BLE001 — a failing job is retried next tick, others go on

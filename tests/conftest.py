@@ -118,7 +118,7 @@ def supervision(engine):
 BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
-SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn",
+SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn", "monthly_report.bpmn",
            "rectification.bpmn")
 
 

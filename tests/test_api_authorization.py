@@ -102,6 +102,7 @@ MATRIX = [
     ("GET", "/api/v1/reports/weekly", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/reports/ranking", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/reports/year", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("GET", "/api/v1/reports/monthly-digest", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/cockpit", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/reports/snapshots", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("GET", "/api/v1/reports/snapshots/weekly/2026-W48", None, [401, 403, 404, 404, 403, 404, 404, 403, 404]),

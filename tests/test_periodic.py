@@ -40,7 +40,8 @@ def test_each_occurrence_runs_once_across_processes(engine_factory, supervision)
     second = engine_factory()  # another process on the same database and shared clock
     new_item(first, SECRETARY)
     first.advance_clock(to=at("2026-11-27T12:00:01+08:00"))
-    assert sorted(first.periodic.run_due()) == [("monthly_ranking", "2026-10"), ("weekly_report", "2026-W48")]
+    assert sorted(first.periodic.run_due()) == [("monthly_ranking", "2026-10"), ("monthly_reports", "2026-11"),
+                                                 ("weekly_report", "2026-W48")]
     assert second.periodic.run_due() == [] and first.periodic.run_due() == []
     assert _snapshots(first) == [("ranking", "2026-10"), ("weekly", "2026-W48")]
     with first.db.read() as session:

@@ -131,6 +131,7 @@ def item_schema():
             "requirements": {"type": "string", "maxLength": 4000, "title": "工作要求"},
             "evidence": {"type": "array", "title": "佐证材料（附件）", "maxItems": 50,
                          "items": {"type": "string", "format": "file"}},
+            "key": {"type": "boolean", "title": "重点事项（每月报送月度调度报告）"},
         },
     }
 

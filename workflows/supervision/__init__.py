@@ -3,8 +3,8 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import (deadlines, escalations, extensions, items, management, notifications,
-                                   periodic, plan_changes, reminders, routing)
+from workflows.supervision import (deadlines, escalations, extensions, items, management, monthly,
+                                   notifications, periodic, plan_changes, reminders, routing)
 
 
 def _functions(engine):
@@ -29,6 +29,7 @@ def register(registry):
     reminders.register(registry)
     escalations.register(registry)
     periodic.register(registry)
+    monthly.register(registry)  # 一月一调度: key items' monthly reports
     registry.effect(notifications.PUSH, notifications.push_effect)
     registry.functions(_functions)
     return registry

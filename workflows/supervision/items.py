@@ -16,7 +16,7 @@ from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemRep
 PROCESS_KEY = "supervision"
 BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public_complaint", "other")
 _FIELDS = {"title": str, "basis": str, "department": str, "co_departments": list, "leader": str,
-           "deadline": str, "requirements": str, "evidence": list}
+           "deadline": str, "requirements": str, "evidence": list, "key": bool}
 _REQUIRED = ("title", "department", "leader", "deadline")
 _CODE_LOCK = 0x6974656D  # "item": serialises code allocation per year on PostgreSQL
 
@@ -31,7 +31,7 @@ def validate_item(data):
     return {"title": data["title"].strip(), "basis": data.get("basis") or "other",
             "department": data["department"], "co_departments": list(data.get("co_departments") or []),
             "leader": data["leader"], "deadline": data["deadline"],
-            "requirements": data.get("requirements") or ""}
+            "requirements": data.get("requirements") or "", "key": bool(data.get("key"))}
 
 
 def create_item(engine, data, actor, origin=None):
@@ -61,7 +61,7 @@ def on_instance_started(event):
                 title=data["title"], basis=data.get("basis"), department=data["department"],
                 co_departments=data.get("co_departments") or [], leader=data["leader"],
                 deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
-                requirements=data.get("requirements"))
+                requirements=data.get("requirements"), is_key=bool(data.get("key")))
     session.add(item)
     session.flush()
     departments = {data["department"]: "lead"}

@@ -39,6 +39,8 @@ class Item(Base):
     rating: Mapped[str | None] = mapped_column(sa.String(20))
     # 文号 as the secretariat set it; none: the notice prints 督办〔year〕seq号 (management.doc_number)
     doc_number: Mapped[str | None] = mapped_column(sa.String(100))
+    # 重点: a key item gets a monthly report task (一月一调度, workflows.supervision.monthly)
+    is_key: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class ItemDepartment(Base):
@@ -224,3 +226,25 @@ class Publication(Base):
     published_at: Mapped[dt.datetime]
     withdrawn_by: Mapped[str | None] = mapped_column(sa.String(100))
     withdrawn_at: Mapped[dt.datetime | None]
+
+
+class MonthlyReport(Base):
+    """一月一调度: a key item's monthly report (issue 16). Opened by the periodic job
+    ``monthly_reports`` (one per item and month: the unique key), its task started after that
+    commits (``instance_id``), filled in when the lead department submits it."""
+
+    __tablename__ = "monthly_report"
+    __table_args__ = (sa.UniqueConstraint("item_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(sa.ForeignKey("item.id"), index=True)
+    month: Mapped[str] = mapped_column(sa.String(7))      # 2026-11
+    department: Mapped[str] = mapped_column(sa.String(100))
+    opened_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime]
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36))
+    progress_of_month: Mapped[str | None] = mapped_column(sa.Text)
+    difficulties: Mapped[str | None] = mapped_column(sa.Text)
+    next_month_plan: Mapped[str | None] = mapped_column(sa.Text)
+    submitted_by: Mapped[str | None] = mapped_column(sa.String(100))
+    submitted_at: Mapped[dt.datetime | None]
