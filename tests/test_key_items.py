@@ -88,3 +88,16 @@ def test_items_take_the_key_flag_over_the_api(server):
     assert digest.status_code == 200 and [row["item_id"] for row in digest.json()["items"]] == [created.json()["id"]]
     assert server.login("zhang").get("/api/v1/reports/monthly-digest").status_code == 403
     assert sec.get("/api/v1/reports/monthly-digest", params={"month": "2026-13"}).status_code == 400
+
+
+def test_the_digest_page_flags_the_lagging_for_on_site_review(server):
+    from tests.test_web_pages import Web
+
+    sec = server.login("sec")
+    key = sec.post("/api/v1/items", {**ITEM, "key": True, "title": "重点工程"}).json()
+    server.engine.advance_clock(to=at("2026-11-25T09:00:01+08:00"))
+    server.engine.periodic.run_due()
+    page = Web(server.app, "sec").get("/reports/monthly?month=2026-11")
+    assert page.status_code == 200 and "重点工程" in page.text
+    assert "需现场督查" in page.text and "未报送月度报告" in page.text
+    assert Web(server.app, "zhang").get("/reports/monthly").status_code == 403

@@ -21,7 +21,7 @@ from api.web import bp
 from api.web.lookups import department_names, user_names
 from api.web.session import error_page, login_required, roles_required
 from workflows import access
-from workflows.supervision import queries, reports
+from workflows.supervision import monthly, queries, reports
 from workflows.supervision.models import Item
 
 READERS = api_reports.READERS                # 周报, 年度考核
@@ -210,3 +210,15 @@ def percent(rate):
 def rating(average):
     """An average rating as 优/良/差 (``reports.rating_grade``, as the downloads); none as an em dash."""
     return api_reports.rating_name(average) or "—"
+
+
+# -- 月度调度 (一月一调度) ------------------------------------------------------------------
+@bp.get("/reports/monthly")
+@roles_required(*READERS)
+def report_monthly():
+    """The month's key items with their monthly reports; the lagging flagged for 现场督查."""
+    rt, month = engine(), _month()
+    with rt.db.read() as session:
+        digest = monthly.digest(session, rt.calendar, month, rt.clock.now(), department_names())
+    return render_template("report_monthly.html", digest=digest, month=month, title=month_title(month),
+                           previous=_shift_month(month, -1), following=_shift_month(month, 1))

@@ -91,6 +91,7 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.report_weekly", "周报", api_reports.READERS),
     ("web.report_ranking", "月度排名", api_reports.RANKING_READERS),
     ("web.report_year", "年度考核", api_reports.READERS),
+    ("web.report_monthly", "月度调度", api_reports.READERS),
     ("web.publications_page", "公示发布", ("secretariat",)),
     ("web.escalations", "督查台", ("supervisor",)),
     ("web.designer", "流程设计", ("designer",)),
