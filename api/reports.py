@@ -199,12 +199,24 @@ class DigestQuery(Schema):
     month = String(validate=[Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11"), _report_year])
 
 
+class DigestOut(Schema):
+    month = String(required=True)
+    as_of = String(required=True)
+    lagging = Integer(required=True, metadata={"description": "key items flagged for on-site review (现场督查)"})
+    items = List(Dict(), required=True, metadata={
+        "description": "item_id, code, title, department, department_name, deadline, light, progress, "
+                       "expected_progress, report (the month's: due_at, submitted_at, submitted_by, "
+                       "progress_of_month, difficulties, next_month_plan; null before it opens), "
+                       "no_report, red, behind, lagging"})
+
+
 @bp.get("/reports/monthly-digest")
 @bp.auth_required(token_auth)
 @require_roles(*READERS)
 @bp.input(DigestQuery, location="query", arg_name="query")
+@bp.output(DigestOut)
 @bp.doc(summary="一月一调度: the month's key items (重点) with their monthly reports, lagging ones flagged "
-                "for on-site review (default: this month)", responses={400: "bad month", 403: "not allowed"})
+                "for on-site review (default: this month)", responses=[400, 403])
 def monthly_digest(query):
     rt = engine()
     now, local = _local_now()

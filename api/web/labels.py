@@ -123,7 +123,7 @@ REFUSALS = {
     "reserved_name": "该变量名与流程脚本函数重名", "not_json": "内容无法保存（不是有效的 JSON 数据）",
     "one_of": "目标时间与推进秒数只能填写一项", "invalid_week": "请选择有效的周",
     "unknown_field": "排名中没有此列", "unknown_reference": "未找到该受理编号对应的反映",
-    "lookup_throttled": "查询过于频繁，请稍后再试",
+    "lookup_throttled": "查询过于频繁，请稍后再试", "already_opened": "本月调度报告已开启",
     # a task form's problem: the JSON Schema keyword that failed (engine.forms)
     "additionalProperties": "表单中没有此项", "minLength": "内容过短", "maxLength": "内容过长",
     "minimum": "数值过小", "maximum": "数值过大", "exclusiveMinimum": "数值过小", "exclusiveMaximum": "数值过大",
