@@ -97,7 +97,8 @@ def test_only_the_secretariat_publishes_and_bad_input_changes_nothing(history_se
                         ({"month": "2026-10", "fields": ["department"]}, "fields/0"),
                         ({"month": "2026-10", "fields": []}, "fields"),
                         ({"month": "2026-10"}, "fields"),
-                        ({"month": "2026-10", "fields": ["rank"], "note": "x" * 2001}, "note")):
+                        ({"month": "2026-10", "fields": ["rank"], "note": "x" * 2001}, "note"),
+                        ({"month": "2026-10", "fields": ["rank"], "note": "公示\x07说明"}, "note")):
         refused = sec.post("/api/v1/publications", body)
         assert refused.status_code == 400, (body, refused.text)
         assert refused.json()["error"]["code"] == "invalid_input"

@@ -14,6 +14,7 @@ them: choosing the circular publishes that, whatever the columns.
 from sqlalchemy import func, select
 
 from engine.errors import InvalidInput, NotFound, problem
+from workflows import text
 from workflows.supervision import reports
 from workflows.supervision.models import Publication
 
@@ -64,6 +65,8 @@ def publish(session, audit, report, fields, circular, note, actor, now):
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidInput("note too long", details=[
             problem("note", "too_long", f"at most {MAX_NOTE} characters", max=MAX_NOTE)])
+    if note and (refused := text.long_text_problem("note", note)):  # control characters
+        raise InvalidInput("invalid note", details=[refused])
     data = snapshot(report, fields, circular, note)
     row = Publication(month=report["month"], fields=[c["field"] for c in data["columns"]], circular=bool(circular),
                       note=note or None, data=data, published_by=actor, published_at=now)
