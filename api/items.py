@@ -163,7 +163,11 @@ def cancel(item_id, body):
         responses=[400, 403, 404, 409])
 def edit(item_id, body):
     item = visible_item(item_id)
-    return _changed(item.id, management.amend_item(engine(), item, body, current_actor()))
+    key = body.pop("key", None)
+    changes = management.amend_item(engine(), item, body, current_actor()) if body else {}
+    if key is not None:
+        changes.update(management.mark_key(engine(), management.get_item(engine(), item.id), key, current_actor()))
+    return _changed(item.id, changes)
 
 
 @bp.post("/items/<item_id>/department")

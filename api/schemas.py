@@ -246,6 +246,7 @@ class ItemEditIn(Schema):
     deadline = Date(metadata={"description": "办结时限, not before today"})
     leader = String(validate=Length(1, 100))
     doc_number = String(validate=Length(0, 100), metadata={"description": "文号; empty: the generated one"})
+    key = Boolean(truthy={True}, falsy={False}, metadata={"description": "重点 (一月一调度): a monthly report task"})
 
 
 class DepartmentChangeIn(Schema):

@@ -101,3 +101,16 @@ def test_the_digest_page_flags_the_lagging_for_on_site_review(server):
     assert page.status_code == 200 and "重点工程" in page.text
     assert "需现场督查" in page.text and "未报送月度报告" in page.text
     assert Web(server.app, "zhang").get("/reports/monthly").status_code == 403
+
+
+def test_the_secretariat_marks_an_item_key_later(server):
+    sec = server.login("sec")
+    item = sec.post("/api/v1/items", ITEM).json()
+    assert sec.get(f"/api/v1/items/{item['id']}").json()["key"] is False
+    changed = sec.patch(f"/api/v1/items/{item['id']}", {"key": True})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["changes"] == {"key": [False, True]}
+    assert sec.get(f"/api/v1/items/{item['id']}").json()["key"] is True
+    assert sec.patch(f"/api/v1/items/{item['id']}", {"key": True}).json()["changes"] == {}
+    assert server.login("zhang").patch(f"/api/v1/items/{item['id']}", {"key": False}).status_code == 403
+    assert sec.patch(f"/api/v1/items/{item['id']}", {"key": "no"}).status_code == 400

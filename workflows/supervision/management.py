@@ -138,6 +138,21 @@ def amend_item(engine, item, changes, actor):
     return clean
 
 
+def mark_key(engine, item, key, actor):
+    """Mark an open item key (重点) or not; returns ``{"key": [old, new]}`` (empty: unchanged).
+    A listing flag, not process data: written to the item row (audited, ``item_key_changed``)
+    without a command on its instance; the monthly job reads it (workflows.supervision.monthly)."""
+    _secretariat(actor)
+    _open(item)
+    if bool(item.is_key) == bool(key):
+        return {}
+    with engine.db.write() as session:
+        session.get(Item, item.id).is_key = bool(key)
+        engine.audit.append(session, "item_key_changed", actor=actor.username, business_key=item.id,
+                            data={"key": bool(key)})
+    return {"key": [bool(item.is_key), bool(key)]}
+
+
 def drafting(engine, item):
     """Whether the item's draft_plan step is open (when it may be sent back)."""
     with engine.db.read() as session:
