@@ -10,7 +10,7 @@ CSRF token: there is no session to borrow.
 """
 import math
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
 from api import complaints
 from api.runtime import engine

@@ -30,7 +30,7 @@ from engine.errors import Conflict
 from engine.models import HumanTask
 from workflows import lights, records
 from workflows.supervision import reports
-from workflows.supervision.models import Item, ItemReport, MonthlyReport
+from workflows.supervision.models import Item, MonthlyReport
 
 PROCESS_KEY = "monthly_report"
 TASK = "submit_monthly_report"
