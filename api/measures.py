@@ -14,7 +14,7 @@ from api.present import measure as measure_out
 from api.runtime import engine
 from workflows.supervision import measures
 
-bp = APIBlueprint("measures", __name__, url_prefix="/api/v1", tag="Escalations")
+bp = APIBlueprint("measures", __name__, url_prefix="/api/v1", tag="Measures")
 KIND_READERS = ("supervisor", "admin", "leader", "secretariat", "discipline", "personnel")
 KIND_EDITORS = ("secretariat", "admin")
 INTERVIEW_RECORDERS = ("supervisor", "secretariat", "admin")
