@@ -5,7 +5,7 @@ Escalations open when a step's escalation timer fires and are handled through th
 when a supervisor confirms one there.
 """
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, List, Nested, String
+from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 from api.auth import current_actor, require_roles, token_auth
@@ -16,7 +16,7 @@ from workflows.supervision import queries
 
 bp = APIBlueprint("escalations", __name__, url_prefix="/api/v1", tag="Escalations")
 READERS = ("supervisor", "admin", "leader")
-MEASURE_READERS = ("supervisor", "admin", "leader", "secretariat")
+MEASURE_READERS = ("supervisor", "admin", "leader", "secretariat", "discipline", "personnel")
 
 
 class EscalationQuery(Page):
@@ -46,6 +46,17 @@ class MeasureOut(Schema):
     escalation_id = Integer(required=True)
     recorded_by = String(required=True)
     at = String(required=True)
+    kind = String(required=True, allow_none=True)      # the catalogue's code (measure-kinds)
+    points = Integer(required=True)
+    people = List(Dict(), required=True)              # [{"who", "as": "owner" | "leader"}]
+    proposed = String(required=True, allow_none=True)  # what the ladder proposed
+    reason = String(required=True, allow_none=True)    # why another measure was chosen
+    referral = String(required=True, allow_none=True)  # discipline | personnel
+    referral_result = String(required=True, allow_none=True)  # filed | punished | dismissed | other
+    referral_note = String(required=True, allow_none=True)
+    referral_by = String(required=True, allow_none=True)
+    referral_at = String(required=True, allow_none=True)
+    interview = Dict(required=True, allow_none=True)   # {"at", "interviewees", "interviewer", "minutes", "by"}
 
 
 class MeasurePage(Schema):

@@ -140,7 +140,10 @@ def measure(row):
     return {"id": row.id, "department": row.department, "year": row.year, "measure": row.measure,
             "item_id": row.item_id, "problem_id": row.problem_id, "escalation_id": row.escalation_id,
             "recorded_by": row.recorded_by,
-            "at": iso(row.at)}
+            "at": iso(row.at), "kind": row.kind, "points": row.points or 0, "people": row.people or [],
+            "proposed": row.proposed, "reason": row.reason, "referral": row.referral,
+            "referral_result": row.referral_result, "referral_note": row.referral_note,
+            "referral_by": row.referral_by, "referral_at": iso(row.referral_at), "interview": row.interview}
 
 
 def notification(row):

@@ -15,6 +15,7 @@ from engine.actor import Actor
 from engine.config import load_config
 from engine.db import Database
 from engine.models import Base
+from workflows.supervision.measures import default_kinds
 
 REPO = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -56,6 +57,7 @@ def _reset_postgres(url):
         session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         session.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
                         {"h": "0" * 64})
+        session.add_all(default_kinds())  # the measure catalogue migration 0021 seeded
     db.dispose()
 
 
@@ -119,6 +121,7 @@ BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"
 
 
 SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn", "monthly_report.bpmn",
+           "referral.bpmn",
            "rectification.bpmn")
 
 

@@ -67,6 +67,10 @@ MATRIX = [
     ("POST", "/api/v1/items/{item}/cancel", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("GET", "/api/v1/escalations", None, [401, 403, 200, 200, 403, 403, 200, 403, 200]),
     ("GET", "/api/v1/measures", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("POST", "/api/v1/measures/999999/interview", {}, [401, 403, 403, 400, 403, 400, 403, 403, 400]),
+    ("GET", "/api/v1/measure-kinds", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
+    ("POST", "/api/v1/measure-kinds", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("PATCH", "/api/v1/measure-kinds/nope", {"points": 1}, [401, 403, 403, 403, 403, 404, 403, 403, 404]),
     ("GET", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/notifications/999999/read", None, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST", "/api/v1/problems", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
@@ -173,7 +177,7 @@ def test_every_contract_path_is_in_the_matrix(server):
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
                 "{username}", "nobody").replace("{file_id}", "nope").replace("{code}", "nope").replace("{year}", "2027").replace(
-                "{publication_id}", "999999")
+                "{publication_id}", "999999").replace("{measure_id}", "999999")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":
                 pytest.fail(f"{method.upper()} {path} has no row in the authorization matrix")
 
@@ -215,7 +219,7 @@ def test_designers_design_and_see_no_more_than_the_domain_views(world, server):
     assert ada.get("/api/v1/items/{item}".format(**ids)).status_code == 403
     assert ada.get("/api/v1/instances/{instance}".format(**ids)).status_code == 403
 
-    for key in ("supervision", "rectification", "plan_change", "extension"):
+    for key in ("supervision", "rectification", "plan_change", "extension", "referral"):
         for client in (ada, sec, admin):
             refused = client.post("/api/v1/instances", {"definition": key, "business_key": ids["item"],
                                                          "variables": {"leader": "zhang"}})

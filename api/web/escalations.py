@@ -5,7 +5,7 @@ API's query and scope): the item or problem (its code, linking to its page), the
 the overdue step, since when, the rung of the accountability ladder and the measure the DMN
 table proposed. Each one is handled in
 place — 提醒催办 / 延期 (a new due date-time) / 改派 (a user of the step's department) /
-确认问责 (the proposed measure) — by completing its ``handle_escalation`` task through
+确认问责 (the proposed measure, or another of the catalogue with a reason) — by completing its ``handle_escalation`` task through
 ``engine.tasks.complete`` with the data the task's form expects; the domain's
 ``before_complete`` hook and listener do the rest (``workflows.supervision.escalations``).
 A refused choice is shown again next to its field, with every answer kept, and changes
@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from api.runtime import engine
 from api.web import bp, paging, schema_form
-from api.web.labels import ESCALATION_ACTIONS, error_text, field_errors
+from api.web.labels import ESCALATION_ACTIONS, REFERRALS, error_text, field_errors
 from api.web.lookups import department_names, items_by_id, problems_by_id, user_names
 from api.web.session import roles_required
 from engine import forms
@@ -25,14 +25,14 @@ from engine.clock import parse_moment
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.models import HumanTask
 from engine.tasks import may_work
-from workflows.supervision import queries
+from workflows.supervision import measures, queries
 from workflows.supervision.escalations import ACTIONS
-from workflows.supervision.models import Escalation
+from workflows.supervision.models import Escalation, Measure, MeasureKind
 
 OPEN_LIMIT = 200
 PAGE = 50
-FIELDS = ("action", "comment", "new_due", "username")
-NEEDS = {"extend": ("new_due",), "reassign": ("username",)}  # the fields each action sends besides comment
+FIELDS = ("action", "comment", "new_due", "username", "measure", "reason")
+NEEDS = {"extend": ("new_due",), "reassign": ("username",), "accountability": ("measure", "reason")}  # the fields each action sends besides comment
 # Refusals of the chosen action itself (workflows.supervision.escalations): shown next to it.
 ACTION_REFUSALS = ("step_closed", "no_measure")
 
@@ -53,6 +53,9 @@ def _render(state, form_errors=None, form_values=None):
         _, open_total = queries.escalations(db, g.actor, "open", limit=1)
         task_ids = [r.task_id for r in rows if r.task_id] + [r.handle_task_id for r in rows if r.handle_task_id]
         tasks = {t.id: t for t in db.scalars(select(HumanTask).where(HumanTask.id.in_(task_ids)))} if task_ids else {}
+        kinds = measures.kinds(db, active_only=True)
+        measure_names = dict(db.execute(select(Measure.escalation_id, Measure.measure).where(
+            Measure.escalation_id.in_([r.id for r in rows]))).all()) if rows else {}
         directory = rt.registry.directory
         candidates = {}
         if state == "open":
@@ -73,13 +76,15 @@ def _render(state, form_errors=None, form_values=None):
             "step_open": step is not None and step.state == "open",
             "mine": handler is not None and handler.state == "open" and may_work(g.actor, handler),
             "candidates": [(u, names.get(u, u)) for u in candidates.get((department, step.candidate_role if step else None), [])],
+            "proposed_code": next((k.code for k in kinds if row.proposed_measure in (k.name, k.code)), None),
         })
     return render_template(
         "escalations.html", state=state, desk=desk, total=total, open_total=open_total, page=page,
         pages=max((total + PAGE - 1) // PAGE, 1), items=items_by_id(r.item_id for r in rows if r.item_id),
         problems=problems_by_id(r.problem_id for r in rows if r.problem_id),
         departments=department_names(), users=names, actions=ESCALATION_ACTIONS,
-        form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now()))
+        form_errors=form_errors or {}, form_values=form_values or {}, now=rt.calendar.local(rt.clock.now()),
+        kinds=kinds, referrals=REFERRALS, measure_names=measure_names)
 
 
 @bp.post("/escalations/<int:escalation_id>")
@@ -129,7 +134,7 @@ def _handle(row, values):
     task = rt.tasks.get(row.handle_task_id)
     schema = forms.form_schema(rt.tasks.task_spec(task)) or {}
     action = values["action"]
-    sent = MultiDict({name: values[name] for name in ("action", "comment") + NEEDS.get(action, ())})
+    sent = MultiDict({name: values[name] for name in ("action", "comment") + NEEDS.get(action, ()) if values[name]})
     data, _parsed, errors = schema_form.submit(schema, sent, rt.calendar.tz)
     if action not in ACTIONS:
         errors = {"action": ["请选择处置方式"]}
@@ -197,5 +202,7 @@ def _done_words(action, data, row):
     if action == "reassign":
         return f"改派给 {user_names().get(data['username'], data['username'])}"
     if action == "accountability":
-        return f"确认问责：{row.proposed_measure}"
+        with engine().db.read() as db:
+            kind = db.get(MeasureKind, data["measure"]) if data.get("measure") else None
+        return f"确认问责：{kind.name if kind else row.proposed_measure}"
     return "已提醒催办"

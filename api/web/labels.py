@@ -32,6 +32,8 @@ AUDIT_KINDS = {
     "clock_advanced": "时钟推进", "message_received": "收到消息",
     "escalation_opened": "逾期升级督办", "problem_deadline_extended": "延长整改时限",
     "measure_recorded": "记录问责措施", "reminder_sent": "催办提醒",
+    "measure_referred": "问责移送", "referral_decided": "移送处理结果", "interview_recorded": "记录约谈",
+    "measure_kind_created": "新增问责措施种类", "measure_kind_changed": "修改问责措施种类",
     "task_rescheduled": "调整办理期限", "extension_not_applied": "延期未能生效",
     "instance_suspended": "流程暂停", "instance_resumed": "流程恢复", "instance_retried": "故障重试",
     "instance_migrated": "流程迁移", "timer_incident": "定时器故障", "timer_incident_retried": "定时器重试",
@@ -40,7 +42,7 @@ AUDIT_KINDS = {
     "complaint_received": "收到群众反映", "complaint_triaged": "群众反映分拣", "complaint_dismissed": "群众反映不予处理",
 }
 # Outbox effects (engine/outbox.py): what a committed command still has to do.
-EFFECT_KINDS = {"push_notifications": "推送通知", "apply_extension": "延期生效"}
+EFFECT_KINDS = {"push_notifications": "推送通知", "apply_extension": "延期生效", "open_referral": "问责移送"}
 EFFECT_STATE = {"pending": "待执行", "done": "已完成", "incident": "故障"}
 INSTANCE_STATUS = {"running": "运行中", "suspended": "已暂停", "completed": "已结束", "cancelled": "已撤销",
                    "error": "出错"}
@@ -51,7 +53,13 @@ NOTIFICATION_KINDS = {"reminder": "催办", "escalation": "逾期督办", "escal
                       "extension_requested": "延期申请", "extension_decided": "延期审批",
                       "returned": "退回", "plan_change_decided": "计划调整审批",
                       "weekly_report": "督办周报", "monthly_ranking": "月度排名",
-                      "task_opened": "待办", "overdue": "逾期", "complaint_received": "群众反映"}
+                      "task_opened": "待办", "overdue": "逾期", "complaint_received": "群众反映",
+                      "measure_referred": "问责移送", "referral_decided": "移送处理结果"}
+# 一案双查 (workflows/supervision/measures.py)
+REFERRALS = {"discipline": "移送纪检", "personnel": "移送人事"}
+REFERRAL_RESULTS = {"filed": "立案", "punished": "处分", "dismissed": "不予处理", "other": "其他"}
+ANSWERABLE = {"department": "仅责任单位", "owner": "责任人", "owner_and_leader": "责任人和分管领导"}
+ANSWERING_AS = {"owner": "责任人", "leader": "分管领导"}
 PROBLEM_SOURCES = SOURCE_NAMES
 PROBLEM_STATUS = PROBLEM_STATUS_NAMES
 COMPLAINT_STATE = {"received": "待分拣", "triaged": "已分拣", "dismissed": "不予处理"}
@@ -144,7 +152,11 @@ REFUSALS = {
     "in_the_past": "办结时限不能早于今天", "date_in_past": "整改完成时限不能早于今天",
     "not_drafting": "只有在制定工作计划阶段才能退回交办",
     "not_lead_department": "只有主办部门可以退回交办", "not_item_manager": "只有秘书科可以管理事项",
-    "step_closed": "逾期环节已办理完毕，只能提醒催办或确认问责", "no_measure": "本次升级没有建议的问责措施",
+    "step_closed": "逾期环节已办理完毕，只能提醒催办或确认问责", "no_measure": "本次升级没有建议的问责措施，请选择一项问责措施",
+    "unknown_measure": "问责措施不存在或已停用", "reason_required": "改选其他问责措施时须填写理由",
+    "duplicate_code": "该措施编码已存在", "duplicate_name": "已有同名的问责措施",
+    "bad_code": "措施编码只能由小写字母、数字和下划线组成，并以字母开头",
+    "no_interview": "该问责措施不是约谈，不能记录约谈情况", "already_referred": "该问责措施已移送",
     "step_done": "该环节已办理完毕，无需延期", "no_due": "该环节没有办理期限，不能延期",
     "no_due_variable": "该环节的办理期限不能调整",
     "fell_due": "该环节已到期：延期须在到期前申请；逾期环节由督查员督办处置",

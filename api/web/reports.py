@@ -187,7 +187,8 @@ def report_year():
     handled = sum(r["items_handled"] for r in rows)
     closed = sum(r["items_closed"] for r in rows)
     return render_template("report_year.html", report=report, year=year, handled=handled, closed=closed,
-                           closure_rate=closed / handled if handled else None)
+                           closure_rate=closed / handled if handled else None, users=user_names(),
+                           departments=department_names())
 
 
 @bp.get("/reports/year.<any(csv, xlsx):fmt>")

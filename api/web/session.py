@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import login_throttle
 from api import cockpit as api_cockpit
+from api import escalations as api_escalations
 from api import reports as api_reports
 from api.auth import end_token, log_in, open_session, session_user, user_actor
 from api.errors import ApiError, error_body
@@ -94,6 +95,7 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.report_monthly", "月度调度", api_reports.READERS),
     ("web.publications_page", "公示发布", ("secretariat",)),
     ("web.escalations", "督查台", ("supervisor",)),
+    ("web.measure_desk", "问责台账", api_escalations.MEASURE_READERS),
     ("web.designer", "流程设计", ("designer",)),
     ("web.admin_monitor", "运行监控", ("admin",)),
     ("web.admin_users", "用户", ("admin",)),
@@ -123,7 +125,7 @@ SECTIONS = {"web.task": "web.inbox", "web.done": "web.inbox", "web.plan_change":
             "web.report_ranking_print": "web.report_ranking",
             "web.problem": "web.problems", "web.problem_new": "web.problems",
             "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor",
-            "web.admin_user": "web.admin_users"}
+            "web.admin_user": "web.admin_users", "web.measure_kinds": "web.measure_desk"}
 
 
 def _active_entry(endpoint, entries):

@@ -3,7 +3,7 @@
 ``register(registry)`` plugs the domain into an engine registry before the engine is built.
 """
 from engine.clock import parse_moment
-from workflows.supervision import (deadlines, escalations, extensions, items, management, monthly,
+from workflows.supervision import (deadlines, escalations, extensions, items, management, measures, monthly,
                                    notifications, periodic, plan_changes, reminders, routing)
 
 
@@ -28,6 +28,7 @@ def register(registry):
     extensions.register(registry)
     reminders.register(registry)
     escalations.register(registry)
+    measures.register(registry)
     periodic.register(registry)
     monthly.register(registry)  # 一月一调度: key items' monthly reports
     registry.effect(notifications.PUSH, notifications.push_effect)

@@ -20,7 +20,9 @@ A supervisor's ``handle_escalation`` decides:
 * ``extend`` — the step's due time and its timers move to ``new_due`` (in the completing
   unit of work: the step is a sibling branch of the same instance);
 * ``reassign`` — the step is assigned to ``username`` (an active user who may work it);
-* ``accountability`` — the proposed measure is recorded (``measure``), confirmed by them.
+* ``accountability`` — the proposed measure is recorded, or another of the catalogue
+  (``measure``: its code) with a ``reason`` (``workflows.supervision.measures``: points, the
+  people answerable, a referral to 纪检 / 人事).
 Bad data is refused before anything is written (400; 409 when the step is already done).
 """
 from sqlalchemy import func, select
@@ -31,7 +33,8 @@ from engine.errors import Conflict, InvalidInput, StaleInstance, problem
 from engine.models import HumanTask
 from engine.roles import LEADER, STAFF
 from workflows.records import RECORD_PROCESSES, keyed, record_link, record_of
-from workflows.supervision.models import Escalation, Measure
+from workflows.supervision import measures
+from workflows.supervision.models import Escalation
 from workflows.supervision.notifications import department_name, notify, recipients
 
 TASK_KEY = "handle_escalation"
@@ -108,8 +111,8 @@ def before_handle(step):
         if action in ("extend", "reassign") and (overdue is None or overdue.state != "open"):
             raise Conflict(f"the overdue step {escalation.task_key} is no longer open; "
                            "only remind or accountability apply", reason="step_closed")
-        if action == "accountability" and not escalation.proposed_measure:
-            raise Conflict("no measure was proposed for this escalation", reason="no_measure")
+        if action == "accountability":
+            measures.choose(session, escalation.proposed_measure, step.data)  # refuses a bad choice
         if action == "reassign":
             _check_assignee(session, engine.registry.directory, overdue, step.data["username"])
     if action == "extend":
@@ -168,14 +171,11 @@ def on_task_completed(event):
         notify(event, [data["username"]], "task_reassigned", f"改派：{item.code}「{title}」",
                f"督查员已将逾期的「{title}」改派给你，请立即办理。{comment}", task_id=overdue.id)
     else:
-        measure = Measure(department=escalation.department, year=escalation.year,
-                          measure=escalation.proposed_measure, **record_link(event.instance),
-                          escalation_id=escalation.id, recorded_by=event.actor.username, at=event.at)
-        session.add(measure)
-        session.flush()
+        measure = measures.record(event, escalation, item, overdue, data, record_link(event.instance))
         event.audit("measure_recorded", {"measure_id": measure.id, "measure": measure.measure,
+                                         "kind": measure.kind, "points": measure.points,
                                          "department": measure.department, "year": measure.year,
-                                         "escalation_id": escalation.id})
+                                         "escalation_id": escalation.id, "reason": measure.reason})
         notify(event, department, "measure_recorded", f"问责：{item.code}「{title}」",
                f"因「{title}」逾期（本年度第 {escalation.level} 次），对 {department_name(event, escalation.department)} "
                f"作出「{measure.measure}」。{comment}", task_id=escalation.task_id)

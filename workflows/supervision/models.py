@@ -159,6 +159,43 @@ class Measure(Base):
     escalation_id: Mapped[int] = mapped_column(sa.ForeignKey("escalation.id"), unique=True)
     recorded_by: Mapped[str] = mapped_column(sa.String(100))
     at: Mapped[dt.datetime]
+    # 0021 (一案双查): the catalogue entry chosen, its points, who answers, why another than proposed
+    kind: Mapped[str | None] = mapped_column(sa.String(50))
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+    people: Mapped[list | None]          # [{"who": username or name, "as": "owner" | "leader"}]
+    proposed: Mapped[str | None] = mapped_column(sa.String(100))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    # a referral to 纪检 / 人事: the role, its process instance, and the result it recorded
+    referral: Mapped[str | None] = mapped_column(sa.String(50))
+    referral_instance_id: Mapped[str | None] = mapped_column(sa.String(36))
+    referral_result: Mapped[str | None] = mapped_column(sa.String(50))
+    referral_note: Mapped[str | None] = mapped_column(sa.Text)
+    referral_by: Mapped[str | None] = mapped_column(sa.String(100))
+    referral_at: Mapped[dt.datetime | None]
+    interview: Mapped[dict | None]       # 约谈记录: {"at", "interviewees", "interviewer", "minutes", "by"}
+
+
+class MeasureKind(Base):
+    """The catalogue of accountability measures (问责措施目录) the secretariat edits.
+
+    ``points``: deducted from the department's year-end score (and counted for each person the
+    measure names); ``referral``: the role a recorded measure is referred to (``discipline`` 纪检,
+    ``personnel`` 人事) or None; ``answerable``: who the measure names — the ``department`` only,
+    the step's ``owner`` (责任人), or ``owner_and_leader`` (also the item's 分管领导);
+    ``interview``: the measure is a talk (约谈) whose record can be added. Inactive kinds stay
+    for the measures that name them, but cannot be chosen.
+    """
+
+    __tablename__ = "measure_kind"
+
+    code: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    points: Mapped[int] = mapped_column(default=0)
+    referral: Mapped[str | None] = mapped_column(sa.String(50))
+    answerable: Mapped[str] = mapped_column(sa.String(50), default="department")
+    interview: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
 
 
 class Notification(Base):

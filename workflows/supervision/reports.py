@@ -42,7 +42,7 @@ from sqlalchemy import and_, case, func, or_, select
 from engine.models import HumanTask
 from workflows import access, lights
 from workflows import departments as tree
-from workflows.supervision import queries
+from workflows.supervision import measures, queries
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
 RATING_SCORE = {"excellent": 3, "good": 2, "poor": 1}
@@ -288,14 +288,27 @@ def ranking(session, calendar, month, now, departments, members=None):
 
 
 def year_end(session, calendar, year, now, departments, members=None):
-    """Year-end statistics (年度考核): the ranking's measures over a year, plus closure rate."""
+    """Year-end statistics (年度考核): the ranking's measures over a year, plus closure rate, and
+    the assessment of accountability (``workflows.supervision.measures.year_scores``): each
+    department's ``points_deducted`` and ``score`` (100 − points), ``people`` (points per person
+    named by a measure) and the year's ``measures`` with their referral results."""
     start, end = year_bounds(calendar, year)
     rows = _department_rows(session, start, end, now, departments, members)
+    scores, people, recorded = measures.year_scores(session, year, departments, members)
     for row in rows:
         row["closure_rate"] = (round(row["items_closed"] / row["items_handled"], 4)
                                if row["items_handled"] else None)
+        row.update(scores[row["department"]])
     return {"year": year, "start": start.isoformat(), "end": end.isoformat(),
-            "as_of": min(end, now).isoformat(), "departments": rows}
+            "as_of": min(end, now).isoformat(), "departments": rows, "people": people,
+            "measures": [_measure_row(m) for m in recorded]}
+
+
+def _measure_row(row):
+    return {"id": row.id, "department": row.department, "measure": row.measure, "kind": row.kind,
+            "points": row.points or 0, "people": row.people or [], "item_id": row.item_id,
+            "problem_id": row.problem_id, "referral": row.referral, "referral_result": row.referral_result,
+            "at": row.at.isoformat()}
 
 
 def circular_summary(report, title):
