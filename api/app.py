@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import (audit, auth, calendar, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
+from api import (audit, auth, calendar, campaigns, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
                  files, headers, instances, items, notifications, observability, organisation, rectification, reports,
                  request_guard, runtime, tasks, web)
 from api.directory import UserDirectory
@@ -17,7 +17,7 @@ from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
 BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
-              files, escalations, notifications, reports, cockpit, audit, clock, complaint_page)
+              files, escalations, notifications, reports, cockpit, campaigns, audit, clock, complaint_page)
 
 
 def build_engine(config=None):

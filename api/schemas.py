@@ -132,6 +132,10 @@ class ItemIn(Schema):
     deadline = Date(required=True)
     requirements = String(load_default="", validate=Length(0, 10000))
     evidence = EVIDENCE()
+    campaign = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "a campaign's id (专项行动): the department must be in its scope"})
+    category = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "one of the campaign's categories (needs campaign)"})
 
 
 class ItemOut(Schema):
@@ -151,6 +155,8 @@ class ItemOut(Schema):
     created_by = String(allow_none=True)
     closed_at = String(allow_none=True)
     rating = String(allow_none=True)
+    campaign_id = Integer(allow_none=True)
+    category_id = Integer(allow_none=True)
     current_step = String(allow_none=True)
     open_tasks = List(Nested(TaskOut))
     doc_number = String(metadata={"description": "文号: as set, else 督办〔year〕seq号"})
