@@ -154,9 +154,10 @@ def _department_names(session, codes):
     return dict(session.execute(select(DEPARTMENT.c.code, DEPARTMENT.c.name).where(DEPARTMENT.c.code.in_(codes))).all())
 
 
-def campaign_body(campaign_id, with_figures=True):
-    """The campaign ``campaign_id`` as the caller may see it, with its figures (403/404 otherwise)."""
-    rt, actor = engine(), current_actor()
+def campaign_body(campaign_id, actor, with_figures=True):
+    """The campaign ``campaign_id`` as ``actor`` may see it, with its figures (403/404 otherwise);
+    the pages call it too."""
+    rt = engine()
     campaign = access.visible_campaign(rt, actor, campaign_id)
     with rt.db.read() as session:
         body = describe(session, campaign, campaigns.today(rt),
@@ -175,7 +176,7 @@ def campaign_body(campaign_id, with_figures=True):
         responses=[400, 403])
 def create(body):
     campaign_id = campaigns.create(engine(), body, current_actor())
-    return campaign_body(campaign_id)
+    return campaign_body(campaign_id, current_actor())
 
 
 @bp.get("/campaigns")
@@ -201,7 +202,7 @@ def index():
 @bp.doc(summary="One campaign with its current stage and figures by department and by category",
         responses=[403, 404])
 def get(campaign_id):
-    return campaign_body(campaign_id)
+    return campaign_body(campaign_id, current_actor())
 
 
 @bp.patch("/campaigns/<int:campaign_id>")
@@ -212,7 +213,7 @@ def get(campaign_id):
 @bp.doc(summary="Edit a campaign: name, dates, departments, categories, stages", responses=[400, 403, 404, 409])
 def patch(campaign_id, body):
     campaigns.update(engine(), campaign_id, body)
-    return campaign_body(campaign_id)
+    return campaign_body(campaign_id, current_actor())
 
 
 @bp.get("/campaigns/<int:campaign_id>/figures")
@@ -221,7 +222,7 @@ def patch(campaign_id, body):
 @bp.doc(summary="A campaign's figures; ?format=csv|xlsx downloads them (分组, 名称, 发现问题, 整改中, 逾期, 已销号, 销号率)",
         responses={200: downloadable("the figures by department and by category"), 403: {}, 404: {}})
 def figures_of(campaign_id, query):
-    body = campaign_body(campaign_id)
+    body = campaign_body(campaign_id, current_actor())
     if query["format"] == "json":
         return body["figures"]
     return figures_file(query["format"], body)

@@ -61,7 +61,7 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (account, admin, api_docs, assets, cockpit, complaints, designer, escalations, files, inbox, item_requests,  # noqa: F401
+    from api.web import (account, admin, api_docs, assets, campaigns, cockpit, complaints, designer, escalations, files, inbox, item_requests,  # noqa: F401
                          item_management, items, labels, lookups, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)
