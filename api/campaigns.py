@@ -196,7 +196,7 @@ def index():
     return {"items": items, "total": len(items)}
 
 
-@bp.get("/campaigns/<int:campaign_id>")
+@bp.get("/campaigns/<int(max=2147483647):campaign_id>")
 @bp.auth_required(token_auth)
 @bp.output(CampaignDetailOut)
 @bp.doc(summary="One campaign with its current stage and figures by department and by category",
@@ -205,7 +205,7 @@ def get(campaign_id):
     return campaign_body(campaign_id, current_actor())
 
 
-@bp.patch("/campaigns/<int:campaign_id>")
+@bp.patch("/campaigns/<int(max=2147483647):campaign_id>")
 @bp.auth_required(token_auth)
 @require_roles(*access.CAMPAIGN_MANAGERS)
 @bp.input(CampaignPatch, arg_name="body")
@@ -216,11 +216,12 @@ def patch(campaign_id, body):
     return campaign_body(campaign_id, current_actor())
 
 
-@bp.get("/campaigns/<int:campaign_id>/figures")
+@bp.get("/campaigns/<int(max=2147483647):campaign_id>/figures")
 @bp.auth_required(token_auth)
 @bp.input(FiguresQuery, location="query", arg_name="query")
 @bp.doc(summary="A campaign's figures; ?format=csv|xlsx downloads them (分组, 名称, 发现问题, 整改中, 逾期, 已销号, 销号率)",
-        responses={200: downloadable("the figures by department and by category"), 403: {}, 404: {}})
+        responses={200: downloadable("the figures by department and by category"),
+                   403: {"description": "not in your scope"}, 404: {"description": "no such campaign"}})
 def figures_of(campaign_id, query):
     body = campaign_body(campaign_id, current_actor())
     if query["format"] == "json":

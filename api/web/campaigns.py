@@ -43,7 +43,7 @@ def campaigns_list():
                            stage_names=campaigns.STAGE_NAMES)
 
 
-@bp.get("/campaigns/<int:campaign_id>")
+@bp.get("/campaigns/<int(max=2147483647):campaign_id>")
 @login_required
 def campaign(campaign_id):
     body = campaign_body(campaign_id, g.actor)
@@ -51,7 +51,7 @@ def campaign(campaign_id):
                            may_self_check=_may_self_check(campaign_id), stage_names=campaigns.STAGE_NAMES)
 
 
-@bp.get("/campaigns/<int:campaign_id>/figures.<any(csv, xlsx):fmt>")
+@bp.get("/campaigns/<int(max=2147483647):campaign_id>/figures.<any(csv, xlsx):fmt>")
 @login_required
 def campaign_download(campaign_id, fmt):
     return figures_file(fmt, campaign_body(campaign_id, g.actor))
@@ -76,7 +76,7 @@ def campaign_new():
     return _form_page(values, errors, None)
 
 
-@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@bp.route("/campaigns/<int(max=2147483647):campaign_id>/edit", methods=["GET", "POST"])
 @roles_required(*access.CAMPAIGN_MANAGERS)
 def campaign_edit(campaign_id):
     body = campaign_body(campaign_id, g.actor, with_figures=False)
@@ -204,7 +204,7 @@ def self_check_schema(body):
             "properties": properties}
 
 
-@bp.route("/campaigns/<int:campaign_id>/self-check", methods=["GET", "POST"])
+@bp.route("/campaigns/<int(max=2147483647):campaign_id>/self-check", methods=["GET", "POST"])
 @login_required
 def campaign_self_check(campaign_id):
     body = campaign_body(campaign_id, g.actor, with_figures=False)
