@@ -57,6 +57,7 @@ def test_create_edit_and_bad_input(server):
             400, "stage_outside_campaign")
     refused(sec.post("/api/v1/campaigns", {**CAMPAIGN, "stages": [{**STAGES[0], "kind": "party"}]}), 400, "invalid")
     refused(sec.post("/api/v1/campaigns", {**CAMPAIGN, "name": "  "}), 400, "blank")
+    refused(sec.post("/api/v1/campaigns", {**CAMPAIGN, "stages": [{**STAGES[0], "name": " "}]}), 400, "blank")
     refused(sec.post("/api/v1/campaigns", {**CAMPAIGN, "name": "a\nb"}), 400, "control_character")
     refused(sec.post("/api/v1/campaigns", {"name": "x"}), 400, "required")
     assert zhang.post("/api/v1/campaigns", CAMPAIGN).status_code == 403
@@ -203,3 +204,24 @@ def test_self_check_findings_only_in_the_stage_and_for_the_own_department(server
     zhang, = later(server, "2026-12-01T09:00:00+08:00", "zhang")  # the rectification stage
     refused(zhang.post("/api/v1/problems", finding), 403, "self_check_only")
     assert ledger(sec)["total"] == 2
+
+
+def test_pages_follow_the_same_rules(server):
+    from tests.test_web_pages import Web
+    sec = server.login("sec")
+    campaign = create(sec)
+    page = f"/campaigns/{campaign['id']}"
+    zhang, wang, boss = Web(server.app, "zhang"), Web(server.app, "wang"), Web(server.app, "boss")
+    assert "自查登记" in zhang.get(page).text and boss.get(page).status_code == 403  # office: not in scope
+    assert zhang.get(f"{page}/self-check").status_code == 200
+    assert zhang.get(f"{page}/edit").status_code == 403 and zhang.get("/campaigns/new").status_code == 403
+    refused_words = zhang.post(f"{page}/self-check", {"title": "", "deadline": "2026-12-20"}).text
+    assert "必填" in refused_words or "请填写" in refused_words
+    assert ledger(sec)["total"] == 0
+    response = wang.post(f"{page}/self-check", {"title": "自查问题", "deadline": "2026-12-20"})
+    assert response.status_code == 302 and ledger(sec, department="d2")["items"][0]["source"] == "self_check"
+    assert Web(server.app, "sec").get(f"/problems?campaign={campaign['id']}").text.count("data-problem=") == 1
+    csv_text = Web(server.app, "sec").get(f"{page}/figures.csv").data.decode("utf-8-sig")
+    assert csv_text.splitlines()[0] == "分组,名称,发现问题,整改中,逾期,已销号,销号率（%）"
+    later(server, "2026-12-01T09:00:00+08:00")
+    assert "自查登记" not in zhang.get(page).text and zhang.get(f"{page}/self-check").status_code == 403

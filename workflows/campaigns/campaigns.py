@@ -50,6 +50,8 @@ def _check(session, data, starts_on, ends_on):
             problems.append(problem("departments", "duplicate", "a department is listed twice"))
     for i, stage in enumerate(data.get("stages") or []):
         problems += [p for p in [text.name_problem(f"stages/{i}/name", stage["name"])] if p]
+        if not stage["name"].strip():
+            problems.append(problem(f"stages/{i}/name", "blank", "must not be blank"))
         if stage["ends_on"] < stage["starts_on"]:
             problems.append(problem(f"stages/{i}/ends_on", "ends_before_starts", "must not be before starts_on"))
         elif stage["starts_on"] < starts_on or stage["ends_on"] > ends_on:
