@@ -59,6 +59,7 @@ class Presenter:
             "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
             "doc_number": management.doc_number(item), "key": bool(item.is_key),
+            "campaign_id": item.campaign_id, "category_id": item.category_id,
         }
 
     def problem(self, problem, open_tasks=()):
@@ -70,6 +71,7 @@ class Presenter:
             "status": problem.status, "light": lights.worst(t["light"] for t in tasks),
             "current_step": "、".join(t["title"] or t["key"] for t in tasks) or None,
             "instance_id": problem.instance_id, "complaint_id": problem.complaint_id,
+            "campaign_id": problem.campaign_id, "category_id": problem.category_id,
             "requirements": problem.requirements, "handed_over_at": iso(problem.handed_over_at),
             "plan": problem_plan(problem),
             "created_at": iso(problem.created_at), "created_by": problem.created_by,

@@ -4,7 +4,7 @@ The problem's steps are worked through the task endpoints, like any process's.
 """
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import select
 
 from api.auth import current_actor, require_roles, token_auth
@@ -36,6 +36,10 @@ class ProblemIn(Schema):
     department = String(required=True, validate=Length(1, 100))
     deadline = Date(required=True)
     evidence = EVIDENCE()
+    campaign = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "a campaign's id (专项行动): the department must be in its scope"})
+    category = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "one of the campaign's categories (needs campaign)"})
 
 
 class ProblemCreated(Schema):
@@ -79,6 +83,8 @@ class ProblemOut(Schema):
     current_step = String(allow_none=True)
     instance_id = String(allow_none=True)
     complaint_id = String(allow_none=True)
+    campaign_id = Integer(allow_none=True)
+    category_id = Integer(allow_none=True)
     requirements = String(allow_none=True)
     handed_over_at = String(allow_none=True)
     plan = Nested(ProblemPlanOut, allow_none=True)
@@ -121,6 +127,9 @@ class LedgerQuery(Page):
     status = String(validate=OneOf(STATUSES))
     light = String(validate=OneOf(LIGHTS))
     q = String(validate=Length(1, 200))
+    campaign = Integer(validate=Range(1, 2**31 - 1), metadata={"description": "a campaign's problems (专项行动)"})
+    category = Integer(validate=Range(1, 2**31 - 1), metadata={
+        "description": "a category's problems (a kind: with its sub-kinds)"})
     format = String(load_default="json", validate=OneOf(("json", "csv", "xlsx")))
 
 
@@ -142,10 +151,12 @@ def visible_problem(problem_id):
 
 @bp.post("/problems")
 @bp.auth_required(token_auth)
-@require_roles(*access.REGISTRARS)
+@require_roles(*access.REGISTRARS, *access.SELF_CHECKERS)
 @bp.input(ProblemIn, arg_name="body")
 @bp.output(ProblemCreated, status_code=201)
-@bp.doc(summary="Register a problem (问题登记) and start its rectification process", responses=[400, 403, 404])
+@bp.doc(summary="Register a problem (问题登记) and start its rectification process; staff and leaders "
+                "only their own department's self_check finding in a campaign's self-check stage "
+                "(403 self_check_only otherwise)", responses=[400, 403, 404])
 def create(body):
     check_department(body["department"])
     problem = create_problem(engine(), {**body, "deadline": body["deadline"].isoformat()}, current_actor())
@@ -171,7 +182,8 @@ def ledger(query):
         rows, total = queries.ledger(
             session, current_actor(), rt.calendar, presenter.now, source=query.get("source"),
             department=query.get("department"), status=query.get("status"), light=query.get("light"),
-            q=query.get("q"), limit=limit, offset=offset, under=under)
+            q=query.get("q"), limit=limit, offset=offset, under=under, campaign=query.get("campaign"),
+            category=query.get("category"))
         tasks = records.open_tasks(session, [r.id for r in rows])
         names = {d.code: d.name for d in session.scalars(select(Department))} if download else {}
     problems = [presenter.problem(r, tasks.get(r.id, [])) for r in rows]

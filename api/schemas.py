@@ -134,6 +134,10 @@ class ItemIn(Schema):
     evidence = EVIDENCE()
     key = Boolean(load_default=False, truthy={True}, falsy={False},  # strict: "yes" is no boolean
                   metadata={"description": "重点: a monthly report task each month (一月一调度)"})
+    campaign = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "a campaign's id (专项行动): the department must be in its scope"})
+    category = Integer(strict=True, validate=Range(1, 2**31 - 1), metadata={
+        "description": "one of the campaign's categories (needs campaign)"})
 
 
 class ItemOut(Schema):
@@ -153,6 +157,8 @@ class ItemOut(Schema):
     created_by = String(allow_none=True)
     closed_at = String(allow_none=True)
     rating = String(allow_none=True)
+    campaign_id = Integer(allow_none=True)
+    category_id = Integer(allow_none=True)
     current_step = String(allow_none=True)
     open_tasks = List(Nested(TaskOut))
     doc_number = String(metadata={"description": "文号: as set, else 督办〔year〕seq号"})

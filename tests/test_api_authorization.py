@@ -73,7 +73,13 @@ MATRIX = [
     ("PATCH", "/api/v1/measure-kinds/nope", {"points": 1}, [401, 403, 403, 403, 403, 404, 403, 403, 404]),
     ("GET", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/notifications/999999/read", None, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
-    ("POST", "/api/v1/problems", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    # staff and leaders pass the role check: their own self-check findings (campaigns)
+    ("POST", "/api/v1/problems", {}, [401, 400, 400, 403, 403, 400, 400, 400, 400]),
+    ("POST", "/api/v1/campaigns", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    ("GET", "/api/v1/campaigns", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/campaigns/{campaign}", None, [401, 403, 403, 200, 403, 200, 403, 200, 200]),
+    ("GET", "/api/v1/campaigns/{campaign}/figures?format=csv", None, [401, 403, 403, 200, 403, 200, 403, 200, 200]),
+    ("PATCH", "/api/v1/campaigns/{campaign}", {}, [401, 403, 403, 403, 403, 200, 403, 403, 200]),
     ("GET", "/api/v1/problems", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/problems?format=csv", None, [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/problems/{problem}", None, [401, 403, 403, 200, 403, 200, 403, 200, 200]),
@@ -136,8 +142,10 @@ def world(server):
     problem = clients["sec"].post("/api/v1/problems", {"title": "问题", "source": "audit", "department": "d1",
                                                       "deadline": "2026-12-31"}).json()
     complaint = clients["anonymous"].post("/api/v1/complaints", {"text": "反映一个问题"}).json()
+    campaign = clients["sec"].post("/api/v1/campaigns", {"name": "专项", "starts_on": "2026-11-01",
+                                                         "ends_on": "2026-12-31", "departments": ["d1"]}).json()
     return clients, {"item": item["id"], "task": task["id"], "instance": item["instance_id"],
-                     "problem": problem["id"], "complaint": complaint["id"]}
+                     "problem": problem["id"], "complaint": complaint["id"], "campaign": campaign["id"]}
 
 
 def _call(client, method, path, body):
@@ -176,6 +184,7 @@ def test_every_contract_path_is_in_the_matrix(server):
                     "{effect_id}", "nope").replace(
                 "{kind}/{period}", "weekly/2026-W48").replace(
                 "{problem_id}", "{problem}").replace("{complaint_id}", "{complaint}").replace(
+                    "{campaign_id}", "{campaign}").replace(
                 "{username}", "nobody").replace("{file_id}", "nope").replace("{code}", "nope").replace("{year}", "2027").replace(
                 "{publication_id}", "999999").replace("{measure_id}", "999999")
             if (method.upper(), template) not in tested and path != "/api/v1/auth/token":

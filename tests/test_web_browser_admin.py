@@ -10,7 +10,7 @@ from tests.web_browser import PHONE
 def test_admin_pages_escalation_desk_and_navigation(server, people):
     admin = people("admin")
     visited = admin.click_through_nav("admin")
-    assert [label for label, _ in visited] == ["待办", "通知", "驾驶舱", "督办事项", "问题台账", "群众反映", "周报",
+    assert [label for label, _ in visited] == ["待办", "通知", "驾驶舱", "督办事项", "问题台账", "专项行动", "群众反映", "周报",
                                                "月度排名", "年度考核", "月度调度", "公示发布", "督查台", "问责台账", "流程设计",
                                                "运行监控", "用户", "部门", "工作日历", "模拟时钟"]
 

@@ -66,7 +66,7 @@ def test_who_sees_which_report(history_server):
 
     nav = re.compile(r'<nav class="nav".*?</nav>', re.S)
     assert re.findall(r">([^<]+)</a>", nav.search(staff.get("/inbox").text).group(0)) == [
-        "待办", "通知", "督办事项", "问题台账", "月度排名"]
+        "待办", "通知", "督办事项", "问题台账", "专项行动", "月度排名"]
     for web in (sec, boss, sup, admin):
         entries = nav.search(web.get("/inbox").text).group(0)
         assert "周报" in entries and "月度排名" in entries and "年度考核" in entries

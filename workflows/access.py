@@ -40,6 +40,8 @@ from engine.models import HumanTask, Instance
 from engine.roles import ADMIN, DESIGNER, LEADER, SECRETARIAT, STAFF, SUPERVISOR
 from engine.tasks import may_work
 from workflows import departments
+from workflows.campaigns import campaigns
+from workflows.campaigns.models import Campaign, CampaignDepartment
 from workflows.complaints.models import Complaint
 from workflows.rectification.models import Problem
 from workflows.rectification.problems import get_problem
@@ -54,6 +56,8 @@ ITEM_MANAGERS = (SECRETARIAT,)  # who cancels items, edits their notice, changes
 INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 COMPLAINT_READERS = (SECRETARIAT, SUPERVISOR)  # the triage desk (and admins; api.complaints.READERS)
+CAMPAIGN_MANAGERS = (SECRETARIAT,)  # create and edit campaigns (专项行动; and admins)
+SELF_CHECKERS = (STAFF, LEADER)  # register their own department's findings in a self-check stage
 
 
 CONFINED_OVERSEERS = (SECRETARIAT, SUPERVISOR)  # overseers held to their department's subtree
@@ -126,6 +130,56 @@ def may_see_problem(session, actor, problem):
 def may_register(actor):
     """Whether ``actor`` may register a new item or problem (and so sees the page's button)."""
     return _holds(actor, REGISTRARS)
+
+
+def may_register_self_check(session, actor, campaign_id, department, day):
+    """边查边改: staff and leaders may register a ``self_check`` problem of their OWN department
+    for a campaign whose scope holds it, while its current stage (on ``day``, the engine
+    clock's local date) is a self-check stage (自查自纠)."""
+    return (actor.has_any(*SELF_CHECKERS) and bool(actor.department) and department == actor.department
+            and campaigns.in_self_check(session, campaign_id, department, day))
+
+
+def refuse_registration(session, actor, fields, day):
+    """Forbidden unless ``actor`` may register this problem (``fields``: its department,
+    source and campaign): a registrar (:func:`may_register`) any, staff and leaders their
+    own findings (:func:`may_register_self_check`, else ``self_check_only``)."""
+    if may_register(actor):
+        return
+    if not (fields["source"] == "self_check"
+            and may_register_self_check(session, actor, fields.get("campaign"), fields["department"], day)):
+        raise Forbidden("only a self-check finding of your own department, in a campaign's self-check stage",
+                        reason="self_check_only")
+
+
+# -- campaigns (专项行动) ---------------------------------------------------------------------------
+def may_manage_campaigns(actor):
+    """Create and edit campaigns: the secretariat (and admins)."""
+    return _holds(actor, CAMPAIGN_MANAGERS)
+
+
+def may_see_campaign(session, actor, campaign_id):
+    """The record overseers every campaign; anyone else the campaigns whose scope holds their
+    department (what they see of its figures is their scope of problems). SQL twin: :func:`campaign_scope`."""
+    return _holds(actor, RECORD_OVERSEERS) or (
+        bool(actor.department) and session.get(CampaignDepartment, (campaign_id, actor.department)) is not None)
+
+
+def campaign_scope(actor):
+    """The condition limiting ``Campaign`` rows to :func:`may_see_campaign`, or None (all)."""
+    if _holds(actor, RECORD_OVERSEERS):
+        return None
+    return Campaign.id.in_(select(CampaignDepartment.campaign_id)
+                           .where(CampaignDepartment.department == (actor.department or "")))
+
+
+def visible_campaign(engine, actor, campaign_id):
+    """The campaign, if ``actor`` may see it: NotFound (404) when there is none, else Forbidden (403)."""
+    campaign = campaigns.get(engine, campaign_id)
+    with engine.db.read() as session:
+        if not may_see_campaign(session, actor, campaign.id):
+            raise Forbidden(f"campaign {campaign_id} is not in your scope", reason="out_of_scope")
+    return campaign
 
 
 def refuse_outside_subtree(session, actor, codes):

@@ -1,7 +1,7 @@
 """The department tree as the domains read it (issue 16).
 
 The ``department`` table belongs to the application (``api.models.Department``); workflows never
-imports api, so this names its two columns it reads as a plain Core table. A department's
+imports api, so this names the columns it reads as a plain Core table. A department's
 ``path`` is its codes from the root down ("/city/county/bureau/"): a subtree is the rows whose
 path starts with the subtree root's path.
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, func, select
 
 DEPARTMENT = sa.table("department", sa.column("code", sa.String), sa.column("path", sa.String),
-                      sa.column("parent_code", sa.String))
+                      sa.column("parent_code", sa.String), sa.column("name", sa.String))
 
 
 def is_root(path):

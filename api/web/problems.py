@@ -20,6 +20,7 @@ from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.files import record_files
 from workflows import access, records, returns
+from workflows.campaigns.models import Campaign
 from workflows.rectification import queries
 from workflows.rectification.problems import SOURCE_NAMES, SOURCES, STATUSES, create_problem
 
@@ -33,7 +34,13 @@ def _filters(args):
             "department": args.get("department") or None,
             "status": args.get("status") if args.get("status") in STATUSES else None,
             "light": args.get("light") if args.get("light") in LIGHTS else None,
-            "q": args.get("q", "").strip()[:200] or None}
+            "q": args.get("q", "").strip()[:200] or None,
+            "campaign": _number(args.get("campaign")), "category": _number(args.get("category"))}
+
+
+def _number(text):
+    """A positive id from the query string, or None (ignored like the other unknown values)."""
+    return int(text) if text and text.isdigit() and 0 < int(text) < 2**31 else None
 
 
 def _ledger(filters, limit, offset):
@@ -54,7 +61,16 @@ def problems():
     query = {k: v for k, v in filters.items() if v}
     return render_template("problems.html", problems=listed, total=total, page=page, args=request.args,
                            query=query, pages=max((total + PAGE - 1) // PAGE, 1), departments=department_names(),
+                           campaigns=_campaign_names(),
                            may_create=access.may_register(g.actor))
+
+
+def _campaign_names():
+    """``{id: name}`` of the campaigns the reader may see, for the ledger's filter."""
+    with engine().db.read() as db:
+        query = select(Campaign.id, Campaign.name).order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+        condition = access.campaign_scope(g.actor)
+        return dict(db.execute(query.where(condition) if condition is not None else query).all())
 
 
 @bp.get("/problems.<any(csv, xlsx):fmt>")

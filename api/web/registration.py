@@ -14,12 +14,13 @@ from api.web.labels import field_errors
 from engine.errors import InvalidInput
 
 
-def registration_page(template, schema, create, registered, check=None):
+def registration_page(template, schema, create, registered, check=None, **context):
     """The response of a registration page.
 
     ``create(engine, data, actor)`` registers and returns the record; ``registered(record)``
     gives ``(flash text, url of the record's page)``; ``check(data) -> {field: [中文]}`` adds
-    the page's own checks of the answers given (each must cope with a missing field).
+    the page's own checks of the answers given (each must cope with a missing field);
+    ``context``: more for the template.
     """
     rt = engine()
     errors, values = {}, {}
@@ -37,4 +38,4 @@ def registration_page(template, schema, create, registered, check=None):
                 flash(message)
                 return redirect(url)
     return render_template(template, form_fields=schema_form.fields(schema, values), values=values,
-                           errors=errors)
+                           errors=errors, **context)

@@ -88,6 +88,7 @@ NAV = (  # (endpoint, label, roles or None for everyone logged in)
     ("web.cockpit", "驾驶舱", api_cockpit.READERS),
     ("web.items", "督办事项", None),
     ("web.problems", "问题台账", None),
+    ("web.campaigns_list", "专项行动", None),
     ("web.complaints", "群众反映", ("secretariat",)),
     ("web.report_weekly", "周报", api_reports.READERS),
     ("web.report_ranking", "月度排名", api_reports.RANKING_READERS),
@@ -124,6 +125,8 @@ SECTIONS = {"web.task": "web.inbox", "web.done": "web.inbox", "web.plan_change":
             "web.item": "web.items", "web.item_new": "web.items",
             "web.report_ranking_print": "web.report_ranking",
             "web.problem": "web.problems", "web.problem_new": "web.problems",
+            "web.campaign": "web.campaigns_list", "web.campaign_new": "web.campaigns_list",
+            "web.campaign_edit": "web.campaigns_list", "web.campaign_self_check": "web.campaigns_list",
             "web.complaint": "web.complaints", "web.admin_instances": "web.admin_monitor",
             "web.admin_user": "web.admin_users", "web.measure_kinds": "web.measure_desk"}
 

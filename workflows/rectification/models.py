@@ -28,6 +28,8 @@ class Problem(Base):
     status: Mapped[str] = mapped_column(sa.String(20), default="open")  # open|closed|cancelled
     instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     complaint_id: Mapped[str | None] = mapped_column(sa.String(36))   # the 群众反映 clue it came from
+    campaign_id: Mapped[int | None] = mapped_column(index=True)        # 专项行动 (0021), and its category
+    category_id: Mapped[int | None]
     requirements: Mapped[str | None] = mapped_column(sa.Text)         # given at hand-over (移交)
     handed_over_at: Mapped[dt.datetime | None]
     plan_owner: Mapped[str | None] = mapped_column(sa.String(100))    # the department's plan (整改方案)

@@ -28,7 +28,8 @@ PROCESS_KEY = "rectification"
 SOURCES = ("inspection", "self_check", "complaint", "audit")
 SOURCE_NAMES = {"inspection": "巡察", "self_check": "自查", "complaint": "群众反映", "audit": "审计"}
 STATUSES = ("open", "closed", "cancelled")
-_FIELDS = {"title": str, "description": str, "source": str, "department": str, "deadline": str, "evidence": list}
+_FIELDS = {"title": str, "description": str, "source": str, "department": str, "deadline": str, "evidence": list,
+           "campaign": int, "category": int}
 _REQUIRED = ("title", "source", "department", "deadline")
 _CODE_LOCK = 0x7A670000  # "zg": serialises code allocation per year on PostgreSQL
 
@@ -42,19 +43,27 @@ def validate_problem(data):
         problems.append(problem("description", "too_long", "at most 10000 characters", limit=10000))
     records.refuse(problems, "invalid problem")
     return {"title": data["title"].strip(), "description": data.get("description") or "",
-            "source": data["source"], "department": data["department"], "deadline": data["deadline"]}
+            "source": data["source"], "department": data["department"], "deadline": data["deadline"],
+            "campaign": data.get("campaign"), "category": data.get("category")}
 
 
 def create_problem(engine, data, actor, origin=None):
     """Register a problem and start its rectification; returns the Problem row (``origin``: see
     ``records.start``). Forbidden (``outside_subtree``) for a department outside a county
-    registrar's subtree."""
+    registrar's subtree; for anyone but a registrar, unless it is their own department's
+    self-check finding in a campaign's self-check stage (``access.refuse_registration``).
+    A campaign and category must fit (``campaigns.refuse_membership``)."""
     from workflows import access  # (access imports this module)
+    from workflows.campaigns import campaigns
     fields = validate_problem(data)
     with engine.db.read() as session:
+        access.refuse_registration(session, actor, fields, campaigns.today(engine))
         access.refuse_outside_subtree(session, actor, [fields["department"]])
+        campaigns.refuse_membership(session, fields["campaign"], fields["category"], fields["department"])
     variables = {"title": fields["title"], "description": fields["description"], "source": fields["source"],
                  "department": fields["department"], "problem_deadline": fields["deadline"]}
+    if fields["campaign"] is not None:  # only then: instances without a campaign keep their variables
+        variables.update(campaign_id=fields["campaign"], category_id=fields["category"])
     return get_problem(engine, records.start(engine, PROCESS_KEY, "problem_id", variables, actor, origin,
                                              evidence=data.get("evidence")))
 
@@ -75,7 +84,8 @@ def on_instance_started(event):
         **records.opening_columns(event, Problem, "ZG", _CODE_LOCK),
         title=data["title"], description=data.get("description"), source=data["source"],
         department=data["department"], deadline=dt.date.fromisoformat(deadline) if deadline else None,
-        complaint_id=data.get("complaint_id")))
+        complaint_id=data.get("complaint_id"), campaign_id=data.get("campaign_id"),
+        category_id=data.get("category_id")))
     event.session.flush()
 
 

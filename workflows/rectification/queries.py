@@ -7,6 +7,7 @@ problems of their own department.
 from sqlalchemy import func, or_, select
 
 from workflows import access, departments, lights
+from workflows.campaigns.models import CampaignCategory
 from workflows.rectification.models import Problem, ProblemReport
 
 MAX_EXPORT_ROWS = 50_000
@@ -23,12 +24,18 @@ def scope(query, actor):
 
 
 def ledger(session, actor, calendar, now, source=None, department=None, status=None, light=None,
-           q=None, limit=50, offset=0, under=None):
+           q=None, limit=50, offset=0, under=None, campaign=None, category=None):
     """``(rows, total)``: the problems in ``actor``'s scope matching the filters, newest first
-    (``under``: a department's path, the problems of its subtree's departments)."""
+    (``under``: a department's path, the problems of its subtree's departments; ``campaign``:
+    a campaign's id; ``category``: a category's id, a kind with its sub-kinds)."""
     query = scope(select(Problem), actor)
     if under:
         query = query.where(Problem.department.in_(departments.subtree_codes(under)))
+    if campaign:
+        query = query.where(Problem.campaign_id == campaign)
+    if category:
+        query = query.where(or_(Problem.category_id == category, Problem.category_id.in_(
+            select(CampaignCategory.id).where(CampaignCategory.parent_id == category))))
     if source:
         query = query.where(Problem.source == source)
     if department:

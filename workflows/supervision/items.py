@@ -16,7 +16,7 @@ from workflows.supervision.models import Item, ItemDepartment, ItemPlan, ItemRep
 PROCESS_KEY = "supervision"
 BASES = ("meeting_decision", "leader_instruction", "inspection_finding", "public_complaint", "other")
 _FIELDS = {"title": str, "basis": str, "department": str, "co_departments": list, "leader": str,
-           "deadline": str, "requirements": str, "evidence": list, "key": bool}
+           "deadline": str, "requirements": str, "evidence": list, "key": bool, "campaign": int, "category": int}
 _REQUIRED = ("title", "department", "leader", "deadline")
 _CODE_LOCK = 0x6974656D  # "item": serialises code allocation per year on PostgreSQL
 
@@ -37,11 +37,17 @@ def validate_item(data):
 def create_item(engine, data, actor, origin=None):
     """Register and dispatch an item; returns the Item row (``origin``: see ``records.start``).
     Forbidden (``outside_subtree``) when a county's registrar names a department outside its
-    subtree (``access.refuse_outside_subtree``)."""
+    subtree (``access.refuse_outside_subtree``); a campaign and category must fit
+    (``campaigns.refuse_membership``)."""
     from workflows import access  # (access imports this module)
+    from workflows.campaigns import campaigns
     fields = validate_item(data)
+    campaign, category = data.get("campaign"), data.get("category")
     with engine.db.read() as session:
         access.refuse_outside_subtree(session, actor, [fields["department"], *fields["co_departments"]])
+        campaigns.refuse_membership(session, campaign, category, fields["department"])
+    if campaign is not None:  # only then: instances without a campaign keep their variables
+        fields.update(campaign_id=campaign, category_id=category)
     return get_item(engine, records.start(engine, PROCESS_KEY, "item_id", fields, actor, origin,
                                           evidence=data.get("evidence")))
 
@@ -61,7 +67,8 @@ def on_instance_started(event):
                 title=data["title"], basis=data.get("basis"), department=data["department"],
                 co_departments=data.get("co_departments") or [], leader=data["leader"],
                 deadline=dt.date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
-                requirements=data.get("requirements"), is_key=bool(data.get("key")))
+                requirements=data.get("requirements"), is_key=bool(data.get("key")),
+                campaign_id=data.get("campaign_id"), category_id=data.get("category_id"))
     session.add(item)
     session.flush()
     departments = {data["department"]: "lead"}

@@ -37,6 +37,8 @@ class Item(Base):
     created_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
     rating: Mapped[str | None] = mapped_column(sa.String(20))
+    campaign_id: Mapped[int | None] = mapped_column(index=True)  # 专项行动 (0021), and its category
+    category_id: Mapped[int | None]
     # 文号 as the secretariat set it; none: the notice prints 督办〔year〕seq号 (management.doc_number)
     doc_number: Mapped[str | None] = mapped_column(sa.String(100))
     # 重点: a key item gets a monthly report task (一月一调度, workflows.supervision.monthly)
