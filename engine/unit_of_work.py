@@ -27,7 +27,8 @@ import contextvars
 import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from engine import compaction, metrics, projection, serialization
 from engine.budget import CommandBudget
@@ -230,6 +231,7 @@ class UnitOfWork:
             connection = session.connection()
             self._save_instance(connection, ctx, values, new)
             projection.write(connection, ctx, new)
+            _adopt(session, [*ctx.opened, *ctx.closed.values()])
             if ctx.retry:
                 schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
@@ -262,6 +264,16 @@ class UnitOfWork:
     def _after_commit(self, ctx):
         """Run the effects this command wrote (never raises: a failure is the effect's)."""
         self.rt.outbox.run_written(ctx.effect_ids)
+
+
+def _adopt(session, rows):
+    """Put the ``human_task`` rows the projection just wrote into the session's identity map,
+    as if read back: the listeners' ``session.get(HumanTask, id)`` then costs no query (issue
+    18). They hold what the row holds (opened: the values inserted; closed: ``RETURNING``)."""
+    for row in rows:
+        if inspect(row).transient:
+            make_transient_to_detached(row)
+        session.add(row)
 
 
 def _saved_values(ctx):
