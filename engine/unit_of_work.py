@@ -10,6 +10,10 @@ a lost race raises :class:`StaleInstance` and writes nothing.
 A database outage is no failure of the model: it fails the command and writes nothing, even
 when it surfaces inside a service task or script (``engine.db.unavailable``).
 
+Consecutive commands on one instance in one process skip the load from JSON: the workflow a
+committed command leaves is kept, valid while the stored version matches
+(``engine.workflow_cache``; never after a failure).
+
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
 service, a command past its budget of steps and seconds, ``engine.budget``) is saved: the
@@ -39,6 +43,7 @@ from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import Instance
 from engine.timers import schedule_retry
+from engine.workflow_cache import WorkflowCache
 
 INSTANCE = Instance.__table__
 # Built once (every command saves): the optimistic save of an instance.
@@ -52,6 +57,7 @@ class UnitOfWork:
     def __init__(self, runtime):
         self.rt = runtime
         CommandBudget.from_config(runtime.config)  # a bad [engine] section fails at start, not per command
+        self.cache = WorkflowCache.from_config(runtime.config)
 
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
@@ -69,6 +75,7 @@ class UnitOfWork:
             measured.lap("save")
             if ctx.error is not None:
                 measured.model_failed()
+        self._keep(ctx)
         self._after_commit(ctx)
         return ctx
 
@@ -94,6 +101,7 @@ class UnitOfWork:
             measured.lap("save")
             if ctx.error is not None:
                 measured.model_failed()
+        self._keep(ctx)
         self._after_commit(ctx)
         return ctx
 
@@ -157,8 +165,13 @@ class UnitOfWork:
             definition = self.rt.definitions.by_id(session, instance.definition_id)
         if instance.status not in allow_status:
             raise Conflict(f"instance {instance_id} is {instance.status}", reason="instance_not_running")
+        workflow = self.cache.take(instance.id, instance.version)  # owned by this command now
+        if workflow is None:
+            workflow = self._workflow(instance, definition)
+        else:
+            workflow.script_engine = self.rt.script_engine()  # as a load attaches a fresh one
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance,
-                      workflow=self._workflow(instance, definition), loaded_status=instance.status)
+                      workflow=workflow, loaded_status=instance.status)
         ctx.tasks_before = projection.open_task_ids(ctx.workflow)
         ctx.timers_before = projection.waiting_timers(ctx.workflow)
         return ctx
@@ -260,6 +273,12 @@ class UnitOfWork:
         if new:
             connection.execute(insert(INSTANCE).values(
                 {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
+
+    def _keep(self, ctx):
+        """After a commit: keep the workflow for the instance's next command (only a running
+        one; an instance saved in error, completed or suspended is loaded afresh)."""
+        if ctx.status == "running" and ctx.error is None:
+            self.cache.put(ctx.instance.id, ctx.instance.version, ctx.workflow)
 
     def _after_commit(self, ctx):
         """Run the effects this command wrote (never raises: a failure is the effect's)."""
