@@ -3,13 +3,15 @@
 Registered on the registry by ``api.app.build_engine``: ``workflows`` never imports ``api``,
 so the domain's listeners find the users of a role and department through this seam.
 
-**Cached** (issue 18): every opened task asks who its candidates are, so the answers are kept
-per directory for :data:`TTL_SECONDS` of wall time, and dropped at once when this process
-changes a user or a department through a session (an ORM flush, or an ``UPDATE`` / ``DELETE`` /
-``INSERT`` on those tables through ``Session.execute``: at the flush and again at the commit).
+**Cached** (issue 18): every opened task asks who its candidates are, so the lists of users
+and departments are kept per directory for :data:`TTL_SECONDS` of wall time, and dropped at
+once when this process changes a user or a department through a session (an ORM flush, or an
+``UPDATE`` / ``DELETE`` / ``INSERT`` on those tables through ``Session.execute``: at the flush
+and again at the commit).
 Trade-off: a change made by *another* process (or by raw SQL on a bare connection) is seen
 within that second, so a user deactivated elsewhere may still be told of a step for one
-second; who may *work* a task is never decided here (``engine.tasks.may_work`` reads the user).
+second (and an item's new leader is checked against that list). :meth:`person` is not cached:
+who a task may be assigned to is checked against the user as stored.
 """
 import itertools
 import threading
@@ -44,7 +46,10 @@ class UserDirectory(Directory):
         return list(self._cached(("users", role, department), lambda: self._users(session, role, department)))
 
     def person(self, session, username):
-        return self._cached(("person", username), lambda: self._person(session, username))
+        # Not cached: assigning a task checks the person (escalations), and a primary-key read
+        # is the session's identity map's to save.
+        user = session.get(User, username)
+        return _person(user) if user is not None and user.active else None
 
     def departments(self, session):
         return dict(self._cached(("departments",), lambda: self._departments(session)))
@@ -60,7 +65,7 @@ class UserDirectory(Directory):
         generation = _generation  # read before the query: a change meanwhile makes it stale
         value = read()
         with self._lock:
-            if len(self._entries) > 10_000:  # bounded: person entries are per username
+            if len(self._entries) > 1_000:  # bounded: one entry per (role, department) asked
                 self._entries.clear()
             self._entries[key] = (generation, now + self.ttl, value)
         return value
@@ -72,11 +77,6 @@ class UserDirectory(Directory):
             query = query.where(User.department == department)
         # Roles are a JSON list: filtered here rather than with dialect-specific JSON operators.
         return tuple(u.username for u in session.scalars(query) if role is None or role in (u.roles or ()))
-
-    @staticmethod
-    def _person(session, username):
-        user = session.get(User, username)
-        return _person(user) if user is not None and user.active else None
 
     @staticmethod
     def _departments(session):
