@@ -17,7 +17,8 @@ stored version (read with the row, as always) still equals that version, else lo
   the instance's error — never puts it back: a workflow a failed command touched is never
   reused. Only a command that committed with the instance ``running`` puts its workflow back.
 * *Bounded*: ``[engine] workflow_cache_size`` instances (least recently used first out; 0
-  turns it off).
+  turns it off). Measured: a supervision item's workflow (4.4 KB of state) holds about 25 KB,
+  so the default 256 cost a process some 6 MB.
 
 Trade-off: a hit skips the JSON round trip, so a value a script left in task data that JSON
 would change (a tuple becomes a list, an integer dict key a string) keeps its Python type
