@@ -27,6 +27,8 @@ until the next miss. The stored state is the same either way: every save dumps t
 import collections
 import threading
 
+from engine import metrics
+
 DEFAULT_SIZE = 256
 
 
@@ -50,12 +52,15 @@ class WorkflowCache:
             entry = self._entries.pop(instance_id, None)
             if entry is None:
                 self.misses += 1
-                return None
-            if entry[0] != version:
+                outcome, workflow = "miss", None
+            elif entry[0] != version:
                 self.stale += 1
-                return None
-            self.hits += 1
-            return entry[1]
+                outcome, workflow = "stale", None
+            else:
+                self.hits += 1
+                outcome, workflow = "hit", entry[1]
+        metrics.child(metrics.WORKFLOW_CACHE, outcome).inc()
+        return workflow
 
     def put(self, instance_id, version, workflow):
         """Keep ``workflow``, as saved with ``version``, for the instance's next command."""
