@@ -138,6 +138,14 @@ def table(document):
         for note in bench["notes"]:
             if isinstance(note, str):
                 lines.append(f"- {note}")
+    issue18 = [target for bench in document["benchmarks"] for target in bench["targets"]
+               if target.get("issue") == 18]
+    if issue18:
+        lines.append("")
+        lines.append("### Issue 18 targets (this run)")
+        for target in issue18:
+            mark = {True: "MET", False: "MISSED", None: "n/a"}[target["met"]]
+            lines.append(f"- {target['label']}: {_fmt(target['value'])} ({target['target']}) → **{mark}**")
     for error in document["errors"]:
         lines.append(f"\n!! {error['benchmark']} failed: {error['error']}")
     lines.append(f"\ntotal {document['seconds']} s")

@@ -129,9 +129,10 @@ class Result:
     def row(self, label, value, unit, ratio_=None, **extra):
         self.rows.append({"label": label, "value": value, "unit": unit, "ratio": ratio_, **extra})
 
-    def target(self, label, target, value, met):
+    def target(self, label, target, value, met, issue=None):
+        """``issue``: the issue that set this target (the summary lists issue 18's together)."""
         self.targets.append({"label": label, "target": target, "value": value,
-                             "met": None if value is None else bool(met)})
+                             "met": None if value is None else bool(met), "issue": issue})
 
     def as_dict(self):
         return dataclasses.asdict(self)

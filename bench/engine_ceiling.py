@@ -24,7 +24,8 @@ from engine import serialization
 from engine.clock import FixedClock, using_clock
 from workflows.supervision.items import create_item
 
-TARGET = 0.5
+# Issue 18: the engine loop's share of the bare-SpiffWorkflow ceiling, per database.
+TARGETS = {"Duban SQLite": 0.6, "Duban PostgreSQL": 0.5}
 _stock = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
 
@@ -131,6 +132,8 @@ def run(scratch, loops=60, rounds=5, log=print):
                 rates[name].append(per_round / (time.perf_counter() - start))
             log(f"  round {round_ + 1}/{rounds}: " + ", ".join(
                 f"{name} {values[-1]:.1f}/s" for name, values in rates.items()))
+        caches = {name: engines[db].uow.cache.stats()
+                  for name, db in (("Duban SQLite", "sqlite"), ("Duban PostgreSQL", "postgresql"))}
     finally:
         for engine in engines.values():
             engine.close()
@@ -143,9 +146,14 @@ def run(scratch, loops=60, rounds=5, log=print):
         {"label": "bare SpiffWorkflow + instance-only JSON load/save per step", "value": round(ceiling, 2),
          "unit": "loops/s"})
     for name, rate in median.items():
+        cache = caches.get(name)
+        extra = {"workflow_cache_hit_rate": cache["hit_rate"]} if cache else {}
         result.row(name, round(rate, 2), "loops/s", ratio(rate, ceiling),
-                   ms_per_loop=round(1000 / rate, 2), rounds=[round(r, 2) for r in rates[name]])
-    for name in ("Duban SQLite", "Duban PostgreSQL"):
+                   ms_per_loop=round(1000 / rate, 2), rounds=[round(r, 2) for r in rates[name]], **extra)
+    for name, target in TARGETS.items():
         value = ratio(median[name], ceiling)
-        result.target(f"{name} ≥ 50 % of ceiling", f">= {TARGET}", value, value >= TARGET)
+        result.target(f"{name} ≥ {target:.0%} of ceiling", f">= {target}", value, value >= target, issue=18)
+    for name, cache in caches.items():
+        result.notes.append(f"{name}: workflow cache (engine.workflow_cache) hits {cache['hits']}, "
+                            f"misses {cache['misses']}, stale {cache['stale']}, hit rate {cache['hit_rate']}")
     return result

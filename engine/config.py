@@ -22,7 +22,7 @@ DEFAULTS = {
         "extra_holidays": [],
         "extra_working_days": [],
     },
-    "engine": {"max_steps_per_command": 10000, "max_seconds_per_command": 30.0},
+    "engine": {"max_steps_per_command": 10000, "max_seconds_per_command": 30.0, "workflow_cache_size": 256},
     "scripts": {"timeout_seconds": 2.0, "max_data_bytes": 4194304, "max_memory_bytes": 268435456},
     "scheduler": {
         "in_process": True,

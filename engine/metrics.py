@@ -41,6 +41,10 @@ PHASE_SECONDS = Histogram(
 TIMER_LAG = Histogram(
     "duban_timer_lag_seconds", "How late a timer fired: the firing command's instant minus the "
     "timer's due time (engine clock)", buckets=_LAG_BUCKETS)
+WORKFLOW_CACHE = Counter(
+    "duban_workflow_cache", "Loads of an instance's workflow by the unit of work, by outcome of "
+    "the per-process cache (engine.workflow_cache): hit (the workflow the last command here left), "
+    "miss (none kept), stale (another command saved the instance since)", ["outcome"])
 POOL_CHECKED_OUT = Gauge(
     "duban_db_pool_checked_out", "Database connections in use, by pool (summed over live "
     "processes)", ["pool"], multiprocess_mode="livesum")

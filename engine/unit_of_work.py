@@ -10,6 +10,10 @@ a lost race raises :class:`StaleInstance` and writes nothing.
 A database outage is no failure of the model: it fails the command and writes nothing, even
 when it surfaces inside a service task or script (``engine.db.unavailable``).
 
+Consecutive commands on one instance in one process skip the load from JSON: the workflow a
+committed command leaves is kept, valid while the stored version matches
+(``engine.workflow_cache``; never after a failure).
+
 A command that is refused (raises an :class:`EngineError` before the workflow advances)
 writes nothing. A failure while the workflow advances (a script error, a time-out, a failing
 service, a command past its budget of steps and seconds, ``engine.budget``) is saved: the
@@ -27,7 +31,8 @@ import contextvars
 import uuid
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from engine import compaction, metrics, projection, serialization
 from engine.budget import CommandBudget
@@ -38,6 +43,7 @@ from engine.errors import Conflict, EngineError, NotFound, StaleInstance
 from engine.events import Event
 from engine.models import Instance
 from engine.timers import schedule_retry
+from engine.workflow_cache import WorkflowCache
 
 INSTANCE = Instance.__table__
 # Built once (every command saves): the optimistic save of an instance.
@@ -51,6 +57,7 @@ class UnitOfWork:
     def __init__(self, runtime):
         self.rt = runtime
         CommandBudget.from_config(runtime.config)  # a bad [engine] section fails at start, not per command
+        self.cache = WorkflowCache.from_config(runtime.config)
 
     def start(self, definition, variables, actor, business_key=None):
         """Start an instance of ``definition`` and run it until it waits; returns the context."""
@@ -68,6 +75,7 @@ class UnitOfWork:
             measured.lap("save")
             if ctx.error is not None:
                 measured.model_failed()
+        self._keep(ctx)
         self._after_commit(ctx)
         return ctx
 
@@ -93,6 +101,7 @@ class UnitOfWork:
             measured.lap("save")
             if ctx.error is not None:
                 measured.model_failed()
+        self._keep(ctx)
         self._after_commit(ctx)
         return ctx
 
@@ -156,8 +165,13 @@ class UnitOfWork:
             definition = self.rt.definitions.by_id(session, instance.definition_id)
         if instance.status not in allow_status:
             raise Conflict(f"instance {instance_id} is {instance.status}", reason="instance_not_running")
+        workflow = self.cache.take(instance.id, instance.version)  # owned by this command now
+        if workflow is None:
+            workflow = self._workflow(instance, definition)
+        else:
+            workflow.script_engine = self.rt.script_engine()  # as a load attaches a fresh one
         ctx = Context(actor=actor, now=self.rt.clock.now(), instance=instance,
-                      workflow=self._workflow(instance, definition), loaded_status=instance.status)
+                      workflow=workflow, loaded_status=instance.status)
         ctx.tasks_before = projection.open_task_ids(ctx.workflow)
         ctx.timers_before = projection.waiting_timers(ctx.workflow)
         return ctx
@@ -230,6 +244,7 @@ class UnitOfWork:
             connection = session.connection()
             self._save_instance(connection, ctx, values, new)
             projection.write(connection, ctx, new)
+            _adopt(session, [*ctx.opened, *ctx.closed.values()])
             if ctx.retry:
                 schedule_retry(session, ctx)
             for name, task_key, task_id, data in ctx.events:
@@ -259,9 +274,25 @@ class UnitOfWork:
             connection.execute(insert(INSTANCE).values(
                 {column.name: getattr(instance, column.name) for column in INSTANCE.columns}))
 
+    def _keep(self, ctx):
+        """After a commit: keep the workflow for the instance's next command (only a running
+        one; an instance saved in error, completed or suspended is loaded afresh)."""
+        if ctx.status == "running" and ctx.error is None:
+            self.cache.put(ctx.instance.id, ctx.instance.version, ctx.workflow)
+
     def _after_commit(self, ctx):
         """Run the effects this command wrote (never raises: a failure is the effect's)."""
         self.rt.outbox.run_written(ctx.effect_ids)
+
+
+def _adopt(session, rows):
+    """Put the ``human_task`` rows the projection just wrote into the session's identity map,
+    as if read back: the listeners' ``session.get(HumanTask, id)`` then costs no query (issue
+    18). They hold what the row holds (opened: the values inserted; closed: ``RETURNING``)."""
+    for row in rows:
+        if inspect(row).transient:
+            make_transient_to_detached(row)
+        session.add(row)
 
 
 def _saved_values(ctx):

@@ -13,22 +13,26 @@ own transaction, kind ``task_opened``, pushed on every configured channel throug
 is not told twice: a returned step's redoers get the 退回 notice (``workflows.returns``), the
 supervisors the 逾期督办 notice (``escalations``), the leader the 延期申请 notice
 (``extensions``). Those listeners run first (``task_completed`` before ``task_opened``; the
-domains register before this module), so the rule reads the notifications written for the
-task. A task nobody may work (no candidate resolves to an active user) notifies nobody.
+domains register before this module), so the rule reads who the command has told about the
+task (``notifications.told_about``: tracked by the command's session, no query — a task opened
+by this command has no older notice). A task nobody may work (no candidate resolves to an
+active user) notifies nobody.
+
+**Cost** (issue 18): this runs for every opened task, so it reads no more than it must. The
+task row is the one the unit of work just wrote (in the session's identity map, no query), the
+candidates come from the directory (cached briefly, ``api.directory``), and the record is read
+only when somebody is to be told.
 
 **Closing.** When a supervision item or a rectification problem ends (completed or cancelled),
 every unread notification of it is marked read in that transaction: no reminder stays unread
 for a closed record. A public complaint is not a process: its intake notifies the secretariat
 (``workflows.complaints.intake``) and its triage or dismissal closes those notices.
 """
-from sqlalchemy import select
-
 from engine.models import HumanTask
 from engine.roles import LEADER, STAFF
 from workflows import access
 from workflows.records import keyed
-from workflows.supervision.models import Notification
-from workflows.supervision.notifications import close_item, local_time, notify, recipients
+from workflows.supervision.notifications import close_item, local_time, notify, recipients, told_about
 
 KIND = "task_opened"
 RECORD_PROCESSES = ("supervision", "rectification")
@@ -39,10 +43,8 @@ def on_task_opened(event):
     task = session.get(HumanTask, event.task_id)
     if task is None:
         return
-    # Through the indexed item_id (an item has few notices); a task without a business key has
-    # no record, and no listener of ours notifies about it.
-    told = set(session.scalars(select(Notification.username).where(
-        Notification.item_id == task.business_key, Notification.task_id == task.id))) if task.business_key else set()
+    # A task without a business key has no record, and no listener of ours notifies about it.
+    told = told_about(session, task.business_key, task.id) if task.business_key else set()
     directory = event.engine.registry.directory
     users = [u for u in [*recipients(session, directory, task), *_department_leaders(session, directory, task)]
              if u not in told]

@@ -84,6 +84,8 @@ def write(session, engine, outbox, usernames, kind, title, body, item_id=None, t
             for username in dict.fromkeys(u for u in usernames if u)]
     if not rows:
         return []
+    if task_id is not None:  # who this transaction told about a task (told_about), without a query
+        session.info.setdefault(_TOLD, set()).update((item_id, task_id, row.username) for row in rows)
     session.add_all(rows)
     session.flush()
     config = engine.config.get("notify", {})
@@ -98,6 +100,17 @@ def write(session, engine, outbox, usernames, kind, title, body, item_id=None, t
     for channel in robots.configured(config):
         outbox(PUSH, {"channel": channel, "message": robot_message(session, engine, rows)})
     return rows
+
+
+_TOLD = "duban_notified_about_task"  # session.info key: {(item_id, task_id, username)}
+
+
+def told_about(session, item_id, task_id):
+    """Who was notified about ``task_id`` of ``item_id`` through ``session`` — in the unit of
+    work, this command's listeners so far. A task the command opened has no older notice, so
+    this answers the question a query would, without one (issue 18)."""
+    return {username for item, task, username in session.info.get(_TOLD, ())
+            if item == item_id and task == task_id}
 
 
 def robot_message(session, engine, rows):
