@@ -119,7 +119,7 @@ BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"
 
 
 SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn",
-           "rectification.bpmn")
+           "rectification.bpmn", "lookback.bpmn")
 
 
 @pytest.fixture
