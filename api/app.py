@@ -7,7 +7,8 @@ from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (audit, auth, calendar, clock, cockpit, complaint_page, complaints, definitions, errors, escalations,
-                 files, headers, instances, items, notifications, observability, organisation, rectification, reports,
+                 files, headers, instances, items, lookback, notifications, observability, organisation, rectification,
+                 reports,
                  request_guard, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
@@ -16,7 +17,7 @@ from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
+BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, lookback, complaints, tasks,
               files, escalations, notifications, reports, cockpit, audit, clock, complaint_page)
 
 

@@ -103,7 +103,7 @@ def test_bad_lookbacks_are_refused_and_change_nothing(shipped):
     assert refused.value.reason == "not_closed"
     rectify(engine, open_problem.id)
     before = snapshot(engine)
-    for body, code in [({"on": "2026-11-23"}, "date_in_past"), ({"on": "2026-11-01"}, "date_in_past"),
+    for body, code in [({"on": "2026-11-23"}, "not_after_today"), ({"on": "2026-11-01"}, "not_after_today"),
                        ({"on": "明天"}, "invalid_date"), ({"months": 0}, "out_of_range"),
                        ({"months": "3"}, "out_of_range"), ({}, "required"),
                        ({"on": "2027-01-11", "months": 2}, "required"), ({"on": "2027-01-11", "x": 1}, "unknown")]:
@@ -127,3 +127,63 @@ def test_bad_lookbacks_are_refused_and_change_nothing(shipped):
         if code:
             assert code in [p["code"] for p in refused.value.details]
     assert snapshot(engine) == before
+
+
+def closed_item(engine):
+    from tests.conftest import LEADER
+    from tests.helpers import DONE_REPORT, PLAN as ITEM_PLAN, new_item
+    item = new_item(engine, SECRETARY, co_departments=[])
+    complete(engine, STAFF, "draft_plan", ITEM_PLAN, item.id)
+    complete(engine, LEADER, "approve_plan", {"approved": True, "comment": "同意"}, item.id)
+    complete(engine, SECRETARY, "file_plan", {"note": "已备案"}, item.id)
+    complete(engine, STAFF, "report_progress", DONE_REPORT, item.id)
+    complete(engine, SECRETARY, "recheck", {"passed": True, "findings": "属实"}, item.id)
+    complete(engine, LEADER, "confirm_close", {"rating": "excellent", "comment": "好"}, item.id)
+    return item
+
+
+@BOTH_DATABASES
+def test_a_rebounded_item_registers_a_problem_for_its_department(shipped):
+    from workflows.supervision.items import get_item
+    engine = shipped
+    item = closed_item(engine)
+    lookbacks.schedule(engine, "item", item.id, {"on": "2026-12-01"}, SECRETARY)
+    engine.advance_clock(to="2026-12-01T09:00:01+08:00")
+    complete(engine, SECRETARY, "lookback_check",
+             {"result": "rebounded", "findings": "一网通办入口失效", "new_deadline": "2026-12-31"}, item.id)
+    assert get_item(engine, item.id).rebounds == 1 and get_item(engine, item.id).status == "closed"
+    with engine.db.read() as session:
+        (problem,) = session.scalars(select(Problem)).all()
+    assert (problem.department, problem.deadline.isoformat(), problem.status) == ("d1", "2026-12-31", "open")
+    assert item.code in problem.description and problem.title.startswith("回头看反弹")
+    assert keys(engine, SECRETARY, problem.id) == ["hand_over"]
+
+
+@BOTH_DATABASES
+def test_the_api_schedules_and_the_ledger_shows_rebounds(server):
+    from tests.test_api_escalation import advance
+    engine = server.engine
+    problem = closed_problem(engine)
+    sec, zhang = server.login("sec"), server.login("zhang")
+    url = f"/api/v1/problems/{problem.id}/lookback"
+    assert zhang.post(url, {"months": 1}).status_code == 403
+    refused = sec.post(url, {"on": "2026-11-20"})
+    assert refused.status_code == 400 and refused.json()["error"]["details"][0]["code"] == "not_after_today"
+    assert sec.post(f"/api/v1/problems/nope/lookback", {"months": 1}).status_code == 404
+    created = sec.post(url, {"months": 1})
+    assert created.status_code == 201, created.text
+    assert created.json()["due_on"] == "2026-12-23" and created.json()["status"] == "pending"
+    again = sec.post(url, {"on": "2027-01-11"})
+    assert again.status_code == 409 and again.json()["error"]["details"][0]["code"] == "lookback_pending"
+
+    advance(server, "2026-12-23T09:00:01+08:00")
+    task = [t for t in sec.get("/api/v1/tasks", params={"item_id": problem.id}).json()["items"]
+            if t["key"] == "lookback_check"]
+    assert task, sec.get("/api/v1/tasks").json()
+    done = sec.post(f"/api/v1/tasks/{task[0]['id']}/complete",
+                    {"data": {"result": "rebounded", "findings": "反弹", "new_deadline": "2027-01-29"}})
+    assert done.status_code == 200, done.text
+    (row,) = sec.get("/api/v1/problems").json()["items"]
+    assert (row["status"], row["rebounds"], row["deadline"]) == ("open", 1, "2027-01-29")
+    csv = sec.get("/api/v1/problems", params={"format": "csv"}).content.decode("utf-8-sig").splitlines()
+    assert csv[0].split(",")[-1] == "反弹" and csv[1].split(",")[-1] == "1"

@@ -81,14 +81,15 @@ def due_day(engine, record, data):
     today = engine.calendar.local(engine.clock.now()).date()
     if day <= today:
         field = "on" if on is not None else "months"
-        records.refuse([problem(field, "date_in_past", "the look-back must fall after today")], "invalid look-back")
+        records.refuse([problem(field, "not_after_today", "the look-back must fall after today")], "invalid look-back")
     return day
 
 
 def schedule(engine, kind, record_id, data, actor):
     """Schedule a look-back of the closed ``kind`` (``item`` or ``problem``) ``record_id``;
     returns its instance. 404 unknown record, 409 ``not_closed`` / ``lookback_pending``, 400
-    bad date. Who may is the caller's business (``access.may_schedule_lookback``)."""
+    bad date. Returns ``(instance, day)``. Who may is the caller's business
+    (``access.LOOKBACK_SCHEDULERS``, and seeing the record)."""
     model, noun = KINDS[kind]
     record = records.get(engine, model, record_id, noun)
     if record.status != "closed":
@@ -101,7 +102,7 @@ def schedule(engine, kind, record_id, data, actor):
     variables = {"record_kind": kind, "record_id": record.id, "record_code": record.code,
                  "title": record.title, "department": record.department,
                  "lookback_on": day.isoformat(), "lookback_at": engine.calendar.local(at).isoformat()}
-    return engine.instances.start(PROCESS_KEY, variables, actor, business_key=record.id)
+    return engine.instances.start(PROCESS_KEY, variables, actor, business_key=record.id), day
 
 
 def pending(session, record_id):
