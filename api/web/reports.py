@@ -175,8 +175,34 @@ def report_ranking_print():
 
 
 def circular_summary(report, title):
-    """The circular's generated sentences: totals, who was fully on time, who had overdue steps."""
-    rows = report["departments"]
+    """The circular's generated sentences: totals, who was fully on time, who had overdue steps;
+    then the problems' rectification and the rebounds 回头看 found (a stored ranking from before
+    problems were counted has none of their figures, and no sentence about them)."""
+    return _steps_summary(report["departments"], title) + _problems_summary(report["departments"], title)
+
+
+def _problems_summary(rows, title):
+    if not rows or "problems_due" not in rows[0]:
+        return []
+    due, closed = sum(r["problems_due"] for r in rows), sum(r["problems_closed"] for r in rows)
+    on_time, late = sum(r["problems_on_time"] for r in rows), sum(r["problems_late"] for r in rows)
+    sentences = []
+    if due or closed:
+        sentences.append(f"问题整改方面，{title}到期应整改问题{due}个，按期整改{on_time}个，逾期{late}个"
+                         + (f"，整改按期率{on_time / (on_time + late) * 100:.1f}%" if on_time + late else "")
+                         + f"；销号问题{closed}个。")
+        lagging = [r for r in rows if r["problems_late"]]
+        if lagging:
+            sentences.append("、".join(f"{r['name']}（{r['problems_late']}个）" for r in lagging)
+                             + "存在逾期未整改问题，请限期整改到位。")
+    rebounded = [r for r in rows if r["rebounds"]]
+    if rebounded:
+        sentences.append("回头看发现问题反弹：" + "、".join(f"{r['name']}（{r['rebounds']}个）" for r in rebounded)
+                         + "，已重新整改，请举一反三、防止反弹。")
+    return sentences
+
+
+def _steps_summary(rows, title):
     due = sum(r["steps_due"] for r in rows)
     on_time = sum(r["steps_on_time"] for r in rows)
     overdue = sum(r["overdue_steps"] for r in rows)
