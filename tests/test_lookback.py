@@ -187,3 +187,26 @@ def test_the_api_schedules_and_the_ledger_shows_rebounds(server):
     assert (row["status"], row["rebounds"], row["deadline"]) == ("open", 1, "2027-01-29")
     csv = sec.get("/api/v1/problems", params={"format": "csv"}).content.decode("utf-8-sig").splitlines()
     assert csv[0].split(",")[-1] == "反弹" and csv[1].split(",")[-1] == "1"
+
+
+def test_the_secretariat_schedules_from_the_problem_page(server):
+    from tests.test_web_pages import Web
+    problem = closed_problem(server.engine)
+    sec, zhang = Web(server.app, "sec"), Web(server.app, "zhang")
+    page = f"/problems/{problem.id}"
+    assert 'id="lookback"' in sec.get(page).text and 'id="lookback"' not in zhang.get(page).text
+    assert zhang.post(f"{page}/lookback", {"months": "3"}, token_from=page).status_code == 403
+    refused = sec.post(f"{page}/lookback", {"on": "2026-11-20"}, token_from=page)
+    assert refused.status_code == 302 and "回头看日期须晚于今天" in sec.get(page).text
+    done = sec.post(f"{page}/lookback", {"on": "", "months": "1"}, token_from=page)
+    assert done.status_code == 302
+    shown = sec.get(page).text
+    assert "已安排回头看：2026年12月23日" in shown and 'data-lookback="pending"' in shown
+    assert "安排回头看</button>" not in shown  # one pending at a time
+
+    server.engine.advance_clock(to="2026-12-23T09:00:01+08:00")
+    complete(server.engine, SECRETARY, "lookback_check",
+             {"result": "rebounded", "findings": "台账停记", "new_deadline": "2027-01-29"}, problem.id)
+    assert 'data-lookback="rebounded"' in sec.get(page).text
+    ledger = sec.get("/problems").text
+    assert "<th>反弹</th>" in ledger and '<td data-label="反弹">1</td>' in ledger

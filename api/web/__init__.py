@@ -62,7 +62,7 @@ def secret_key(config):
 
 def init_app(app, config):
     from api.web import (account, admin, api_docs, assets, cockpit, complaints, designer, escalations, files, inbox, item_requests,  # noqa: F401
-                         item_management, items, labels, lookups, monitor, notifications, problems, reports, session, tasks)
+                         item_management, items, labels, lookback, lookups, monitor, notifications, problems, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))
