@@ -113,3 +113,18 @@ def test_the_printed_circular_reports_rectification_and_rebounds(world):
     assert "住房和城乡建设局（1个）存在逾期未整改问题" in summary
     assert "回头看发现问题反弹：发展和改革委员会（1个）" in summary
     assert "综合按时率" in page and 'data-field="combined_rate"' in page
+
+
+def test_the_circular_and_the_lookback_card_in_a_browser(world, people):
+    """Chinese only (the browser's leak check on every visit): the circular with its problem
+    sentences and columns, and the 回头看 card scheduling from a closed problem's page."""
+    server, p1, p2, p3 = world
+    sec = people("sec")
+    sec.goto("/reports/ranking/print?month=2026-12")
+    assert "住房和城乡建设局（1个）存在逾期未整改问题" in sec.page.inner_text("#circular-summary")
+    assert sec.page.locator("#ranking tr[data-department=d2] [data-field=rectification_rate]").inner_text() == "0.0%"
+    sec.goto(f"/problems/{p1.id}")
+    sec.page.fill("#lookback input[name=months]", "2")
+    sec.page.click("#lookback button[type=submit]")
+    sec.page.wait_for_selector("#lookback [data-lookback=pending]")
+    assert "2027年1月25日" in sec.page.inner_text("#lookback")  # 1-23 is a Saturday: the next working day

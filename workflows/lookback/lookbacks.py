@@ -57,7 +57,9 @@ def add_months(day, months):
 
 def due_day(engine, record, data):
     """The day the check opens, from ``{"on": "YYYY-MM-DD"}`` or ``{"months": N}`` (after the
-    record's closure); InvalidInput listing each field problem, or when it is not after today."""
+    record's closure), moved to the next working day when it is a weekend or holiday (the
+    check opens at office opening); InvalidInput listing each field problem, or when it is not
+    after today."""
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", reason="not_an_object")
     problems = [problem(name, "unknown", "unknown field") for name in data if name not in ("on", "months")]
@@ -82,7 +84,7 @@ def due_day(engine, record, data):
     if day <= today:
         field = "on" if on is not None else "months"
         records.refuse([problem(field, "not_after_today", "the look-back must fall after today")], "invalid look-back")
-    return day
+    return engine.calendar.nth_working_day(day, 0)
 
 
 def schedule(engine, kind, record_id, data, actor):
