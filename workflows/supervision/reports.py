@@ -206,7 +206,8 @@ def weekly_for(session, report, actor):
     """A weekly report (fresh from :func:`weekly` or stored in a snapshot) cut to the items
     ``actor`` may see (``access.may_see_item``; SQL twin ``queries.scope``): a leader reads the
     items they lead and their department's, the overseers every item. The report and the item
-    agree: a row is never shown for an item that answers 403."""
+    agree: a row is never shown for an item that answers 403. Its problem rows likewise: those
+    ``access.may_see_problem`` allows (SQL twin ``workflows.rectification.queries.scope``)."""
     report = _problems_for(session, report, actor)
     if access.sees_every_item(actor):
         return report
