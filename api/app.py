@@ -7,8 +7,8 @@ from flask import jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (audit, auth, calendar, campaigns, clock, cockpit, complaint_page, complaints, definitions, errors,
-                 escalations, files, headers, instances, items, measures, notifications, observability, organisation,
-                 public_page, publications, rectification, reports, request_guard, runtime, tasks, web)
+                 escalations, files, headers, instances, items, lookback, measures, notifications, observability,
+                 organisation, public_page, publications, rectification, reports, request_guard, runtime, tasks, web)
 from api.directory import UserDirectory
 from api.errors import ErrorOut
 from engine.config import load_config
@@ -16,7 +16,7 @@ from engine.runtime import Engine
 from workflows.registry import build_registry
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, complaints, tasks,
+BLUEPRINTS = (auth, organisation, calendar, definitions, instances, items, rectification, lookback, complaints, tasks,
               files, escalations, measures, notifications, reports, publications, cockpit, campaigns, audit, clock,
               complaint_page, public_page)
 

@@ -57,6 +57,7 @@ class Presenter:
             "status": item.status, "light": lights.worst(t["light"] for t in tasks),
             "instance_id": item.instance_id, "created_at": iso(item.created_at),
             "created_by": item.created_by, "closed_at": iso(item.closed_at), "rating": item.rating,
+            "rebounds": item.rebounds or 0,
             "current_step": tasks[0]["title"] if tasks else None, "open_tasks": tasks,
             "doc_number": management.doc_number(item), "key": bool(item.is_key),
             "campaign_id": item.campaign_id, "category_id": item.category_id,
@@ -75,7 +76,7 @@ class Presenter:
             "requirements": problem.requirements, "handed_over_at": iso(problem.handed_over_at),
             "plan": problem_plan(problem),
             "created_at": iso(problem.created_at), "created_by": problem.created_by,
-            "closed_at": iso(problem.closed_at), "open_tasks": tasks,
+            "closed_at": iso(problem.closed_at), "rebounds": problem.rebounds or 0, "open_tasks": tasks,
         }
 
 

@@ -26,7 +26,7 @@ LIGHT_NAMES = {"green": "绿", "yellow": "黄", "red": "红"}
 LEDGER_COLUMNS = [("code", "编号"), ("title", "问题"), ("source_name", "来源"), ("department_name", "责任部门"),
                   ("status_name", "状态"), ("deadline", "整改时限"), ("plan_deadline", "方案完成时限"),
                   ("current_step", "当前环节"), ("due_at", "环节期限"), ("light_name", "预警"),
-                  ("created_at", "登记时间"), ("closed_at", "销号时间")]
+                  ("created_at", "登记时间"), ("closed_at", "销号时间"), ("rebounds", "反弹")]
 
 
 class ProblemIn(Schema):
@@ -91,6 +91,7 @@ class ProblemOut(Schema):
     created_at = String(required=True)
     created_by = String(allow_none=True)
     closed_at = String(allow_none=True)
+    rebounds = Integer(required=True, metadata={"description": "times a 回头看 found it rebounded (反弹)"})
     open_tasks = List(Nested(TaskOut), required=True)
 
 

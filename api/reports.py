@@ -33,11 +33,15 @@ RATING_NAMES = {"excellent": "优", "good": "良", "poor": "差"}  # also the pa
 WEEKLY_COLUMNS = [("department_name", "承办部门"), ("code", "编号"), ("title", "事项"), ("leader", "分管领导"),
                   ("deadline", "办结时限"), ("current_step", "当前环节"), ("light_name", "预警"),
                   ("days_overdue", "超期工作日"), ("progress", "最新进度(%)"), ("summary", "最新进展"),
-                  ("reported_at", "反馈时间")]
+                  ("reported_at", "反馈时间"), ("kind_name", "类别")]
+# The weekly file's rows after the items: the week's problems, one row per problem and group.
+PROBLEM_KIND_NAMES = {"new": "本周新登记问题", "closed": "本周销号问题", "overdue": "逾期未整改问题"}
 RANKING_COLUMNS = [("rank", "排名"), ("name", "部门"), ("items_handled", "办理事项"), ("steps_due", "应办环节"),
                    ("steps_on_time", "按时办理"), ("on_time_rate_pct", "按时率(%)"), ("overdue_steps", "超期环节"),
                    ("escalations", "升级督办"), ("measures", "问责措施"), ("items_closed", "办结事项"),
-                   ("average_rating", "平均评价")]
+                   ("average_rating", "平均评价"), ("problems_due", "应整改问题"), ("problems_on_time", "按期整改"),
+                   ("rectification_rate_pct", "整改按期率(%)"), ("problems_closed", "销号问题"), ("rebounds", "反弹"),
+                   ("combined_rate_pct", "综合按时率(%)")]
 YEAR_COLUMNS = RANKING_COLUMNS + [("closure_rate_pct", "办结率(%)")]
 
 
@@ -168,7 +172,8 @@ def weekly(query):
 @bp.get("/reports/ranking")
 @bp.auth_required(token_auth)
 @bp.input(MonthQuery, location="query", arg_name="query")
-@bp.doc(summary="Monthly ranking (月度通报排名) of departments by on-time rate (default: this month); "
+@bp.doc(summary="Monthly ranking (月度通报排名) of departments by combined rate — items' steps and "
+                "problems' rectification (default: this month); "
                 "?children_of= or ?level= ranks one level of the tree, subtrees rolled up",
         responses={200: downloadable("the ranking (JSON, CSV or XLSX)"), 400: "bad month"})
 def ranking(query):
@@ -236,8 +241,11 @@ def weekly_file(format_, report):
              "leader": names.get(row["leader"], row["leader"]),
              "progress": (row["latest_report"] or {}).get("progress"),
              "summary": (row["latest_report"] or {}).get("summary"),
-             "reported_at": local_time((row["latest_report"] or {}).get("submitted_at"), calendar)}
+             "reported_at": local_time((row["latest_report"] or {}).get("submitted_at"), calendar),
+             "kind_name": "督办事项"}
             for group in report["departments"] for row in group["items"]]
+    rows += [{**row, "kind_name": PROBLEM_KIND_NAMES[kind], "light_name": None}
+             for kind, problems in report.get("problems", {}).items() for row in problems]
     week = report["week"]
     return _download(format_, WEEKLY_COLUMNS, rows, f"weekly-{week}", f"周报 {reports.week_title(week)}")
 
@@ -256,6 +264,8 @@ def year_file(format_, report):
 
 def _tabular(format_, report, columns, filename, title):
     rows = [{**row, "on_time_rate_pct": _pct(row.get("on_time_rate")),
+             "rectification_rate_pct": _pct(row.get("rectification_rate")),
+             "combined_rate_pct": _pct(row.get("combined_rate")),
              "closure_rate_pct": _pct(row.get("closure_rate")), "average_rating": rating_name(row["average_rating"])}
             for row in report["departments"]]
     return _download(format_, columns, rows, filename, title)

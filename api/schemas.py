@@ -156,6 +156,7 @@ class ItemOut(Schema):
     created_at = String(required=True)
     created_by = String(allow_none=True)
     closed_at = String(allow_none=True)
+    rebounds = Integer(metadata={"description": "times a 回头看 found it rebounded (反弹)"})
     rating = String(allow_none=True)
     campaign_id = Integer(allow_none=True)
     category_id = Integer(allow_none=True)

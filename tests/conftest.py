@@ -121,8 +121,7 @@ BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"
 
 
 SHIPPED = ("accountability.dmn", "supervision.bpmn", "plan_change.bpmn", "extension.bpmn", "monthly_report.bpmn",
-           "referral.bpmn",
-           "rectification.bpmn")
+           "referral.bpmn", "rectification.bpmn", "lookback.bpmn")
 
 
 @pytest.fixture

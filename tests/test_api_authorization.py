@@ -65,6 +65,9 @@ MATRIX = [
      [401, 403, 403, 403, 403, 400, 403, 403, 400]),
     ("POST", "/api/v1/items/{item}/send-back", {"reason": "r"}, [401, 403, 403, 403, 403, 403, 403, 200, 403]),
     ("POST", "/api/v1/items/{item}/cancel", {}, [401, 403, 403, 403, 403, 400, 403, 403, 400]),
+    # 回头看: the secretariat (and admin), on a closed record only (these are open: 409)
+    ("POST", "/api/v1/items/{item}/lookback", {"months": 3}, [401, 403, 403, 403, 403, 409, 403, 403, 409]),
+    ("POST", "/api/v1/problems/{problem}/lookback", {"months": 3}, [401, 403, 403, 403, 403, 409, 403, 403, 409]),
     ("GET", "/api/v1/escalations", None, [401, 403, 200, 200, 403, 403, 200, 403, 200]),
     ("GET", "/api/v1/measures", None, [401, 403, 200, 200, 403, 200, 200, 403, 200]),
     ("POST", "/api/v1/measures/999999/interview", {}, [401, 403, 403, 400, 403, 400, 403, 403, 400]),

@@ -110,7 +110,7 @@ def test_spec_is_stored_once_not_in_each_instance(supervision):
     assert len(json.dumps(state)) < len(source) / 2
 
 
-@pytest.mark.parametrize("name", ["supervision.bpmn", "plan_change.bpmn", "extension.bpmn"])
+@pytest.mark.parametrize("name", ["supervision.bpmn", "plan_change.bpmn", "extension.bpmn", "lookback.bpmn"])
 def test_shipped_diagrams_have_diagram_interchange(name):
     """Every node and flow is drawn (bpmn-js shows nothing it has no shape for), boundary
     events sit on their activity's border, and edges start and end on their nodes."""

@@ -94,7 +94,10 @@ def test_ranking_page_figures_and_chart_data(history_server):
             "overdue_steps": str(row["overdue_steps"]), "on_time_rate": shown(row["on_time_rate"]),
             "escalations": str(row["escalations"]), "measures": str(row["measures"]),
             "items_closed": str(row["items_closed"]),
-            "average_rating": {None: "—", 3.0: "优"}[row["average_rating"]]}
+            "average_rating": {None: "—", 3.0: "优"}[row["average_rating"]],
+            "problems_due": str(row["problems_due"]), "problems_on_time": str(row["problems_on_time"]),
+            "rectification_rate": shown(row["rectification_rate"]), "problems_closed": str(row["problems_closed"]),
+            "rebounds": str(row["rebounds"]), "combined_rate": shown(row["combined_rate"])}
     assert table["d1"]["on_time_rate"] == "100.0%" and table["d2"]["on_time_rate"] == "0.0%"
     assert (table["d2"]["escalations"], table["d2"]["measures"]) == ("2", "1")
     # the page's columns are the download's, in its order
@@ -103,7 +106,8 @@ def test_ranking_page_figures_and_chart_data(history_server):
         "/reports/ranking.csv?month=2026-10").data.decode("utf-8-sig"))))
     assert [h.replace("(%)", "") for h in download[0]] == headers
     assert [row[1] for row in download[1:]] == [row["name"] for row in expected["departments"]]
-    assert download[1][-1] == "优" and download[2][-1] == ""
+    rating = download[0].index("平均评价")
+    assert download[1][rating] == "优" and download[2][rating] == ""
 
     chart = chart_data(page)
     assert chart["ranking"] == [  # ranked; departments without a rate are not drawn

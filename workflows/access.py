@@ -53,6 +53,7 @@ TASK_OVERSEERS = (ADMIN, SUPERVISOR)
 ESCALATION_OVERSEERS = (ADMIN, SUPERVISOR)
 REGISTRARS = (SECRETARIAT,)  # who registers items and problems (立项交办, 问题登记)
 ITEM_MANAGERS = (SECRETARIAT,)  # who cancels items, edits their notice, changes their lead department
+LOOKBACK_SCHEDULERS = (SECRETARIAT,)  # who schedules a 回头看 on a closed item or problem (and admins)
 INSTANCE_READERS = (SECRETARIAT, DESIGNER, SUPERVISOR)  # the generic instance views (and admins)
 INSTANCE_STARTERS = (SECRETARIAT, DESIGNER)  # start a generic process (not a domain's; and admins)
 COMPLAINT_READERS = (SECRETARIAT, SUPERVISOR)  # the triage desk (and admins; api.complaints.READERS)

@@ -62,7 +62,7 @@ def secret_key(config):
 
 def init_app(app, config):
     from api.web import (account, admin, api_docs, assets, campaigns, cockpit, complaints, designer, escalations, files,  # noqa: F401
-                         inbox, item_requests, item_management, items, labels, lookups, measures, monitor, notifications,
+                         inbox, item_requests, item_management, items, labels, lookback, lookups, measures, monitor, notifications,
                          problems, publications, reports, session, tasks)
 
     app.secret_key = secret_key(config)

@@ -19,6 +19,7 @@ from api.web.session import login_required, roles_required
 from api.web.item_management import management_context
 from api.web.labels import BASES
 from api.web.files import record_files
+from api.web.lookback import lookback_context
 from engine.models import HumanTask, Instance
 from workflows import access, records, returns
 from workflows.supervision import management, queries
@@ -72,7 +73,8 @@ def item(item_id):
                        reports=queries.reports(db, item.id), timeline=records.timeline(db, item.id),
                        task_titles=task_titles_of(db, item.id), escalations=queries.item_escalations(db, item.id),
                        returned=returns.returned_tasks(db, open_tasks), files=record_files(db, item.id),
-                       process_name=process_name(db, instance) if instance else None)
+                       process_name=process_name(db, instance) if instance else None,
+                       lookback=lookback_context(db, item))
     body = presenter.item(item, open_tasks)
     return render_template("item.html", item=item, body=body, instance=instance, steps=steps,
                            departments=department_names(), users=user_names(),

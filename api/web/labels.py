@@ -40,9 +40,11 @@ AUDIT_KINDS = {
     "outbox_incident": "后续动作故障", "outbox_incident_retried": "后续动作重试",
     "calendar_schedule_entered": "录入节假日安排", "calendar_change_applied": "按新日历调整办理期限",
     "complaint_received": "收到群众反映", "complaint_triaged": "群众反映分拣", "complaint_dismissed": "群众反映不予处理",
+    "lookback_held": "回头看：整改成果巩固", "lookback_rebounded": "回头看：问题反弹",
 }
 # Outbox effects (engine/outbox.py): what a committed command still has to do.
-EFFECT_KINDS = {"push_notifications": "推送通知", "apply_extension": "延期生效", "open_referral": "问责移送"}
+EFFECT_KINDS = {"push_notifications": "推送通知", "apply_extension": "延期生效", "open_referral": "问责移送",
+                "lookback_reopen_problem": "回头看反弹：重新启动整改", "lookback_rectify_item": "回头看反弹：登记整改问题"}
 EFFECT_STATE = {"pending": "待执行", "done": "已完成", "incident": "故障"}
 INSTANCE_STATUS = {"running": "运行中", "suspended": "已暂停", "completed": "已结束", "cancelled": "已撤销",
                    "error": "出错"}
@@ -161,6 +163,8 @@ REFUSALS = {
     "no_due_variable": "该环节的办理期限不能调整",
     "fell_due": "该环节已到期：延期须在到期前申请；逾期环节由督查员督办处置",
     "already_requested": "该环节已有延期申请在等待分管领导审批",
+    "not_closed": "尚未销号（办结），不能安排回头看", "lookback_pending": "已安排回头看，尚未完成",
+    "not_after_today": "回头看日期须晚于今天", "out_of_range": "超出允许的范围",
     "no_plan": "该事项尚无可调整的工作计划，请先提交工作计划", "already_triaged": "该群众反映已分拣或已不予处理",
     "weak_password": "密码强度不足", "password_too_short": "密码至少 10 个字符",
     "common_password": "这是常见密码，容易被猜中，请换一个", "contains_username": "密码不能包含用户名",

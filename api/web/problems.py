@@ -19,6 +19,7 @@ from api.web.lookups import department_names, registrable_departments, task_titl
 from api.web.registration import registration_page
 from api.web.session import login_required, roles_required
 from api.web.files import record_files
+from api.web.lookback import lookback_context
 from workflows import access, records, returns
 from workflows.campaigns.models import Campaign
 from workflows.rectification import queries
@@ -92,7 +93,8 @@ def problem(problem_id):
         titles = task_titles_of(db, row.id)
         returned = returns.returned_tasks(db, tasks)
         files = record_files(db, row.id)
-    return render_template("problem.html", problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
+        lookback = lookback_context(db, row)
+    return render_template("problem.html", lookback=lookback, problem=row, body=Presenter(rt).problem(row, tasks), reports=reports,
                            timeline=timeline, task_titles=titles, returned=returned, files=files,
                            departments=department_names(),
                            users=user_names())

@@ -44,6 +44,7 @@ class Problem(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
+    rebounds: Mapped[int] = mapped_column(default=0, server_default="0")  # 回头看 found it rebounded (0021)
 
 
 class ProblemReport(Base):

@@ -79,6 +79,11 @@ listeners = records.Listeners(PROCESS_KEY)
 @listeners.on("instance_started")
 def on_instance_started(event):
     data = event.data
+    existing = event.session.get(Problem, event.instance.business_key)
+    if existing is not None:  # a new round after a 回头看 found it rebounded
+        from workflows.lookback.lookbacks import reopen_round  # (lookback imports this domain's models)
+        reopen_round(event, existing)
+        return
     deadline = data.get("problem_deadline")
     event.session.add(Problem(
         **records.opening_columns(event, Problem, "ZG", _CODE_LOCK),

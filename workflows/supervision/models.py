@@ -36,6 +36,7 @@ class Item(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
+    rebounds: Mapped[int] = mapped_column(default=0, server_default="0")  # 回头看 found it rebounded (0021)
     rating: Mapped[str | None] = mapped_column(sa.String(20))
     campaign_id: Mapped[int | None] = mapped_column(index=True)  # 专项行动 (0021), and its category
     category_id: Mapped[int | None]

@@ -25,8 +25,21 @@ Definitions (stated once, used by every report and export):
   (The on-time rate stays the items' steps: a problem's steps are judged in its ledger.)
 - An item's **current step** is its open steps, leaving out the supervisors' escalation
   handling (that is the supervisors' work on the item, not the item's step).
-- **Ranking**: on-time rate (higher first), then fewer overdue steps, then more steps due,
-  then department code.
+- **Problems** (问题整改, issue 15): a problem is **due in a period** when its 整改时限
+  (``problem.deadline``, as extended by an approved plan or reset by a rebound) falls in the
+  period (local dates); **rectified on time** when it was closed (销号) no later than the end
+  of that day; **rectified late** when closed after it, or still not closed past it at the
+  period's end (or now); otherwise pending. Cancelled problems do not count. **Rectification
+  rate** = on time / (on time + late), none when none was decided. **Problems closed**:
+  closed in the period. **Rebounds** (反弹): 回头看 checks of the department's items and
+  problems found rebounded in the period.
+- **Combined rate** (综合按时率) = (steps on time + problems rectified on time) / (decided
+  steps + decided problems): the on-time rate and the rectification rate weighted by their
+  counts, so a department is judged on all its work and one late problem weighs as much as
+  one late step; none when nothing was decided.
+- **Ranking**: combined rate (higher first), then fewer overdue steps and late problems, then
+  more steps and problems due, then department code. (Without problems the combined rate is
+  the on-time rate and the order is the items' order as before.)
 - **Rolled up** (the department tree, issue 16): a ranking of one level — the children of a
   department, or every department at one depth — gives each ranked department the sums of
   the figures of every department of its subtree (itself included; the average rating over
@@ -42,6 +55,8 @@ from sqlalchemy import and_, case, func, or_, select
 from engine.models import HumanTask
 from workflows import access, lights
 from workflows import departments as tree
+from workflows.lookback.models import Lookback
+from workflows.rectification.models import Problem
 from workflows.supervision import measures, queries
 from workflows.supervision.models import Escalation, Item, ItemReport, Measure
 
@@ -145,14 +160,55 @@ def weekly(session, calendar, week, now, department_names):
     return {"week": week, "start": start.isoformat(), "end": end.isoformat(), "as_of": as_of.isoformat(),
             "total": len(items), "departments": [
                 {"department": code, "name": department_names.get(code, code), "items": rows}
-                for code, rows in sorted(groups.items())]}
+                for code, rows in sorted(groups.items())],
+            "problems": weekly_problems(session, calendar, start, as_of, department_names)}
+
+
+PROBLEM_GROUPS = ("new", "closed", "overdue")
+
+
+def weekly_problems(session, calendar, start, as_of, department_names):
+    """The week's problems (问题整改): ``new`` (registered in the week), ``closed`` (销号 in it)
+    and ``overdue`` (not closed at the week's end, or now, with their 整改时限 passed), each
+    a list of rows, by department and code. Cancelled problems are left out."""
+    today = calendar.local(as_of).date()
+
+    def row(problem):
+        return {"problem_id": problem.id, "code": problem.code, "title": problem.title,
+                "department": problem.department,
+                "department_name": department_names.get(problem.department, problem.department),
+                "deadline": problem.deadline.isoformat() if problem.deadline else None,
+                "status": problem.status, "rebounds": problem.rebounds or 0,
+                "closed_at": problem.closed_at.isoformat() if problem.closed_at else None}
+
+    order = (Problem.department, Problem.code)
+    live = Problem.status != "cancelled"
+    new = session.scalars(select(Problem).where(live, Problem.created_at >= start, Problem.created_at < as_of)
+                          .order_by(*order))
+    closed = session.scalars(select(Problem).where(Problem.status == "closed", Problem.closed_at >= start,
+                                                   Problem.closed_at < as_of).order_by(*order))
+    overdue = session.scalars(select(Problem).where(
+        live, Problem.created_at < as_of, or_(Problem.closed_at.is_(None), Problem.closed_at >= as_of),
+        Problem.deadline < today).order_by(*order))
+    return {"new": [row(p) for p in new], "closed": [row(p) for p in closed], "overdue": [row(p) for p in overdue]}
+
+
+def _cut_problems(report, keep):
+    """The report with its problem rows limited to those ``keep(row)`` accepts (an older stored
+    report without problems stays without)."""
+    if "problems" not in report:
+        return report
+    return {**report, "problems": {group: [row for row in rows if keep(row)]
+                                   for group, rows in report["problems"].items()}}
 
 
 def weekly_for(session, report, actor):
     """A weekly report (fresh from :func:`weekly` or stored in a snapshot) cut to the items
     ``actor`` may see (``access.may_see_item``; SQL twin ``queries.scope``): a leader reads the
     items they lead and their department's, the overseers every item. The report and the item
-    agree: a row is never shown for an item that answers 403."""
+    agree: a row is never shown for an item that answers 403. Its problem rows likewise: those
+    ``access.may_see_problem`` allows (SQL twin ``workflows.rectification.queries.scope``)."""
+    report = _problems_for(session, report, actor)
     if access.sees_every_item(actor):
         return report
     ids = [row["item_id"] for group in report["departments"] for row in group["items"]]
@@ -163,9 +219,21 @@ def weekly_for(session, report, actor):
     return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
 
 
+def _problems_for(session, report, actor):
+    """The problem rows ``actor`` may see (``access.may_see_problem``; SQL twin of the ledger)."""
+    if access.sees_every_problem(actor) or "problems" not in report:
+        return report
+    from workflows.rectification import queries as problem_queries  # (it imports access, as this does)
+    ids = [row["problem_id"] for rows in report["problems"].values() for row in rows]
+    visible = set(session.scalars(problem_queries.scope(select(Problem.id), actor).where(Problem.id.in_(ids)))) \
+        if ids else set()
+    return _cut_problems(report, lambda row: row["problem_id"] in visible)
+
+
 def weekly_under(session, report, path):
     """A weekly report cut to the groups of the departments in the subtree of ``path``."""
     codes = set(session.scalars(tree.subtree_codes(path)))
+    report = _cut_problems(report, lambda row: row["department"] in codes)
     groups = [group for group in report["departments"] if group["department"] in codes]
     return {**report, "total": sum(len(group["items"]) for group in groups), "departments": groups}
 
@@ -237,23 +305,70 @@ def _counts_in(session, column, moment_column, start, end):
         moment_column >= start, moment_column < end).group_by(column)).all())
 
 
+def _problem_counts(session, calendar, start, end, as_of):
+    """Per department: problems due, rectified on time, late (in [start, end)), closed in it.
+
+    The problems due in a period are few (one department's month): their rows are read and
+    judged here against local dates, rather than with dialect date functions in SQL."""
+    first, last = calendar.local(start).date(), calendar.local(end).date()
+    counts = {}
+
+    def add(department, field):
+        row = counts.setdefault(department, {"problems_due": 0, "problems_on_time": 0, "problems_late": 0,
+                                             "problems_closed": 0})
+        row[field] += 1
+
+    for department, deadline, status, closed_at in session.execute(select(
+            Problem.department, Problem.deadline, Problem.status, Problem.closed_at).where(
+            Problem.status != "cancelled", Problem.deadline >= first, Problem.deadline < last)):
+        add(department, "problems_due")
+        day_end = calendar.at(deadline + dt.timedelta(days=1), dt.time(0))
+        if status == "closed" and closed_at < day_end:
+            add(department, "problems_on_time")
+        elif (status == "closed" and closed_at >= day_end) or day_end <= as_of:
+            add(department, "problems_late")
+    for department, n in session.execute(select(Problem.department, func.count()).where(
+            Problem.status == "closed", Problem.closed_at >= start, Problem.closed_at < end)
+            .group_by(Problem.department)):
+        counts.setdefault(department, {"problems_due": 0, "problems_on_time": 0, "problems_late": 0,
+                                       "problems_closed": 0})["problems_closed"] = n
+    return counts
+
+
+def _rebound_counts(session, start, end):
+    """Per department: 回头看 checks found rebounded in [start, end), of its items and problems."""
+    counts = {}
+    for model in (Item, Problem):
+        for department, n in session.execute(
+                select(model.department, func.count()).join(Lookback, Lookback.record_id == model.id)
+                .where(Lookback.status == "rebounded", Lookback.checked_at >= start, Lookback.checked_at < end)
+                .group_by(model.department)):
+            counts[department] = counts.get(department, 0) + n
+    return counts
+
+
 _SUMMED = ("items_handled", "items_closed", "steps_due", "steps_on_time", "overdue_steps", "escalations",
-           "measures", "rating_sum", "rated")
+           "measures", "rating_sum", "rated", "problems_due", "problems_on_time", "problems_late",
+           "problems_closed", "rebounds")
 
 
-def _department_rows(session, start, end, now, departments, members=None):
-    """One row per department of ``departments`` (``{code: name}``), ranked: five aggregate
-    queries (steps; items handled; items closed; escalations; measures), none per department.
+def _department_rows(session, start, end, now, departments, members=None, calendar=None):
+    """One row per department of ``departments`` (``{code: name}``), ranked: a fixed number of
+    aggregate queries (steps; items handled; items closed; escalations; measures; problems;
+    rebounds), none per department.
     ``members``: ``{code: codes}``, the departments whose figures a row sums (rolled up; by
     default each row its own department's)."""
     as_of = min(end, now)
     steps, items = _step_counts(session, start, end, as_of), _item_counts(session, start, end)
+    problems = _problem_counts(session, calendar, start, end, as_of) if calendar is not None else {}
+    rebounds = _rebound_counts(session, start, end)
     extra_counts = (
         ("escalations", _counts_in(session, Escalation.department, Escalation.overdue_since, start, end)),
         ("measures", _counts_in(session, Measure.department, Measure.at, start, end)))
     figures = {}
     for code in {c for group in (members or {}).values() for c in group} | set(departments):
-        figures[code] = {**items.get(code, {}), **steps.get(code, {})}
+        figures[code] = {**items.get(code, {}), **steps.get(code, {}), **problems.get(code, {}),
+                         "rebounds": rebounds.get(code, 0)}
         for field, counts in extra_counts:
             figures[code][field] = counts.get(code, 0)
     rows = []
@@ -264,9 +379,13 @@ def _department_rows(session, start, end, now, departments, members=None):
         rated, scores = row.pop("rated"), row.pop("rating_sum")
         row["average_rating"] = round(scores / rated, 2) if rated else None
         row["on_time_rate"] = _rate(row["steps_on_time"], row["overdue_steps"])
+        row["rectification_rate"] = _rate(row["problems_on_time"], row["problems_late"])
+        row["combined_rate"] = _rate(row["steps_on_time"] + row["problems_on_time"],
+                                     row["overdue_steps"] + row["problems_late"])
         rows.append(row)
-    rows.sort(key=lambda r: (r["on_time_rate"] is None, -(r["on_time_rate"] or 0), r["overdue_steps"],
-                             -r["steps_due"], r["department"]))
+    rows.sort(key=lambda r: (r["combined_rate"] is None, -(r["combined_rate"] or 0),
+                             r["overdue_steps"] + r["problems_late"], -(r["steps_due"] + r["problems_due"]),
+                             r["department"]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
     return rows
@@ -284,7 +403,7 @@ def ranking(session, calendar, month, now, departments, members=None):
     start, end = month_bounds(calendar, month)
     return {"month": month, "start": start.isoformat(), "end": end.isoformat(),
             "as_of": min(end, now).isoformat(),
-            "departments": _department_rows(session, start, end, now, departments, members)}
+            "departments": _department_rows(session, start, end, now, departments, members, calendar)}
 
 
 def year_end(session, calendar, year, now, departments, members=None):
@@ -293,7 +412,7 @@ def year_end(session, calendar, year, now, departments, members=None):
     department's ``points_deducted`` and ``score`` (100 − points), ``people`` (points per person
     named by a measure) and the year's ``measures`` with their referral results."""
     start, end = year_bounds(calendar, year)
-    rows = _department_rows(session, start, end, now, departments, members)
+    rows = _department_rows(session, start, end, now, departments, members, calendar)
     scores, people, recorded = measures.year_scores(session, year, departments, members)
     for row in rows:
         row["closure_rate"] = (round(row["items_closed"] / row["items_handled"], 4)
@@ -312,8 +431,34 @@ def _measure_row(row):
 
 
 def circular_summary(report, title):
-    """The circular's generated sentences: totals, who was fully on time, who had overdue steps."""
-    rows = report["departments"]
+    """The circular's generated sentences: totals, who was fully on time, who had overdue steps;
+    then the problems' rectification and the rebounds 回头看 found (a stored ranking from before
+    problems were counted has none of their figures, and no sentence about them)."""
+    return _steps_summary(report["departments"], title) + _problems_summary(report["departments"], title)
+
+
+def _problems_summary(rows, title):
+    if not rows or "problems_due" not in rows[0]:
+        return []
+    due, closed = sum(r["problems_due"] for r in rows), sum(r["problems_closed"] for r in rows)
+    on_time, late = sum(r["problems_on_time"] for r in rows), sum(r["problems_late"] for r in rows)
+    sentences = []
+    if due or closed:
+        sentences.append(f"问题整改方面，{title}到期应整改问题{due}个，按期整改{on_time}个，逾期{late}个"
+                         + (f"，整改按期率{on_time / (on_time + late) * 100:.1f}%" if on_time + late else "")
+                         + f"；销号问题{closed}个。")
+        lagging = [r for r in rows if r["problems_late"]]
+        if lagging:
+            sentences.append("、".join(f"{r['name']}（{r['problems_late']}个）" for r in lagging)
+                             + "存在逾期未整改问题，请限期整改到位。")
+    rebounded = [r for r in rows if r["rebounds"]]
+    if rebounded:
+        sentences.append("回头看发现问题反弹：" + "、".join(f"{r['name']}（{r['rebounds']}个）" for r in rebounded)
+                         + "，已重新整改，请举一反三、防止反弹。")
+    return sentences
+
+
+def _steps_summary(rows, title):
     due = sum(r["steps_due"] for r in rows)
     on_time = sum(r["steps_on_time"] for r in rows)
     overdue = sum(r["overdue_steps"] for r in rows)
@@ -331,6 +476,7 @@ def circular_summary(report, title):
     else:
         sentences.append(f"{title}无超期办理环节。")
     return sentences
+
 
 
 def ranking_trend(session, calendar, month, now, departments, months=12):
