@@ -19,6 +19,7 @@ def test_upload_on_a_task_form_and_review_it(server, people, tmp_path):
     problem = sec_api.post("/api/v1/problems", PROBLEM).json()
     complete(sec_api, "hand_over", problem["id"], {"requirements": "限期建立台账"})
     complete(zhang_api, "submit_rectification_plan", problem["id"], PLAN)
+    complete(sec_api, "review_rectification_plan", problem["id"], {"approved": True})
     report_task = zhang_api.get("/api/v1/tasks", params={"item_id": problem["id"]}).json()["items"][0]
 
     source = tmp_path / "整改台账.pdf"
