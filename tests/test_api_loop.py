@@ -26,7 +26,7 @@ def complete(client, key, item_id, data):
 def test_loop_over_http(server):
     admin, sec, staff, leader, designer = (server.login(u) for u in ("admin", "sec", "zhang", "boss", "ada"))
     assert admin.get("/api/v1/me").json()["roles"] == ["admin"]
-    assert designer.get("/api/v1/definitions").json()["total"] == 5  # incl. the DMN and rectification
+    assert designer.get("/api/v1/definitions").json()["total"] == 8  # incl. the DMN, rectification, monthly_report, referral, lookback
 
     created = sec.post("/api/v1/items", ITEM)
     assert created.status_code == 201, created.text
