@@ -61,9 +61,10 @@ def secret_key(config):
 
 
 def init_app(app, config):
-    from api.web import (account, admin, api_docs, assets, campaigns, cockpit, complaints, designer, escalations, files,  # noqa: F401
-                         inbox, item_requests, item_management, items, labels, lookback, lookups, measures, monitor, notifications,
-                         problems, publications, reports, session, tasks)
+    from api.web import (  # noqa: F401
+        account, admin, api_docs, assets, campaigns, cockpit, complaints, designer, escalations, files, inbox,
+        item_requests, item_management, items, labels, lookback, lookups, measures, monitor, notifications, problems,
+        publications, reports, session, tasks)
 
     app.secret_key = secret_key(config)
     hours = float(config.get("auth", {}).get("token_hours", 12))
