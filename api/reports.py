@@ -19,6 +19,7 @@ from api.models import Department, User
 from api.organisation import MAX_DEPTH, subtree_path
 from api.runtime import engine
 from api.schemas import Page
+from workflows import access
 from workflows import departments as tree
 from workflows.supervision import monthly, reports
 from workflows.supervision.models import ReportSnapshot
@@ -87,17 +88,27 @@ class YearQuery(LevelQuery):
     format = String(load_default="json", validate=FORMATS)
 
 
-def ranked_level(session, query):
+def ranked_level(session, query, actor):
     """``(departments, members)`` a ranking ranks: one level rolled up (``?children_of=``,
-    ``?level=``), or the ranked departments, each for itself (members None)."""
+    ``?level=``), or the ranked departments, each for itself (members None) — for a county's
+    secretariat or supervisors (``access.confinement``) those of its own subtree only."""
     if "children_of" in query:
         subtree_path(session, query["children_of"], field="children_of")
         nodes = tree.children(session, query["children_of"])
     elif "level" in query:
         nodes = tree.at_depth(session, query["level"])
     else:
-        return ranked(session), None
+        return within_reach(session, ranked(session), actor), None
     return reports.rolled_up(session, nodes, _departments(session))
+
+
+def within_reach(session, departments, actor):
+    """``departments`` cut to the subtree a confined overseer works in (all for everyone else)."""
+    subtree = access.confinement(actor)
+    if subtree is None:
+        return departments
+    codes = set(session.scalars(tree.subtree_codes(subtree)))
+    return {code: name for code, name in departments.items() if code in codes}
 
 
 def _departments(session):
@@ -181,7 +192,7 @@ def ranking(query):
     now, local = _local_now()
     month = query.get("month") or this_month(local)
     with rt.db.read() as session:
-        report = reports.ranking(session, rt.calendar, month, now, *ranked_level(session, query))
+        report = reports.ranking(session, rt.calendar, month, now, *ranked_level(session, query, current_actor()))
     return report if query["format"] == "json" else ranking_file(query["format"], report)
 
 
@@ -196,7 +207,7 @@ def year_end(query):
     now, local = _local_now()
     year = query.get("year") or local.year
     with rt.db.read() as session:
-        report = reports.year_end(session, rt.calendar, year, now, *ranked_level(session, query))
+        report = reports.year_end(session, rt.calendar, year, now, *ranked_level(session, query, current_actor()))
     return report if query["format"] == "json" else year_file(query["format"], report)
 
 

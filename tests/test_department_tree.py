@@ -195,6 +195,9 @@ def test_the_ranking_of_the_counties_rolls_up_their_bureaus(server_factory):
     assert ranking(children_of="ca") == [("ca1", 1, 1, 1, 0, 1.0)]
     flat = ranking()  # as before: every department but the overseeing offices, each for itself
     assert [row[0] for row in flat] == ["ca1", "cb1", "d1", "d2"]  # (no rate: last)
+    seca = server.login("seca")  # a county's overseers rank their own subtree, unless they ask a level
+    for path in ("/api/v1/reports/ranking?month=2026-11", "/api/v1/reports/year?year=2026"):
+        assert [r["department"] for r in seca.get(path).json()["departments"]] == ["ca1"]
     weekly = server.login("sec").get("/api/v1/reports/weekly", params={"week": "2026-W48", "under": "ca"}).json()
     assert [(g["department"], [i["item_id"] for i in g["items"]]) for g in weekly["departments"]] == [("ca1", [a["id"]])]
     assert weekly["total"] == 1

@@ -69,10 +69,12 @@ def _year():
 
 
 def _report(function, period):
-    """``function`` (ranking, year-end) over the ranked departments (not the overseeing offices)."""
+    """``function`` (ranking, year-end) over the ranked departments (not the overseeing offices;
+    a county's overseers: their subtree's)."""
     rt = engine()
     with rt.db.read() as session:
-        return function(session, rt.calendar, period, rt.clock.now(), api_reports.ranked(session))
+        departments = api_reports.within_reach(session, api_reports.ranked(session), g.actor)
+        return function(session, rt.calendar, period, rt.clock.now(), departments)
 
 
 def _weekly(week):
@@ -134,7 +136,7 @@ def report_ranking():
     month = _month()
     now = rt.clock.now()
     with rt.db.read() as session:
-        departments = api_reports.ranked(session)
+        departments = api_reports.within_reach(session, api_reports.ranked(session), g.actor)
         report = reports.ranking(session, rt.calendar, month, now, departments)
         trend = reports.ranking_trend(session, rt.calendar, month, now, departments, TREND_MONTHS)
         lights_now = queries.light_counts(session, g.actor, rt.calendar, now)
