@@ -50,7 +50,7 @@ ANSWERABLE = ("department", "owner", "owner_and_leader")
 RESULTS = ("filed", "punished", "dismissed", "other")
 FULL_SCORE = 100
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
-# The first catalogue (migration 0021 seeds its own frozen copy of it): code, name, points,
+# The first catalogue (migration 0022_measures seeds its own frozen copy of it): code, name, points,
 # referral, answerable, interview, position. The DMN proposes 提醒约谈, 通报批评, 考核扣分, 问责建议.
 DEFAULT_KINDS = (
     ("reminder_talk", "提醒约谈", 0, None, "owner", True, 10),
